@@ -1,0 +1,174 @@
+"""Tokenizer and grammar: round trips, exact plans, and masks that never lead to invalid sequences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
+from melodex.tokens import (
+    BAR,
+    EOS,
+    F_KIND,
+    KIND_FIELDS,
+    NOTE,
+    DecodingState,
+    Plan,
+    TokenError,
+    bar_and_position,
+    decode,
+    encode,
+    validate,
+)
+
+
+def make_score() -> Score:
+    rng = np.random.default_rng(0)
+    melody = [[bar * 1920 + beat * 480, 480, 60 + int(rng.integers(0, 12)), 80] for bar in range(8) for beat in
+              range(4)]
+    drums = [[i * 240, 120, 36 if i % 4 == 0 else 42, 96] for i in range(64)]
+    bass = [[i * 1920, 1920, 41, 72] for i in range(8)]
+    return Score(
+        tracks=[Track(0, "melody", notes=np.array(melody)), Track(DRUM_PROGRAM, "drums", notes=np.array(drums)),
+                Track(33, "bass", notes=np.array(bass))],
+        tempos=[Tempo(97), Tempo(101, tick=4 * 1920)],
+        time_signatures=[TimeSignature(4, 4)],
+        key=Key(5, "minor"),
+        sections=[Section("intro", 0, 2), Section("verse", 2, 4), Section("chorus", 6, 2)],
+        chords=[ChordSymbol(i * 1920, 5, "min") for i in range(8)],
+        n_bars=8,
+    )
+
+
+def assert_same(a: Score, b: Score) -> None:
+    assert [(t.program, t.role) for t in a.tracks] == [(t.program, t.role) for t in b.tracks]
+    for ta, tb in zip(a.tracks, b.tracks, strict=True):
+        np.testing.assert_array_equal(ta.notes, tb.notes)
+    assert a.tempos == b.tempos
+    assert a.time_signatures == b.time_signatures
+    assert a.key == b.key
+    assert a.sections == b.sections
+    assert a.chords == b.chords
+    assert a.bar_count() == b.bar_count()
+
+
+def test_round_trip_is_exact_on_grid() -> None:
+    score = make_score()
+    assert_same(decode(encode(score)), score)
+
+
+def test_quantisation_is_idempotent_on_off_grid_input() -> None:
+    score = make_score()
+    score.tracks[0].notes[:, 0] += 7  # off the 1/12-quarter grid, and odd velocities
+    score.tracks[0].notes[:, 3] = 77
+    once = decode(encode(score))
+    assert not np.array_equal(once.tracks[0].notes, score.tracks[0].notes)
+    assert_same(decode(encode(once)), once)
+
+
+def test_meter_changes_and_pickups_survive() -> None:
+    score = make_score()
+    # A 1/4 pickup bar, then 3/4 from bar 2 on.
+    score.time_signatures = [TimeSignature(1, 4), TimeSignature(3, 4, tick=480)]
+    score.tracks = [Track(0, "melody", notes=np.array([[0, 480, 67, 80], [480, 1440, 72, 80]]))]
+    score.tempos, score.chords, score.sections, score.n_bars = [Tempo(90)], [], [], 3
+    back = decode(encode(score))
+    assert_same(back, score)
+    assert back.bar_starts() == [0, 480, 1920, 3360]
+
+
+def test_tempo_is_exact_to_the_bpm() -> None:
+    for bpm in (20, 97, 173, 300):
+        score = make_score()
+        score.tempos = [Tempo(bpm)]
+        assert decode(encode(score)).bpm == bpm
+
+
+def test_plan_is_enforced() -> None:
+    events = encode(make_score())
+    plan = Plan(bpm=97, meter=(4, 4), key=Key(5, "minor"), tracks=((0, "melody"), (DRUM_PROGRAM, "drums"),
+                (33, "bass")), sections=(("intro", 2), ("verse", 4), ("chorus", 2)))
+    with pytest.raises(TokenError, match="TEMPO"):
+        validate(events, plan)  # the score changes tempo at bar 4; a fixed-tempo plan forbids it
+    events = encode(Score(**{**make_score().__dict__, "tempos": [Tempo(97)]}))
+    validate(events, plan)
+    for wrong in (Plan(bpm=98), Plan(n_bars=9), Plan(key=Key(0)), Plan(sections=(("intro", 4), ("verse", 4)))):
+        with pytest.raises(TokenError):
+            validate(events, wrong)
+
+
+@pytest.mark.parametrize("broken", ["truncated", "note_before_bar", "bad_track", "backwards"])
+def test_broken_sequences_are_named(broken: str) -> None:
+    events = encode(make_score())
+    if broken == "truncated":
+        events = events[:-1]
+    elif broken == "note_before_bar":
+        first_bar = int(np.flatnonzero(events[:, F_KIND] == BAR)[0])
+        events = np.delete(events, first_bar, axis=0)
+    elif broken == "bad_track":
+        events[np.flatnonzero(events[:, F_KIND] == NOTE)[0], 2] = 9
+    else:
+        notes = np.flatnonzero(events[:, F_KIND] == NOTE)
+        events[[notes[0], notes[5]]] = events[[notes[5], notes[0]]]
+    with pytest.raises(TokenError, match="event|EOS"):
+        validate(events)
+
+
+def sample_sequence(plan: Plan, seed: int, max_events: int = 3000) -> np.ndarray:
+    """Random decoding through the masks alone: what a model with random weights would write."""
+    rng = np.random.default_rng(seed)
+    state = DecodingState(plan)
+    rows = []
+    while state.phase != "done" and len(rows) < max_events:
+        kind_mask = state.kind_mask()
+        weights = kind_mask * np.where(np.arange(len(kind_mask)) == EOS, 0.02, 1.0)
+        kind = int(rng.choice(len(kind_mask), p=weights / weights.sum()))
+        row = [0] * 13
+        row[F_KIND] = kind
+        chosen: dict[int, int] = {}
+        for field_index in KIND_FIELDS[kind]:
+            mask = state.field_mask(kind, field_index, chosen)
+            assert mask.any(), f"dead end choosing field {field_index} of kind {kind}"
+            chosen[field_index] = row[field_index] = int(rng.choice(np.flatnonzero(mask)))
+        state.push(row)
+        rows.append(row)
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_masked_random_decoding_always_obeys_the_plan(seed: int) -> None:
+    plan = Plan(bpm=128, meter=(6, 8), key=Key(9, "minor"), tracks=((0, "melody"), (DRUM_PROGRAM, "drums")),
+                sections=(("intro", 1), ("verse", 2), ("chorus", 2)))
+    events = sample_sequence(plan, seed)
+    validate(events, plan)
+    score = decode(events)
+    assert score.bpm == 128 and str(score.meter) == "6/8" and score.key == Key(9, "minor")
+    assert [(s.name, s.n_bars) for s in score.sections] == [("intro", 1), ("verse", 2), ("chorus", 2)]
+    assert score.bar_count() == 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_free_random_decoding_is_valid(seed: int) -> None:
+    events = sample_sequence(Plan(n_bars=3), seed)
+    validate(events)
+    decode(events)
+
+
+def test_bar_and_position() -> None:
+    events = encode(make_score())
+    bars, pos = bar_and_position(events)
+    assert bars.max() == 7 and pos.max() < 48
+    assert (np.diff(bars) >= 0).all()
+
+
+def test_unsupported_scores_are_clear_errors() -> None:
+    score = make_score()
+    score.sections = [Section("verse-ish", 0, 8)]
+    with pytest.raises(TokenError, match="section name"):
+        encode(score)
+    score = make_score()
+    score.time_signatures = [TimeSignature(17, 4)]
+    with pytest.raises(TokenError, match="meter 17/4"):
+        encode(score)
+    with pytest.raises(TokenError, match="bars"):
+        Plan(n_bars=5000)
