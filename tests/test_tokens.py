@@ -110,7 +110,7 @@ def test_broken_sequences_are_named(broken: str) -> None:
     else:
         notes = np.flatnonzero(events[:, F_KIND] == NOTE)
         events[[notes[0], notes[5]]] = events[[notes[5], notes[0]]]
-    with pytest.raises(TokenError, match="event|EOS"):
+    with pytest.raises(TokenError, match=r"event|EOS"):
         validate(events)
 
 

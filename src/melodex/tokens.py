@@ -435,7 +435,7 @@ class DecodingState:
                 head.append(TEMPO)
             must_section = self.bars - 1 in self._section_starts
             if must_section:
-                return head + [SECTION] if SECTION not in self.head_done else [*events, BAR, *can_close]
+                return [*head, SECTION] if SECTION not in self.head_done else [*events, BAR, *can_close]
             if plan.sections is None and SECTION not in self.head_done:
                 head.append(SECTION)
             return head + events + can_open + can_close

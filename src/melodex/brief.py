@@ -1,0 +1,486 @@
+"""Conditioning: a prompt becomes a `Brief`, with everything stated parsed exactly.
+
+Explicit values (BPM, key, meter, form, length, instruments) are read with patterns and always win.
+What the prompt only implies (style, mood, energy, and from the style a tempo, meter and band) comes
+from a style table matched by keywords, then by nearest style description in MiniLM space.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+
+from melodex import instruments as inst
+from melodex.errors import MelodexError
+from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
+from melodex.tokens import METERS, SECTION_NAMES, Plan
+
+MAX_PROMPT_CHARS = 2000
+DEFAULT_SECONDS = 60.0
+BRIEF_VERSION = 1
+
+
+class BriefError(MelodexError):
+    """The prompt asks for something impossible or contradictory."""
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    keywords: tuple[str, ...]
+    description: str  # what MiniLM compares a vague prompt against
+    bpm: int
+    meter: tuple[int, int]
+    band: tuple[int, ...]  # GM programs, 128 = drums
+    energy: float
+    form: tuple[tuple[str, int], ...]  # a typical form at this style's scale (bars)
+
+
+STYLES = (
+    Style("synthwave", ("synthwave", "retrowave", "outrun", "80s synth"), "retro 1980s synthwave with analog synths",
+          100, (4, 4), (81, 89, 38, 128), 0.6, (("intro", 4), ("verse", 8), ("chorus", 8), ("outro", 4))),
+    Style("lo-fi", ("lo-fi", "lofi", "chillhop", "study beats"), "mellow lo-fi hip hop beat with dusty piano",
+          84, (4, 4), (4, 33, 128), 0.3, (("intro", 4), ("verse", 8), ("chorus", 8), ("outro", 4))),
+    Style("hip hop", ("hip hop", "hip-hop", "boom bap", "rap", "trap"), "hip hop beat with heavy drums and bass",
+          90, (4, 4), (0, 38, 128), 0.6, (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8))),
+    Style("house", ("house", "techno", "edm", "dance", "club", "disco"), "four on the floor electronic dance music",
+          124, (4, 4), (81, 90, 38, 128), 0.8, (("intro", 8), ("build", 8), ("drop", 8), ("outro", 8))),
+    Style("pop", ("pop", "radio", "catchy"), "catchy modern pop song", 110, (4, 4), (0, 81, 33, 128), 0.6,
+          (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8))),
+    Style("rock", ("rock", "punk", "grunge", "metal"), "energetic rock band with guitars and drums", 130, (4, 4),
+          (29, 27, 33, 128), 0.8, (("intro", 4), ("verse", 8), ("chorus", 8), ("bridge", 4), ("chorus", 8))),
+    Style("jazz", ("jazz", "swing", "bebop", "bossa", "lounge"), "smooth jazz combo with piano and upright bass",
+          120, (4, 4), (0, 65, 32, 128), 0.5, (("A", 8), ("A", 8), ("B", 8), ("A", 8))),
+    Style("blues", ("blues", "bluesy"), "twelve bar blues with guitar", 96, (4, 4), (26, 0, 33, 128), 0.5,
+          (("verse", 12), ("verse", 12))),
+    Style("funk", ("funk", "funky", "groove"), "funky groove with slap bass", 105, (4, 4), (27, 4, 36, 128), 0.7,
+          (("intro", 4), ("verse", 8), ("chorus", 8))),
+    Style("ambient", ("ambient", "drone", "atmospheric", "meditation"), "slow ambient soundscape with pads", 70,
+          (4, 4), (89, 94, 4), 0.15, (("intro", 8), ("A", 8), ("B", 8), ("outro", 8))),
+    Style("cinematic", ("cinematic", "film", "orchestral", "epic", "soundtrack", "score"),
+          "orchestral film score with strings and brass", 90, (4, 4), (48, 60, 73, 42, 47), 0.5,
+          (("intro", 4), ("A", 8), ("B", 8), ("outro", 4))),
+    Style("classical", ("classical", "sonata", "baroque", "string quartet", "minuet"),
+          "classical chamber music", 100, (4, 4), (40, 41, 42, 0), 0.4, (("A", 8), ("B", 8), ("A", 8))),
+    Style("chorale", ("chorale", "hymn", "choral", "bach"), "four part chorale harmony", 80, (4, 4),
+          (52, 52, 52, 52), 0.3, (("A", 8), ("B", 8))),
+    Style("folk", ("folk", "celtic", "irish", "reel", "jig", "hornpipe", "fiddle tune", "scottish", "ballad"),
+          "traditional irish folk tune on fiddle", 112, (4, 4), (40, 24, 32), 0.6, (("A", 8), ("B", 8))),
+    Style("waltz", ("waltz",), "elegant waltz in three", 150, (3, 4), (0, 48, 32), 0.4,
+          (("A", 8), ("B", 8), ("A", 8))),
+    Style("march", ("march", "marching"), "military march with brass and snare", 116, (2, 4), (56, 57, 58, 128),
+          0.7, (("A", 8), ("B", 8))),
+    Style("chiptune", ("chiptune", "8-bit", "8 bit", "video game", "retro game"), "8-bit video game music", 140,
+          (4, 4), (80, 80, 38, 128), 0.7, (("intro", 4), ("A", 8), ("B", 8))),
+    Style("reggae", ("reggae", "dub", "ska"), "laid back reggae with offbeat guitar", 76, (4, 4), (27, 16, 33, 128),
+          0.5, (("intro", 4), ("verse", 8), ("chorus", 8))),
+    Style("country", ("country", "bluegrass", "americana"), "country song with acoustic guitar and banjo", 104,
+          (4, 4), (25, 105, 32, 128), 0.5, (("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8))),
+)
+STYLE_BY_NAME = {s.name: s for s in STYLES}
+
+MOODS = {
+    "happy": ("happy", "joyful", "cheerful", "upbeat", "uplifting", "bright", "sunny", "playful"),
+    "sad": ("sad", "melancholic", "melancholy", "sorrowful", "mournful", "lonely", "wistful", "nostalgic"),
+    "dark": ("dark", "ominous", "menacing", "tense", "eerie", "sinister", "spooky", "haunting"),
+    "calm": ("calm", "peaceful", "relaxing", "serene", "gentle", "soft", "mellow", "chill", "dreamy"),
+    "energetic": ("energetic", "driving", "aggressive", "intense", "powerful", "hype", "fast", "epic"),
+    "romantic": ("romantic", "tender", "intimate", "love"),
+}
+MINOR_MOODS = {"sad", "dark"}
+TEXTURE_WORDS = (
+    "warm", "bright", "dark", "lo-fi", "lofi", "dusty", "vintage", "tape", "spacious", "reverb", "roomy", "dry",
+    "punchy", "distorted", "saturated", "gritty", "wide", "narrow", "mono", "clean", "airy", "crisp", "soft",
+    "muffled", "analog", "plucky", "lush", "thick", "thin", "glassy", "metallic", "hazy",
+)
+ENERGY_WORDS = {"slow": -0.25, "calm": -0.2, "gentle": -0.2, "soft": -0.1, "fast": 0.25, "energetic": 0.25,
+                "driving": 0.2, "intense": 0.25, "upbeat": 0.15, "laid back": -0.15, "chill": -0.15}
+
+
+@dataclass(frozen=True)
+class Brief:
+    """What a prompt asks for. `*_source` says where each value came from: prompt, style, or default."""
+
+    prompt: str
+    bpm: int
+    meter: tuple[int, int]
+    key: Key | None
+    sections: tuple[tuple[str, int], ...] | None
+    n_bars: int
+    instruments: tuple[tuple[int, str], ...]
+    style: str
+    mood: str
+    energy: float
+    texture: tuple[str, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.n_bars * self.meter[0] * (4 / self.meter[1]) * 60.0 / self.bpm
+
+    def plan(self) -> Plan:
+        """The hard constraints for the structure model: explicit and resolved values alike."""
+        return Plan(bpm=self.bpm, meter=self.meter, key=self.key, tracks=self.instruments,
+                    sections=self.sections, n_bars=None if self.sections else self.n_bars)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(what, value, source) rows for `melodex brief`."""
+        form = ", ".join(f"{n} {b}" for n, b in self.sections) if self.sections else "chosen by the model"
+        band = ", ".join(f"{inst.program_name(p)} ({r})" for p, r in self.instruments)
+        return [
+            ("tempo", f"{self.bpm} BPM", self.sources.get("bpm", "")),
+            ("meter", f"{self.meter[0]}/{self.meter[1]}", self.sources.get("meter", "")),
+            ("key", str(self.key) if self.key else "chosen by the model", self.sources.get("key", "")),
+            ("form", form, self.sources.get("form", "")),
+            ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
+            ("instruments", band, self.sources.get("instruments", "")),
+            ("style", self.style, self.sources.get("style", "")),
+            ("mood", self.mood, self.sources.get("mood", "")),
+            ("energy", f"{self.energy:.2f}", self.sources.get("energy", "")),
+            ("texture", ", ".join(self.texture) or "-", "prompt" if self.texture else ""),
+        ]
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["key"] = None if self.key is None else {"tonic": self.key.tonic, "mode": self.key.mode}
+        data["version"] = BRIEF_VERSION
+        return json.loads(json.dumps(data))
+
+    @classmethod
+    def from_json(cls, data: dict) -> Brief:
+        if data.get("version") != BRIEF_VERSION:
+            raise BriefError(f"brief version {data.get('version')!r} is not supported (expected {BRIEF_VERSION})")
+        data = {k: v for k, v in data.items() if k != "version"}
+        key = data["key"]
+        return cls(**{
+            **data,
+            "meter": tuple(data["meter"]),
+            "key": None if key is None else Key(key["tonic"], key["mode"]),
+            "sections": None if data["sections"] is None else tuple((n, b) for n, b in data["sections"]),
+            "instruments": tuple((p, r) for p, r in data["instruments"]),
+            "texture": tuple(data["texture"]),
+            "notes": tuple(data["notes"]),
+        })
+
+
+# -- exact parsing --------------------------------------------------------------------------------
+
+_ACCIDENTAL = r"(#|♯|b|♭|\s?sharp|\s?flat|-sharp|-flat)?"
+_KEY_WITH_MODE = re.compile(
+    r"\b([A-Ga-g])" + _ACCIDENTAL + r"\s*(major|minor|maj|min|dorian|phrygian|aeolian|lydian|mixolydian|ionian)\b",
+    re.IGNORECASE,
+)
+_KEY_SHORT_MINOR = re.compile(r"(?<![\w/])([A-G])(#|b)?m(?![\w/])")
+_KEY_OF = re.compile(r"\b(?:key of|in the key of|in)\s+([A-G])(#|b)?(?![\w/#])")
+_MODE_NAMES = {"major": "major", "maj": "major", "ionian": "major", "lydian": "major", "mixolydian": "major",
+               "minor": "minor", "min": "minor", "aeolian": "minor", "dorian": "minor", "phrygian": "minor"}
+_BPM = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:bpm|beats per minute|beats a minute)\b|\btempo\s*(?:of\s*)?(-?\d+)\b",
+                  re.IGNORECASE)
+_METER = re.compile(r"(?<![\d/])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
+_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*(seconds|secs|sec)\b|(\d+(?:\.\d+)?)\s*(minutes|mins|min)\b|"
+                      r"\b(\d{1,2}):(\d{2})\b", re.IGNORECASE)
+_SECTION_WORDS = "|".join(re.escape(n) for n in sorted(SECTION_NAMES[1:], key=len, reverse=True)
+                          if len(n) > 1) + "|pre chorus|prechorus"
+_SECTION_NAME_FIRST = re.compile(rf"\b({_SECTION_WORDS})\s*(?:of\s*|:\s*|=\s*)?(\d+)(?:\s*-?\s*bars?)?\b",
+                                 re.IGNORECASE)
+_SECTION_BARS_FIRST = re.compile(rf"\b(\d+)\s*-?\s*bars?\s+(?:of\s+)?(?:an?\s+)?({_SECTION_WORDS})\b",
+                                 re.IGNORECASE)
+_LETTER_FORM = re.compile(r"\b([ABCD]{2,8})\b(?:\s*form)?")
+_EACH = re.compile(r"(\d+)\s*bars?\s*(?:each|per (?:section|part))", re.IGNORECASE)
+_BARS = re.compile(r"\b(\d+)\s*-?\s*(?:bars?|measures?)\b", re.IGNORECASE)
+_FORM_WORDS = re.compile(rf"\b({_SECTION_WORDS})\b", re.IGNORECASE)
+
+
+def _pitch_class(letter: str, accidental: str | None) -> int:
+    pc = PITCH_CLASSES.index(letter.upper()) if letter.upper() in PITCH_CLASSES else \
+        {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}[letter.upper()]
+    acc = (accidental or "").strip().lower().lstrip("-")
+    if acc in ("#", "♯", "sharp"):
+        pc += 1
+    elif acc in ("b", "♭", "flat"):
+        pc -= 1
+    return pc % 12
+
+
+def parse_key(text: str) -> tuple[Key | None, list[str]]:
+    found: list[tuple[int, Key, str]] = []
+    for m in _KEY_WITH_MODE.finditer(text):
+        found.append((m.start(), Key(_pitch_class(m.group(1), m.group(2)), _MODE_NAMES[m.group(3).lower()]),
+                      m.group(0)))
+    taken = [(m.start(), m.end()) for m in _KEY_WITH_MODE.finditer(text)]
+    for pattern, mode in ((_KEY_SHORT_MINOR, "minor"), (_KEY_OF, "major")):
+        for m in pattern.finditer(text):
+            if any(a <= m.start(1) < b for a, b in taken):
+                continue
+            letter, acc = m.group(1), m.group(2)
+            found.append((m.start(), Key(_pitch_class(letter, acc), mode), m.group(0)))
+    keys = {k for _, k, _ in found}
+    if len(keys) > 1:
+        said = " and ".join(sorted({w.strip() for _, _, w in found}))
+        raise BriefError(f"the prompt names more than one key ({said}): keep one")
+    return (found[0][1] if found else None), [w for _, _, w in found]
+
+
+def parse_bpm(text: str) -> int | None:
+    values = {float(m.group(1) or m.group(2)) for m in _BPM.finditer(text)}
+    if len(values) > 1:
+        raise BriefError(f"the prompt names more than one tempo ({', '.join(f'{v:g}' for v in sorted(values))} "
+                         "BPM): keep one")
+    if not values:
+        return None
+    bpm = values.pop()
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        raise BriefError(f"tempo {bpm:g} BPM is outside {MIN_BPM}-{MAX_BPM} BPM: pick a tempo in that range")
+    return round(bpm)
+
+
+def parse_meter(text: str) -> tuple[int, int] | None:
+    meters = {(int(a), int(b)) for a, b in _METER.findall(text)}
+    meters = {m for m in meters if m[1] in (1, 2, 4, 8, 16)}
+    if len(meters) > 1:
+        said = " and ".join(f"{a}/{b}" for a, b in sorted(meters))
+        raise BriefError(f"the prompt names more than one meter ({said}): keep one")
+    if not meters:
+        return None
+    meter = meters.pop()
+    if meter not in METERS:
+        raise BriefError(f"meter {meter[0]}/{meter[1]} is not supported: use up to 16 beats over 2, 4, 8 or 16")
+    return meter
+
+
+def _canonical_section(word: str) -> str:
+    word = word.lower().replace(" ", "-")
+    return "pre-chorus" if word in ("prechorus", "pre-chorus") else word
+
+
+def parse_form(text: str) -> tuple[tuple[tuple[str, int], ...] | None, str]:
+    """Sections with bar counts, and the text with those phrases removed (so bar counts are not reused)."""
+    spans: list[tuple[int, int, str, int]] = []
+    for m in _SECTION_NAME_FIRST.finditer(text):
+        spans.append((m.start(), m.end(), _canonical_section(m.group(1)), int(m.group(2))))
+    for m in _SECTION_BARS_FIRST.finditer(text):
+        if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b, _, _ in spans):
+            spans.append((m.start(), m.end(), _canonical_section(m.group(2)), int(m.group(1))))
+    spans.sort()
+    rest = text
+    for a, b, _, _ in sorted(spans, reverse=True):
+        rest = rest[:a] + " " + rest[b:]
+    if spans:
+        sections = tuple((name, bars) for _, _, name, bars in spans)
+    else:
+        letters = _LETTER_FORM.search(text)
+        each = _EACH.search(text)
+        per = int(each.group(1)) if each else 8
+        if letters:
+            sections = tuple((c, per) for c in letters.group(1))
+            rest = rest.replace(letters.group(0), " ")
+        else:
+            words = [_canonical_section(w) for w in _FORM_WORDS.findall(text)]
+            if len(words) < 2:
+                return None, rest
+            default = {"intro": 4, "outro": 4, "coda": 4, "build": 4, "breakdown": 4}
+            sections = tuple((w, int(each.group(1)) if each else default.get(w, 8)) for w in words)
+        if each:
+            rest = rest.replace(each.group(0), " ")
+    for name, bars in sections:
+        if bars < 1:
+            raise BriefError(f"section {name} has {bars} bars: every section needs at least one bar")
+    total = sum(b for _, b in sections)
+    if total > MAX_BARS:
+        raise BriefError(f"the form adds up to {total} bars; Melodex writes at most {MAX_BARS} bars per track")
+    return sections, rest
+
+
+def parse_length(text: str) -> tuple[float | None, int | None]:
+    """Seconds or bars asked for, outside any section phrase."""
+    seconds = None
+    m = _SECONDS.search(text)
+    if m:
+        if m.group(1):
+            seconds = float(m.group(1))
+        elif m.group(3):
+            seconds = float(m.group(3)) * 60
+        else:
+            seconds = int(m.group(5)) * 60 + int(m.group(6))
+        if not 1 <= seconds <= 1800:
+            raise BriefError(f"{seconds:g} seconds: ask for a track of 1 s to 30 minutes")
+    bars = None
+    b = _BARS.search(text)
+    if b:
+        bars = int(b.group(1))
+        if not 1 <= bars <= MAX_BARS:
+            raise BriefError(f"{bars} bars: ask for 1-{MAX_BARS} bars")
+    return seconds, bars
+
+
+def parse_instruments(text: str) -> tuple[tuple[int, str], ...]:
+    programs: list[int] = []
+    for _, program in inst.find_in_text(text):
+        if program not in programs:
+            programs.append(program)
+    return assign_roles(programs)
+
+
+def assign_roles(programs: list[int]) -> tuple[tuple[int, str], ...]:
+    """Roles for a band: the first melodic voice leads; a band without a melody voice gets one."""
+    roles = [inst.default_role(p) for p in programs]
+    if programs and "melody" not in roles:
+        for i, role in enumerate(roles):
+            if role in ("accompaniment", "pad"):
+                roles[i] = "melody"
+                break
+    seen_melody = False
+    for i, role in enumerate(roles):
+        if role == "melody":
+            if seen_melody:
+                roles[i] = "counter"
+            seen_melody = True
+    return tuple(zip(programs, roles, strict=True))
+
+
+# -- implied attributes ---------------------------------------------------------------------------
+
+
+def _keyword_style(text: str) -> Style | None:
+    lowered = text.lower()
+    best: tuple[int, Style] | None = None
+    for style in STYLES:
+        for word in style.keywords:
+            m = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), style)
+    return best[1] if best else None
+
+
+def _embedded_style(text: str) -> Style:
+    """Nearest style description in MiniLM space: the text encoder's reading of a vague prompt."""
+    from melodex.text import embed
+
+    vectors = embed([text, *(s.description for s in STYLES)])
+    scores = vectors[1:] @ vectors[0]
+    return STYLES[int(scores.argmax())]
+
+
+def _mood(text: str) -> str | None:
+    lowered = text.lower()
+    for mood, words in MOODS.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words):
+            return mood
+    return None
+
+
+def parse(prompt: str, use_text_model: bool = True) -> Brief:
+    """Read a prompt into a Brief. Explicit values win; the style fills in what was not said."""
+    text = " ".join(prompt.split())
+    if not text:
+        raise BriefError('the prompt is empty: describe the music, e.g. "calm piano, 80 BPM, A minor, 16 bars"')
+    if len(text) > MAX_PROMPT_CHARS:
+        raise BriefError(f"the prompt has {len(text)} characters; keep it under {MAX_PROMPT_CHARS} "
+                         "(say the style, tempo, key, form and instruments)")
+    sources: dict[str, str] = {}
+    notes: list[str] = []
+
+    sections, rest = parse_form(text)
+    bpm = parse_bpm(text)
+    meter = parse_meter(text)
+    key, _ = parse_key(text)
+    seconds, bars = parse_length(rest)
+    band = parse_instruments(text)
+
+    style = _keyword_style(text)
+    sources["style"] = "prompt" if style else "text model"
+    if style is None:
+        style = _embedded_style(text) if use_text_model else STYLE_BY_NAME["pop"]
+        if not use_text_model:
+            sources["style"] = "default"
+    mood = _mood(text)
+    sources["mood"] = "prompt" if mood else "style"
+    mood = mood or ("calm" if style.energy < 0.35 else "energetic" if style.energy > 0.7 else "happy")
+
+    energy = style.energy + sum(v for w, v in ENERGY_WORDS.items() if re.search(rf"\b{w}\b", text.lower()))
+    energy = min(1.0, max(0.0, energy))
+    sources["energy"] = "style + prompt words"
+
+    sources["bpm"] = "prompt" if bpm else "style"
+    if bpm is None:
+        bpm = round(style.bpm * (1 + 0.3 * (energy - style.energy)))
+    sources["meter"] = "prompt" if meter else "style"
+    if meter is None:
+        meter = style.meter
+    elif meter != style.meter and any(w in text.lower() for w in ("waltz", "jig", "march")):
+        notes.append(f"the prompt's {meter[0]}/{meter[1]} overrides the {style.name} style's usual "
+                     f"{style.meter[0]}/{style.meter[1]}")
+    sources["key"] = "prompt" if key else "model"
+    if key is None and mood in MINOR_MOODS:
+        notes.append(f"{mood} mood: the model will choose the key")
+
+    beats_per_bar = meter[0] * 4 / meter[1]
+    bar_seconds = beats_per_bar * 60.0 / bpm
+    if sections:
+        n_bars = sum(b for _, b in sections)
+        sources["form"] = sources["length"] = "prompt"
+        if seconds or bars:
+            notes.append("the form's bar counts set the length; the separate length request was ignored")
+    else:
+        sources["form"] = "model"
+        if bars:
+            n_bars, sources["length"] = bars, "prompt"
+        elif seconds:
+            n_bars, sources["length"] = max(1, round(seconds / bar_seconds)), "prompt (seconds)"
+        else:
+            n_bars, sources["length"] = max(1, round(DEFAULT_SECONDS / bar_seconds)), "default (about 60 s)"
+        if n_bars > MAX_BARS:
+            raise BriefError(f"that length needs {n_bars} bars; Melodex writes at most {MAX_BARS}")
+
+    if band and any(p != 128 for p, _ in band):
+        sources["instruments"] = "prompt"
+    elif band:  # only a beat was named: the style brings the pitched parts
+        band = assign_roles([p for p in style.band if p != 128] + [128])
+        sources["instruments"] = "prompt + style"
+    else:
+        band = assign_roles(list(style.band))
+        sources["instruments"] = "style"
+    if re.search(r"\b(no drums|without drums|drumless)\b", text.lower()):
+        band = tuple((p, r) for p, r in band if p != 128)
+
+    texture = tuple(w for w in TEXTURE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text.lower()))
+    return Brief(prompt=text, bpm=bpm, meter=meter, key=key, sections=sections, n_bars=n_bars,
+                 instruments=band, style=style.name, mood=mood, energy=round(energy, 3), texture=texture,
+                 sources=sources, notes=tuple(notes))
+
+
+def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,
+                   instruments: list[str] | None = None, bars: int | None = None) -> Brief:
+    """Apply command-line controls on top of the prompt; they win over it."""
+    changes: dict = {}
+    sources = dict(brief.sources)
+    if bpm is not None:
+        if not MIN_BPM <= bpm <= MAX_BPM:
+            raise BriefError(f"--bpm {bpm} is outside {MIN_BPM}-{MAX_BPM}")
+        changes["bpm"], sources["bpm"] = bpm, "option"
+    if key is not None:
+        parsed, _ = parse_key(key if re.search(r"maj|min|m\b", key) else f"{key} major")
+        if parsed is None:
+            raise BriefError(f"--key {key!r} is not a key: write it like 'F minor', 'Bb major' or 'C#m'")
+        changes["key"], sources["key"] = parsed, "option"
+    if meter is not None:
+        parsed_meter = parse_meter(meter)
+        if parsed_meter is None:
+            raise BriefError(f"--meter {meter!r} is not a meter: write it like 3/4 or 6/8")
+        changes["meter"], sources["meter"] = parsed_meter, "option"
+    if instruments:
+        changes["instruments"] = assign_roles([inst.lookup(name) for name in instruments])
+        sources["instruments"] = "option"
+    if bars is not None:
+        if not 1 <= bars <= MAX_BARS:
+            raise BriefError(f"--bars {bars}: ask for 1-{MAX_BARS} bars")
+        if brief.sections:
+            raise BriefError("--bars conflicts with the form in the prompt: drop one of them")
+        changes["n_bars"], sources["length"] = bars, "option"
+    return replace(brief, sources=sources, **changes)
+
+
+def key_names() -> list[str]:
+    return [f"{pc} {mode}" for pc in PITCH_CLASSES for mode in MODES]
