@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 def brief(
-    prompt: str = typer.Argument(..., help='What you want, e.g. "warm synthwave, 100 BPM, F minor, verse 8, chorus 8".'),
+    prompt: str = typer.Argument(..., help='What you want, e.g. "warm synthwave, 100 BPM, F minor, verse 8".'),
     bpm: int = typer.Option(None, help="Tempo in BPM (20-300); wins over the prompt."),
     key: str = typer.Option(None, help="Key such as 'F minor', 'Bb major' or 'C#m'; wins over the prompt."),
     meter: str = typer.Option(None, help="Meter such as 4/4, 3/4 or 6/8; wins over the prompt."),
