@@ -183,7 +183,7 @@ class Project:
             np.save(tmp / "events.npy", np.asarray(version.events, dtype=np.int32))
             scales: dict[str, float] = {}
             for track, sampleset in version.samplesets.items():
-                self._store(tmp, f"timbre/{track}.npz", parent_dir, lambda p, s=sampleset: s.save(p))
+                self._store(tmp, f"timbre/{track}.npz", parent_dir, sampleset.save)
             audio = {f"stems/{track}.flac": stem for track, stem in version.stems.items()}
             audio["mix.flac"] = version.mix
             for name, signal in audio.items():
