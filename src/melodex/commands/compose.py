@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from melodex import brief as brief_mod
@@ -12,7 +15,64 @@ console = Console()
 
 
 def register(app: typer.Typer) -> None:
+    app.command(name="generate")(generate)
     app.command(name="brief")(brief)
+
+
+STAGES = {"brief": "reading the prompt", "compose": "composing (structure model)",
+          "timbres": "making timbres", "render": "playing and mixing", "write": "writing files"}
+
+
+def generate(
+    prompt: str = typer.Argument(..., help='What you want, e.g. "warm synthwave, 100 BPM, F minor, verse 8".'),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for mix, stems/, song.mid and song.melodex."),
+    seed: int = typer.Option(0, help="Same seed + same options = same audio. Change it for another take."),
+    preset: str = typer.Option("social", help="How literally the sound follows the words: film (CFG ~1.5, loose), "
+                               "social (~4, clear), design (~8.5, literal and extreme)."),
+    cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset. Try several values side by side."),
+    steps: int = typer.Option(16, help="Timbre diffusion steps: fewer is faster, more is cleaner."),
+    guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
+    temperature: float = typer.Option(1.0, help="Structure sampling temperature: lower is safer, higher is wilder."),
+    renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
+    bpm: int = typer.Option(None, help="Tempo 20-300; wins over the prompt."),
+    key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),
+    meter: str = typer.Option(None, help="Meter like 3/4 or 6/8; wins over the prompt."),
+    instruments: str = typer.Option(None, help="Comma-separated band, e.g. 'piano, upright bass, drums'."),
+    bars: int = typer.Option(None, help="Length in bars when the prompt has no form."),
+    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+) -> None:
+    """Make a track from a prompt: mix, one stem per track, MIDI, and an editable project.
+
+    Say the form explicitly for the best results ("intro 4 bars, verse 8, chorus 8"): explicit tempo, key,
+    meter, form and instruments are obeyed exactly. Run `melodex brief PROMPT` first to see what will be
+    understood. Then edit the project: `melodex regen`, `retimbre`, `variation`, `history`.
+    """
+    from melodex.pipeline import GenerateOptions
+    from melodex.pipeline import generate as run
+
+    options = GenerateOptions(
+        seed=seed, preset=preset, guidance=guidance, temperature=temperature, timbre_cfg=cfg,
+        timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars,
+        instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
+        formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+    )
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, fraction: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(STAGES.get(stage, stage), total=1.0)
+            bar.update(tasks[stage], completed=fraction)
+
+        result = run(prompt, out, options, progress)
+    console.print(f"[bold]{result.score.summary()}[/bold]")
+    for name, path in result.files.items():
+        console.print(f"  {name:<28} {path}")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items())
+    console.print(f"time: {sum(result.seconds.values()):.1f} s ({timing}); peak memory {result.peak_memory_mb:.0f} MB")
+    for note in result.notes:
+        console.print(f"note: {note}", style="yellow")
 
 
 def brief(

@@ -1,0 +1,326 @@
+"""Text to track: the one inference entry point behind the Python API and `melodex generate`.
+
+    1. brief      prompt -> Brief (exact structure + implied attributes)
+    2. compose    Brief -> Score, with the structure model under the Brief's plan
+    3. timbres    one sample set per track (timbre model, or the SoundFont)
+    4. perform    the sampler plays every track with its sample set: dry stems
+    5. produce    mix, space, master to -14 LUFS: the stems and the mix
+    6. write      WAV/FLAC/MP3, stems, MIDI and the .melodex project
+
+Inference only: nothing here imports training code. Every random choice takes its seed from
+`GenerateOptions.seed`, so the same prompt and options give the same audio.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from melodex import brief as brief_mod
+from melodex.errors import MelodexError
+from melodex.instruments import program_name
+from melodex.production import MixSettings, mix_settings_from_text, produce
+from melodex.project import Project, TrackTimbre, Version
+from melodex.render_audio import PITCH_STEP, sample_pitches
+from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
+from melodex.score import Score
+from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
+
+WEIGHTS = Path(__file__).parent / "weights"
+VELOCITY_LAYERS = (48, 96)
+AUDIO_FORMATS = ("wav", "flac", "mp3")
+# Guidance presets from the article Melodex grew from: how literally the sound follows the words.
+PRESETS: dict[str, float] = {"film": 1.5, "social": 4.0, "design": 8.5}
+DEFAULT_PRESET = "social"
+
+Progress = Callable[[str, float], None]  # (stage, fraction done of that stage)
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Everything besides the prompt that decides the result."""
+
+    seed: int = 0
+    preset: str = DEFAULT_PRESET
+    guidance: float | None = None  # structure model CFG; None = the model's measured default
+    temperature: float = 1.0
+    top_p: float = 0.95
+    timbre_cfg: float | None = None  # None = the preset's value
+    timbre_steps: int = 16
+    renderer: str = "timbre"  # "timbre" or "soundfont"
+    sample_rate: int = 44100
+    formats: tuple[str, ...] = ("wav",)
+    bpm: int | None = None
+    key: str | None = None
+    meter: str | None = None
+    instruments: tuple[str, ...] | None = None
+    bars: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise MelodexError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
+        if self.renderer not in ("timbre", "soundfont"):
+            raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
+        for fmt in self.formats:
+            if fmt not in AUDIO_FORMATS:
+                raise MelodexError(f"audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
+        if not 1 <= self.timbre_steps <= 200:
+            raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
+        if self.guidance is not None and not 0 <= self.guidance <= 20:
+            raise MelodexError(f"--guidance {self.guidance}: use 0-20")
+
+    @property
+    def cfg(self) -> float:
+        return self.timbre_cfg if self.timbre_cfg is not None else PRESETS[self.preset]
+
+
+@dataclass
+class Take:
+    """A rendered state of a song: what a project version stores."""
+
+    score: Score
+    events: np.ndarray
+    samplesets: dict[int, SampleSet]
+    timbres: dict[int, TrackTimbre]
+    stems: dict[int, np.ndarray]
+    mix: np.ndarray
+    sample_rate: int
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    out_dir: Path
+    files: dict[str, Path]
+    brief: brief_mod.Brief
+    score: Score
+    seconds: dict[str, float]
+    peak_memory_mb: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class StageClock:
+    """Wall time per stage, reported to an optional progress callback."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(name, 0.0)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        if self.progress:
+            self.progress(name, 1.0)
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def structure_model() -> Any:
+    from melodex.structure.model import load_model
+
+    directory = WEIGHTS / "structure"
+    if not (directory / "model.safetensors").exists():
+        raise MelodexError(f"the structure model's weights are not installed ({directory}); reinstall Melodex")
+    return load_model(directory)
+
+
+@lru_cache(maxsize=1)
+def timbre_model() -> Any | None:
+    """The timbre model, or None when its weights are not shipped (then the SoundFont plays)."""
+    try:
+        from melodex.timbre.model import TimbreModel  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return TimbreModel.load()
+    except MelodexError:
+        return None
+
+
+def model_versions() -> dict[str, dict]:
+    """Name and SHA-256 of every shipped model, for the project file."""
+    import json
+
+    versions = {}
+    for name in ("structure", "timbre"):
+        config = WEIGHTS / name / "config.json"
+        if config.exists():
+            meta = json.loads(config.read_text())
+            versions[name] = {"sha256": meta.get("sha256", ""), "metadata": meta.get("metadata", {})}
+    return versions
+
+
+# -- stages -----------------------------------------------------------------------------------------
+
+
+def read_brief(prompt: str, options: GenerateOptions) -> brief_mod.Brief:
+    parsed = brief_mod.parse(prompt)
+    return brief_mod.with_overrides(parsed, bpm=options.bpm, key=options.key, meter=options.meter,
+                                    instruments=list(options.instruments) if options.instruments else None,
+                                    bars=options.bars)
+
+
+def _energy_level(brief: brief_mod.Brief) -> int:
+    return int(np.digitize(brief.energy, (0.3, 0.55, 0.8)))
+
+
+def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tuple[Score, np.ndarray]:
+    from melodex.structure.generate import DEFAULT_GUIDANCE, generate_score
+
+    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
+    return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
+                          temperature=options.temperature, top_p=options.top_p, seed=seed,
+                          mode=brief.key.mode if brief.key else None, style=brief.style,
+                          energy=_energy_level(brief))
+
+
+def timbre_text(brief: brief_mod.Brief, program: int) -> str:
+    """What a track should sound like: the prompt's texture words, style and mood, and the instrument."""
+    words = [*brief.texture, brief.style, brief.mood, program_name(program)]
+    return " ".join(w for w in words if w)
+
+
+def make_sampleset(score: Score, track_index: int, text: str, options: GenerateOptions,
+                   seed: int) -> tuple[SampleSet, TrackTimbre]:
+    track = score.tracks[track_index]
+    pitches = sample_pitches(track, PITCH_STEP)
+    model = timbre_model() if options.renderer == "timbre" else None
+    if model is not None and not track.is_drum:
+        sampleset = model.generate_sampleset(program=track.program, text=text, pitches=pitches,
+                                             velocities=VELOCITY_LAYERS, cfg=options.cfg,
+                                             steps=options.timbre_steps, seed=seed,
+                                             sample_rate=options.sample_rate)
+        return sampleset, TrackTimbre(text, "timbre", seed, options.cfg, options.timbre_steps)
+    sampleset = soundfont_sampleset(track.program, pitches, VELOCITY_LAYERS, sample_rate=options.sample_rate)
+    return sampleset, TrackTimbre(text, "soundfont", seed)
+
+
+def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: MixSettings,
+                        sample_rate: int) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    sampler = SamplerOptions()
+    length = stem_length(score, sample_rate, sampler)
+    dry = [perform(score, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate, length=length)
+           for i in range(len(score.tracks))]
+    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks])
+    return {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}, produced.mix
+
+
+def seed_for(base: int, purpose: str, index: int = 0) -> int:
+    """Independent, stable seeds per purpose and track, so regenerating one part leaves the others."""
+    rng = np.random.default_rng([base, sum(map(ord, purpose)), index])
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageClock) -> Take:
+    with clock.stage("compose"):
+        score, events = compose(brief, options, seed_for(options.seed, "compose"))
+    samplesets: dict[int, SampleSet] = {}
+    timbres: dict[int, TrackTimbre] = {}
+    with clock.stage("timbres"):
+        for i, track in enumerate(score.tracks):
+            samplesets[i], timbres[i] = make_sampleset(score, i, timbre_text(brief, track.program), options,
+                                                       seed_for(options.seed, "timbre", i))
+    mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
+    with clock.stage("render"):
+        stems, mix = perform_and_produce(score, samplesets, mix_settings, options.sample_rate)
+    settings = {"options": _options_json(options), "mix": asdict(mix_settings)}
+    return Take(score, events, samplesets, timbres, stems, mix, options.sample_rate, settings)
+
+
+def _options_json(options: GenerateOptions) -> dict[str, Any]:
+    data = asdict(options)
+    data["formats"] = list(options.formats)
+    data["instruments"] = list(options.instruments) if options.instruments else None
+    return data
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
+    fmt = path.suffix.lstrip(".").lower()
+    subtype = {"wav": "PCM_24", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}.get(fmt)
+    if subtype is None:
+        raise MelodexError(f"cannot write {path.name}: use .wav, .flac or .mp3")
+    try:
+        sf.write(path, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype, format=fmt.upper()
+                 if fmt != "mp3" else "MP3")
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise MelodexError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def stem_name(score: Score, index: int) -> str:
+    track = score.tracks[index]
+    name = program_name(track.program).lower()
+    safe = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+    return f"{index:02d}-{track.role}-{safe}"
+
+
+def export_take(take: Take, out_dir: Path, formats: tuple[str, ...] = ("wav",)) -> dict[str, Path]:
+    """Write the mix in each format, the stems (WAV), and the MIDI into out_dir."""
+    from melodex.midi import write_midi
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for fmt in formats:
+        files[f"mix.{fmt}"] = write_audio(out_dir / f"mix.{fmt}", take.mix, take.sample_rate)
+    stems_dir = out_dir / "stems"
+    stems_dir.mkdir(exist_ok=True)
+    for index, stem in take.stems.items():
+        name = stem_name(take.score, index)
+        files[f"stem {name}"] = write_audio(stems_dir / f"{name}.wav", stem, take.sample_rate)
+    midi_path = out_dir / "song.mid"
+    write_midi(take.score, midi_path)
+    files["midi"] = midi_path
+    return files
+
+
+def take_to_version(take: Take, edit: str, parent: str | None) -> Version:
+    return Version(events=take.events, timbres=take.timbres, samplesets=take.samplesets, stems=take.stems,
+                   mix=take.mix, sample_rate=take.sample_rate, settings=take.settings, edit=edit, parent=parent)
+
+
+def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None = None,
+             progress: Progress | None = None) -> GenerateResult:
+    """Prompt -> mix, stems, MIDI and a project in out_dir. Refuses to overwrite an existing project."""
+    options = options or GenerateOptions()
+    out = Path(out_dir)
+    project_path = out / "song.melodex"
+    if project_path.exists():
+        raise MelodexError(f"{out} already holds a project (song.melodex): choose another -o folder, "
+                           "or edit that project with `melodex regen`/`retimbre`")
+    clock = StageClock(progress)
+    with clock.stage("brief"):
+        brief = read_brief(prompt, options)
+    take = make_take(brief, options, clock)
+    with clock.stage("write"):
+        files = export_take(take, out, options.formats)
+        project = Project.create(project_path, prompt, brief.to_json(), model_versions())
+        project.save_version(take_to_version(take, "generate", None))
+        files["project"] = project.path
+    notes = list(brief.notes)
+    used = sorted({t.renderer for t in take.timbres.values()})
+    if options.renderer == "timbre" and used == ["soundfont"]:
+        notes.append("the timbre model is not installed: every track was played by the General MIDI SoundFont")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return GenerateResult(out, files, brief, take.score, clock.seconds, peak, tuple(notes))
+
+
+def with_options(options: GenerateOptions, **changes: Any) -> GenerateOptions:
+    return replace(options, **changes)
