@@ -1,7 +1,170 @@
-"""`melodex render` commands (being written)."""
+"""`melodex render`: a MIDI file to a stereo WAV (and stems) through the SoundFont reference renderer."""
 
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 import typer
+
+from melodex.errors import MelodexError
+from melodex.midi import read_midi
+from melodex.score import Score
+from melodex.soundfont import SoundFontSynth, SynthOptions
+
+AUDIO_FORMATS = {".wav": "PCM_24", ".flac": "PCM_24"}
+PROGRESS_FROM_SECONDS = 30.0  # shorter renders finish before a progress bar is worth drawing
+HEADROOM = 0.999
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    """What a render produced, for the one-line report."""
+
+    audio_seconds: float
+    render_seconds: float
+    stem_paths: tuple[Path, ...]
+    gain_db: float  # applied to mix and stems alike; below 0 only when the mix would clip
+
+    @property
+    def speed(self) -> float:
+        return self.audio_seconds / max(self.render_seconds, 1e-9)
+
+
+def _check_output(path: Path) -> None:
+    if path.is_dir():
+        raise MelodexError(f"cannot write {path}: it is a folder; give a file name such as {path / 'song.wav'}")
+    if path.suffix.lower() not in AUDIO_FORMATS:
+        raise MelodexError(f"cannot write {path}: the output must end in .wav or .flac")
+    if not path.parent.is_dir():
+        raise MelodexError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise MelodexError(f"cannot write {path}: permission denied")
+
+
+def _stems_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise MelodexError(f"cannot write stems to {folder}: it is a file, not a folder")
+    if not folder.parent.is_dir():
+        raise MelodexError(f"cannot write stems to {folder}: the folder {folder.parent} does not exist")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise MelodexError(f"cannot create the stems folder {folder}: {exc.strerror or exc}") from exc
+    if not os.access(folder, os.W_OK):
+        raise MelodexError(f"cannot write stems to {folder}: permission denied")
+
+
+def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    import soundfile
+
+    try:
+        soundfile.write(str(path), audio, sample_rate, subtype=AUDIO_FORMATS[path.suffix.lower()])
+    except (OSError, RuntimeError) as exc:  # libsndfile errors are RuntimeErrors
+        raise MelodexError(f"cannot write {path}: {exc}") from exc
+
+
+def _stem_name(index: int, score: Score) -> str:
+    track = score.tracks[index]
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{track.role} {track.name}".lower()).strip("-")
+    return f"{index + 1:02d}-{slug or 'track'}.wav"
+
+
+def render_score_to_files(
+    score: Score,
+    output: Path,
+    stems: Path | None = None,
+    soundfont: str | None = None,
+    sample_rate: int = 44100,
+    show_progress: bool = False,
+) -> RenderSummary:
+    """Render a score to `output` (and one file per track into `stems`) through a SoundFont.
+
+    The mix is the sum of the dry stems; if it would clip, mix and stems are turned down together
+    so the stems still add up to the mix.
+    """
+    _check_output(output)
+    if stems is not None:
+        _stems_folder(stems)
+        if len({_stem_name(i, score) for i in range(len(score.tracks))}) != len(score.tracks):
+            raise MelodexError("two tracks would share a stem file name")
+    began = time.perf_counter()
+    synth = SoundFontSynth(soundfont, SynthOptions())
+    audio_seconds = synth.render_length(score, sample_rate) / sample_rate
+    with _progress(show_progress and audio_seconds >= PROGRESS_FROM_SECONDS) as report:
+        parts = synth.render_stems(score, sample_rate, progress=report)
+    mix = np.zeros((synth.render_length(score, sample_rate), 2), dtype=np.float32)
+    for part in parts.values():
+        mix += part
+    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    gain = HEADROOM / peak if peak > HEADROOM else 1.0
+    _write_audio(output, mix * gain, sample_rate)
+    stem_paths = []
+    if stems is not None:
+        for index, part in parts.items():
+            path = stems / _stem_name(index, score)
+            _write_audio(path, part * gain, sample_rate)
+            stem_paths.append(path)
+    return RenderSummary(
+        audio_seconds=audio_seconds,
+        render_seconds=time.perf_counter() - began,
+        stem_paths=tuple(stem_paths),
+        gain_db=20 * float(np.log10(gain)),
+    )
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
+    """A transient progress bar on stderr while rendering, or nothing."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("rendering"), BarColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True
+    )
+    task = bar.add_task("render", total=1.0)
+    with bar:
+        yield lambda fraction: bar.update(task, completed=fraction)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this family's commands to the app."""
+    """Add `melodex render` to the app."""
+
+    @app.command("render")
+    def render(
+        source: Path = typer.Argument(..., help="MIDI file to render (.mid)."),
+        output: Path = typer.Option(..., "--output", "-o", help="Audio file to write (.wav or .flac)."),
+        stems: Path | None = typer.Option(None, "--stems", help="Folder for one WAV per track."),
+        soundfont: str | None = typer.Option(
+            None, "--soundfont", help="SoundFont name (FluidR3_GM, TimGM6mb, MuseScore_General) or .sf2/.sf3 path."
+        ),
+        sample_rate: int = typer.Option(44100, "--sample-rate", help="Output sample rate in Hz (8000-96000)."),
+        timbre: str | None = typer.Option(
+            None, "--timbre", help='Timbre text for the neural renderer, e.g. "warm" (not installed yet).'
+        ),
+    ) -> None:
+        """Render a MIDI file to stereo audio (and stems) with a General MIDI SoundFont."""
+        if timbre is not None:
+            raise MelodexError(
+                "the timbre renderer is not installed yet: leave out --timbre to render with the SoundFont"
+            )
+        if not 8000 <= sample_rate <= 96000:
+            raise MelodexError(f"--sample-rate {sample_rate} is outside 8000-96000 Hz")
+        _check_output(output)
+        score = read_midi(source)
+        summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress=True)
+        extra = f" + {len(summary.stem_paths)} stems in {stems}" if stems is not None else ""
+        turned_down = f"; turned down {-summary.gain_db:.1f} dB to avoid clipping" if summary.gain_db < 0 else ""
+        typer.echo(
+            f"rendered {source.name}: {summary.audio_seconds:.1f} s of audio in {summary.render_seconds:.2f} s "
+            f"({summary.speed:.0f}x real time) -> {output}{extra}{turned_down}"
+        )
