@@ -5,25 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from melodex import pipeline
 from melodex.errors import MelodexError
 from melodex.midi import read_midi
 from melodex.project import Project
-from melodex.structure.model import StructureConfig, StructureModel
 
 PROMPT = "calm lo-fi piano and upright bass, 90 BPM, A minor, intro 1 bar, verse 2"
-
-
-@pytest.fixture
-def tiny_models(monkeypatch):
-    torch.manual_seed(0)
-    model = StructureModel(StructureConfig.tiny())
-    model.eval()
-    monkeypatch.setattr(pipeline, "structure_model", lambda: model)
-    monkeypatch.setattr(pipeline, "timbre_model", lambda: None)
-    return model
 
 
 def test_generate_writes_everything_and_obeys_the_prompt(tiny_models, tmp_path) -> None:

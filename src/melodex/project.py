@@ -223,10 +223,14 @@ class Project:
 
     def _store_audio(self, folder: Path, name: str, audio: np.ndarray, sample_rate: int,
                      parent_dir: Path | None) -> float:
-        """FLAC 24-bit; audio louder than full scale is stored scaled down, and the scale recorded."""
+        """FLAC 24-bit; audio louder than full scale is stored scaled down, and the scale recorded.
+
+        The scale is a power of two, so an edit that changes the peak a little keeps the same scale and
+        the untouched samples stay bit-identical across versions.
+        """
         audio = np.asarray(audio, dtype=np.float32)
         peak = float(np.abs(audio).max()) if audio.size else 0.0
-        scale = 1.0 if peak <= 1.0 else peak
+        scale = 1.0 if peak < 1.0 else float(2.0 ** np.ceil(np.log2(peak * 1.0001)))
         self._store(folder, name, parent_dir,
                     lambda p: sf.write(p, audio / scale, sample_rate, format="FLAC", subtype="PCM_24"))
         return scale

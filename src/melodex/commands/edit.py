@@ -1,0 +1,204 @@
+"""Project editing commands: each one makes a new version; `history`, `checkout` and `undo` move between them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from melodex.edit import Session
+
+console = Console()
+
+PROJECT = typer.Argument(..., help="The project: the folder `melodex generate -o` wrote, or its song.melodex.")
+SEED = typer.Option(None, help="Seed for the new material; default: a new one from the version count.")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (regen, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout, undo,
+                    diff, export):
+        app.command(name=command.__name__.replace("_", "-"))(command)
+
+
+def _session(project: Path, version: str | None = None) -> Session:
+    from melodex.edit import open_session
+
+    return open_session(project, version)
+
+
+def _seed(session: Session, seed: int | None) -> int:
+    return seed if seed is not None else 1000 + len(session.project.history)
+
+
+def _done(session: Session, version: str) -> None:
+    edit_text = session.project.history[-1]["edit"]
+    console.print(f"version {version}: {edit_text}")
+    console.print(f"files updated in {session.project.path.parent}")
+
+
+def regen(
+    project: Path = PROJECT,
+    section: str = typer.Argument(None, help="Section to rewrite, e.g. chorus or 'verse 2'. Or use --bars."),
+    bars: str = typer.Option(None, help="Bars to rewrite, counted from 1, inclusive: 5:8."),
+    track: list[str] = typer.Option(None, help="Only these tracks (index, role or instrument); repeatable."),
+    seed: int = SEED,
+) -> None:
+    """Rewrite the notes of one section (or bars), optionally of some tracks only; everything else stays.
+
+    Every sample of audio outside the rewritten bars stays exactly as it was. Examples:
+      melodex regen out/song chorus
+      melodex regen out/song --bars 9:12 --track bass
+    """
+    from melodex import edit
+
+    session = _session(project)
+    if (section is None) == (bars is None):
+        raise typer.BadParameter("give a SECTION or --bars, not both")
+    span = edit.bars_of_section(session.score, section) if section else edit.parse_bars(bars, session.score.bar_count())
+    tracks = edit.pick_tracks(session.score, track)
+    what = section or f"bars {span[0] + 1}-{span[1]}"
+    label = f"regen {what}" + (f" tracks {', '.join(track)}" if track else "")
+    _done(session, edit.regen(session, span, tracks, _seed(session, seed), label))
+
+
+def retimbre(
+    project: Path = PROJECT,
+    track: str = typer.Argument(..., help="Track: index, role or instrument (e.g. 0, bass, piano)."),
+    text: str = typer.Argument(..., help='The new sound in words, e.g. "brighter, more distorted".'),
+    seed: int = SEED,
+) -> None:
+    """Give one track a new sound from words; its notes and every other track's sound stay."""
+    from melodex import edit
+
+    session = _session(project)
+    (index,) = edit.pick_tracks(session.score, [track])[:1]
+    _done(session, edit.retimbre(session, index, text, _seed(session, seed)))
+
+
+def variation(
+    project: Path = PROJECT,
+    strength: float = typer.Option(0.3, help="0.1 changes a few bars, 0.5 half the song, 1 writes it anew."),
+    seed: int = SEED,
+) -> None:
+    """Same plan (form, tempo, key, band), new material: from a subtle change to a new song."""
+    from melodex import edit
+
+    session = _session(project)
+    _done(session, edit.variation(session, strength, _seed(session, seed)))
+
+
+def extend(
+    project: Path = PROJECT,
+    bars: int = typer.Option(8, help="How many bars to add at the end."),
+    seed: int = SEED,
+) -> None:
+    """Continue the song by N bars, written as a continuation of what is there."""
+    from melodex import edit
+
+    session = _session(project)
+    _done(session, edit.extend(session, bars, _seed(session, seed)))
+
+
+def rerender(
+    project: Path = PROJECT,
+    cfg: float = typer.Option(None, help="Timbre guidance: ~1.5 loose (film), ~4 clear (social), ~8.5 literal."),
+    steps: int = typer.Option(None, help="Timbre diffusion steps."),
+) -> None:
+    """Re-make every timbre from the same starting noise at another guidance or step count; notes stay."""
+    from melodex import edit
+
+    session = _session(project)
+    _done(session, edit.rerender(session, cfg, steps))
+
+
+def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="New tempo, 20-300 BPM.")) -> None:
+    """Play the same notes at another tempo."""
+    from melodex import edit
+
+    session = _session(project)
+    _done(session, edit.set_tempo(session, bpm))
+
+
+def transpose(project: Path = PROJECT,
+              semitones: int = typer.Argument(..., help="Semitones up (positive) or down (negative).")) -> None:
+    """Move the whole song to another key (drums stay)."""
+    from melodex import edit
+
+    session = _session(project)
+    _done(session, edit.transpose(session, semitones))
+
+
+def history(project: Path = PROJECT) -> None:
+    """List every version of the project; the current one is marked."""
+    from melodex.edit import locate_project
+    from melodex.project import Project
+
+    opened = Project.open(locate_project(project))
+    table = Table(title=f"{opened.path.name}: {opened.meta['prompt'][:60]}")
+    for column in ("", "version", "from", "edit"):
+        table.add_column(column)
+    for entry in opened.history:
+        mark = "*" if entry["id"] == opened.current else ""
+        table.add_row(mark, entry["id"], entry["parent"] or "-", entry["edit"])
+    console.print(table)
+
+
+def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="Version number, e.g. 3.")) -> None:
+    """Make an earlier version current (nothing is deleted; the next edit branches from it)."""
+    from melodex import pipeline
+
+    session = _session(project, version)
+    session.project.checkout(session.version_id)
+    pipeline.export_take(session.take, session.project.path.parent, session.options.formats)
+    console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
+
+
+def undo(project: Path = PROJECT) -> None:
+    """Go back to the version the current one was made from."""
+    from melodex.edit import locate_project
+    from melodex.errors import MelodexError
+    from melodex.project import Project
+
+    opened = Project.open(locate_project(project))
+    parent = next(h["parent"] for h in opened.history if h["id"] == opened.current)
+    if parent is None:
+        raise MelodexError("nothing to undo: this is the first version")
+    checkout(project, parent)
+
+
+def diff(project: Path = PROJECT,
+         a: str = typer.Argument(None, help="First version (default: the current one's parent)."),
+         b: str = typer.Argument(None, help="Second version (default: the current one).")) -> None:
+    """What changed between two versions: notes per track and bar, timbres, and where the audio differs."""
+    from melodex.edit import diff as diff_versions
+    from melodex.edit import locate_project
+    from melodex.errors import MelodexError
+    from melodex.project import Project
+
+    opened = Project.open(locate_project(project))
+    second = opened.resolve(b)
+    first = a or next(h["parent"] for h in opened.history if h["id"] == second)
+    if first is None:
+        raise MelodexError("the first version has nothing before it: name two versions")
+    console.print(f"{opened.resolve(first)} -> {second}")
+    for line in diff_versions(opened, first, second):
+        console.print(f"  {line}")
+
+
+def export(
+    project: Path = PROJECT,
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write into."),
+    version: str = typer.Option(None, help="Version to export (default: current)."),
+    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+) -> None:
+    """Write a version's mix, stems and MIDI to a folder."""
+    from melodex import pipeline
+
+    session = _session(project, version)
+    files = pipeline.export_take(session.take, out, tuple(f.strip() for f in formats.split(",") if f.strip()))
+    for name, path in files.items():
+        console.print(f"  {name:<28} {path}")

@@ -1,0 +1,359 @@
+"""Editing a project: every edit reads a version, changes one thing, and saves a new version.
+
+Note edits (regen, variation, extend) rewrite chosen bars of chosen tracks with the structure model's
+infilling and keep every other note; the new audio is spliced in so that every sample outside the
+edited bars stays exactly as it was. Sound edits (retimbre, rerender) keep the notes and change sample
+sets. Tempo and transposition change the whole performance, so they re-render everything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from melodex import brief as brief_mod
+from melodex import pipeline
+from melodex.errors import MelodexError
+from melodex.instruments import family, program_name
+from melodex.production import MixSettings
+from melodex.project import Project, ProjectError, TrackTimbre
+from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
+from melodex.tokens import Plan, decode, encode
+
+SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
+
+
+@dataclass
+class Session:
+    """A project opened at one version, with everything needed to edit it."""
+
+    project: Project
+    version_id: str
+    take: pipeline.Take
+    brief: brief_mod.Brief
+    options: pipeline.GenerateOptions
+
+    @property
+    def score(self) -> Score:
+        return self.take.score
+
+
+def locate_project(path: str | Path) -> Path:
+    """A project from its own path or from the output folder that holds song.melodex."""
+    path = Path(path)
+    if (path / "project.json").exists():
+        return path
+    if (path / "song.melodex" / "project.json").exists():
+        return path / "song.melodex"
+    if path.with_suffix(".melodex").exists():
+        return path.with_suffix(".melodex")
+    raise ProjectError(f"no Melodex project at {path}: pass the folder `melodex generate -o` wrote, or its "
+                       "song.melodex")
+
+
+def open_session(path: str | Path, version: str | None = None) -> Session:
+    project = Project.open(locate_project(path))
+    version_id = project.resolve(version)
+    stored = project.load_version(version_id)
+    brief = brief_mod.Brief.from_json(project.meta["brief"])
+    raw = dict(stored.settings.get("options", {}))
+    raw["formats"] = tuple(raw.get("formats") or ("wav",))
+    if raw.get("instruments"):
+        raw["instruments"] = tuple(raw["instruments"])
+    options = pipeline.GenerateOptions(**raw)
+    take = pipeline.Take(score=decode(stored.events), events=stored.events, samplesets=stored.samplesets,
+                         timbres=stored.timbres, stems=stored.stems, mix=stored.mix,
+                         sample_rate=stored.sample_rate, settings=stored.settings)
+    return Session(project, version_id, take, brief, options)
+
+
+def save(session: Session, take: pipeline.Take, edit: str) -> str:
+    """Store the edited take as a new version and re-export the files beside the project."""
+    version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id))
+    pipeline.export_take(take, session.project.path.parent, session.options.formats)
+    return version
+
+
+# -- choosing what to edit ----------------------------------------------------------------------------
+
+
+def bars_of_section(score: Score, name: str) -> tuple[int, int]:
+    section = score.section(name)
+    return section.start_bar, section.end_bar
+
+
+def parse_bars(text: str, n_bars: int) -> tuple[int, int]:
+    """'5:8' (bars 5 to 8, counted from 1, inclusive) -> (4, 8) as a 0-based half-open span."""
+    match = re.fullmatch(r"\s*(\d+)\s*[:-]\s*(\d+)\s*", text)
+    if not match:
+        raise MelodexError(f"--bars {text!r}: write a range like 5:8 (bars 5 to 8, counting from 1)")
+    first, last = int(match.group(1)), int(match.group(2))
+    if not 1 <= first <= last <= n_bars:
+        raise MelodexError(f"--bars {text}: the song has bars 1-{n_bars}; give first:last inside that")
+    return first - 1, last
+
+
+def pick_tracks(score: Score, names: list[str] | None) -> list[int]:
+    """Tracks by index, role or instrument ('1', 'bass', 'piano'); all tracks when none are named."""
+    if not names:
+        return list(range(len(score.tracks)))
+    chosen: list[int] = []
+    for name in names:
+        key = name.strip().lower()
+        matches = [i for i, t in enumerate(score.tracks)
+                   if key in (str(i), t.role, program_name(t.program).lower(), family(t.program))]
+        if not matches:
+            tracks = ", ".join(f"{i}: {t.role} ({program_name(t.program)})" for i, t in enumerate(score.tracks))
+            raise MelodexError(f"no track {name!r} in this song (tracks: {tracks})")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+# -- audio splicing -----------------------------------------------------------------------------------
+
+
+def splice(old: np.ndarray, new: np.ndarray, start: int, end: int | None, fade: int) -> np.ndarray:
+    """old outside [start, end), new inside (end None: to the end, new tail included).
+
+    The crossfades lie inside the span, so every sample outside it is exactly the old one.
+    """
+    length = len(old) if end is not None else max(len(old), len(new))
+    out = np.zeros((length, *old.shape[1:]), dtype=np.float32)
+    out[: len(old)] = old
+    inside = np.zeros_like(out)
+    inside[: min(len(new), length)] = new[:length]
+    stop = length if end is None else min(end, length)
+    if stop <= start:
+        return out
+    fade = max(1, min(fade, (stop - start) // 2))
+    ramp = np.sin(np.linspace(0, np.pi / 2, fade, dtype=np.float32)) ** 2
+    weight = np.zeros(length, dtype=np.float32)
+    weight[start:stop] = 1.0
+    weight[start:start + fade] = ramp
+    if end is not None:
+        weight[stop - fade:stop] = ramp[::-1]
+    weight = weight.reshape(-1, *([1] * (out.ndim - 1)))
+    mixed = out * (1 - weight) + inside * weight
+    outside = weight.reshape(-1) == 0
+    mixed[outside] = out[outside]  # exactly the old samples, not old * 1.0 + new * 0.0 rounding
+    return mixed
+
+
+def sample_span(score: Score, bars: tuple[int, int], sample_rate: int) -> tuple[int, int]:
+    starts = score.bar_starts()
+    seconds = score.seconds_at(np.array([starts[bars[0]], starts[bars[1]]]))
+    return round(seconds[0] * sample_rate), round(seconds[1] * sample_rate)
+
+
+def _mix_settings(take: pipeline.Take) -> MixSettings:
+    return MixSettings(**take.settings["mix"])
+
+
+def _rerender(take: pipeline.Take, score: Score, events: np.ndarray, samplesets: dict,
+              timbres: dict[int, TrackTimbre], settings: dict | None = None) -> pipeline.Take:
+    stems, mix = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate)
+    return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate,
+                         settings or take.settings)
+
+
+def _missing_samplesets(session: Session, score: Score, samplesets: dict) -> dict:
+    """Sample sets for tracks whose new notes left the recorded range (or drum keys that are new)."""
+    out = dict(samplesets)
+    for index, track in enumerate(score.tracks):
+        have = set(out[index].pitches)
+        needed = set(pipeline.sample_pitches(track, pipeline.PITCH_STEP))
+        if track.is_drum and not needed <= have:
+            timbre = session.take.timbres[index]
+            out[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options, timbre.seed)
+    return out
+
+
+# -- note edits ---------------------------------------------------------------------------------------
+
+
+def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks: list[int], seed: int,
+            plan: Plan | None = None) -> tuple[Score, np.ndarray]:
+    from melodex.structure.generate import DEFAULT_GUIDANCE, infill
+
+    options = session.options
+    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
+    brief = session.brief
+    return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
+                  guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
+                  mode=brief.key.mode if brief.key else None, style=brief.style,
+                  energy=pipeline._energy_level(brief))
+
+
+def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
+    """Rewrite the notes of `tracks` in `bars`; every sample outside those bars stays identical."""
+    take = session.take
+    score, events = _infill(session, take.events, bars, tracks, seed)
+    samplesets = _missing_samplesets(session, score, take.samplesets)
+    new = _rerender(take, score, events, samplesets, take.timbres)
+    start, end = sample_span(score, bars, take.sample_rate)
+    to_end = None if bars[1] >= score.bar_count() else end
+    fade = int(SPLICE_FADE_S * take.sample_rate)
+    stems = {i: splice(take.stems[i], new.stems[i], start, to_end, fade) for i in new.stems}
+    mix = splice(take.mix, new.mix, start, to_end, fade)
+    spliced = replace(new, stems=stems, mix=mix)
+    return save(session, spliced, label)
+
+
+def variation(session: Session, strength: float, seed: int) -> str:
+    """Same plan, new seed. strength 0-1: the share of bars rewritten (1 composes the song anew)."""
+    if not 0 < strength <= 1:
+        raise MelodexError(f"--strength {strength}: use a value above 0 and at most 1 (1 = completely new)")
+    take = session.take
+    if strength >= 1:
+        options = replace(session.options, seed=seed)
+        new = pipeline.make_take(session.brief, options, pipeline.StageClock(None))
+        new = replace(new, samplesets=take.samplesets, timbres=take.timbres)
+        new = _rerender(take, new.score, new.events, _missing_samplesets(session, new.score, take.samplesets),
+                        take.timbres, new.settings)
+        return save(session, new, f"variation strength 1 seed {seed}")
+    rng = np.random.default_rng(seed)
+    n_bars = take.score.bar_count()
+    span = max(1, round(strength * n_bars))
+    first = int(rng.integers(0, n_bars - span + 1))
+    tracks = [i for i, t in enumerate(take.score.tracks) if rng.random() < 0.5 + strength / 2] or [0]
+    return regen(session, (first, first + span), tracks, seed,
+                 f"variation strength {strength:g} seed {seed}: bars {first + 1}-{first + span}")
+
+
+def extend(session: Session, n_bars: int, seed: int) -> str:
+    """Add n_bars at the end, written by the model as a continuation of everything before."""
+    take = session.take
+    total = take.score.bar_count() + n_bars
+    if n_bars < 1 or total > MAX_BARS:
+        raise MelodexError(f"--bars {n_bars}: the song would have {total} bars; at most {MAX_BARS}")
+    from melodex.tokens import BAR, EOS, F_KIND, FIELDS
+
+    bar_row = np.zeros((1, len(FIELDS)), dtype=np.int64)
+    bar_row[0, F_KIND] = BAR
+    eos_row = np.zeros((1, len(FIELDS)), dtype=np.int64)
+    eos_row[0, F_KIND] = EOS
+    events = np.concatenate([take.events[:-1], np.repeat(bar_row, n_bars, 0), eos_row])
+    old_bars = take.score.bar_count()
+    score, events = _infill(session, events, (old_bars, total), list(range(len(take.score.tracks))), seed)
+    samplesets = _missing_samplesets(session, score, take.samplesets)
+    new = _rerender(take, score, events, samplesets, take.timbres)
+    start, _ = sample_span(score, (old_bars, total), take.sample_rate)
+    fade = int(SPLICE_FADE_S * take.sample_rate)
+    stems = {i: splice(take.stems[i], new.stems[i], start, None, fade) for i in new.stems}
+    mix = splice(take.mix, new.mix, start, None, fade)
+    return save(session, replace(new, stems=stems, mix=mix), f"extend by {n_bars} bars")
+
+
+# -- sound edits --------------------------------------------------------------------------------------
+
+
+def retimbre(session: Session, track: int, text: str, seed: int) -> str:
+    """A new sound for one track from words; its notes and every other track's sound stay."""
+    if not text.strip():
+        raise MelodexError('describe the new sound, e.g. "brighter, more distorted"')
+    take = session.take
+    samplesets = dict(take.samplesets)
+    timbres = dict(take.timbres)
+    base = pipeline.timbre_text(session.brief, take.score.tracks[track].program)
+    full_text = f"{text} {base}"
+    samplesets[track], timbres[track] = pipeline.make_sampleset(take.score, track, full_text, session.options,
+                                                                seed)
+    new = _rerender(take, take.score, take.events, samplesets, timbres)
+    return save(session, new, f"retimbre track {track}: {text}")
+
+
+def rerender(session: Session, cfg: float | None, steps: int | None) -> str:
+    """Re-make every timbre from the same seeds (same starting noise) at another guidance or step count."""
+    take = session.take
+    options = replace(session.options, timbre_cfg=cfg if cfg is not None else session.options.cfg,
+                      timbre_steps=steps or session.options.timbre_steps)
+    session.options = options
+    samplesets, timbres = {}, {}
+    for i in range(len(take.score.tracks)):
+        timbre = take.timbres[i]
+        samplesets[i], timbres[i] = pipeline.make_sampleset(take.score, i, timbre.text, options, timbre.seed)
+    settings = {**take.settings, "options": pipeline._options_json(options)}
+    new = _rerender(take, take.score, take.events, samplesets, timbres, settings)
+    return save(session, new, f"rerender cfg {options.cfg:g} steps {options.timbre_steps}")
+
+
+def set_tempo(session: Session, bpm: float) -> str:
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        raise MelodexError(f"tempo {bpm:g} BPM is outside {MIN_BPM}-{MAX_BPM}")
+    take = session.take
+    score = take.score.copy()
+    ratio = bpm / score.bpm
+    score.tempos = [Tempo(round(t.bpm * ratio), t.tick) for t in score.tempos]
+    events = encode(score)
+    new = _rerender(take, decode(events), events, take.samplesets, take.timbres)
+    return save(session, new, f"set tempo {bpm:g} BPM")
+
+
+def transpose(session: Session, semitones: int) -> str:
+    if not -24 <= semitones <= 24:
+        raise MelodexError(f"transpose by {semitones}: use -24 to 24 semitones")
+    take = session.take
+    score = take.score.transposed(semitones)
+    events = encode(score)
+    samplesets = dict(take.samplesets)
+    for index, track in enumerate(score.tracks):
+        low, high = min(samplesets[index].pitches), max(samplesets[index].pitches)
+        if not track.is_drum and len(track.notes) and (track.notes[:, 2].min() < low - 2 or
+                                                        track.notes[:, 2].max() > high + 2):
+            timbre = take.timbres[index]
+            samplesets[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options, timbre.seed)
+    new = _rerender(take, decode(events), events, samplesets, take.timbres)
+    return save(session, new, f"transpose {semitones:+d}")
+
+
+# -- looking ------------------------------------------------------------------------------------------
+
+
+def diff(project: Project, a: str, b: str) -> list[str]:
+    """What changed between two versions, bar by bar and track by track, and in the audio."""
+    first, second = project.load_version(a), project.load_version(b)
+    score_a, score_b = decode(first.events), decode(second.events)
+    lines = []
+    if score_a.bpm != score_b.bpm:
+        lines.append(f"tempo {score_a.bpm:g} -> {score_b.bpm:g} BPM")
+    if score_a.key != score_b.key:
+        lines.append(f"key {score_a.key} -> {score_b.key}")
+    if score_a.bar_count() != score_b.bar_count():
+        lines.append(f"bars {score_a.bar_count()} -> {score_b.bar_count()}")
+    starts = score_a.bar_starts(max(score_a.bar_count(), score_b.bar_count()))
+    for index, (ta, tb) in enumerate(zip(score_a.tracks, score_b.tracks, strict=False)):
+        bars_a = np.searchsorted(starts, ta.notes[:, 0], side="right") - 1
+        bars_b = np.searchsorted(starts, tb.notes[:, 0], side="right") - 1
+        changed = [bar + 1 for bar in range(len(starts) - 1)
+                   if not np.array_equal(ta.notes[bars_a == bar], tb.notes[bars_b == bar])]
+        if changed:
+            lines.append(f"track {index} ({ta.role}): notes changed in bars {_ranges(changed)}")
+        if first.timbres.get(index) != second.timbres.get(index):
+            lines.append(f"track {index} ({ta.role}): timbre {first.timbres[index].text!r} -> "
+                         f"{second.timbres[index].text!r}")
+    n = min(len(first.mix), len(second.mix))
+    same = np.all(first.mix[:n] == second.mix[:n], axis=1)
+    if not same.all():
+        changed_s = np.flatnonzero(~same)
+        rate = first.sample_rate
+        lines.append(f"audio differs from {changed_s[0] / rate:.2f} s to {changed_s[-1] / rate:.2f} s "
+                     f"({(~same).mean():.0%} of samples); identical elsewhere")
+    elif len(first.mix) == len(second.mix):
+        lines.append("audio identical")
+    if len(first.mix) != len(second.mix):
+        seconds_a, seconds_b = len(first.mix) / first.sample_rate, len(second.mix) / second.sample_rate
+        lines.append(f"length {seconds_a:.2f} s -> {seconds_b:.2f} s")
+    return lines or ["no differences"]
+
+
+def _ranges(bars: list[int]) -> str:
+    out, start = [], bars[0]
+    for previous, current in zip(bars, [*bars[1:], None], strict=True):
+        if current != previous + 1:
+            out.append(f"{start}" if start == previous else f"{start}-{previous}")
+            if current is not None:
+                start = current
+    return ", ".join(out)
