@@ -1,0 +1,1 @@
+"""Measurements of Melodex's output against references (renderer, and later the other stages)."""
