@@ -251,3 +251,22 @@ def test_nested_notes_of_one_pitch_pair_first_in_first_out() -> None:
 def test_velocity_zero_is_written_as_the_quietest_note() -> None:
     score = Score(tracks=[Track(0, notes=[[0, TPQ, 60, 0]])])
     assert read_midi_bytes(midi_bytes(score)).tracks[0].notes.tolist() == [[0, TPQ, 60, 1]]
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["track:one:0:3:melody|x", "track:1:0:0:singer|x", "section:verse", "chord:Hm7", "tempo:0:fast", "n_bars:many"],
+)
+def test_malformed_melodex_markers_are_clear_errors(marker: str) -> None:
+    raw = symusic.Score.from_midi(midi_bytes(Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90]])])))
+    raw.markers.append(symusic.TextMeta(0, marker))
+    with pytest.raises(MidiError, match="malformed Melodex marker") as caught:
+        read_midi_bytes(bytes(raw.dumps_midi()), name="odd.mid")
+    assert str(caught.value).startswith("odd.mid")
+
+
+def test_newer_format_version_is_a_clear_error() -> None:
+    raw = symusic.Score.from_midi(midi_bytes(Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90]])])))
+    raw.markers = [symusic.TextMeta(0, "melodex:2")]
+    with pytest.raises(MidiError, match="newer Melodex"):
+        read_midi_bytes(bytes(raw.dumps_midi()))

@@ -208,3 +208,9 @@ def test_reverb_option_adds_a_tail(synth: SoundFontSynth) -> None:
     wet = wet_synth.render(score)
     assert np.array_equal(wet, wet_synth.render(score))
     assert not np.array_equal(wet, dry)
+
+
+def test_absurdly_long_score_is_refused_before_allocating(synth: SoundFontSynth) -> None:
+    score = Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90], [10_000_000, TPQ, 60, 90]])])
+    with pytest.raises(SoundFontError, match="at most 30"):
+        synth.render(score)

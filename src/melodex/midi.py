@@ -122,28 +122,41 @@ def _to_score(raw: Any, name: str) -> Score:
     if version is not None and version != str(FORMAT_VERSION):
         raise MidiError(f"{name} was written by a newer Melodex (format {version}); upgrade Melodex to read it")
 
-    tempos = _tempos(raw, markers, name)
+    try:
+        tempos = _tempos(raw, markers, name)
+    except ValueError as exc:
+        raise _malformed(name, next((t for _, t in markers if t.startswith(EXACT_TEMPO)), "")) from exc
     meters = _time_signatures(raw, name)
     key = _key(raw)
     raw_tracks = [t for t in raw.tracks if len(t.notes)]
     tracks = None
     if version is not None:
-        tracks = _melodex_tracks(raw_tracks, markers)
+        try:
+            tracks = _melodex_tracks(raw_tracks, markers)
+        except ValueError as exc:
+            raise _malformed(name, next((t for _, t in markers if t.startswith(TRACK)), "")) from exc
     if tracks is None:
         tracks = _plain_tracks(raw_tracks)
 
     score = Score(tracks=tracks, tempos=tempos, time_signatures=meters, key=key)
     for tick, text in markers:
-        if text.startswith(SECTION):
-            section_name, start_bar, n_bars = text[len(SECTION) :].rsplit(":", 2)
-            score.sections.append(Section(section_name, int(start_bar), int(n_bars)))
-        elif text.startswith(CHORD):
-            score.chords.append(_parse_chord(tick, text[len(CHORD) :]))
-        elif text.startswith(BARS):
-            score.n_bars = int(text[len(BARS) :])
+        try:
+            if text.startswith(SECTION):
+                section_name, start_bar, n_bars = text[len(SECTION) :].rsplit(":", 2)
+                score.sections.append(Section(section_name, int(start_bar), int(n_bars)))
+            elif text.startswith(CHORD):
+                score.chords.append(_parse_chord(tick, text[len(CHORD) :]))
+            elif text.startswith(BARS):
+                score.n_bars = int(text[len(BARS) :])
+        except ValueError as exc:  # ScoreError is a ValueError too
+            raise _malformed(name, text) from exc
     score.sections.sort(key=lambda s: s.start_bar)
     score.chords.sort(key=lambda c: c.tick)
     return score
+
+
+def _malformed(name: str, text: str) -> MidiError:
+    return MidiError(f"{name} has a malformed Melodex marker {text[:60]!r}: {REEXPORT}")
 
 
 def _tempos(raw: Any, markers: list[tuple[int, str]], name: str) -> list[Tempo]:

@@ -27,6 +27,8 @@ from melodex.score import DRUM_PROGRAM, DUR, PITCH, START, VEL, Score
 BLOCK = 64
 DRUM_CHANNEL = 9  # MIDI channel 10
 MIDI_CHANNELS = 256  # FluidSynth allows more than 16; tracks past 16 get channels 16, 17, ...
+# Every stem is held in memory (30 min of float32 stereo is 635 MB at 44.1 kHz): longer is a mistake.
+MAX_RENDER_SECONDS = 30 * 60
 DEFAULT_SOUNDFONT = "FluidR3_GM"
 SOUNDFONT_DIRS = (
     Path("/usr/share/sounds/sf2"),
@@ -294,7 +296,13 @@ class SoundFontSynth:
 
     def render_length(self, score: Score, sample_rate: int = 44100) -> int:
         """Frames in a render: to the score's last bar line or last note-off, plus the release tail."""
-        return round((score.duration_seconds + self.options.release_s) * sample_rate)
+        seconds = score.duration_seconds
+        if seconds > MAX_RENDER_SECONDS:
+            raise SoundFontError(
+                f"the score lasts {seconds / 60:.0f} minutes; the SoundFont renderer renders at most "
+                f"{MAX_RENDER_SECONDS // 60} (a note far past the end of the music?)"
+            )
+        return round((seconds + self.options.release_s) * sample_rate)
 
     def render(self, score: Score, sample_rate: int = 44100, progress: Progress | None = None) -> np.ndarray:
         """The whole score as float32 stereo, shape (frames, 2): the sum of its stems."""
