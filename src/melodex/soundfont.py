@@ -2,7 +2,7 @@
 
 It renders a `Score` (mix or one stem per track) and single notes for the timbre model's note
 dataset. Renders are dry (no FluidSynth reverb or chorus unless asked) and deterministic: the same
-input gives identical samples, because the synth is reset and its block clock realigned every time.
+input gives identical samples, because every note and every track is played by a fresh synth.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def channel_plan(score: Score) -> list[int]:
         else:
             channel = next(extra, None)
             if channel is None:
-                raise SoundFontError(f"the score has {len(score.tracks)} tracks; at most 250 can be rendered")
+                raise SoundFontError(f"the score has {len(score.tracks)} tracks; {MIDI_CHANNELS} is the most")
             plan.append(channel)
     return plan
 
