@@ -247,9 +247,11 @@ def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
     return gated_loudness(k_weighted(frames, sample_rate), sample_rate)
 
 
-# ITU-R BS.1770-4 measures true peak with 4x oversampling through a 48-tap interpolation filter.
-_OVERSAMPLER = firwin(48, 0.225)
-_BLOCK, _MARGIN = 256, 16
+# True peak by 4x oversampling as in ITU-R BS.1770-4, but through a sharper interpolator than the
+# standard's 48 taps: those roll off above ~19 kHz and under-read bright masters by up to 0.2 dB,
+# which a mastering ceiling must not trust.
+_OVERSAMPLER = firwin(129, 0.245, window=("kaiser", 8.0))
+_BLOCK, _MARGIN = 256, 32
 # Inter-sample overshoot of real audio is a fraction of a dB, ~3 dB in contrived worst cases; blocks
 # whose sample peak is further than this below what matters can neither hold the true peak nor need
 # limiting, so they are not oversampled.

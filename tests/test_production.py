@@ -1,0 +1,163 @@
+"""Production and mastering: loudness and true-peak targets, the texture-word table, clean-up, silence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+from scipy.signal import resample_poly
+
+from melodex.production import (
+    WORD_TABLE,
+    MixSettings,
+    ProductionError,
+    integrated_lufs,
+    mix_settings_from_text,
+    produce,
+    repair_clicks,
+    true_peak_dbtp,
+)
+from melodex.score import DRUM_PROGRAM, TPQ, Score, Tempo, Track
+
+RATE = 44100
+
+
+def reference_lufs(audio: np.ndarray) -> float:
+    return float(pyloudnorm.Meter(RATE).integrated_loudness(audio.astype(np.float64)))
+
+
+def reference_dbtp(audio: np.ndarray) -> float:
+    """True peak by plain 4x resampling of the whole signal (scipy's default filter, not ours)."""
+    return float(20 * np.log10(np.abs(resample_poly(audio.astype(np.float64), 4, 1, axis=0)).max()))
+
+
+@pytest.fixture(scope="module")
+def stems() -> tuple[list[np.ndarray], list[str], list[int]]:
+    """Real content: 12 s of melody, chords, bass and drums from the SoundFont sample sets."""
+    from melodex.render_audio import RenderOptions, samplesets_for
+    from melodex.sampler import perform_all
+
+    rng = np.random.default_rng(3)
+    melody = [(i * TPQ // 2, TPQ // 2 - 10, int(rng.integers(67, 80)), int(rng.integers(70, 120))) for i in range(48)]
+    chords = [(b * 4 * TPQ, 4 * TPQ - 20, p + r, 70) for b, r in enumerate((0, 5, 7, 0, 5, 7)) for p in (48, 52, 55)]
+    bass = [(i * TPQ, TPQ - 30, 36 + (0, 5, 7, 0, 5, 7)[i // 4], 95) for i in range(24)]
+    drums = [(i * TPQ // 2, 60, (36, 42, 38, 42)[i % 4], 100) for i in range(48)]
+    score = Score(
+        tracks=[
+            Track(0, "melody", notes=np.array(melody)),
+            Track(48, "harmony", notes=np.array(chords)),
+            Track(33, "bass", notes=np.array(bass)),
+            Track(DRUM_PROGRAM, "drums", notes=np.array(drums)),
+        ],
+        tempos=[Tempo(120.0)],
+    )
+    samplesets, _ = samplesets_for(score, RenderOptions())
+    return perform_all(score, samplesets), [t.role for t in score.tracks], [t.program for t in score.tracks]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", ["", "lo-fi", "warm", "spacious", "punchy clean bright"])
+def test_master_hits_loudness_and_true_peak(stems, text):
+    dry, roles, programs = stems
+    result = produce(dry, roles, mix_settings_from_text(text), RATE, programs)
+    assert result.mix.shape[1] == 2 and np.all(np.isfinite(result.mix))
+    assert abs(reference_lufs(result.mix) + 14.0) < 0.5
+    assert reference_dbtp(result.mix) < -1.0
+    assert abs(result.report.lufs - reference_lufs(result.mix)) < 0.01
+    assert result.report.clipped_samples == 0
+
+
+@pytest.mark.slow
+def test_texture_words_change_the_sound_measurably(stems):
+    dry, roles, programs = stems
+    mixes = {
+        w: produce(dry, roles, mix_settings_from_text(w), RATE, programs).mix for w in ("", "lo-fi", "warm", "spacious")
+    }
+
+    def band_share(audio: np.ndarray, low: float, high: float) -> float:
+        spectrum = np.abs(np.fft.rfft(audio.mean(axis=1))) ** 2
+        freqs = np.fft.rfftfreq(len(audio), 1 / RATE)
+        return float(spectrum[(freqs >= low) & (freqs < high)].sum() / spectrum.sum())
+
+    def side_share(audio: np.ndarray) -> float:
+        mid, side = audio.sum(axis=1), audio[:, 0] - audio[:, 1]
+        return float(np.sum(side**2) / np.sum(mid**2))
+
+    # lo-fi: the top end is gone (band-limited, resampled down).
+    assert band_share(mixes["lo-fi"], 8000, 20000) < 0.2 * band_share(mixes[""], 8000, 20000)
+    # warm: more low-mid weight, less upper-mid than the default.
+    assert band_share(mixes["warm"], 60, 300) > band_share(mixes[""], 60, 300)
+    assert band_share(mixes["warm"], 2500, 6000) < band_share(mixes[""], 2500, 6000)
+    # spacious: wider, and the reverb tail rings on after the last note (score ends at 12 s).
+    assert side_share(mixes["spacious"]) > 1.3 * side_share(mixes[""])
+    tail = slice(int(12.2 * RATE), int(12.8 * RATE))
+    assert np.sqrt(np.mean(mixes["spacious"][tail] ** 2)) > 1.5 * np.sqrt(np.mean(mixes[""][tail] ** 2))
+
+
+def test_word_table_maps_the_named_words_to_different_settings():
+    lofi, warm, spacious = (mix_settings_from_text(t) for t in ("Lo-Fi beats", "a warm piano", "spacious pads"))
+    assert lofi.lofi > 0.5 and warm.lofi == 0.0 and spacious.lofi == 0.0
+    assert warm.warmth > MixSettings().warmth and spacious.reverb > MixSettings().reverb
+    assert len({lofi, warm, spacious, MixSettings()}) == 4
+    assert mix_settings_from_text("nothing about texture") == MixSettings()
+    assert mix_settings_from_text(None) == MixSettings()
+    # Words inside other words do not count ("dry" in "laundry", "warm" in "swarm").
+    assert mix_settings_from_text("laundry swarm") == MixSettings()
+    assert mix_settings_from_text("warm lo-fi").words == ("warm", "lo-fi")
+    for word, values in WORD_TABLE.items():
+        assert set(values) <= {"reverb", "room_size", "warmth", "brightness", "punch", "width", "lofi"}, word
+
+
+def tone(seconds: float, freq: float = 220.0, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (level * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))).astype(np.float32)
+
+
+def test_dc_offset_is_removed():
+    stems = [tone(6.0) + 0.25, tone(6.0, 330.0) - 0.1]
+    result = produce(stems, ["melody", "harmony"], MixSettings(), RATE)
+    assert np.abs(result.mix.mean(axis=0)).max() < 1e-3
+    assert abs(reference_lufs(result.mix) + 14.0) < 0.5
+
+
+def test_silence_stays_silent_without_nan():
+    silent = [np.zeros(3 * RATE, dtype=np.float32), np.zeros(3 * RATE, dtype=np.float32)]
+    result = produce(silent, ["melody", "bass"], mix_settings_from_text("spacious lo-fi warm"), RATE)
+    assert np.all(result.mix == 0.0) and np.all(np.isfinite(result.mix))
+    assert result.report.lufs == float("-inf")
+    # One silent stem among real ones is fine too.
+    mixed = produce([tone(3.0), silent[0]], ["melody", "pad"], MixSettings(), RATE)
+    assert np.all(np.isfinite(mixed.mix)) and np.all(mixed.stems[1] == 0.0)
+
+
+def test_impulsive_clicks_are_repaired_and_music_is_left_alone():
+    music = np.stack([tone(2.0), tone(2.0, 275.0)])
+    clicked = music.copy()
+    clicked[0, 30000] += 0.8
+    clicked[1, 50000] -= 0.6
+    repaired, count = repair_clicks(clicked)
+    assert count == 2
+    assert np.abs(repaired - music).max() < 0.01
+    untouched, none = repair_clicks(music)
+    assert none == 0 and np.array_equal(untouched, music)
+
+
+def test_fast_measurements_agree_with_the_references():
+    rng = np.random.default_rng(0)
+    audio = np.stack([tone(5.0), tone(5.0, 1234.5)], axis=1) + 0.05 * rng.standard_normal((5 * RATE, 2))
+    assert abs(integrated_lufs(audio, RATE) - reference_lufs(audio)) < 0.01
+    # A near-Nyquist tone sampled off its peaks: its true peak is well above its sample peak.
+    t = np.arange(RATE) / RATE
+    sharp = (0.5 * np.sin(2 * np.pi * 11025 * t + np.pi / 4)).astype(np.float32)
+    assert 20 * np.log10(np.abs(sharp).max()) < -8.9
+    assert abs(true_peak_dbtp(sharp) - reference_dbtp(sharp)) < 0.1
+    assert true_peak_dbtp(np.zeros(100)) == float("-inf")
+
+
+def test_bad_stems_are_clear_errors():
+    with pytest.raises(ProductionError, match="one role per stem"):
+        produce([tone(1.0)], ["melody", "bass"])
+    with pytest.raises(ProductionError, match="unknown track roles"):
+        produce([tone(1.0)], ["kazoo"])
+    with pytest.raises(ProductionError, match="finite"):
+        produce([np.full(RATE, np.nan, dtype=np.float32)], ["melody"])
