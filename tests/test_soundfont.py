@@ -214,3 +214,16 @@ def test_absurdly_long_score_is_refused_before_allocating(synth: SoundFontSynth)
     score = Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90], [10_000_000, TPQ, 60, 90]])])
     with pytest.raises(SoundFontError, match="at most 30"):
         synth.render(score)
+
+
+@pytest.mark.parametrize(("program", "pitch"), [(73, 69), (0, 60), (40, 76)])
+def test_render_note_plays_the_right_pitch(synth: SoundFontSynth, program: int, pitch: int) -> None:
+    note = synth.render_note(program, pitch, 100, 1.0, release_s=0.0)[int(0.2 * SR) :]
+    spectrum = np.abs(np.fft.rfft(note * np.hanning(len(note))))
+    freqs = np.fft.rfftfreq(len(note), 1 / SR)
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    # The strongest partial below 5 kHz is a harmonic of the note's fundamental.
+    band = freqs < 5000
+    peak = freqs[band][np.argmax(spectrum[band])]
+    harmonic = round(peak / f0)
+    assert harmonic >= 1 and abs(peak / (harmonic * f0) - 1) < 0.01
