@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -161,7 +162,8 @@ def register(app: typer.Typer) -> None:
             raise MelodexError(f"--sample-rate {sample_rate} is outside 8000-96000 Hz")
         _check_output(output)
         score = read_midi(source)
-        summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress=True)
+        show_progress = sys.stderr.isatty()  # a bar drawn into a log file or a pipe is only noise
+        summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress)
         extra = f" + {len(summary.stem_paths)} stems in {stems}" if stems is not None else ""
         turned_down = f"; turned down {-summary.gain_db:.1f} dB to avoid clipping" if summary.gain_db < 0 else ""
         typer.echo(
