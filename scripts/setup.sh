@@ -35,4 +35,6 @@ fi
 spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 .venv/bin/python -m pip install -q -e "$spec"
+# basic-pitch (renderer evaluation): without its dependencies, which would pull TensorFlow.
+case ",$extras," in *,eval,*) .venv/bin/python -m pip install -q --no-deps "basic-pitch>=0.4" ;; esac
 echo "setup: ready (.venv/bin/melodex)"

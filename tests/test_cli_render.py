@@ -94,9 +94,6 @@ def test_bad_requests(tmp_path: Path) -> None:
         melodex("render", song, "-o", tmp_path / "x.wav", "--soundfont", "NoSuchFont"), "NoSuchFont", "FluidR3_GM"
     )
     assert_one_line_error(melodex("render", song, "-o", tmp_path / "x.wav", "--sample-rate", "1000"), "sample-rate")
-    assert_one_line_error(
-        melodex("render", song, "-o", tmp_path / "x.wav", "--timbre", "warm"), "timbre renderer is not installed"
-    )
     (tmp_path / "file").write_text("x")
     assert_one_line_error(
         melodex("render", song, "-o", tmp_path / "x.wav", "--stems", tmp_path / "file"), "not a folder"

@@ -161,3 +161,27 @@ def test_bad_stems_are_clear_errors():
         produce([tone(1.0)], ["kazoo"])
     with pytest.raises(ProductionError, match="finite"):
         produce([np.full(RATE, np.nan, dtype=np.float32)], ["melody"])
+
+
+@pytest.mark.slow
+def test_render_command_with_timbre_writes_a_mastered_mix(tmp_path):
+    from typer.testing import CliRunner
+
+    from melodex.cli import app
+    from melodex.evaluate.renderer import synthetic_score
+    from melodex.midi import write_midi
+
+    song = tmp_path / "song.mid"
+    write_midi(synthetic_score(6.0), song)
+    out = tmp_path / "song.wav"
+    result = CliRunner().invoke(
+        app, ["render", str(song), "-o", str(out), "--stems", str(tmp_path / "stems"), "--timbre", "warm"]
+    )
+    assert result.exit_code == 0, result.output
+    # It says plainly which sample sets were used, and what the master measured.
+    assert "sample sets" in result.output and "LUFS" in result.output
+    import soundfile
+
+    mix, _ = soundfile.read(out)
+    assert mix.shape[1] == 2 and abs(reference_lufs(mix) + 14.0) < 0.5
+    assert len(list((tmp_path / "stems").glob("*.wav"))) == 4

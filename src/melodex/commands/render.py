@@ -137,6 +137,25 @@ def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
+def _render_produced(
+    score: Score, source: Path, output: Path, stems: Path | None, timbre: str, soundfont: str | None, rate: int
+) -> None:
+    """`--timbre`: sample sets + sampler + production (melodex.render_audio), mastered mix and stems."""
+    from melodex.render_audio import RenderOptions, render_score
+
+    if stems is not None:
+        _stems_folder(stems)
+    result = render_score(
+        score, RenderOptions(sample_rate=rate, timbre_text=timbre, mix_text=timbre, soundfont=soundfont)
+    )
+    _write_audio(output, result.mix, rate)
+    if stems is not None:
+        for index, stem in enumerate(result.stems):
+            _write_audio(stems / _stem_name(index, score), stem, rate)
+    typer.echo(f"rendered {source.name} -> {output}" + (f" + stems in {stems}" if stems is not None else ""))
+    typer.echo(result.report)
+
+
 def register(app: typer.Typer) -> None:
     """Add `melodex render` to the app."""
 
@@ -150,18 +169,20 @@ def register(app: typer.Typer) -> None:
         ),
         sample_rate: int = typer.Option(44100, "--sample-rate", help="Output sample rate in Hz (8000-96000)."),
         timbre: str | None = typer.Option(
-            None, "--timbre", help='Timbre text for the neural renderer, e.g. "warm" (not installed yet).'
+            None,
+            "--timbre",
+            help='Timbre and texture words, e.g. "warm lo-fi": render with the sampler and the production '
+            "stage (timbre model sample sets when installed, else SoundFont ones) and master to -14 LUFS.",
         ),
     ) -> None:
         """Render a MIDI file to stereo audio (and stems) with a General MIDI SoundFont."""
-        if timbre is not None:
-            raise MelodexError(
-                "the timbre renderer is not installed yet: leave out --timbre to render with the SoundFont"
-            )
         if not 8000 <= sample_rate <= 96000:
             raise MelodexError(f"--sample-rate {sample_rate} is outside 8000-96000 Hz")
         _check_output(output)
         score = read_midi(source)
+        if timbre is not None:
+            _render_produced(score, source, output, stems, timbre, soundfont, sample_rate)
+            return
         show_progress = sys.stderr.isatty()  # a bar drawn into a log file or a pipe is only noise
         summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress)
         extra = f" + {len(summary.stem_paths)} stems in {stems}" if stems is not None else ""

@@ -170,7 +170,10 @@ def corpus_score(work: str, max_seconds: float = 45.0) -> Score:
         raise EvaluationError(f"music21 is not installed ({exc}): pip install music21") from exc
     from melodex.data.convert import convert_music21
 
-    score = convert_music21(corpus.parse(work), work.split("/")[0]).score
+    parsed = corpus.parse(work)
+    if hasattr(parsed, "scores"):  # an Opus (folk-song collections): its first tune
+        parsed = parsed.scores[0]
+    score = convert_music21(parsed, work.split("/")[0]).score
     end_tick = int(np.searchsorted(score.seconds_at(np.arange(0, score.end_tick + TPQ, TPQ)), max_seconds)) * TPQ
     tracks = []
     for index, track in enumerate(t for t in score.tracks if len(t.notes)):
