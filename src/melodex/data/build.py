@@ -7,6 +7,7 @@ dataset is assembled from the cache at the end; an interrupted build resumes whe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -16,7 +17,7 @@ import subprocess
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -169,6 +170,20 @@ def _work_record(work_id: str, task: Task, converted: Any, meta: dict[str, str])
     return record, notes
 
 
+@contextlib.contextmanager
+def _without_beaming() -> Iterator[None]:
+    """Skip music21's beaming while translating ABC: beams are engraving only (they change no pitch,
+    offset or duration) and take about three quarters of the ABC parse time."""
+    from music21 import stream
+
+    saved = stream.Part.makeBeams
+    stream.Part.makeBeams = lambda self, *args, **kwargs: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        stream.Part.makeBeams = saved  # type: ignore[method-assign]
+
+
 def _music21_works(task: Task) -> Iterable[tuple[str, dict[str, str], Callable[[], Any]]]:
     """(work id, metadata, a function that parses the work) for each work of a music21 task."""
     from music21 import converter, stream
@@ -196,11 +211,13 @@ def _music21_works(task: Task) -> Iterable[tuple[str, dict[str, str], Callable[[
             def parse(text: str = header + block) -> Any:
                 handler = ABCHandler()
                 handler.process(text)
-                return translate.abcToStreamScore(handler)
+                with _without_beaming():
+                    return translate.abcToStreamScore(handler)
 
             yield f"{base_id}#{suffix}", meta, parse
         return
-    parsed = converter.parse(task.path)
+    # No pickle cache: each file is parsed once per build, and music21's pickling costs a third of the time.
+    parsed = converter.parse(task.path, forceSource=True, storePickle=False)
     if isinstance(parsed, stream.Opus) and task.collection in MERGED_ABC_COLLECTIONS:
         parsed = parsed.mergeScores()
     scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
