@@ -483,6 +483,47 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
 # -- the mix ------------------------------------------------------------------------------------------------
 
 
+def _reverb_board(settings: MixSettings) -> pb.Pedalboard:
+    return pb.Pedalboard(
+        [
+            pb.Reverb(
+                room_size=0.3 + 0.65 * settings.room_size,
+                damping=float(np.clip(0.5 - 0.35 * settings.brightness, 0.1, 0.9)),
+                wet_level=1.0,
+                dry_level=0.0,
+                width=0.5 + 0.5 * settings.width,
+                freeze_mode=0.0,
+            ),
+            # Reverb below 250 Hz muddies the bass; above ~9 kHz it hisses.
+            pb.HighpassFilter(cutoff_frequency_hz=250.0),
+            pb.LowpassFilter(cutoff_frequency_hz=9000.0),
+        ]
+    )
+
+
+REVERB_TAIL_S = 6.0  # how long the first half's tail is rendered into the second (decayed by ~-100 dB)
+
+
+def _reverb(sends: np.ndarray, settings: MixSettings, sample_rate: int) -> np.ndarray:
+    """The shared reverb return of the (2, frames) send bus: one reverb for the mix, as on a desk.
+
+    The reverb is linear and time-invariant, so the two halves of a long mix are reverberated on the
+    two cores and added (the first with its tail): identical to one pass to within -100 dB.
+    """
+    n = sends.shape[1]
+    half, tail = n // 2, int(REVERB_TAIL_S * sample_rate)
+    if half < 2 * tail:
+        return _reverb_board(settings)(sends, sample_rate)
+    first = np.zeros((2, half + tail), dtype=np.float32)
+    first[:, :half] = sends[:, :half]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        early, late = pool.map(lambda part: _reverb_board(settings)(part, sample_rate), (first, sends[:, half:]))
+    wet = np.zeros_like(sends)
+    wet[:, half:] = late
+    wet[:, : half + tail] += early[:, : min(half + tail, n)]
+    return wet
+
+
 @dataclass(frozen=True)
 class ProductionResult:
     """A produced track. `stems` are the tracks after their chains and placement, dry of the shared
@@ -563,23 +604,7 @@ def produce(
     for (_, role_name, is_drum, _), stereo in zip(tracks, placed, strict=True):
         send = ROLE_MIX["drums" if is_drum else role_name].send * settings.reverb * 2.0
         sends += stereo * np.float32(send)
-    # One reverb for the whole mix (a send bus, as on a desk): one pass instead of one per track.
-    reverb = pb.Pedalboard(
-        [
-            pb.Reverb(
-                room_size=0.3 + 0.65 * settings.room_size,
-                damping=float(np.clip(0.5 - 0.35 * settings.brightness, 0.1, 0.9)),
-                wet_level=1.0,
-                dry_level=0.0,
-                width=0.5 + 0.5 * settings.width,
-                freeze_mode=0.0,
-            ),
-            # Reverb below 250 Hz muddies the bass; above ~9 kHz it hisses.
-            pb.HighpassFilter(cutoff_frequency_hz=250.0),
-            pb.LowpassFilter(cutoff_frequency_hz=9000.0),
-        ]
-    )
-    wet = reverb(sends, sample_rate) if np.any(sends) else sends
+    wet = _reverb(sends, settings, sample_rate) if np.any(sends) else sends
     bus = wet.copy()
     for stereo in placed:
         bus += stereo
