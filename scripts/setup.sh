@@ -13,7 +13,8 @@ for arg in "$@"; do
   esac
 done
 
-apt_pkgs=(libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small hydrogen-data lmms-common libsndfile1)
+apt_pkgs=(libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small hydrogen-data lmms-common libsndfile1
+          chromium chromium-driver)  # headless browser for the studio test
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

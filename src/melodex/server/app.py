@@ -1,0 +1,441 @@
+"""Melodex Studio over HTTP: a FastAPI app that queues library calls and serves the studio page.
+
+The routes only parse requests, call `Studio` (which calls melodex.pipeline and melodex.edit) and shape
+the answer. Expected failures are `MelodexError`s and become 400/404/409 with their message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+import melodex
+from melodex import brief as brief_mod
+from melodex import pipeline
+from melodex.errors import MelodexError
+from melodex.instruments import ALIASES
+from melodex.score import MAX_BARS
+from melodex.server.jobs import JobStore, Worker
+from melodex.server.studio import FORM_SECTIONS, SAMPLE_RATES, Busy, FormSection, NotFound, Studio
+
+log = logging.getLogger("melodex.server")
+
+STATIC = Path(__file__).parent / "static"
+TOKEN_COOKIE = "melodex_token"
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+METERS = ("4/4", "3/4", "6/8", "2/4", "12/8", "5/4", "7/8")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How the studio server runs. A token is required whenever `host` is not a loopback address."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    token: str | None = None
+    max_body_bytes: int = 64 * 1024
+    cpu_threads: int | None = 2  # torch threads for jobs; None leaves torch's setting alone
+    shutdown_grace_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not is_loopback(self.host) and not self.token:
+            raise MelodexError(f"binding to {self.host} exposes the studio to the network: give --token")
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# -- request bodies ---------------------------------------------------------------------------------
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FormSectionIn(Body):
+    name: str = Field(description=f"one of {', '.join(FORM_SECTIONS)}", max_length=20)
+    bars: int = Field(ge=1, le=MAX_BARS)
+
+
+class CreateProject(Body):
+    prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
+    bpm: int | None = None
+    key: str | None = Field(None, max_length=20)
+    meter: str | None = Field(None, max_length=8)
+    form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
+    instruments: list[str] = Field(default_factory=list, max_length=16)
+    bars: int | None = None
+    preset: str = pipeline.DEFAULT_PRESET
+    cfg: float | None = Field(None, ge=0, le=20)
+    steps: int = 16
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    guidance: float | None = None
+    temperature: float = Field(1.0, gt=0, le=3)
+    top_p: float = Field(0.95, gt=0, le=1)
+    renderer: str = "timbre"
+    sample_rate: int = 44100
+
+
+class RegenRequest(Body):
+    section: str | None = Field(None, max_length=40, description="e.g. chorus, 'verse 2'")
+    bars: str | None = Field(None, max_length=20, description="first:last, counted from 1, e.g. 5:8")
+    tracks: list[str] = Field(default_factory=list, max_length=32, description="index, role or instrument")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class RetimbreRequest(Body):
+    track: str = Field(max_length=40)
+    text: str = Field(min_length=1, max_length=500)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class RerenderRequest(Body):
+    cfg: float | None = Field(None, ge=0, le=20)
+    steps: int | None = Field(None, ge=1, le=200)
+
+
+class VariationRequest(Body):
+    strength: float = Field(0.3, gt=0, le=1)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class ExtendRequest(Body):
+    bars: int = Field(4, ge=1, le=MAX_BARS)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class CheckoutRequest(Body):
+    version: str = Field(max_length=16)
+
+
+# -- safety: token, host and body size, before anything else sees the request ---------------------
+
+
+class Guard:
+    """ASGI middleware: token (header or cookie), Host check on loopback, and a cap on body size."""
+
+    def __init__(self, app: Any, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        token = self.options.token
+        if token is None:
+            # Without a token only loopback names are served, so a web page cannot reach the studio
+            # through a DNS name that resolves to 127.0.0.1 (DNS rebinding).
+            try:
+                host = urlsplit("//" + headers.get("host", "")).hostname or ""
+            except ValueError:
+                host = ""
+            if host not in LOOPBACK_NAMES:
+                await _send_json(send, 403, f"host {host!r} is not served: open http://127.0.0.1:<port>/")
+                return
+        else:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            if scope["path"] == "/" and "token" in query:
+                if not hmac.compare_digest(query["token"][0].encode(), token.encode()):
+                    await _send_json(send, 401, "wrong token: use the link `melodex serve` printed")
+                    return
+                cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+                await send({"type": "http.response.start", "status": 303,
+                            "headers": [(b"location", b"/"), (b"set-cookie", cookie.encode())]})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            if not _authorized(headers, token):
+                await _send_json(send, 401, "this Melodex server needs its token: open the link `melodex serve` "
+                                            "printed (/?token=...) or send 'Authorization: Bearer <token>'")
+                return
+        length = headers.get("content-length")
+        limit = self.options.max_body_bytes
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _send_json(send, 413, f"request body over {limit // 1024} KB: send less")
+            return
+        if scope["method"] in ("POST", "PUT", "PATCH"):
+            # Read the body here (it is small by contract) so a body without Content-Length is capped too.
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > limit:
+                    await _send_json(send, 413, f"request body over {limit // 1024} KB: send less")
+                    return
+                if not message.get("more_body"):
+                    break
+            body = b"".join(chunks)
+            sent = False
+
+            async def replay() -> dict:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _authorized(headers: dict[str, str], token: str) -> bool:
+    expected = token.encode()
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer ") and hmac.compare_digest(auth[7:].strip().encode(), expected):
+        return True
+    cookie = SimpleCookie()
+    try:
+        cookie.load(headers.get("cookie", ""))
+    except Exception:  # a malformed cookie header is simply not a token
+        return False
+    morsel = cookie.get(TOKEN_COOKIE)
+    return morsel is not None and hmac.compare_digest(morsel.value.encode(), expected)
+
+
+async def _send_json(send: Any, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# -- the app ----------------------------------------------------------------------------------------
+
+
+def create_app(options: ServerOptions) -> FastAPI:
+    """The studio app over one data folder. Its worker thread starts and stops with the app's lifespan."""
+    data_dir = Path(options.data_dir)
+    store = JobStore(data_dir / "jobs.sqlite3")
+    studio = Studio(data_dir, store)
+
+    def set_threads() -> None:
+        if options.cpu_threads:
+            import torch
+
+            torch.set_num_threads(options.cpu_threads)
+
+    worker = Worker(store, studio.handlers(), on_start=set_threads)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        worker.start()
+        try:
+            yield
+        finally:
+            if not worker.stop(options.shutdown_grace_seconds):
+                log.warning("a job was still running at shutdown; it will be reported as interrupted")
+            store.close()
+
+    app = FastAPI(title="Melodex Studio", version=melodex.__version__,
+                  description="Generate, listen, regenerate sections and undo. Every change is a queued job.",
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
+    app.state.store, app.state.studio, app.state.worker = store, studio, worker
+
+    @app.exception_handler(MelodexError)
+    async def melodex_error(_: Request, exc: MelodexError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Busy) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+            parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", "invalid"))
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    def queued(job: Any) -> Any:
+        worker.wake()
+        return JSONResponse(job.to_json(), status_code=202)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "running": worker.current, "queued": sum(1 for j in store.jobs() if j.status == "queued")}
+
+    @app.get("/api/options")
+    def choices() -> dict[str, Any]:
+        """What the controls offer: presets, keys, meters, form sections, instruments, sample rates."""
+        return {"presets": pipeline.PRESETS, "default_preset": pipeline.DEFAULT_PRESET, "keys": brief_mod.key_names(),
+                "meters": METERS, "sections": FORM_SECTIONS, "instruments": sorted(ALIASES),
+                "sample_rates": SAMPLE_RATES, "renderers": ("timbre", "soundfont"), "max_bars": MAX_BARS,
+                "max_prompt_chars": brief_mod.MAX_PROMPT_CHARS}
+
+    @app.get("/api/projects")
+    def list_projects() -> list[dict[str, Any]]:
+        return [{"id": p["id"], "prompt": p["prompt"], "created": p["created"], **studio.state(p["id"])}
+                for p in store.projects()]
+
+    @app.get("/api/projects/{pid}")
+    def project(pid: str) -> dict[str, Any]:
+        return studio.summary(pid)
+
+    @app.get("/api/projects/{pid}/versions")
+    def versions(pid: str) -> dict[str, Any]:
+        opened = studio.open_project(pid)
+        return {"current": opened.current, "versions": opened.history}
+
+    @app.get("/api/jobs")
+    def jobs(project: str | None = None) -> list[dict[str, Any]]:
+        return [j.to_json() for j in store.jobs(project)]
+
+    @app.get("/api/jobs/{job_id}")
+    def job(job_id: str) -> dict[str, Any]:
+        found = store.get(job_id)
+        if found is None:
+            raise NotFound(f"no job {job_id!r}")
+        return found.to_json()
+
+    @app.get("/api/jobs/{job_id}/events")
+    async def job_events(job_id: str) -> StreamingResponse:
+        """Server-Sent Events: one `progress` event per change, then `done` or `failed`, then the stream ends."""
+        if store.get(job_id) is None:
+            raise NotFound(f"no job {job_id!r}")
+
+        async def stream() -> AsyncIterator[str]:
+            last, quiet = None, 0.0
+            while True:
+                current = store.get(job_id)
+                if current is None:
+                    return
+                payload = json.dumps(current.to_json())
+                if payload != last:
+                    last, quiet = payload, 0.0
+                    kind = current.status if current.status in ("done", "failed") else "progress"
+                    yield f"event: {kind}\ndata: {payload}\n\n"
+                    if kind != "progress":
+                        return
+                elif quiet > 15:
+                    quiet = 0.0
+                    yield ": still here\n\n"  # keeps proxies from closing an idle stream
+                await asyncio.sleep(0.2)
+                quiet += 0.2
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # -- changing --------------------------------------------------------------------------------
+
+    @app.post("/api/projects", status_code=202)
+    def create_project(body: CreateProject) -> JSONResponse:
+        """Queue a new project from a prompt and controls; answers at once with the project id and its job."""
+        opts = pipeline.GenerateOptions(
+            seed=body.seed, preset=body.preset, guidance=body.guidance, temperature=body.temperature,
+            top_p=body.top_p, timbre_cfg=body.cfg, timbre_steps=body.steps, renderer=body.renderer,
+            sample_rate=body.sample_rate, bpm=body.bpm, key=body.key or None, meter=body.meter or None,
+            instruments=tuple(i.strip() for i in body.instruments if i.strip()) or None, bars=body.bars)
+        pid, new_job, brief = studio.create(body.prompt, [FormSection(s.name, s.bars) for s in body.form], opts)
+        worker.wake()
+        return JSONResponse({"project": pid, "job": new_job.to_json(),
+                             "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()]},
+                            status_code=202)
+
+    @app.post("/api/projects/{pid}/regen", status_code=202)
+    def regen(pid: str, body: RegenRequest) -> JSONResponse:
+        """Rewrite the notes of a section (or bars), optionally of some tracks; audio elsewhere stays identical."""
+        return queued(studio.submit_edit(pid, "regen", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/retimbre", status_code=202)
+    def retimbre(pid: str, body: RetimbreRequest) -> JSONResponse:
+        """A new sound for one track from words; the notes stay."""
+        return queued(studio.submit_edit(pid, "retimbre", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/rerender", status_code=202)
+    def rerender(pid: str, body: RerenderRequest) -> JSONResponse:
+        return queued(studio.submit_edit(pid, "rerender", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/variation", status_code=202)
+    def variation(pid: str, body: VariationRequest) -> JSONResponse:
+        return queued(studio.submit_edit(pid, "variation", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/extend", status_code=202)
+    def extend(pid: str, body: ExtendRequest) -> JSONResponse:
+        return queued(studio.submit_edit(pid, "extend", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/checkout")
+    def checkout(pid: str, body: CheckoutRequest) -> dict[str, str]:
+        """Make a version current (undo / redo); nothing is deleted."""
+        return {"current": studio.checkout(pid, body.version)}
+
+    @app.post("/api/projects/{pid}/undo")
+    def undo(pid: str) -> dict[str, str]:
+        """Go back to the version the current one was made from."""
+        return {"current": studio.undo(pid)}
+
+    # -- files -----------------------------------------------------------------------------------
+
+    def file(path: Path, media_type: str, filename: str | None = None) -> FileResponse:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(studio.data_dir) or not resolved.is_file():
+            raise NotFound("no such file")
+        return FileResponse(resolved, media_type=media_type, filename=filename,
+                            headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/projects/{pid}/versions/{version}/mix.wav")
+    def mix(pid: str, version: str) -> FileResponse:
+        return file(studio.version_dir(pid, version) / "mix.wav", "audio/wav")
+
+    @app.get("/api/projects/{pid}/versions/{version}/stems/{index}.wav")
+    def stem(pid: str, version: str, index: int) -> FileResponse:
+        path = studio.stem_file(pid, version, index)
+        return file(path, "audio/wav", filename=path.name)
+
+    @app.get("/api/projects/{pid}/versions/{version}/stems.zip")
+    def stems(pid: str, version: str) -> FileResponse:
+        return file(studio.stems_zip(pid, version), "application/zip", filename=f"{pid}-stems.zip")
+
+    @app.get("/api/projects/{pid}/versions/{version}/song.mid")
+    def midi(pid: str, version: str) -> FileResponse:
+        return file(studio.version_dir(pid, version) / "song.mid", "audio/midi", filename=f"{pid}.mid")
+
+    @app.get("/api/projects/{pid}/versions/{version}/score.json")
+    def score(pid: str, version: str) -> FileResponse:
+        """The notes in seconds (start, duration, pitch, velocity) per track, sections and bar lines."""
+        return file(studio.version_dir(pid, version) / "score.json", "application/json")
+
+    @app.get("/api/projects/{pid}/versions/{version}/spectrogram.png")
+    def spectrogram(pid: str, version: str) -> FileResponse:
+        return file(studio.version_dir(pid, version) / "spectrogram.png", "image/png")
+
+    @app.get("/api/projects/{pid}/project.zip")
+    def project_zip(pid: str) -> FileResponse:
+        """The whole project folder: current files and song.melodex with every version."""
+        return file(studio.project_zip(pid), "application/zip", filename=f"melodex-{pid}.zip")
+
+    # -- the page --------------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(Guard, options=options)
+    return app

@@ -1,0 +1,398 @@
+"""What the studio does to projects: the thin layer between HTTP requests and melodex.pipeline / melodex.edit.
+
+Every project lives in its own folder under `<data>/projects/<id>/` (exactly what `melodex generate -o`
+writes: mix, stems/, song.mid, song.melodex/). Ids are made here and checked on every request, so a
+request can only ever name a folder this module created. Versions are immutable, so what the page shows
+of a version (WAV, stems, MIDI, notes as JSON, spectrogram) is exported once into `<data>/cache/`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+import zipfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from melodex import brief as brief_mod
+from melodex import edit, pipeline
+from melodex.errors import MelodexError
+from melodex.instruments import program_name
+from melodex.project import Project, ProjectError
+from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
+from melodex.server.jobs import Job, JobStore, Progress
+from melodex.tokens import SECTION_NAMES
+
+PROJECT_ID = re.compile(r"[a-z0-9]{12}")
+SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
+# Single letters (A, B, ...) only make a form as "AABA 8 bars each", so the form builder offers the words.
+FORM_SECTIONS = tuple(name for name in SECTION_NAMES[1:] if len(name) > 1)
+PROJECT_FILE = "song.melodex"
+SPECTROGRAM_ROWS = 256
+SPECTROGRAM_MAX_COLUMNS = 1600
+
+
+class NotFound(MelodexError):
+    """A project, version, job or file that does not exist (HTTP 404)."""
+
+
+class Busy(MelodexError):
+    """The project is not in a state that allows this now (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class FormSection:
+    name: str
+    bars: int
+
+
+def prompt_with_form(prompt: str, form: list[FormSection]) -> str:
+    """The form builder's sections written into the prompt, where the Brief reads forms exactly."""
+    if not form:
+        return prompt
+    for section in form:
+        if section.name not in FORM_SECTIONS:
+            raise MelodexError(f"section {section.name!r} is not one of {', '.join(FORM_SECTIONS)}")
+        if not 1 <= section.bars <= MAX_BARS:
+            raise MelodexError(f"section {section.name} has {section.bars} bars: use 1-{MAX_BARS}")
+    stated, _ = brief_mod.parse_form(prompt)
+    if stated:
+        said = ", ".join(f"{name} {bars}" for name, bars in stated)
+        raise MelodexError(f"the prompt already gives a form ({said}): remove it from the prompt or clear the "
+                           "form builder")
+    written = ", ".join(f"{s.name} {s.bars} bars" for s in form)
+    return f"{prompt.strip().rstrip('.,;')}, {written}" if prompt.strip() else written
+
+
+def options_to_json(options: pipeline.GenerateOptions) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}
+
+
+def options_from_json(data: dict[str, Any]) -> pipeline.GenerateOptions:
+    known = {f.name for f in fields(pipeline.GenerateOptions)}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+    return pipeline.GenerateOptions(**values)
+
+
+class Studio:
+    """Projects under one data folder, and the job handlers that change them."""
+
+    def __init__(self, data_dir: str | Path, store: JobStore) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.projects_dir = self.data_dir / "projects"
+        self.cache_dir = self.data_dir / "cache"
+        self.projects_dir.mkdir(parents=True, exist_ok=True)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- where things are -------------------------------------------------------------------------
+
+    def folder(self, pid: str) -> Path:
+        """The folder of a project this studio made; anything else is a 404, never a path on disk."""
+        if not PROJECT_ID.fullmatch(pid) or self.store.project(pid) is None:
+            raise NotFound(f"no project {pid!r}: list projects with GET /api/projects")
+        folder = (self.projects_dir / pid).resolve()
+        if folder.parent != self.projects_dir:  # belt and braces: the id pattern already forbids this
+            raise NotFound(f"no project {pid!r}")
+        return folder
+
+    def state(self, pid: str) -> dict[str, Any]:
+        """ready / queued / generating / failed, from the files and the generate job."""
+        folder = self.folder(pid)
+        if (folder / PROJECT_FILE / "project.json").is_file():
+            return {"state": "ready", "error": None}
+        generate = next((j for j in self.store.jobs(pid, limit=1000) if j.kind == "generate"), None)
+        if generate is None or generate.status == "failed":
+            return {"state": "failed", "error": generate.error if generate else "no generate job"}
+        return {"state": "generating" if generate.status == "running" else "queued", "error": None}
+
+    def ready_folder(self, pid: str) -> Path:
+        state = self.state(pid)
+        if state["state"] == "failed":
+            raise Busy(f"project {pid} has no music: its generation failed ({state['error']})")
+        if state["state"] != "ready":
+            raise Busy(f"project {pid} is still {state['state']}: wait for its job to finish")
+        return self.folder(pid)
+
+    def open_project(self, pid: str) -> Project:
+        return Project.open(self.ready_folder(pid) / PROJECT_FILE)
+
+    def resolve(self, pid: str, version: str | None) -> str:
+        project = self.open_project(pid)
+        try:
+            return project.resolve(version)
+        except ProjectError as exc:
+            raise NotFound(str(exc)) from exc
+
+    def session(self, pid: str, version: str | None = None) -> edit.Session:
+        return edit.open_session(self.ready_folder(pid), self.resolve(pid, version))
+
+    @contextmanager
+    def editing(self, pid: str, wait: bool):
+        """One writer per project: the worker waits for it, a checkout request is refused while it is held."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(pid, threading.Lock())
+        if not lock.acquire(blocking=wait):
+            raise Busy(f"project {pid} is being changed by a job: try again when it finishes")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- requests that queue jobs -----------------------------------------------------------------
+
+    def create(self, prompt: str, form: list[FormSection], options: pipeline.GenerateOptions) -> tuple[str, Job,
+                                                                                                     brief_mod.Brief]:
+        """Check the prompt and controls now (so mistakes are a 400, not a failed job), then queue generate."""
+        if options.sample_rate not in SAMPLE_RATES:
+            raise MelodexError(f"sample rate {options.sample_rate}: use one of {', '.join(map(str, SAMPLE_RATES))}")
+        full_prompt = prompt_with_form(prompt, form)
+        brief = pipeline.read_brief(full_prompt, options)
+        pid = secrets.token_hex(6)
+        self.store.add_project(pid, prompt, {"prompt": full_prompt, "form": [asdict(s) for s in form],
+                                             "options": options_to_json(options)})
+        job = self.store.submit(pid, "generate", {"prompt": full_prompt, "options": options_to_json(options)})
+        return pid, job, brief
+
+    def submit_edit(self, pid: str, kind: str, params: dict[str, Any]) -> Job:
+        """Queue an edit of the current version after checking it against that version's score."""
+        session = self.session(pid)
+        if kind == "regen":
+            self._regen_target(session, params)
+        elif kind == "retimbre":
+            edit.pick_tracks(session.score, [params["track"]])
+        return self.store.submit(pid, kind, params)
+
+    # -- job handlers (run by the worker, one at a time) ------------------------------------------
+
+    def handlers(self) -> dict[str, Any]:
+        return {"generate": self.run_generate, "regen": self.run_regen, "retimbre": self.run_retimbre,
+                "rerender": self.run_rerender, "variation": self.run_variation, "extend": self.run_extend}
+
+    def run_generate(self, job: Job, progress: Progress) -> dict[str, Any]:
+        folder = self.folder(job.project)
+        with self.editing(job.project, wait=True):
+            result = pipeline.generate(job.params["prompt"], folder, options_from_json(job.params["options"]),
+                                       progress)
+        version = Project.open(folder / PROJECT_FILE).current
+        self._preview(job.project, version, progress)
+        return {"version": version, "summary": result.score.summary(), "notes": list(result.notes),
+                "seconds": {k: round(v, 2) for k, v in result.seconds.items()}}
+
+    def _edit(self, job: Job, progress: Progress, change) -> dict[str, Any]:
+        """Open the current version, make one edit (a new version), and export its preview."""
+        with self.editing(job.project, wait=True):
+            progress("edit", 0.0)
+            session = self.session(job.project)
+            version = change(session)
+            progress("edit", 1.0)
+        self._preview(job.project, version, progress)
+        return {"version": version, "edit": Project.open(session.project.path).history[-1]["edit"]}
+
+    @staticmethod
+    def _seed(session: edit.Session, seed: int | None) -> int:
+        return seed if seed is not None else 1000 + len(session.project.history)  # the CLI's rule
+
+    @staticmethod
+    def _regen_target(session: edit.Session, params: dict[str, Any]) -> tuple[tuple[int, int], list[int], str]:
+        section, bars, tracks = params.get("section"), params.get("bars"), params.get("tracks") or []
+        if (section is None) == (bars is None):
+            raise MelodexError("give a section (e.g. 'chorus') or bars (e.g. '5:8'), not both")
+        span = (edit.bars_of_section(session.score, section) if section
+                else edit.parse_bars(str(bars), session.score.bar_count()))
+        chosen = edit.pick_tracks(session.score, tracks)
+        what = section or f"bars {span[0] + 1}-{span[1]}"
+        return span, chosen, f"regen {what}" + (f" tracks {', '.join(tracks)}" if tracks else "")
+
+    def run_regen(self, job: Job, progress: Progress) -> dict[str, Any]:
+        def change(session: edit.Session) -> str:
+            span, tracks, label = self._regen_target(session, job.params)
+            return edit.regen(session, span, tracks, self._seed(session, job.params.get("seed")), label)
+
+        return self._edit(job, progress, change)
+
+    def run_retimbre(self, job: Job, progress: Progress) -> dict[str, Any]:
+        def change(session: edit.Session) -> str:
+            (index,) = edit.pick_tracks(session.score, [job.params["track"]])[:1]
+            return edit.retimbre(session, index, job.params["text"], self._seed(session, job.params.get("seed")))
+
+        return self._edit(job, progress, change)
+
+    def run_rerender(self, job: Job, progress: Progress) -> dict[str, Any]:
+        return self._edit(job, progress, lambda s: edit.rerender(s, job.params.get("cfg"), job.params.get("steps")))
+
+    def run_variation(self, job: Job, progress: Progress) -> dict[str, Any]:
+        return self._edit(job, progress, lambda s: edit.variation(s, job.params["strength"],
+                                                                  self._seed(s, job.params.get("seed"))))
+
+    def run_extend(self, job: Job, progress: Progress) -> dict[str, Any]:
+        return self._edit(job, progress, lambda s: edit.extend(s, job.params["bars"],
+                                                               self._seed(s, job.params.get("seed"))))
+
+    # -- requests answered at once ----------------------------------------------------------------
+
+    def checkout(self, pid: str, version: str) -> str:
+        """Make a version current and re-export the project's files (as `melodex checkout`)."""
+        if any(j.active for j in self.store.jobs(pid, limit=1000)):
+            raise Busy(f"project {pid} has queued or running jobs: check out a version when they finish")
+        with self.editing(pid, wait=False):
+            session = self.session(pid, version)
+            session.project.checkout(session.version_id)
+            pipeline.export_take(session.take, session.project.path.parent, session.options.formats)
+        return session.version_id
+
+    def undo(self, pid: str) -> str:
+        project = self.open_project(pid)
+        parent = next(h["parent"] for h in project.history if h["id"] == project.current)
+        if parent is None:
+            raise Busy("nothing to undo: this is the first version")
+        return self.checkout(pid, parent)
+
+    def summary(self, pid: str) -> dict[str, Any]:
+        record = self.store.project(pid)
+        if record is None or not PROJECT_ID.fullmatch(pid):
+            raise NotFound(f"no project {pid!r}: list projects with GET /api/projects")
+        out: dict[str, Any] = {"id": pid, "prompt": record["prompt"], "request": record["request"],
+                               "created": record["created"], **self.state(pid),
+                               "jobs": [j.to_json() for j in self.store.jobs(pid, limit=20)]}
+        if out["state"] != "ready":
+            return out
+        project = self.open_project(pid)
+        brief = brief_mod.Brief.from_json(project.meta["brief"])
+        out.update(current=project.current, history=project.history,
+                   brief=[{"what": w, "value": v, "source": s} for w, v, s in brief.describe()],
+                   brief_notes=list(brief.notes))
+        return out
+
+    # -- what the page shows of a version ---------------------------------------------------------
+
+    def version_dir(self, pid: str, version: str | None) -> Path:
+        """The exported files of a version (mix.wav, stems/, song.mid, score.json, spectrogram.png)."""
+        vid = self.resolve(pid, version)
+        target = self.cache_dir / pid / vid
+        if (target / "spectrogram.png").is_file():
+            return target
+        return self._preview(pid, vid, None)
+
+    def _preview(self, pid: str, vid: str, progress: Progress | None) -> Path:
+        target = self.cache_dir / pid / vid
+        if (target / "spectrogram.png").is_file():
+            return target
+        if progress:
+            progress("preview", 0.0)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        session = edit.open_session(self.ready_folder(pid), vid)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{vid}.", dir=target.parent))
+        try:
+            pipeline.export_take(session.take, tmp, ("wav",))
+            (tmp / "score.json").write_text(json.dumps(score_view(session, vid)))
+            spectrogram_png(session.take.mix, session.take.sample_rate, tmp / "spectrogram.png")
+            try:
+                os.rename(tmp, target)
+            except OSError:  # another request exported it first: theirs is the same
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if progress:
+            progress("preview", 1.0)
+        return target
+
+    def stem_file(self, pid: str, version: str | None, index: int) -> Path:
+        folder = self.version_dir(pid, version) / "stems"
+        found = sorted(folder.glob(f"{index:02d}-*.wav"))
+        if not found:
+            raise NotFound(f"no stem {index} in this version (stems: {len(list(folder.glob('*.wav')))})")
+        return found[0]
+
+    def stems_zip(self, pid: str, version: str | None) -> Path:
+        folder = self.version_dir(pid, version)
+        return _zip_once(folder / "stems.zip", folder / "stems", f"{pid}-{folder.name}-stems")
+
+    def project_zip(self, pid: str) -> Path:
+        """The whole project folder (files of the current version + song.melodex with every version)."""
+        project = self.open_project(pid)
+        name = f"project-{project.current}-{len(project.history)}.zip"
+        with self.editing(pid, wait=False):
+            return _zip_once(self.cache_dir / pid / name, self.folder(pid), f"melodex-{pid}")
+
+
+def _zip_once(target: Path, source: Path, root: str) -> Path:
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                archive.write(path, f"{root}/{path.relative_to(source)}")
+    os.replace(tmp, target)
+    return target
+
+
+def score_view(session: edit.Session, vid: str) -> dict[str, Any]:
+    """The notes of a version in seconds, for the piano roll and the section timeline."""
+    score: Score = session.score
+    bar_ticks = np.array(score.bar_starts(), dtype=np.int64)
+    bar_seconds = score.seconds_at(bar_ticks)
+    tracks = []
+    for index, track in enumerate(score.tracks):
+        notes = track.notes
+        starts = score.seconds_at(notes[:, START]) if len(notes) else np.zeros(0)
+        ends = score.seconds_at(notes[:, START] + notes[:, DUR]) if len(notes) else np.zeros(0)
+        rows = np.stack([np.round(starts, 4), np.round(ends - starts, 4), notes[:, PITCH], notes[:, VEL]], axis=1)
+        timbre = session.take.timbres.get(index)
+        tracks.append({"index": index, "role": track.role, "program": track.program,
+                       "instrument": program_name(track.program), "is_drum": track.is_drum,
+                       "timbre": timbre.text if timbre else "", "renderer": timbre.renderer if timbre else "",
+                       "notes": rows.tolist()})
+    sections = [{"name": s.name, "start_bar": s.start_bar, "n_bars": s.n_bars,
+                 "start": round(float(bar_seconds[min(s.start_bar, len(bar_seconds) - 1)]), 4),
+                 "end": round(float(bar_seconds[min(s.end_bar, len(bar_seconds) - 1)]), 4)}
+                for s in score.sections]
+    return {"version": vid, "bpm": score.bpm, "meter": str(score.meter), "key": str(score.key),
+            "n_bars": score.bar_count(), "duration": round(len(session.take.mix) / session.take.sample_rate, 4),
+            "sample_rate": session.take.sample_rate, "bar_lines": np.round(bar_seconds, 4).tolist(),
+            "sections": sections, "tracks": tracks}
+
+
+def spectrogram_png(mix: np.ndarray, sample_rate: int, path: Path) -> None:
+    """A log-frequency, dB-scaled spectrogram of the mix (30 Hz to Nyquist), written as a PNG."""
+    try:
+        from matplotlib import colormaps
+        from matplotlib.image import imsave
+    except ImportError as exc:
+        raise MelodexError("the spectrogram needs matplotlib: pip install 'melodex[server]'") from exc
+    mono = np.asarray(mix, dtype=np.float32)
+    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+    n_fft = 2048 if sample_rate > 24000 else 1024
+    hop = max(n_fft // 8, int(np.ceil(len(mono) / SPECTROGRAM_MAX_COLUMNS)))
+    padded = np.pad(mono, (n_fft // 2, n_fft // 2))
+    n_frames = max(1, 1 + (len(padded) - n_fft) // hop)
+    frames = np.lib.stride_tricks.as_strided(padded, (n_frames, n_fft), (padded.strides[0] * hop,
+                                                                          padded.strides[0]), writeable=False)
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
+    bin_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    rows_hz = np.geomspace(30.0, sample_rate / 2, SPECTROGRAM_ROWS)
+    # each row takes the strongest bin in its band, so low notes don't vanish between log-spaced rows
+    edges = np.searchsorted(bin_hz, np.sqrt(rows_hz[:-1] * rows_hz[1:]))
+    edges = np.concatenate([[np.searchsorted(bin_hz, 30.0)], edges, [len(bin_hz)]])
+    edges = np.minimum(edges, len(bin_hz) - 1)
+    rows = np.stack([power[:, lo:max(hi, lo + 1)].max(axis=1) for lo, hi in itertools.pairwise(edges.tolist())])
+    db = 10 * np.log10(rows + 1e-12)
+    db = np.clip((db - (db.max() - 80.0)) / 80.0, 0.0, 1.0)
+    imsave(path, db[::-1], cmap=colormaps["magma"], vmin=0.0, vmax=1.0, format="png")
+

@@ -1,0 +1,199 @@
+"""Melodex Studio's HTTP API through FastAPI's TestClient: a real generate/regen/undo cycle with the tiny
+models, downloads, Server-Sent Events, errors as 4xx with their message, and the safety checks."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+
+import pytest
+import soundfile
+from fastapi.testclient import TestClient
+
+from melodex.errors import MelodexError
+from melodex.server import ServerOptions, create_app
+
+PROMPT = "piano and bass, 120 BPM, C major"
+FORM = [{"name": "intro", "bars": 2}, {"name": "verse", "bars": 2}, {"name": "chorus", "bars": 2}]
+FAST = {"renderer": "soundfont", "sample_rate": 16000, "steps": 2}
+
+
+def wait_for(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+@pytest.fixture
+def client(tiny_models, tmp_path):
+    app = create_app(ServerOptions(data_dir=tmp_path / "data", cpu_threads=None))
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def song(client) -> str:
+    """A ready project: intro, verse and chorus of 2 bars, piano and bass, at 16 kHz."""
+    response = client.post("/api/projects", json={"prompt": PROMPT, "form": FORM, "seed": 3, **FAST})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    job = wait_for(client, body["job"]["id"])
+    assert job["status"] == "done", job
+    return body["project"]
+
+
+def test_generate_regen_undo_and_downloads(client, song) -> None:
+    summary = client.get(f"/api/projects/{song}").json()
+    assert summary["state"] == "ready" and summary["current"] == "0001"
+    assert "intro 2 bars" in summary["request"]["prompt"]
+    assert any(row["what"] == "tempo" and row["value"] == "120 BPM" for row in summary["brief"])
+
+    view = client.get(f"/api/projects/{song}/versions/current/score.json").json()
+    assert [s["name"] for s in view["sections"]] == ["intro", "verse", "chorus"]
+    assert view["n_bars"] == 6 and view["bpm"] == 120 and view["sample_rate"] == 16000
+    assert abs(view["sections"][1]["start"] - 4.0) < 1e-3  # two bars of 4/4 at 120 BPM
+    assert {t["instrument"].lower() for t in view["tracks"]} >= {"acoustic grand piano"}
+
+    job = client.post(f"/api/projects/{song}/regen", json={"section": "verse", "seed": 7})
+    assert job.status_code == 202, job.text
+    done = wait_for(client, job.json()["id"])
+    assert done["status"] == "done", done
+    assert done["result"] == {"version": "0002", "edit": "regen verse"}
+    history = client.get(f"/api/projects/{song}/versions").json()
+    assert history["current"] == "0002" and [v["id"] for v in history["versions"]] == ["0001", "0002"]
+    assert history["versions"][1]["parent"] == "0001"
+
+    first = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/1/mix.wav").content))
+    second = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/0002/mix.wav").content))
+    assert first[1] == second[1] == 16000 and len(first[0]) == len(second[0]) > 16000 * 11
+    # the intro is outside the regenerated verse: its samples are unchanged
+    assert (first[0][: 16000 * 3] == second[0][: 16000 * 3]).all()
+
+    stems = zipfile.ZipFile(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems.zip").content))
+    assert len(stems.namelist()) == len(view["tracks"]) and all(n.endswith(".wav") for n in stems.namelist())
+    stem = client.get(f"/api/projects/{song}/versions/2/stems/0.wav")
+    assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 16000
+    assert client.get(f"/api/projects/{song}/versions/2/song.mid").content[:4] == b"MThd"
+    png = client.get(f"/api/projects/{song}/versions/2/spectrogram.png")
+    assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/projects/{song}/project.zip").content))
+    names = archive.namelist()
+    assert f"melodex-{song}/song.melodex/project.json" in names and f"melodex-{song}/mix.wav" in names
+    assert any("/versions/0002/" in n for n in names)
+
+    assert client.post(f"/api/projects/{song}/undo").json() == {"current": "0001"}
+    assert client.get(f"/api/projects/{song}").json()["current"] == "0001"
+    assert client.post(f"/api/projects/{song}/checkout", json={"version": "2"}).json() == {"current": "0002"}
+    assert client.post(f"/api/projects/{song}/checkout", json={"version": "1"}).json() == {"current": "0001"}
+    undo = client.post(f"/api/projects/{song}/undo")
+    assert undo.status_code == 409 and "nothing to undo" in undo.json()["detail"]
+
+
+def test_progress_streams_as_server_sent_events(client, song) -> None:
+    job = client.post(f"/api/projects/{song}/retimbre", json={"track": "piano", "text": "brighter"}).json()
+    events = []
+    with client.stream("GET", f"/api/jobs/{job['id']}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line[6:])))
+    assert events[-1][0] == "done" and events[-1][1]["result"]["version"] == "0002"
+    assert all(kind == "progress" for kind, _ in events[:-1])
+    assert "retimbre track 0: brighter" in events[-1][1]["result"]["edit"]
+
+
+def test_bad_requests_are_4xx_with_a_message(client, song) -> None:
+    def detail(response, status: int) -> str:
+        assert response.status_code == status, response.text
+        return response.json()["detail"]
+
+    assert "prompt is empty" in detail(client.post("/api/projects", json={"prompt": "  "}), 400)
+    assert "2000" in detail(client.post("/api/projects", json={"prompt": "piano " * 400}), 400)
+    assert "preset" in detail(client.post("/api/projects", json={"prompt": "piano", "preset": "loud"}), 400)
+    assert "unknown instrument" in detail(client.post("/api/projects", json={"prompt": "x", "instruments": ["zz"]}),
+                                          400)
+    assert "already gives a form" in detail(client.post("/api/projects", json={
+        "prompt": "piano, verse 8 bars, chorus 8 bars", "form": FORM}), 400)
+    assert "sample rate" in detail(client.post("/api/projects", json={"prompt": "piano", "sample_rate": 123}), 400)
+    assert "steps" in detail(client.post("/api/projects", json={"prompt": "piano", "steps": 0}), 400)
+    assert "seed" in detail(client.post("/api/projects", json={"prompt": "piano", "seed": -1}), 422)
+    assert "surprise" in detail(client.post("/api/projects", json={"prompt": "piano", "surprise": 1}), 422)
+    assert "JSON" in detail(client.post("/api/projects", content=b"{not json",
+                                        headers={"content-type": "application/json"}), 422)
+
+    assert "no section named 'bridge'" in detail(client.post(f"/api/projects/{song}/regen",
+                                                             json={"section": "bridge"}), 400)
+    assert "not both" in detail(client.post(f"/api/projects/{song}/regen", json={"section": "verse",
+                                                                                 "bars": "1:2"}), 400)
+    assert "bars 1-6" in detail(client.post(f"/api/projects/{song}/regen", json={"bars": "5:9"}), 400)
+    assert "no track 'tuba'" in detail(client.post(f"/api/projects/{song}/retimbre",
+                                                   json={"track": "tuba", "text": "warm"}), 400)
+    assert "no version '7'" in detail(client.post(f"/api/projects/{song}/checkout", json={"version": "7"}), 404)
+    assert "no version" in detail(client.get(f"/api/projects/{song}/versions/9/mix.wav"), 404)
+    assert "no stem 9" in detail(client.get(f"/api/projects/{song}/versions/1/stems/9.wav"), 404)
+    assert "no project" in detail(client.get("/api/projects/000000000000"), 404)
+    assert "no project" in detail(client.post("/api/projects/000000000000/regen", json={"section": "verse"}), 404)
+    assert "no job" in detail(client.get("/api/jobs/nope"), 404)
+    assert client.get("/api/projects").json()[0]["id"] == song  # the refused requests made no projects
+
+
+def test_path_traversal_and_body_limits(client, song) -> None:
+    for url in (f"/api/projects/..%2F..%2F{song}/versions/1/mix.wav",
+                f"/api/projects/{song}/versions/..%2F..%2F..%2Fjobs.sqlite3/mix.wav",
+                f"/api/projects/{song}/versions/%2e%2e/score.json",
+                "/api/projects/%2e%2e/project.zip",
+                "/static/..%2F..%2F..%2Fpyproject.toml",
+                "/static/%2e%2e/app.py"):
+        response = client.get(url)
+        assert response.status_code == 404, (url, response.status_code)
+        assert b"[project]" not in response.content and b"sqlite" not in response.content.lower()
+    big = client.post("/api/projects", json={"prompt": "piano " * 20000})
+    assert big.status_code == 413 and "64 KB" in big.json()["detail"]
+
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1024
+
+    chunked = client.post("/api/projects", content=chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert client.get("/api/health", headers={"host": "evil.example:8765"}).status_code == 403
+
+
+def test_token_is_required_when_set(tiny_models, tmp_path) -> None:
+    with pytest.raises(MelodexError, match="token"):
+        ServerOptions(data_dir=tmp_path, host="0.0.0.0")
+    app = create_app(ServerOptions(data_dir=tmp_path, host="0.0.0.0", token="s3cret", cpu_threads=None))
+    with TestClient(app, base_url="http://192.0.2.1:8765") as client:
+        assert client.get("/api/projects").status_code == 401
+        assert client.get("/").status_code == 401
+        assert client.get("/api/projects", headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/api/projects", headers={"authorization": "Bearer s3cret"}).json() == []
+        assert client.get("/?token=nope", follow_redirects=False).status_code == 401
+        visit = client.get("/?token=s3cret", follow_redirects=False)
+        assert visit.status_code == 303 and visit.headers["location"] == "/"
+        assert "HttpOnly" in visit.headers["set-cookie"]
+        # the client keeps the cookie: the page and the API now answer
+        assert client.get("/").status_code == 200 and client.get("/api/projects").status_code == 200
+        assert client.get("/openapi.json").status_code == 200
+
+
+def test_schema_page_and_offline_assets(client) -> None:
+    schema = client.get("/openapi.json").json()
+    assert "/api/projects/{pid}/regen" in schema["paths"]
+    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
+    page = client.get("/").text
+    assert "<canvas" in page and "studio.js" in page
+    for line in page.splitlines():
+        assert "http://" not in line and "https://" not in line, line  # nothing external
+    for asset in ("studio.js", "studio.css"):
+        text = client.get(f"/static/{asset}").text
+        assert "https://" not in text and "http://" not in text
