@@ -1,7 +1,13 @@
-"""`melodex train` commands (being written)."""
+"""`melodex train` commands: train the models on this machine."""
 
 import typer
+
+from melodex.train.structure_cli import structure_command
+
+train_app = typer.Typer(help="Train Melodex's models on this machine (CPU, resumable).", no_args_is_help=True)
+train_app.command("structure")(structure_command)
 
 
 def register(app: typer.Typer) -> None:
     """Add this family's commands to the app."""
+    app.add_typer(train_app, name="train")

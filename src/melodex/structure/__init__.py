@@ -1,0 +1,1 @@
+"""The structure model: writes whole multi-track arrangements as compound-event tokens."""

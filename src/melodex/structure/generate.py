@@ -1,0 +1,310 @@
+"""Writing scores with the structure model: guided, grammar-constrained sampling, and infilling.
+
+Every field of every event is sampled through the `DecodingState` masks, so whatever the `Plan`
+fixes (tempo, meter, key, instruments, sections and their bar counts) is obeyed exactly; a budget of
+`max_events` closes the piece (BARs, required SECTIONs, EOS) before it runs out, so decoding always
+ends. Classifier-free guidance runs the conditional and unconditional rows as one batch of two.
+Inference only: nothing here imports training code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from melodex.errors import MelodexError
+from melodex.score import DRUM_PROGRAM, ROLES, Score
+from melodex.structure.conditioning import build_memory, controls_from_plan
+from melodex.structure.model import StructureModel
+from melodex.tokens import (
+    BAR,
+    CHORD,
+    EOS,
+    F_KIND,
+    F_POS,
+    F_PROGRAM,
+    F_ROLE,
+    F_TRACK,
+    FIELDS,
+    KIND_FIELDS,
+    MAX_POSITIONS,
+    MAX_TRACKS,
+    METER,
+    NOTE,
+    SECTION,
+    TEMPO,
+    TRACK,
+    DecodingState,
+    Plan,
+    TokenError,
+    decode,
+    validate,
+)
+
+DEFAULT_GUIDANCE = 1.5
+MAX_EVENTS = 4000
+_CLOSING = (BAR, SECTION, EOS)
+_DRUM_ROLE = np.array([role == "drums" for role in ROLES])
+
+
+def check_plan(plan: Plan) -> None:
+    """Reject plans the grammar would accept but no piece can satisfy, with a message saying what to fix."""
+    for program, role in plan.tracks or ():
+        if not 0 <= program <= DRUM_PROGRAM:
+            raise TokenError(f"instrument program {program} is unknown: use a GM program 0-127 or {DRUM_PROGRAM} "
+                             "for drums")
+        if role not in ROLES:
+            raise TokenError(f"track role {role!r} is not one of {', '.join(ROLES)}")
+        if (program == DRUM_PROGRAM) != (role == "drums"):
+            raise TokenError(f"program {program} cannot play the {role} role: drums go with program "
+                             f"{DRUM_PROGRAM} and only there")
+    for name, n_bars in plan.sections or ():
+        if n_bars < 1:
+            raise TokenError(f"section {name!r} has {n_bars} bars; every section needs at least one")
+    plan.section_starts()  # unknown section names raise here
+
+
+class Sampler:
+    """Turns the model's per-field logits into choices: CFG mix, grammar mask, temperature, top-p."""
+
+    def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
+                 top_p: float, seed: int) -> None:
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
+        self.model, self.rows, self.guidance = model, memory_rows, guidance
+        self.temperature, self.top_p = temperature, top_p
+        self.rng = np.random.default_rng(seed)
+
+    def _mix(self, logits: torch.Tensor) -> np.ndarray:
+        # Row 0 is conditional, row 1 unconditional.
+        mixed = logits[1] + self.guidance * (logits[0] - logits[1]) if self.rows == 2 else logits[0]
+        return mixed.float().numpy()
+
+    def choose(self, logits: torch.Tensor, mask: np.ndarray) -> int:
+        if not mask.any():
+            raise TokenError("the grammar left no choice here (a plan the decoder cannot satisfy)")
+        scores = self._mix(logits)
+        allowed = np.flatnonzero(mask)
+        if len(allowed) == 1:
+            return int(allowed[0])
+        values = scores[allowed].astype(np.float64)
+        if self.temperature == 0:
+            return int(allowed[int(np.argmax(values))])
+        values = (values - values.max()) / self.temperature
+        probs = np.exp(values)
+        probs /= probs.sum()
+        if self.top_p < 1:
+            order = np.argsort(-probs)
+            keep = np.cumsum(probs[order]) - probs[order] < self.top_p
+            trimmed = np.zeros_like(probs)
+            trimmed[order[keep]] = probs[order[keep]]
+            probs = trimmed / trimmed.sum()
+        return int(allowed[self.rng.choice(len(allowed), p=probs)])
+
+
+class Writer:
+    """One sequence being written: the grammar state, the model's KV cache and the hidden state."""
+
+    def __init__(self, model: StructureModel, text: str, plan: Plan, guidance: float, capacity: int,
+                 mode: str | None, style: str | None, energy: int | None) -> None:
+        self.model = model
+        controls = controls_from_plan(plan, mode=mode, style=style, energy=energy)
+        # Row 0 is conditional, row 1 (only with guidance other than 1) unconditional.
+        keep = [True] if guidance == 1.0 else [False] if guidance == 0.0 else [True, False]
+        self.rows = len(keep) if guidance != 0.0 else 1
+        texts, control_rows = [text] * self.rows, [controls] * self.rows
+        model.eval()
+        with torch.inference_mode():
+            self.memory = build_memory(model, texts, control_rows, torch.tensor(keep))
+        self.cache = model.new_cache(self.rows, capacity, self.memory)
+        self.state = DecodingState(plan)
+        self.events: list[np.ndarray] = []
+        self.hidden: torch.Tensor | None = None
+
+    def feed(self, rows: np.ndarray) -> None:
+        """Push events through the grammar and the model (one forward pass for all of them)."""
+        bars = []
+        for row in rows:
+            self.state.push(row)
+            self.events.append(np.asarray(row, dtype=np.int64))
+            bars.append(max(self.state.bars - 1, 0))
+        events = torch.from_numpy(np.asarray(rows, dtype=np.int64)).reshape(1, -1, len(FIELDS))
+        bar_ids = torch.tensor(bars, dtype=torch.long)[None]
+        self.hidden = self.model.step(events.expand(self.rows, -1, -1), bar_ids.expand(self.rows, -1), self.cache)
+
+    @torch.inference_mode()
+    def propose(self, sampler: Sampler, kind_mask: np.ndarray,
+                field_masks: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Sample one event: kind, then each field in order, each through the grammar's mask."""
+        assert self.hidden is not None
+        model, h = self.model, self.hidden
+        kind = sampler.choose(model.kind_head(h), kind_mask)
+        row = np.zeros(len(FIELDS), dtype=np.int64)
+        row[F_KIND] = kind
+        chosen: dict[int, int] = {}
+        fields = KIND_FIELDS[kind]
+        if fields:
+            base = h + model.out_embed[F_KIND].weight[kind]
+            for field_index in fields:
+                mask = self.state.field_mask(kind, field_index, chosen)
+                if field_masks and field_index in field_masks:
+                    mask = mask & field_masks[field_index]
+                if field_index == F_ROLE:  # a drum kit plays the drums role, and nothing else does
+                    mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
+                value = sampler.choose(model.field_logits(base, field_index), mask)
+                chosen[field_index] = row[field_index] = value
+                base = base + model.out_embed[field_index].weight[value]
+        return row
+
+
+def _closing_needed(state: DecodingState) -> int:
+    """Events still required to finish the plan: BARs, SECTIONs that must open, and EOS."""
+    plan = state.plan
+    if plan.n_bars is None:
+        return 1
+    starts = state._section_starts
+    sections = sum(1 for bar in starts if bar >= state.bars)
+    if state.phase == "bar_head" and state.bars - 1 in starts and SECTION not in state.head_done:
+        sections += 1
+    return plan.n_bars - state.bars + sections + 1
+
+
+def _kind_mask(state: DecodingState, budget_left: int) -> np.ndarray:
+    mask = state.kind_mask()
+    if budget_left <= _closing_needed(state) + 1 and state.phase in ("bar_head", "body"):
+        closing = np.zeros_like(mask)
+        closing[list(_CLOSING) if state.plan.n_bars is not None else [EOS]] = True
+        if (mask & closing).any():
+            return mask & closing
+    return mask
+
+
+def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
+                   guidance: float = DEFAULT_GUIDANCE, temperature: float = 1.0, top_p: float = 0.95,
+                   seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
+                   style: str | None = None, energy: int | None = None) -> tuple[Score, np.ndarray]:
+    """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
+
+    Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
+    unconditional. The same arguments always give the same result.
+    """
+    plan = plan or Plan()
+    check_plan(plan)
+    minimum = 4 + len(plan.tracks or (1,)) + (plan.n_bars or 1) + len(plan.sections or ()) + 1
+    if max_events < minimum:
+        raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
+    torch.manual_seed(seed)
+    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed)
+    first = np.zeros(len(FIELDS), dtype=np.int64)
+    first[F_KIND] = 1  # BOS: the only way to start
+    writer.feed(first[None])
+    while writer.state.phase != "done":
+        row = writer.propose(sampler, _kind_mask(writer.state, max_events - len(writer.events)))
+        writer.feed(row[None])
+    events = np.stack(writer.events)
+    validate(events, plan)
+    return decode(events), events
+
+
+def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tracks: Sequence[int],
+           text: str = "", plan: Plan | None = None, guidance: float = DEFAULT_GUIDANCE,
+           temperature: float = 1.0, top_p: float = 0.95, seed: int = 0, max_new_events: int = 2000, *,
+           mode: str | None = None, style: str | None = None,
+           energy: int | None = None) -> tuple[Score, np.ndarray]:
+    """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
+
+    The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
+    notes) are forced in their canonical places: at each step it may add a note of a chosen track that
+    sorts before the next kept event, or let that event come. Events outside the span are untouched.
+    """
+    events = np.asarray(events, dtype=np.int64)
+    validate(events, plan)
+    first, end = bars
+    kinds = events[:, F_KIND]
+    n_bars = int((kinds == BAR).sum())
+    if not 0 <= first < end <= n_bars:
+        raise MelodexError(f"bars ({first}, {end}) are not a span inside the piece's {n_bars} bars")
+    header_tracks = int((kinds == TRACK).sum())
+    tracks = sorted(set(tracks))
+    if not tracks or min(tracks) < 0 or max(tracks) >= header_tracks:
+        raise MelodexError(f"tracks {tracks} are not tracks of this piece (0-{header_tracks - 1})")
+    bar_events = np.flatnonzero(kinds == BAR)
+    start = int(bar_events[first])
+    stop = int(bar_events[end]) if end < n_bars else int(np.flatnonzero(kinds == EOS)[0])
+    regen = set(tracks)
+    kept = [row for row in events[start + 1:stop] if not (row[F_KIND] == NOTE and row[F_TRACK] in regen)]
+    kept.append(events[stop])  # the barrier: the next bar line, or EOS
+    capacity = len(events) + max_new_events + 1
+    writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed)
+    writer.feed(events[: start + 1])
+    new_events = 0
+    for fixed in kept:
+        while True:
+            kind = int(fixed[F_KIND])
+            if kind in (METER, TEMPO, SECTION) or new_events >= max_new_events:
+                break  # bar-head events follow their BAR directly; the budget is spent
+            kind_mask = writer.state.kind_mask()
+            allowed = np.zeros_like(kind_mask)
+            allowed[[NOTE, kind]] = True
+            kind_mask &= allowed
+            if not kind_mask[NOTE]:
+                break
+            limit = {NOTE: int(fixed[F_POS]) + 1, CHORD: int(fixed[F_POS])}.get(kind, 10**6)
+            pos_mask = np.arange(MAX_POSITIONS) < limit
+            track_mask = np.isin(np.arange(MAX_TRACKS), tracks)
+            if kind == NOTE:
+                track_mask = track_mask.copy()
+                track_mask[int(fixed[F_TRACK])] = True  # choosing the kept note's track lets it come
+            row = _propose_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed)
+            if row is None:
+                break
+            writer.feed(row[None])
+            new_events += 1
+        writer.feed(np.asarray(fixed)[None])
+    out = np.concatenate([np.stack(writer.events), events[stop + 1:]])
+    validate(out, plan)
+    return decode(out), out
+
+
+def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos_mask: np.ndarray,
+                    track_mask: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
+    """A new note of a chosen track that sorts before `fixed`, or None if the model lets `fixed` come."""
+    state = writer.state
+    model, h = writer.model, writer.hidden
+    assert h is not None
+    with torch.inference_mode():
+        kind = sampler.choose(model.kind_head(h), kind_mask)
+        if kind != NOTE:
+            return None
+        fixed_kind = int(fixed[F_KIND])
+        pos_allowed = state.field_mask(NOTE, F_POS) & pos_mask
+        if not pos_allowed.any():
+            return None
+        base = h + model.out_embed[F_KIND].weight[NOTE]
+        row = np.zeros(len(FIELDS), dtype=np.int64)
+        row[F_KIND] = NOTE
+        chosen: dict[int, int] = {}
+        for field_index in KIND_FIELDS[NOTE]:
+            if field_index == F_POS:
+                mask = pos_allowed
+            else:
+                mask = state.field_mask(NOTE, field_index, chosen)
+                if field_index == F_TRACK:
+                    mask = mask & track_mask
+                    if fixed_kind == NOTE and chosen[F_POS] == int(fixed[F_POS]):
+                        mask &= np.arange(len(mask)) <= int(fixed[F_TRACK])
+                    elif fixed_kind == NOTE:  # the kept note's track only stands for "let it come" at its position
+                        mask[int(fixed[F_TRACK])] = False
+            if not mask.any():
+                return None
+            value = sampler.choose(model.field_logits(base, field_index), mask)
+            if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
+                    and chosen[F_POS] == int(fixed[F_POS]):
+                return None  # the model wants the kept note here
+            chosen[field_index] = row[field_index] = value
+            base = base + model.out_embed[field_index].weight[value]
+    return row

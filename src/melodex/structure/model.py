@@ -1,0 +1,352 @@
+"""The structure model: a decoder-only transformer over compound events that writes whole arrangements.
+
+One step = one event (a vector of fields, see `melodex.tokens`). The input is the sum of the embeddings
+of the fields the event's kind carries, plus bar / beat / sub-beat embeddings; attention uses ALiBi and
+cross-attends to a conditioning memory (projected MiniLM token states + control tokens). The output
+predicts the kind first, then each field of that kind in `KIND_FIELDS` order, each conditioned on the
+fields already chosen (Compound-Word style). A checkpoint is safetensors + config JSON + SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from melodex.errors import MelodexError
+from melodex.score import MAX_BARS, ROLES
+from melodex.tokens import (
+    F_KIND,
+    F_POS,
+    FIELD_SIZES,
+    FIELD_USE,
+    FIELDS,
+    KIND_FIELDS,
+    METERS,
+    POSITIONS_PER_QUARTER,
+    SECTION_NAMES,
+)
+
+CHECKPOINT_VERSION = 1
+# The style vocabulary of `melodex.brief` (kept here because it is part of the checkpoint's vocabulary).
+STYLES = (
+    "none", "synthwave", "lo-fi", "hip hop", "house", "pop", "rock", "jazz", "blues", "funk", "ambient",
+    "cinematic", "classical", "chorale", "folk", "waltz", "march", "chiptune", "reggae", "country",
+)
+# Control token types. Each control is (type, value, extra); type 0 is padding.
+C_PAD, C_TEMPO, C_KEY, C_MODE, C_METER, C_TRACK, C_SECTION, C_BARS, C_STYLE, C_ENERGY, C_NTRACKS = range(11)
+CONTROL_VALUES = (1, 281, 24, 2, len(METERS), 129, len(SECTION_NAMES), MAX_BARS + 1, len(STYLES), 4, 17)
+CONTROL_EXTRAS = (1, 1, 1, 1, 1, len(ROLES), 65, 1, 1, 1, 1)  # TRACK: role; SECTION: bars (clamped 64)
+MAX_CONTROLS = 64
+N_BEATS = 17  # quarter-note beat index inside a bar (16 max) + "no position"
+N_SUBBEATS = POSITIONS_PER_QUARTER + 1
+
+
+@dataclass(frozen=True)
+class StructureConfig:
+    d_model: int = 256
+    n_layers: int = 6
+    n_heads: int = 4
+    d_ff: int = 768
+    dropout: float = 0.1
+    text_dim: int = 384
+    max_bars: int = MAX_BARS + 1
+    cond_dropout: float = 0.12  # probability of training a row unconditionally (for CFG)
+    field_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(FIELD_SIZES[f] for f in FIELDS))
+
+    @classmethod
+    def tiny(cls) -> StructureConfig:
+        """A debug-sized model for tests."""
+        return cls(d_model=32, n_layers=2, n_heads=2, d_ff=64, dropout=0.0)
+
+
+# Which fields come before each field in its kind's order: the heads condition on exactly these.
+_PREV = np.zeros((FIELD_USE.shape[0], len(FIELDS), len(FIELDS)), dtype=np.float32)
+for _kind, _fields in KIND_FIELDS.items():
+    for _i, _f in enumerate(_fields):
+        _PREV[_kind, _f, list(_fields[:_i])] = 1.0
+
+
+def alibi_slopes(n_heads: int) -> torch.Tensor:
+    start = 2 ** (-8.0 / n_heads)
+    return torch.tensor([start ** (i + 1) for i in range(n_heads)])
+
+
+def hierarchical_positions(events: torch.Tensor, bars: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """(bar, beat, sub-beat) ids of every event; events without a position get the 'none' ids."""
+    kind = events[..., F_KIND]
+    has_pos = torch.as_tensor(FIELD_USE[:, F_POS], device=events.device)[kind]
+    pos = events[..., F_POS]
+    beat = torch.where(has_pos, pos // POSITIONS_PER_QUARTER, N_BEATS - 1)
+    sub = torch.where(has_pos, pos % POSITIONS_PER_QUARTER, N_SUBBEATS - 1)
+    return bars.clamp(0, MAX_BARS), beat.clamp(0, N_BEATS - 1), sub
+
+
+@dataclass
+class Memory:
+    """The conditioning memory for cross-attention: (B, M, d) states and a (B, M) mask of real entries."""
+
+    states: torch.Tensor
+    mask: torch.Tensor
+
+
+class Block(nn.Module):
+    def __init__(self, config: StructureConfig) -> None:
+        super().__init__()
+        d, self.n_heads = config.d_model, config.n_heads
+        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.proj = nn.Linear(d, d)
+        self.cross_q = nn.Linear(d, d)
+        self.cross_kv = nn.Linear(d, 2 * d)
+        self.cross_proj = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, config.d_ff), nn.GELU(), nn.Linear(config.d_ff, d))
+        self.drop = nn.Dropout(config.dropout)
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
+
+    def memory_kv(self, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.cross_kv(memory.states).chunk(2, dim=-1)
+        return self.heads(k), self.heads(v)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, mem_kv: tuple[torch.Tensor, torch.Tensor],
+                mem_mask: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).chunk(3, dim=-1)
+        attn = F.scaled_dot_product_attention(self.heads(q), self.heads(k), self.heads(v), attn_mask=bias)
+        x = x + self.drop(self.proj(attn.transpose(1, 2).reshape(b, t, d)))
+        q = self.heads(self.cross_q(self.ln2(x)))
+        attn = F.scaled_dot_product_attention(q, *mem_kv, attn_mask=mem_mask[:, None, None, :])
+        x = x + self.drop(self.cross_proj(attn.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.mlp(self.ln3(x)))
+
+
+class StructureModel(nn.Module):
+    def __init__(self, config: StructureConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        sizes = config.field_sizes
+        self.field_embed = nn.ModuleList(nn.Embedding(n, d) for n in sizes)
+        self.bar_embed = nn.Embedding(config.max_bars, d)
+        self.beat_embed = nn.Embedding(N_BEATS, d)
+        self.sub_embed = nn.Embedding(N_SUBBEATS, d)
+        self.text_proj = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, d))
+        self.control_type = nn.Embedding(len(CONTROL_VALUES), d)
+        self.control_value = nn.Embedding(sum(CONTROL_VALUES), d)
+        self.control_extra = nn.Embedding(sum(CONTROL_EXTRAS), d)
+        self.control_slot = nn.Embedding(MAX_CONTROLS, d)
+        self.null_memory = nn.Parameter(torch.randn(1, 1, d) * 0.02)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.ln_out = nn.LayerNorm(d)
+        # Heads: kind from the hidden state; every other field from hidden + kind + fields chosen so far.
+        self.kind_head = nn.Linear(d, sizes[F_KIND])
+        self.out_embed = nn.ModuleList(nn.Embedding(n, d) for n in sizes)
+        self.field_query = nn.Embedding(len(sizes), d)
+        self.field_mlp = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
+        self.field_heads = nn.ModuleList(nn.Linear(d, n) for n in sizes)
+        self.register_buffer("slopes", alibi_slopes(config.n_heads), persistent=False)
+        self.register_buffer("field_use", torch.as_tensor(FIELD_USE), persistent=False)
+        self.register_buffer("prev_fields", torch.as_tensor(_PREV), persistent=False)
+        self.register_buffer("value_offsets", torch.tensor(np.cumsum((0, *CONTROL_VALUES[:-1]))), persistent=False)
+        self.register_buffer("extra_offsets", torch.tensor(np.cumsum((0, *CONTROL_EXTRAS[:-1]))), persistent=False)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # -- conditioning -----------------------------------------------------------------------------
+
+    def memory(self, text_states: torch.Tensor, text_mask: torch.Tensor, controls: torch.Tensor,
+               keep: torch.Tensor | None = None) -> Memory:
+        """Memory from text states (B, T, 384) and controls (B, C, 3) of (type, value, extra).
+
+        `keep` (B,) False makes a row unconditional: only the learned null entry stays visible.
+        """
+        b = text_states.shape[0]
+        kinds, values, extras = controls.unbind(-1)
+        slots = torch.arange(controls.shape[1], device=controls.device).clamp(max=MAX_CONTROLS - 1)
+        control_states = (self.control_type(kinds) + self.control_value(self.value_offsets[kinds] + values)
+                          + self.control_extra(self.extra_offsets[kinds] + extras) + self.control_slot(slots))
+        states = torch.cat([self.null_memory.expand(b, 1, -1), self.text_proj(text_states), control_states], 1)
+        mask = torch.cat([torch.ones(b, 1, dtype=torch.bool, device=states.device), text_mask.bool(),
+                          kinds != C_PAD], 1)
+        if keep is not None:
+            mask = mask & torch.cat([torch.ones_like(keep[:, None]), keep[:, None].expand(-1, mask.shape[1] - 1)], 1)
+        return Memory(states, mask)
+
+    # -- the trunk --------------------------------------------------------------------------------
+
+    def embed(self, events: torch.Tensor, bars: torch.Tensor) -> torch.Tensor:
+        use = self.field_use[events[..., F_KIND]]  # (B, T, fields)
+        x = sum(self.field_embed[f](events[..., f]) * use[..., f, None] for f in range(len(FIELDS)))
+        bar, beat, sub = hierarchical_positions(events, bars)
+        return x + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)  # type: ignore[return-value]
+
+    def alibi(self, t_query: int, t_key: int, offset: int = 0) -> torch.Tensor:
+        """(H, Tq, Tk) bias: -slope * distance, and -inf on future keys."""
+        q = torch.arange(t_query, device=self.slopes.device)[:, None] + offset
+        k = torch.arange(t_key, device=self.slopes.device)[None, :]
+        distance = (q - k).float()
+        bias = -self.slopes[:, None, None] * distance.clamp(min=0)
+        return bias.masked_fill(distance < 0, float("-inf"))
+
+    def hidden(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory) -> torch.Tensor:
+        x = self.embed(events, bars)
+        bias = self.alibi(x.shape[1], x.shape[1])[None]
+        for block in self.blocks:
+            x = block(x, bias, block.memory_kv(memory), memory.mask)
+        return self.ln_out(x)
+
+    # -- heads ------------------------------------------------------------------------------------
+
+    def field_logits(self, x: torch.Tensor, field_index: int) -> torch.Tensor:
+        """Logits of one field from x = hidden + kind + chosen-field embeddings."""
+        return self.field_heads[field_index](self.field_mlp(x + self.field_query.weight[field_index]))
+
+    def loss(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory,
+             weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Next-event NLL (nats per event, summed over the event's fields) with teacher forcing.
+
+        events (B, T, fields): position t predicts event t + 1. `weights` (B, T) marks which targets count
+        (0 for padding and for the kept header of a window).
+        """
+        h = self.hidden(events[:, :-1], bars[:, :-1], memory)
+        target = events[:, 1:]
+        valid = (weights[:, 1:] if weights is not None else torch.ones_like(target[..., 0])).float()
+        kind = target[..., F_KIND]
+        total = F.cross_entropy(self.kind_head(h).flatten(0, 1), kind.flatten(), reduction="none") * valid.flatten()
+        parts = {"kind": float(total.detach().sum() / valid.sum().clamp(min=1))}
+        # Embeddings of every target field, for conditioning the later fields of the same event.
+        chosen = torch.stack([self.out_embed[f](target[..., f]) for f in range(len(FIELDS))], dim=2)
+        base = h + self.out_embed[F_KIND](kind)
+        flat_valid = valid.flatten()
+        nll = total
+        for f in range(1, len(FIELDS)):
+            sel = (self.field_use[kind, f] & (valid > 0)).flatten().nonzero().squeeze(1)
+            if sel.numel() == 0:
+                continue
+            prev = self.prev_fields[kind.flatten()[sel], f]  # (n, fields)
+            x = base.flatten(0, 1)[sel] + torch.einsum("nf,nfd->nd", prev, chosen.flatten(0, 1)[sel])
+            field_nll = F.cross_entropy(self.field_logits(x, f), target[..., f].flatten()[sel], reduction="none")
+            nll = nll.index_add(0, sel, field_nll * flat_valid[sel])
+            parts[FIELDS[f]] = float(field_nll.detach().sum() / valid.sum().clamp(min=1))
+        mean = nll.sum() / valid.sum().clamp(min=1)
+        parts["nll"] = float(mean.detach())
+        return mean, parts
+
+    # -- incremental decoding ---------------------------------------------------------------------
+
+    def new_cache(self, batch: int, capacity: int, memory: Memory) -> KVCache:
+        return KVCache(self, batch, capacity, memory)
+
+    @torch.inference_mode()
+    def step(self, events: torch.Tensor, bars: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Feed events (B, T, fields) at the cache's current length; return the last hidden state (B, d)."""
+        x = self.embed(events, bars)
+        t, start = x.shape[1], cache.length
+        if start + t > cache.capacity:
+            raise MelodexError(f"the decoding cache holds {cache.capacity} events; raise max_events")
+        end = start + t
+        bias = cache.bias(start, t)
+        b, _, d = x.shape
+        for layer, block in enumerate(self.blocks):
+            q, k, v = block.qkv(block.ln1(x)).chunk(3, dim=-1)
+            cache.keys[layer][:, :, start:end] = block.heads(k)
+            cache.values[layer][:, :, start:end] = block.heads(v)
+            attn = F.scaled_dot_product_attention(block.heads(q), cache.keys[layer][:, :, :end],
+                                                  cache.values[layer][:, :, :end], attn_mask=bias)
+            x = x + block.proj(attn.transpose(1, 2).reshape(b, t, d))
+            q = block.heads(block.cross_q(block.ln2(x)))
+            attn = F.scaled_dot_product_attention(q, *cache.memory_kv[layer], attn_mask=cache.memory_mask)
+            x = x + block.cross_proj(attn.transpose(1, 2).reshape(b, t, d))
+            x = x + block.mlp(block.ln3(x))
+        cache.length = end
+        return self.ln_out(x[:, -1])
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def save(self, directory: str | Path, metadata: dict | None = None) -> Path:
+        """Write model.safetensors, config.json (with the weights' SHA-256) into `directory`."""
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = directory / "model.safetensors"
+        tmp = weights.with_suffix(".tmp")
+        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+        tmp.replace(weights)
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        config = {"version": CHECKPOINT_VERSION, "config": asdict(self.config), "sha256": digest,
+                  "metadata": metadata or {}}
+        (directory / "config.json").write_text(json.dumps(config, indent=1))
+        (directory / "model.sha256").write_text(f"{digest}  model.safetensors\n")
+        return directory
+
+
+class KVCache:
+    """Preallocated keys/values per layer, the memory's cross-attention keys/values, and ALiBi rows."""
+
+    def __init__(self, model: StructureModel, batch: int, capacity: int, memory: Memory) -> None:
+        c = model.config
+        shape = (batch, c.n_heads, capacity, c.d_model // c.n_heads)
+        self.keys = [torch.zeros(shape) for _ in model.blocks]
+        self.values = [torch.zeros(shape) for _ in model.blocks]
+        with torch.inference_mode():
+            self.memory_kv = [block.memory_kv(memory) for block in model.blocks]
+        self.memory_mask = memory.mask[:, None, None, :]
+        self.capacity, self.length = capacity, 0
+        self.slopes = model.slopes
+        self._step_bias = -model.slopes[:, None, None] * torch.arange(capacity - 1, -1, -1).float()  # (H,1,cap)
+
+    def bias(self, start: int, t: int) -> torch.Tensor:
+        if t == 1:  # one query: distances to every key so far, no future keys to hide
+            return self._step_bias[:, :, self.capacity - start - 1:]
+        q = torch.arange(start, start + t)[:, None]
+        k = torch.arange(start + t)[None, :]
+        distance = (q - k).float()
+        return (-self.slopes[:, None, None] * distance.clamp(min=0)).masked_fill(distance < 0, float("-inf"))
+
+
+def load_model(directory: str | Path) -> StructureModel:
+    """Rebuild a model from config.json and load model.safetensors after checking its SHA-256."""
+    from safetensors.torch import load_file
+
+    directory = Path(directory)
+    config_path, weights = directory / "config.json", directory / "model.safetensors"
+    if not config_path.exists() or not weights.exists():
+        raise MelodexError(f"no structure checkpoint in {directory} (needs config.json and model.safetensors)")
+    meta = json.loads(config_path.read_text())
+    if meta.get("version") != CHECKPOINT_VERSION:
+        raise MelodexError(f"structure checkpoint version {meta.get('version')} is not {CHECKPOINT_VERSION}; "
+                           "retrain or use a matching melodex")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != meta["sha256"]:
+        raise MelodexError(f"{weights} is corrupt: SHA-256 {digest[:12]}... does not match "
+                           f"{meta['sha256'][:12]}... in config.json; re-copy the weights")
+    values = dict(meta["config"])
+    values["field_sizes"] = tuple(values["field_sizes"])
+    model = StructureModel(StructureConfig(**values))
+    model.load_state_dict(load_file(str(weights)))
+    model.eval()
+    return model
+
+
+def checkpoint_metadata(directory: str | Path) -> dict:
+    return json.loads((Path(directory) / "config.json").read_text()).get("metadata", {})

@@ -1,0 +1,210 @@
+"""`melodex train structure`: train the structure model on the corpus, resumably, on one CPU core.
+
+The run directory holds `last/` (model + optimizer + state, written every few minutes and on exit,
+Ctrl-C or SIGTERM included), `best/` (the checkpoint with the lowest validation NLL), and `log.jsonl`
+(one line per logged step and per validation). Running the command again resumes from `last/`.
+Validation uses a split of the corpus BY WORK, unaugmented.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from melodex.data.corpus import Corpus, load_corpus
+from melodex.errors import MelodexError
+from melodex.structure.conditioning import build_memory
+from melodex.structure.model import StructureConfig, StructureModel, load_model
+from melodex.train.structure_data import Batch, DrumBank, ExampleStream, collate
+
+DEFAULT_RUN_DIR = Path(__file__).resolve().parents[3] / "runs" / "structure"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    run_dir: Path = DEFAULT_RUN_DIR
+    corpus_dir: Path | None = None
+    minutes: float = 120.0  # stop after this much wall time in this invocation
+    max_steps: int = 4000  # length of the learning-rate schedule
+    batch_size: int = 8
+    window: int = 512
+    lr: float = 5e-4
+    warmup: int = 100
+    weight_decay: float = 0.05
+    checkpoint_minutes: float = 5.0
+    validate_every: int = 100
+    valid_works: int = 160
+    threads: int = 1
+    seed: int = 0
+    text_dropout: float = 0.1  # rows trained with an empty caption (controls only)
+    tiny: bool = False  # a debug-sized model
+
+
+def learning_rate(step: int, options: TrainOptions) -> float:
+    if step < options.warmup:
+        return options.lr * (step + 1) / options.warmup
+    progress = min(1.0, (step - options.warmup) / max(1, options.max_steps - options.warmup))
+    return options.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * progress)))
+
+
+def validation_batches(corpus: Corpus, options: TrainOptions) -> list[Batch]:
+    """Fixed validation windows: the first window of each held-out work, no augmentation."""
+    stream = ExampleStream(corpus, None, options.window, seed=1234, augment_examples=False)
+    items = []
+    for index in range(min(len(corpus), options.valid_works)):
+        item = stream.example(index)
+        if item is not None:
+            items.append(item)
+    return [collate([i[0] for i in items[k:k + options.batch_size]], [i[1] for i in items[k:k + options.batch_size]],
+                    [i[2] for i in items[k:k + options.batch_size]])
+            for k in range(0, len(items), options.batch_size)]
+
+
+@torch.no_grad()
+def validate(model: StructureModel, batches: list[Batch]) -> float:
+    """Mean NLL per event (nats) over the validation windows, with full conditioning."""
+    model.eval()
+    total, count = 0.0, 0.0
+    for batch in batches:
+        memory = build_memory(model, batch.captions, batch.controls)
+        loss, _ = model.loss(batch.events, batch.bars, memory, batch.weights)
+        n = float(batch.weights[:, 1:].sum())
+        total += float(loss) * n
+        count += n
+    model.train()
+    return total / max(count, 1.0)
+
+
+def _save_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"{index}.{name}"] = torch.as_tensor(value).contiguous()
+    save_file(tensors, str(path))
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    tensors = load_file(str(path))
+    state_dict = optimizer.state_dict()
+    for key, value in tensors.items():
+        index, name = key.split(".", 1)
+        state_dict["state"].setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict(state_dict)
+
+
+def save_run(directory: Path, model: StructureModel, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    tmp = directory.with_name(directory.name + ".tmp")
+    model.save(tmp, metadata=state)
+    _save_optimizer(optimizer, tmp / "optimizer.safetensors")
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    if directory.exists():
+        old = directory.with_name(directory.name + ".old")
+        directory.rename(old)
+        tmp.rename(directory)
+        for child in old.iterdir():
+            child.unlink()
+        old.rmdir()
+    else:
+        tmp.rename(directory)
+
+
+def train(options: TrainOptions, progress: bool = True) -> dict:
+    """Train (or resume) until `minutes` pass; returns the final state."""
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    corpus = load_corpus(options.corpus_dir)
+    train_set, valid_set = corpus.split(0.05, seed=0)
+    if len(train_set) == 0 or len(valid_set) == 0:
+        raise MelodexError("the corpus is too small to split into training and validation works")
+    run = Path(options.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    last = run / "last"
+    if (last / "state.json").exists():
+        model = load_model(last)
+        state = json.loads((last / "state.json").read_text())
+    else:
+        model = StructureModel(StructureConfig.tiny() if options.tiny else StructureConfig())
+        state = {"step": 0, "events_seen": 0, "train_seconds": 0.0, "best_val_nll": None, "best_step": None,
+                 "options": {k: str(v) for k, v in asdict(options).items()}}
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": options.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=options.lr, betas=(0.9, 0.98))
+    if (last / "optimizer.safetensors").exists():
+        _load_optimizer(optimizer, last / "optimizer.safetensors")
+    drums = DrumBank.from_corpus(train_set)
+    stream = ExampleStream(train_set, drums, options.window, seed=options.seed + state["step"])
+    valid = validation_batches(valid_set, options)
+    log = open(run / "log.jsonl", "a")  # noqa: SIM115 - kept open for the whole run
+    stop = {"now": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    last_save = started
+    rng = np.random.default_rng(options.seed + state["step"])
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("structure"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+                       TextColumn("{task.fields[info]}"), TimeElapsedColumn())
+        task = bar.add_task("train", total=options.max_steps, completed=state["step"], info="")
+        bar.start()
+    try:
+        for batch in stream.batches(options.batch_size):
+            if stop["now"] or time.monotonic() - started > options.minutes * 60:
+                break
+            step_start = time.monotonic()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(state["step"], options)
+            captions = [c if rng.random() > options.text_dropout else "" for c in batch.captions]
+            keep = torch.from_numpy(rng.random(len(captions)) >= model.config.cond_dropout)
+            memory = build_memory(model, captions, batch.controls, keep)
+            loss, parts = model.loss(batch.events, batch.bars, memory, batch.weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            seconds = time.monotonic() - step_start
+            state["step"] += 1
+            state["events_seen"] += int(batch.weights.sum())
+            state["train_seconds"] += seconds
+            if state["step"] % 10 == 0:
+                record = {"step": state["step"], "loss": round(float(loss), 4), "events_seen": state["events_seen"],
+                          "events_per_s": round(float(batch.weights.sum()) / seconds, 1),
+                          "lr": learning_rate(state["step"], options),
+                          **{k: round(v, 4) for k, v in parts.items()}}
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+            if bar is not None:
+                bar.update(task, completed=state["step"], info=f"loss {float(loss):.3f}")
+            if state["step"] % options.validate_every == 0:
+                val = validate(model, valid)
+                log.write(json.dumps({"step": state["step"], "val_nll": round(val, 4),
+                                      "events_seen": state["events_seen"]}) + "\n")
+                log.flush()
+                if state["best_val_nll"] is None or val < state["best_val_nll"]:
+                    state["best_val_nll"], state["best_step"] = val, state["step"]
+                    model.save(run / "best", metadata=dict(state))
+            if time.monotonic() - last_save > options.checkpoint_minutes * 60:
+                save_run(last, model, optimizer, state)
+                last_save = time.monotonic()
+    finally:
+        if bar is not None:
+            bar.stop()
+        save_run(last, model, optimizer, state)
+        log.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return state

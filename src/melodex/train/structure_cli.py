@@ -1,0 +1,32 @@
+"""The `melodex train structure` command: a thin shell over `melodex.train.structure.train`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def structure_command(
+    run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints and log.jsonl (default runs/structure)."),
+    corpus: Path = typer.Option(None, "--corpus", help="Corpus directory (default: the committed data/corpus)."),
+    minutes: float = typer.Option(120.0, help="Stop after this many minutes (resume by running again)."),
+    max_steps: int = typer.Option(4000, help="Length of the learning-rate schedule in steps."),
+    batch_size: int = typer.Option(8, help="Windows per step."),
+    window: int = typer.Option(512, help="Events per training window (the header is always kept in front)."),
+    threads: int = typer.Option(1, help="CPU threads (one leaves the other core to other jobs)."),
+    tiny: bool = typer.Option(False, help="Train a debug-sized model."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (for logs)."),
+) -> None:
+    """Train the structure model on the corpus; resumes from the last checkpoint automatically.
+
+    Example:  melodex train structure --minutes 60
+    """
+    from melodex.train.structure import DEFAULT_RUN_DIR, TrainOptions, train
+
+    options = TrainOptions(run_dir=run_dir or DEFAULT_RUN_DIR, corpus_dir=corpus, minutes=minutes,
+                           max_steps=max_steps, batch_size=batch_size, window=window, threads=threads, tiny=tiny)
+    state = train(options, progress=not no_progress)
+    best = state["best_val_nll"]
+    typer.echo(f"step {state['step']}, {state['events_seen']} events seen, "
+               f"best validation NLL {best if best is None else round(best, 4)} at step {state['best_step']}")

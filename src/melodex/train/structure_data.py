@@ -1,0 +1,542 @@
+"""Training examples for the structure model: corpus works, augmented into arrangements, as token windows.
+
+The corpus is mostly single-line folk tunes, so arrangement is taught by augmentation (see
+`augment`): transposition, tempo changes, re-voicing onto other GM instruments of the same role,
+synthesised accompaniment (bass, chords, drums) from the per-bar chords in a style of the prompt
+parser's style table, intro/outro bars, and section labels. Each example is paired with a caption (the
+corpus captions when they still describe it, else a prompt-like sentence) and control tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from itertools import pairwise
+
+import numpy as np
+import torch
+
+from melodex.brief import STYLE_BY_NAME, assign_roles
+from melodex.data.chords import CHORD_INTERVALS
+from melodex.data.corpus import Corpus
+from melodex.instruments import default_role, program_name
+from melodex.score import (
+    DRUM_PROGRAM,
+    MAX_BPM,
+    MIN_BPM,
+    PITCH_CLASSES,
+    TPQ,
+    ChordSymbol,
+    Score,
+    Section,
+    Tempo,
+    Track,
+)
+from melodex.structure.conditioning import controls_from_plan, energy_of
+from melodex.tokens import F_KIND, TRACK, Plan, TokenError, bar_and_position, encode
+
+FOLK = {"essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset",
+        "leadSheet"}
+CHORAL = {"bach", "palestrina", "josquin", "lusitano", "monteverdi", "trecento", "ciconia", "luca"}
+# Programs a part may be re-voiced onto, by role (same role, other GM instruments).
+REVOICE = {
+    "melody": (40, 73, 71, 68, 56, 65, 0, 4, 24, 80, 81, 11, 22, 75, 105, 109),
+    "counter": (41, 42, 71, 70, 60, 57, 66, 0, 26),
+    "harmony": (0, 4, 24, 25, 48, 52, 19, 16, 89, 61),
+    "accompaniment": (0, 4, 5, 24, 25, 26, 27, 16, 46, 6),
+    "pad": (48, 49, 50, 52, 89, 88, 90, 94, 19),
+    "bass": (32, 33, 34, 35, 36, 38, 39, 43, 42, 58, 70),
+    "lead": (80, 81, 40, 56, 65, 73),
+}
+STYLES_BY_METER = {
+    (4, 4): ("pop", "rock", "lo-fi", "house", "jazz", "folk", "country", "reggae", "hip hop", "synthwave",
+             "chiptune", "funk", "blues", "ambient", "cinematic"),
+    (3, 4): ("waltz", "folk", "country", "pop", "cinematic"),
+    (6, 8): ("folk", "pop", "country", "rock", "cinematic"),
+    (2, 4): ("march", "folk", "country", "pop"),
+    (2, 2): ("march", "folk", "rock", "pop"),
+}
+KICK, SNARE, RIM, CLAP, HAT, OPEN_HAT, RIDE, CRASH, TAMB = 36, 38, 37, 39, 42, 46, 51, 49, 54
+MOOD_WORDS = {"major": ("bright", "happy", "uplifting", "warm", "cheerful", "sunny"),
+              "minor": ("melancholic", "dark", "sad", "moody", "wistful", "haunting")}
+ENERGY_WORDS = (("calm", "soft", "gentle", "slow"), ("relaxed", "mellow"), ("upbeat", "lively"),
+                ("energetic", "driving", "intense"))
+
+
+def corpus_style(attributes: dict) -> str:
+    collection = attributes.get("collection", "")
+    if collection in FOLK:
+        return "folk"
+    if collection in CHORAL:
+        return "chorale"
+    if attributes.get("part_kind") == "drum pattern":
+        text = str(attributes.get("style", "")).lower() + " " + str(attributes.get("title", "")).lower()
+        for style in ("rock", "jazz", "funk", "house", "hip hop", "reggae", "pop", "blues", "synthwave"):
+            if style in text or (style == "house" and "techno" in text):
+                return style
+        return "none"
+    return "classical"
+
+
+# -- drum patterns -------------------------------------------------------------------------------
+
+
+def builtin_drum_bar(style: str, bar_ticks: int, beat: int) -> list[tuple[int, int, int]]:
+    """(tick, pitch, velocity) hits of one bar of a style-typical groove."""
+    hits: list[tuple[int, int, int]] = []
+    n_beats = max(1, bar_ticks // beat)
+    eighth = beat // 2 if beat % 2 == 0 else beat // 3
+    if style in ("waltz",) or (n_beats == 3 and beat == TPQ):
+        return [(0, KICK, 96), (beat, HAT, 70), (2 * beat, HAT, 70)] + ([(beat, SNARE, 60)] if style != "waltz" else [])
+    if style == "march" or beat != TPQ:
+        for b in range(n_beats):
+            hits.append((b * beat, KICK if b % 2 == 0 else SNARE, 100 if b == 0 else 84))
+            for s in range(1, 3 if beat != TPQ else 2):
+                hits.append((b * beat + s * eighth, SNARE if style == "march" else HAT, 60))
+        return hits
+    for b in range(n_beats):
+        t = b * beat
+        if style == "house":
+            hits += [(t, KICK, 110), (t + eighth, OPEN_HAT, 70)]
+            if b % 2:
+                hits.append((t, CLAP, 96))
+        elif style == "jazz":
+            hits += [(t, RIDE, 84), (t + beat * 2 // 3, RIDE, 64)] if b % 2 else [(t, RIDE, 84)]
+            if b % 2:
+                hits.append((t, HAT, 70))
+        elif style == "reggae":
+            hits += [(t, HAT, 64), (t + eighth, HAT, 56)]
+            if b == 2:
+                hits += [(t, KICK, 100), (t, RIM, 90)]
+        else:  # backbeat family: pop, rock, funk, hip hop, lo-fi, synthwave, country, blues, chiptune
+            soft = style in ("lo-fi", "hip hop")
+            hits += [(t, HAT, 60 if soft else 76), (t + eighth, HAT, 48 if soft else 64)]
+            if b % 2 == 0:
+                hits.append((t, KICK, 92 if soft else 104))
+            else:
+                hits.append((t, SNARE, 80 if soft else 100))
+            if soft and b == 2:
+                hits.append((t + eighth, KICK, 80))
+            if style in ("funk", "rock") and b == 3:
+                hits.append((t + eighth, KICK, 88))
+    return hits
+
+
+class DrumBank:
+    """One-bar drum patterns cut from the corpus drum works (hydrogen/lmms), by bar length in ticks."""
+
+    def __init__(self, patterns: dict[int, list[np.ndarray]]) -> None:
+        self.patterns = patterns
+
+    @classmethod
+    def from_corpus(cls, corpus: Corpus) -> DrumBank:
+        patterns: dict[int, list[np.ndarray]] = {}
+        for i in range(len(corpus)):
+            if corpus.attributes(i).get("part_kind") != "drum pattern":
+                continue
+            score = corpus[i].score
+            starts = score.bar_starts()
+            notes = np.concatenate([t.notes for t in score.tracks])
+            for a, b in pairwise(starts):
+                bar = notes[(notes[:, 0] >= a) & (notes[:, 0] < b)]
+                if len(bar) >= 4:
+                    bar = bar.copy()
+                    bar[:, 0] -= a
+                    patterns.setdefault(b - a, []).append(bar)
+        return cls(patterns)
+
+    def bar(self, bar_ticks: int, rng: np.random.Generator) -> np.ndarray | None:
+        found = self.patterns.get(bar_ticks)
+        return found[int(rng.integers(len(found)))] if found else None
+
+
+# -- synthesised accompaniment ---------------------------------------------------------------------
+
+
+def _chord_at(chords: list[ChordSymbol], tick: int) -> ChordSymbol | None:
+    current = None
+    for chord in chords:
+        if chord.tick <= tick:
+            current = chord
+        else:
+            break
+    return current
+
+
+def _voicing(chord: ChordSymbol, low: int = 52) -> list[int]:
+    intervals = CHORD_INTERVALS.get(chord.quality, CHORD_INTERVALS["maj"])
+    root = low + (chord.root - low) % 12
+    return sorted({root + i if root + i <= low + 19 else root + i - 12 for i in intervals})
+
+
+def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.random.Generator,
+              drums: DrumBank | None, melody_program: int) -> Score:
+    """The tune as melody plus bass, chords and (if the style has them) drums, following `chords`."""
+    band = STYLE_BY_NAME[style].band
+    pitched = [p for p in band if p != DRUM_PROGRAM]
+    chord_program = next((p for p in pitched if default_role(p) in ("accompaniment", "pad")), 0)
+    bass_program = next((p for p in pitched if default_role(p) == "bass"), 33)
+    has_drums = DRUM_PROGRAM in band and rng.random() < 0.85
+    meter = score.meter
+    compound = meter.denominator == 8 and meter.numerator % 3 == 0
+    beat = TPQ * 4 // meter.denominator * (3 if compound else 1)
+    pattern = ("sustain" if chord_program in (48, 49, 50, 52, 88, 89, 90, 94) or style in ("ambient", "cinematic")
+               else "offbeat" if style == "reggae"
+               else "oompah" if style in ("waltz", "march")
+               else str(rng.choice(["block", "arp", "strum", "half"])))
+    bass_style = ("walking" if style == "jazz" else "eighths" if style in ("rock", "synthwave", "chiptune")
+                  else "offbeat" if style == "house" else str(rng.choice(["root", "root5"])))
+    chord_vel, bass_vel = int(rng.integers(56, 80)), int(rng.integers(64, 92))
+    chord_notes: list[list[int]] = []
+    bass_notes: list[list[int]] = []
+    drum_notes: list[list[int]] = []
+    starts = score.bar_starts()
+    loop = drums.bar(starts[1] - starts[0], rng) if drums is not None and rng.random() < 0.35 else None
+    for bar, (a, b) in enumerate(pairwise(starts)):
+        chord = _chord_at(chords, b - 1) if _chord_at(chords, a) is None else _chord_at(chords, a)
+        if chord is None:
+            continue
+        mid = _chord_at(chords, a + (b - a) // 2) or chord
+        voicing = _voicing(chord)
+        n_beats = max(1, (b - a) // beat)
+        for k in range(n_beats):
+            t = a + k * beat
+            here = _voicing(mid) if k >= n_beats / 2 else voicing
+            if pattern == "sustain":
+                if k == 0:
+                    chord_notes += [[t, b - a, p, chord_vel] for p in voicing]
+            elif pattern == "block":
+                chord_notes += [[t, beat * 9 // 10, p, chord_vel] for p in here]
+            elif pattern == "half":
+                if k % 2 == 0:
+                    chord_notes += [[t, min(2 * beat, b - t), p, chord_vel] for p in here]
+            elif pattern == "arp":
+                sub = beat // 3 if compound else beat // 2
+                for s in range(beat // sub):
+                    chord_notes.append([t + s * sub, sub, here[(k * (beat // sub) + s) % len(here)], chord_vel])
+            elif pattern == "strum":
+                chord_notes += [[t, beat // 2, p, chord_vel + 8] for p in here]
+                chord_notes += [[t + beat // 2, beat // 2, p, chord_vel - 8] for p in here[1:]]
+            elif pattern == "offbeat":
+                chord_notes += [[t + beat // 2, beat // 3, p, chord_vel] for p in here]
+            elif pattern == "oompah" and k > 0:
+                chord_notes += [[t, beat * 2 // 3, p, chord_vel] for p in here]
+            root = 36 + (mid.root if k >= n_beats / 2 else chord.root - 36) % 12
+            if bass_style == "root" and k == 0:
+                bass_notes.append([t, b - a if pattern != "oompah" else beat, 36 + (chord.root - 36) % 12, bass_vel])
+            elif bass_style == "root5":
+                bass_notes.append([t, beat, root + (7 if k % 2 else 0) - (12 if k % 2 and root > 40 else 0), bass_vel])
+            elif bass_style == "eighths":
+                bass_notes += [[t, beat // 2, root, bass_vel], [t + beat // 2, beat // 2, root, bass_vel - 10]]
+            elif bass_style == "offbeat":
+                bass_notes.append([t + beat // 2, beat // 2, root, bass_vel])
+            elif bass_style == "walking":
+                tones = [0, 4 if chord.quality in ("maj", "7", "maj7") else 3, 7, 9 if k % 2 else 5]
+                bass_notes.append([t, beat, root + tones[k % 4], bass_vel])
+        if has_drums:
+            hits = loop if loop is not None and len(loop) else None
+            if hits is not None:
+                drum_notes += [[a + int(n[0]), int(n[1]), int(n[2]), int(n[3])] for n in hits]
+            else:
+                drum_notes += [[a + t, TPQ // 4, p, v] for t, p, v in builtin_drum_bar(style, b - a, beat)]
+            if bar % 8 == 0:
+                drum_notes.append([a, TPQ, CRASH, 90])
+    programs = [melody_program, chord_program, bass_program] + ([DRUM_PROGRAM] if has_drums and drum_notes else [])
+    roles = [role for _, role in assign_roles(programs)]
+    melody = replace(score.tracks[0].copy(), program=melody_program, role=roles[0])
+    melody.notes[:, 3] = np.clip(melody.notes[:, 3] + 10, 1, 127)
+    tracks = [melody,
+              Track(chord_program, roles[1], notes=np.array(chord_notes).reshape(-1, 4)),
+              Track(bass_program, roles[2], notes=np.array(bass_notes).reshape(-1, 4))]
+    if len(programs) == 4:
+        tracks.append(Track(DRUM_PROGRAM, "drums", notes=np.array(drum_notes).reshape(-1, 4)))
+    out = score.copy()
+    out.tracks = tracks
+    out.chords = list(chords)
+    return out
+
+
+def add_intro_outro(score: Score, rng: np.random.Generator, intro: int, outro: int) -> Score:
+    """Prepend `intro` bars in which only the accompaniment plays and append `outro` bars on the last chord."""
+    bar = score.meter.bar_ticks
+    shift = intro * bar
+    out = score.copy()
+    n_bars = score.bar_count()
+    end = n_bars * bar
+    for index, track in enumerate(out.tracks):
+        notes = track.notes.copy()
+        notes[:, 0] += shift
+        if index > 0:  # accompaniment: repeat its first bars as the intro, hold the last bar as the outro
+            head = track.notes[track.notes[:, 0] < shift].copy()
+            tail = track.notes[(track.notes[:, 0] >= end - bar) & (track.notes[:, 0] < end)].copy()
+            tail_rows = []
+            for k in range(outro):
+                part = tail.copy()
+                part[:, 0] += shift + bar * (k + 1)
+                part[:, 3] = np.maximum(part[:, 3] - 6 * (k + 1), 20)
+                tail_rows.append(part)
+            notes = np.concatenate([head, notes, *tail_rows]) if len(track.notes) else notes
+        track.notes = notes
+        track.__post_init__()
+    out.chords = [ChordSymbol(c.tick + shift, c.root, c.quality) for c in score.chords]
+    out.chords = [c for c in score.chords if c.tick < shift] + out.chords
+    if score.chords and outro:
+        last = score.chords[-1]
+        out.chords += [ChordSymbol(shift + end + k * bar, last.root, last.quality) for k in range(outro)]
+    sections = [Section(s.name, s.start_bar + intro, s.n_bars) for s in score.sections]
+    if not sections:
+        sections = [Section(str(rng.choice(["verse", "A"])), intro, n_bars)]
+    out.sections = ([Section("intro", 0, intro)] if intro else []) + sections + (
+        [Section("outro", intro + n_bars, outro)] if outro else [])
+    out.n_bars = intro + n_bars + outro
+    return out
+
+
+def label_sections(score: Score, rng: np.random.Generator) -> Score:
+    """Random section labels: folk A/B parts renamed, or an unlabelled tune cut into 4/8-bar sections."""
+    out = score.copy()
+    n_bars = score.bar_count()
+    if score.sections and rng.random() < 0.5:
+        names = sorted({re.sub(r"\s+\d+$", "", s.name) for s in score.sections})
+        pool = ["verse", "chorus", "bridge", "A", "B", "C", "pre-chorus", "solo", "interlude"]
+        rng.shuffle(pool)
+        mapping = dict(zip(names, pool, strict=False))
+        out.sections = [Section(mapping.get(re.sub(r"\s+\d+$", "", s.name), s.name), s.start_bar, s.n_bars)
+                        for s in score.sections]
+    elif not score.sections and n_bars >= 8 and rng.random() < 0.7:
+        size = 8 if n_bars >= 16 and rng.random() < 0.6 else 4
+        form = [["verse", "chorus"], ["A", "B"], ["A", "A", "B", "A"], ["verse", "verse", "chorus"]][
+            int(rng.integers(4))]
+        out.sections = [Section(form[(i // size) % len(form)], i, min(size, n_bars - i))
+                        for i in range(0, n_bars, size)]
+    return out
+
+
+# -- captions ------------------------------------------------------------------------------------
+
+
+def prompt_caption(score: Score, style: str, rng: np.random.Generator) -> str:
+    """A prompt-like sentence ('melancholic lo-fi piano with soft drums, 84 BPM, A minor, verse 8, ...')."""
+    words: list[str] = []
+    if rng.random() < 0.6:
+        words.append(str(rng.choice(MOOD_WORDS[score.key.mode])))
+    if rng.random() < 0.4:
+        words.append(str(rng.choice(ENERGY_WORDS[energy_of(score)])))
+    if style != "none" and rng.random() < 0.85:
+        words.append(style)
+    names = [program_name(t.program).lower() if t.program != DRUM_PROGRAM else "drums" for t in score.tracks]
+    if rng.random() < 0.8:
+        shown = names if rng.random() < 0.7 else names[: int(rng.integers(1, len(names) + 1))]
+        words.append(shown[0] + (" with " + ", ".join(shown[1:]) if len(shown) > 1 else ""))
+    parts = [" ".join(words) or "a piece"]
+    if rng.random() < 0.7:
+        parts.append(f"{round(score.bpm)} BPM")
+    if rng.random() < 0.6:
+        parts.append(f"{PITCH_CLASSES[score.key.tonic]} {score.key.mode}")
+    if rng.random() < 0.4:
+        parts.append(f"in {score.meter}")
+    if score.sections and rng.random() < 0.6:
+        parts.append(", ".join(f"{s.name} {s.n_bars}" + (" bars" if i == 0 else "")
+                               for i, s in enumerate(score.sections)))
+    elif rng.random() < 0.3:
+        parts.append(f"{score.bar_count()} bars")
+    order = [parts[0], *rng.permutation(parts[1:]).tolist()] if len(parts) > 1 else parts
+    return ", ".join(order)
+
+
+def fix_caption(caption: str, old: Score, new: Score) -> str:
+    """A corpus caption with its key and tempo rewritten after transposition / tempo change."""
+    if old.key != new.key:
+        old_key = f"{PITCH_CLASSES[old.key.tonic]} {old.key.mode}"
+        caption = caption.replace(old_key, f"{PITCH_CLASSES[new.key.tonic]} {new.key.mode}")
+        caption = re.sub(r"ranging from \S+ to \S+", "", caption)
+    if round(old.bpm) != round(new.bpm):
+        caption = re.sub(rf"\b{round(old.bpm)}( BPM| beats per minute)", rf"{round(new.bpm)}\1", caption)
+    return caption
+
+
+# -- one example -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    score: Score
+    caption: str
+    style: str
+    augmentations: tuple[str, ...]
+
+
+def augment(score: Score, attributes: dict, captions: list[str], chords: list[ChordSymbol],
+            rng: np.random.Generator, drums: DrumBank | None) -> Example:
+    """One randomly augmented version of a corpus work (each step is described in the model card)."""
+    done: list[str] = []
+    style = corpus_style(attributes)
+    original = score
+    is_drums = all(t.is_drum for t in score.tracks)
+    if not score.chords and chords and not is_drums:
+        score = score.copy()
+        score.chords = list(chords)  # the harmonic plan is written first, so the model learns to follow it
+    meter = (score.meter.numerator, score.meter.denominator)
+    single_line = len(score.tracks) == 1 and not is_drums and len(score.time_signatures) == 1
+    if single_line and chords and meter in STYLES_BY_METER and rng.random() < 0.6:
+        style = str(rng.choice(STYLES_BY_METER[meter]))
+        keep_instrument = rng.random() < 0.4
+        band = [p for p in STYLE_BY_NAME[style].band if p != DRUM_PROGRAM]
+        melody_program = score.tracks[0].program if keep_instrument else next(
+            (p for p in band if default_role(p) == "melody"), band[0])
+        score = accompany(score, score.chords, style, rng, drums, melody_program)
+        done.append(f"accompaniment:{style}")
+        if rng.random() < 0.5:
+            intro, outro = int(rng.choice([0, 2, 4])), int(rng.choice([0, 0, 2, 4]))
+            if intro or outro:
+                score = add_intro_outro(score, rng, intro, outro)
+                done.append("intro/outro")
+        if rng.random() < 0.5:
+            bpm = STYLE_BY_NAME[style].bpm * rng.uniform(0.85, 1.15)
+            score.tempos = [Tempo(float(np.clip(round(bpm), MIN_BPM, MAX_BPM)))]
+            done.append("style tempo")
+    elif not is_drums and rng.random() < 0.4:
+        score = score.copy()
+        for track in score.tracks:
+            if not track.is_drum and track.role in REVOICE and rng.random() < 0.7:
+                track.program = int(rng.choice(REVOICE[track.role]))
+        done.append("revoice")
+    if not is_drums and rng.random() < 0.8:
+        pitched = np.concatenate([t.notes[:, 2] for t in score.tracks if not t.is_drum and len(t.notes)] or [[60]])
+        low, high = max(-6, -int(pitched.min())), min(6, 127 - int(pitched.max()))
+        if high > low:
+            shift = int(rng.integers(low, high + 1))
+            if shift:
+                score = score.transposed(shift)
+                done.append("transpose")
+    if rng.random() < 0.4 and "style tempo" not in done:
+        score = score.copy()
+        factor = rng.uniform(0.8, 1.25)
+        score.tempos = [Tempo(float(np.clip(round(t.bpm * factor), MIN_BPM, MAX_BPM)), t.tick) for t in score.tempos]
+        done.append("tempo")
+    if not is_drums and rng.random() < 0.5:
+        score = label_sections(score, rng)
+        done.append("sections")
+    changed_text = any(d.startswith(("accompaniment", "revoice", "intro", "sections")) for d in done)
+    if captions and not changed_text and rng.random() < 0.6:
+        caption = fix_caption(str(rng.choice(captions)), original, score)
+    else:
+        caption = prompt_caption(score, style, rng)
+    return Example(score, caption, style, tuple(done))
+
+
+def example_controls(score: Score, style: str, rng: np.random.Generator, keep: float = 0.7) -> np.ndarray:
+    """Control tokens for a score, each group kept with probability `keep` (any subset may be given)."""
+    def maybe(value):  # type: ignore[no-untyped-def]
+        return value if rng.random() < keep else None
+
+    sections = tuple((s.name, s.n_bars) for s in score.sections)
+    covers = bool(sections) and sections_cover(score)
+    plan = Plan(
+        bpm=maybe(round(score.bpm)),
+        meter=maybe((score.meter.numerator, score.meter.denominator)),
+        key=maybe(score.key),
+        tracks=maybe(tuple((t.program, t.role) for t in score.tracks)),
+        sections=maybe(sections) if covers else None,
+        n_bars=None,
+    )
+    if plan.sections is None and rng.random() < keep:
+        plan = replace(plan, n_bars=score.bar_count())
+    return controls_from_plan(plan, mode=maybe(score.key.mode), style=maybe(style), energy=maybe(energy_of(score)))
+
+
+def sections_cover(score: Score) -> bool:
+    """Whether the sections tile the bars exactly (then they can be a plan)."""
+    bar = 0
+    for section in score.sections:
+        if section.start_bar != bar:
+            return False
+        bar = section.end_bar
+    return bar == score.bar_count()
+
+
+@dataclass(frozen=True)
+class Window:
+    events: np.ndarray  # (T, fields)
+    bars: np.ndarray  # (T,)
+    weights: np.ndarray  # (T,) 1 where the event is a training target
+
+
+def window(events: np.ndarray, length: int, rng: np.random.Generator) -> Window:
+    """A window of at most `length` events; later windows start at a bar and keep the header in front."""
+    bars, _ = bar_and_position(events)
+    if len(events) <= length:
+        return Window(events, bars, np.ones(len(events), dtype=np.float32))
+    header = int(np.flatnonzero(events[:, F_KIND] == TRACK).max()) + 1
+    bar_starts = np.flatnonzero(np.diff(bars, prepend=-1) > 0)
+    bar_starts = bar_starts[(bar_starts >= header) & (bar_starts < len(events) - length // 2)]
+    start = int(rng.choice(bar_starts)) if len(bar_starts) else header
+    if start == header:
+        return Window(events[:length], bars[:length], np.ones(length, dtype=np.float32))
+    body = slice(start, start + length - header)
+    weights = np.ones(header + len(events[body]), dtype=np.float32)
+    weights[:header] = 0.0  # the header was already learnt from the piece's first window
+    return Window(np.concatenate([events[:header], events[body]]),
+                  np.concatenate([bars[:header], bars[body]]), weights)
+
+
+@dataclass
+class Batch:
+    events: torch.Tensor  # (B, T, fields) long
+    bars: torch.Tensor  # (B, T) long
+    weights: torch.Tensor  # (B, T) float
+    captions: list[str]
+    controls: list[np.ndarray]
+
+
+def collate(windows: list[Window], captions: list[str], controls: list[np.ndarray]) -> Batch:
+    length = max(len(w.events) for w in windows)
+    events = np.zeros((len(windows), length, windows[0].events.shape[1]), dtype=np.int64)
+    bars = np.zeros((len(windows), length), dtype=np.int64)
+    weights = np.zeros((len(windows), length), dtype=np.float32)
+    for i, w in enumerate(windows):
+        events[i, : len(w.events)] = w.events
+        bars[i, : len(w.events)] = w.bars
+        weights[i, : len(w.events)] = w.weights
+    return Batch(torch.from_numpy(events), torch.from_numpy(bars), torch.from_numpy(weights), captions, controls)
+
+
+class ExampleStream:
+    """An endless, seeded stream of augmented training windows drawn from a corpus split."""
+
+    def __init__(self, corpus: Corpus, drums: DrumBank | None, window_length: int, seed: int,
+                 augment_examples: bool = True) -> None:
+        self.corpus, self.drums, self.length = corpus, drums, window_length
+        self.rng = np.random.default_rng(seed)
+        self.augment_examples = augment_examples
+        self.n_failed = 0
+
+    def example(self, index: int) -> tuple[Window, str, np.ndarray] | None:
+        work = self.corpus[index]
+        try:
+            if self.augment_examples:
+                ex = augment(work.score, work.attributes, work.captions, self.corpus.estimated_chords(index),
+                             self.rng, self.drums)
+            else:
+                score = work.score
+                chords = self.corpus.estimated_chords(index)
+                if not score.chords and chords and not all(t.is_drum for t in score.tracks):
+                    score = score.copy()
+                    score.chords = chords
+                ex = Example(score, work.captions[0] if work.captions else "", corpus_style(work.attributes), ())
+            events = encode(ex.score)
+        except (TokenError, ValueError):
+            self.n_failed += 1
+            return None
+        return window(events, self.length, self.rng), ex.caption, example_controls(ex.score, ex.style, self.rng)
+
+    def batches(self, batch_size: int) -> Iterator[Batch]:
+        while True:
+            items: list[tuple[Window, str, np.ndarray]] = []
+            while len(items) < batch_size:
+                item = self.example(int(self.rng.integers(len(self.corpus))))
+                if item is not None:
+                    items.append(item)
+            yield collate([i[0] for i in items], [i[1] for i in items], [i[2] for i in items])
+

@@ -1,0 +1,207 @@
+"""Structure model: shapes, learning, KV cache, CFG, exact plans, infilling, determinism, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from melodex.errors import MelodexError
+from melodex.score import DRUM_PROGRAM, Key
+from melodex.structure.conditioning import build_memory, controls_from_plan
+from melodex.structure.generate import generate_score, infill
+from melodex.structure.model import StructureConfig, StructureModel, load_model
+from melodex.tokens import (
+    F_KIND,
+    F_TRACK,
+    NOTE,
+    Plan,
+    TokenError,
+    bar_and_position,
+    encode,
+    validate,
+)
+from test_tokens import make_score
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "melodex" / "weights" / "structure"
+PLAN = Plan(bpm=97, meter=(4, 4), key=Key(5, "minor"),
+            tracks=((0, "melody"), (33, "bass"), (DRUM_PROGRAM, "drums")),
+            sections=(("intro", 2), ("verse", 3), ("chorus", 2)))
+
+
+@pytest.fixture(scope="module")
+def tiny() -> StructureModel:
+    torch.manual_seed(0)
+    model = StructureModel(StructureConfig.tiny())
+    model.eval()
+    return model
+
+
+def batch_of(score_events: np.ndarray, model: StructureModel, n: int = 2):  # type: ignore[no-untyped-def]
+    events = torch.from_numpy(score_events).long()[None].expand(n, -1, -1).contiguous()
+    bars = torch.from_numpy(bar_and_position(score_events)[0]).long()[None].expand(n, -1).contiguous()
+    memory = build_memory(model, ["dark piano"] * n, [controls_from_plan(PLAN)] * n)
+    return events, bars, memory
+
+
+def test_forward_shapes_and_loss(tiny: StructureModel) -> None:
+    events, bars, memory = batch_of(encode(make_score()), tiny)
+    hidden = tiny.hidden(events, bars, memory)
+    assert hidden.shape == (2, events.shape[1], tiny.config.d_model)
+    loss, parts = tiny.loss(events, bars, memory)
+    assert torch.isfinite(loss) and loss.item() > 1.0
+    assert {"kind", "pitch", "pos", "dur", "nll"} <= set(parts)
+
+
+def test_loss_decreases_on_a_tiny_batch() -> None:
+    torch.manual_seed(1)
+    model = StructureModel(StructureConfig.tiny())
+    events, bars, memory = batch_of(encode(make_score()), model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        memory = build_memory(model, ["dark piano"] * 2, [controls_from_plan(PLAN)] * 2)
+        loss, _ = model.loss(events, bars, memory)
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.6 * first
+
+
+def test_kv_cache_matches_full_recompute(tiny: StructureModel) -> None:
+    events, bars, memory = batch_of(encode(make_score())[:60], tiny, n=1)
+    with torch.no_grad():
+        full = tiny.hidden(events, bars, memory)
+    cache = tiny.new_cache(1, 80, memory)
+    prefix = tiny.step(events[:, :20], bars[:, :20], cache)
+    torch.testing.assert_close(prefix, full[:, 19], atol=1e-4, rtol=1e-4)
+    for t in range(20, 60):
+        step = tiny.step(events[:, t:t + 1], bars[:, t:t + 1], cache)
+        torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
+
+
+def test_guidance_changes_the_logits(tiny: StructureModel) -> None:
+    events, bars, _ = batch_of(encode(make_score())[:30], tiny, n=2)
+    memory = build_memory(tiny, ["dark piano"] * 2, [controls_from_plan(PLAN)] * 2, torch.tensor([True, False]))
+    with torch.no_grad():
+        logits = tiny.kind_head(tiny.hidden(events, bars, memory)[:, -1])
+    assert not torch.allclose(logits[0], logits[1])
+    guided = logits[1] + 3.0 * (logits[0] - logits[1])
+    assert not torch.allclose(guided, logits[0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_weights_still_obey_the_plan_exactly(tiny: StructureModel, seed: int) -> None:
+    plan = PLAN if seed != 1 else Plan(bpm=140, meter=(6, 8), key=Key(9, "minor"),
+                                       tracks=((40, "melody"), (24, "accompaniment")), sections=(("A", 2), ("B", 2)))
+    score, events = generate_score(tiny, "a test", plan, seed=seed, max_events=700)
+    validate(events, plan)
+    assert score.bpm == plan.bpm and (score.meter.numerator, score.meter.denominator) == plan.meter
+    assert score.key == plan.key
+    assert [(t.program, t.role) for t in score.tracks] == list(plan.tracks or ())
+    assert [(s.name.split(" ")[0], s.n_bars) for s in score.sections] == list(plan.sections or ())
+    assert score.bar_count() == plan.n_bars
+    assert len(events) <= 700
+
+
+def test_free_form_generation_ends_within_the_budget(tiny: StructureModel) -> None:
+    score, events = generate_score(tiny, "anything", None, seed=4, max_events=200)
+    assert len(events) <= 200 and events[-1, F_KIND] == 2  # EOS
+    validate(events)
+    for track in score.tracks:
+        assert (track.program == DRUM_PROGRAM) == (track.role == "drums")
+
+
+def test_generation_is_deterministic_by_seed(tiny: StructureModel) -> None:
+    _, a = generate_score(tiny, "a test", PLAN, seed=7, max_events=500)
+    _, b = generate_score(tiny, "a test", PLAN, seed=7, max_events=500)
+    _, c = generate_score(tiny, "a test", PLAN, seed=8, max_events=500)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape != c.shape or not np.array_equal(a, c)
+
+
+def test_infilling_keeps_everything_outside_the_span(tiny: StructureModel) -> None:
+    original = encode(make_score())
+    plan = Plan(tracks=((0, "melody"), (DRUM_PROGRAM, "drums"), (33, "bass")))
+    score, events = infill(tiny, original, bars=(2, 5), tracks=[0], text="x", plan=plan, seed=3)
+    validate(events, plan)
+    bars_before, _ = bar_and_position(original)
+    bars_after, _ = bar_and_position(events)
+
+    def outside_or_kept(ev: np.ndarray, bars: np.ndarray) -> np.ndarray:
+        regenerated = (ev[:, F_KIND] == NOTE) & (ev[:, F_TRACK] == 0) & (bars >= 2) & (bars < 5)
+        return ev[~regenerated]
+
+    np.testing.assert_array_equal(outside_or_kept(original, bars_before), outside_or_kept(events, bars_after))
+    assert score.bar_count() == 8
+    new_notes = events[(events[:, F_KIND] == NOTE) & (events[:, F_TRACK] == 0) & (bars_after >= 2) & (bars_after < 5)]
+    old_notes = original[(original[:, F_KIND] == NOTE) & (original[:, F_TRACK] == 0) & (bars_before >= 2)
+                         & (bars_before < 5)]
+    assert new_notes.shape != old_notes.shape or not np.array_equal(new_notes, old_notes)
+
+
+def test_infill_rejects_bad_spans(tiny: StructureModel) -> None:
+    events = encode(make_score())
+    with pytest.raises(MelodexError, match="bars"):
+        infill(tiny, events, bars=(6, 12), tracks=[0])
+    with pytest.raises(MelodexError, match="tracks"):
+        infill(tiny, events, bars=(0, 2), tracks=[5])
+
+
+def test_checkpoint_round_trip_and_corruption(tiny: StructureModel, tmp_path: Path) -> None:
+    tiny.save(tmp_path / "ckpt", metadata={"step": 3})
+    loaded = load_model(tmp_path / "ckpt")
+    assert loaded.config == tiny.config
+    for (name, a), (_, b) in zip(tiny.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    _, first = generate_score(tiny, "a test", PLAN, seed=2, max_events=400)
+    _, second = generate_score(loaded, "a test", PLAN, seed=2, max_events=400)
+    np.testing.assert_array_equal(first, second)
+    weights = tmp_path / "ckpt" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(MelodexError, match="SHA-256"):
+        load_model(tmp_path / "ckpt")
+    with pytest.raises(MelodexError, match="no structure checkpoint"):
+        load_model(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("make_plan, message", [
+    (lambda: Plan(bpm=0), "BPM"),
+    (lambda: Plan(n_bars=2000), "bars"),
+    (lambda: Plan(tracks=((200, "melody"),)), "program"),
+    (lambda: Plan(tracks=((0, "drums"),)), "drums"),
+    (lambda: Plan(tracks=((0, "singer"),)), "role"),
+    (lambda: Plan(meter=(7, 3)), "meter"),
+    (lambda: Plan(sections=(("verse", 0),)), "bars"),
+    (lambda: Plan(sections=(("versus", 4),)), "section"),
+    (lambda: Plan(sections=(("verse", 4),), n_bars=9), "add up"),
+])
+def test_bad_plans_are_clear_errors(tiny: StructureModel, make_plan, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TokenError, match=message):
+        generate_score(tiny, "x", make_plan(), max_events=100)
+
+
+def test_too_small_a_budget_is_refused(tiny: StructureModel) -> None:
+    with pytest.raises(MelodexError, match="max_events"):
+        generate_score(tiny, "x", Plan(n_bars=300), max_events=50)
+
+
+@pytest.mark.slow
+def test_shipped_weights_write_plan_exact_music_in_key() -> None:
+    if not (WEIGHTS / "model.safetensors").exists():
+        pytest.skip("no structure weights shipped yet")
+    model = load_model(WEIGHTS)
+    plan = Plan(bpm=100, meter=(4, 4), key=Key(7, "major"), tracks=((73, "melody"), (0, "accompaniment"),
+                (33, "bass"), (DRUM_PROGRAM, "drums")), sections=(("verse", 4), ("chorus", 4)))
+    score, events = generate_score(model, "bright folk tune with piano, bass and drums", plan, seed=0)
+    validate(events, plan)
+    assert score.bar_count() == 8 and score.bpm == 100
+    pitched = np.concatenate([t.notes[:, 2] for t in score.tracks if not t.is_drum and len(t.notes)])
+    assert len(pitched) >= 16
+    in_key = np.isin(pitched % 12, Key(7, "major").scale).mean()
+    assert in_key > 0.75
