@@ -42,9 +42,9 @@ def reference_dbtp(audio: np.ndarray) -> float:
 def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> dict[str, float | str]:
     options = RenderOptions(mix_text=mix_text)
     samplesets_for(score, options)  # warm the sample-set cache: the timings below are the renderer's
-    clock = time.perf_counter()
+    clock, cpu = time.perf_counter(), time.process_time()
     result = render_score(score, options)
-    ours_s = time.perf_counter() - clock
+    ours_s, ours_cpu = time.perf_counter() - clock, time.process_time() - cpu
 
     clock = time.perf_counter()
     reference = synth.render_stems(score, RATE)
@@ -68,7 +68,13 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> d
             ("ours mixed", result.stems[index]),
             ("soundfont", reference[index]),
         ):
-            f1[label].append(note_f1(score, index, transcribe(audio, RATE))[2])
+            precision, recall, f = note_f1(score, index, transcribe(audio, RATE))
+            f1[label].append(f)
+            print(
+                f"  {name} track {index} ({track.role}, program {track.program}) {label}: "
+                f"P {precision:.3f} R {recall:.3f} F1 {f:.3f}",
+                flush=True,
+            )
     ours_db, ref_db = np.concatenate(clicks_ours), np.concatenate(clicks_ref)
     duration = len(result.mix) / RATE
     render_s = result.seconds["sampler"] + result.seconds["production"]
@@ -86,6 +92,7 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> d
         "render s (sampler+prod)": render_s,
         "x real time": duration / render_s,
         "render_score s": ours_s,
+        "render_score cpu s": ours_cpu,
         "soundfont stems s": soundfont_s,
     }
 

@@ -23,6 +23,7 @@ from melodex.timbre.sampleset import NoteKey, SampleSet
 # GM hi-hat keys: closed (42) and pedal (44) cut an open hi-hat (46) still ringing, as on a real kit.
 HIHAT_CHOKE = frozenset({42, 44, 46})
 SILENCE = 10 ** (-80 / 20)
+LOOP_CROSSFADE_S = 0.3  # long: a short seam between two vibrato phases is heard (and transcribed) as a new onset
 
 
 class SamplerError(MelodexError):
@@ -198,7 +199,7 @@ def _prepare_loop(voice: _Voice, pitch: float, rate: int, loop: tuple[int, int] 
             start = attack_end
     if end - start < max(2 * period, 0.02 * rate) or start < 1:
         return
-    xfade = int(min((end - start) // 2, 0.08 * rate, start))
+    xfade = int(min((end - start) // 2, LOOP_CROSSFADE_S * rate, start))
     if loop is None and period < 0.05 * rate:
         # Nudge the end by up to half a period so the two crossfade windows correlate best.
         reach = int(period // 2) + 1
