@@ -40,6 +40,7 @@ FORM_SECTIONS = tuple(name for name in SECTION_NAMES[1:] if len(name) > 1)
 PROJECT_FILE = "song.melodex"
 SPECTROGRAM_ROWS = 256
 SPECTROGRAM_MAX_COLUMNS = 1600
+SPECTROGRAM_RANGE_DB = 80.0
 
 
 class NotFound(MelodexError):
@@ -376,7 +377,7 @@ def spectrogram_png(mix: np.ndarray, sample_rate: int, path: Path) -> None:
         from matplotlib.image import imsave
     except ImportError as exc:
         raise MelodexError("the spectrogram needs matplotlib: pip install 'melodex[server]'") from exc
-    mono = np.asarray(mix, dtype=np.float32)
+    mono = np.nan_to_num(np.asarray(mix, dtype=np.float32))
     mono = mono.mean(axis=1) if mono.ndim == 2 else mono
     n_fft = 2048 if sample_rate > 24000 else 1024
     hop = max(n_fft // 8, int(np.ceil(len(mono) / SPECTROGRAM_MAX_COLUMNS)))
@@ -384,7 +385,9 @@ def spectrogram_png(mix: np.ndarray, sample_rate: int, path: Path) -> None:
     n_frames = max(1, 1 + (len(padded) - n_fft) // hop)
     frames = np.lib.stride_tricks.as_strided(padded, (n_frames, n_fft), (padded.strides[0] * hop,
                                                                           padded.strides[0]), writeable=False)
-    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft).astype(np.float32), axis=1)) ** 2
+    window = np.hanning(n_fft).astype(np.float32)
+    # scaled so a full-scale sine peaks near 0 dB: silence then stays dark instead of being stretched
+    power = (np.abs(np.fft.rfft(frames * window, axis=1)) / (window.sum() / 2)) ** 2
     bin_hz = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     rows_hz = np.geomspace(30.0, sample_rate / 2, SPECTROGRAM_ROWS)
     # each row takes the strongest bin in its band, so low notes don't vanish between log-spaced rows
@@ -393,6 +396,7 @@ def spectrogram_png(mix: np.ndarray, sample_rate: int, path: Path) -> None:
     edges = np.minimum(edges, len(bin_hz) - 1)
     rows = np.stack([power[:, lo:max(hi, lo + 1)].max(axis=1) for lo, hi in itertools.pairwise(edges.tolist())])
     db = 10 * np.log10(rows + 1e-12)
-    db = np.clip((db - (db.max() - 80.0)) / 80.0, 0.0, 1.0)
+    top = max(float(db.max()), -40.0)
+    db = np.clip((db - (top - SPECTROGRAM_RANGE_DB)) / SPECTROGRAM_RANGE_DB, 0.0, 1.0)
     imsave(path, db[::-1], cmap=colormaps["magma"], vmin=0.0, vmax=1.0, format="png")
 
