@@ -1,0 +1,141 @@
+"""Measures of the timbre model: reconstruction against the ARCHITECTURE.md note set, and text control.
+
+`reconstruction` renders the reference notes from FluidR3_GM and compares three decodes with the
+original: the HN analysis itself, and HN through the autoencoder (encode -> decode). `text_control`
+generates notes from contrasting words and measures what the words should change (spectral centroid
+for bright/dark, decay for plucky/pad) at several guidance scales.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from melodex.timbre import hn, metrics
+from melodex.timbre.autoencoder import features_from_params, note_conditions, params_from_features
+from melodex.timbre.model import GenerationOptions, TimbreModel
+
+# (program, pitch) as in ARCHITECTURE.md: piano, e-piano, nylon guitar, violin, cello, trumpet, flute,
+# square lead, warm pad (13 pitched notes).
+REFERENCE_NOTES = (
+    (0, 48), (0, 72), (4, 60), (24, 55), (24, 64), (40, 76), (40, 67), (42, 48),
+    (56, 67), (73, 79), (80, 60), (89, 55), (89, 67),
+)
+REFERENCE_VELOCITY = 100
+
+
+@dataclass(frozen=True)
+class ReconstructionRow:
+    program: int
+    pitch: int
+    method: str
+    mr_stft: float
+    mel_lsd: float
+    pitch_error_cents: float
+    seconds_per_second: float
+
+
+def render_reference(program: int, pitch: int) -> np.ndarray:
+    from melodex.soundfont import SoundFontSynth
+
+    with SoundFontSynth() as synth:
+        audio = synth.render_note(program, pitch, REFERENCE_VELOCITY, hn.HOLD_S, 0.5)
+    return audio[: hn.NOTE_FRAMES]
+
+
+@torch.no_grad()
+def autoencode(model: TimbreModel, params: hn.HNParams, velocity: int) -> hn.HNParams:
+    ae = model.autoencoder
+    x = ae.normalise(torch.from_numpy(features_from_params(params))[None])
+    conditions = note_conditions(torch.tensor([params.pitch]), torch.tensor([velocity]))
+    mean, _ = ae.encode(x, conditions)
+    features = ae.denormalise(ae.decode(mean, conditions))[0].numpy()
+    return params_from_features(features, params.pitch)
+
+
+def reconstruction(model: TimbreModel | None) -> list[ReconstructionRow]:
+    """Rows for every reference note: 'hn' (analysis -> synthesis) and, with a model, 'autoencoder'."""
+    rows = []
+    for program, pitch in REFERENCE_NOTES:
+        original = render_reference(program, pitch)
+        reference_cents = metrics.pitch_cents(original, pitch)
+        params = hn.analyse(original, pitch, stretched=program < 40)
+        decodes = [("hn", params)]
+        if model is not None:
+            decodes.append(("autoencoder", autoencode(model, params, REFERENCE_VELOCITY)))
+        for method, decoded in decodes:
+            started = time.perf_counter()
+            audio = hn.synthesize(decoded)
+            seconds = (time.perf_counter() - started) / (hn.NOTE_FRAMES / hn.SAMPLE_RATE)
+            rows.append(
+                ReconstructionRow(
+                    program, pitch, method,
+                    metrics.mr_stft(original, audio),
+                    metrics.mel_lsd(original, audio),
+                    abs(metrics.pitch_cents(audio, pitch) - reference_cents),
+                    seconds,
+                )
+            )
+    return rows
+
+
+@dataclass(frozen=True)
+class TextControlRow:
+    program: int
+    cfg: float
+    words: tuple[str, str]
+    measure: str
+    first: float  # mean measure over pitches and seeds for words[0]
+    second: float
+
+    @property
+    def ratio(self) -> float:
+        return self.first / max(self.second, 1e-9)
+
+
+CONTRASTS = (
+    (("bright", "dark"), "centroid_hz"),
+    (("bright", "warm"), "centroid_hz"),
+    (("plucky", "pad-like sustained"), "decay_s"),
+)
+CONTROL_PROGRAMS = (0, 4, 24, 40, 56, 73, 80, 89)
+
+
+def _measure(audio: np.ndarray, measure: str) -> float:
+    return metrics.spectral_centroid(audio) if measure == "centroid_hz" else metrics.decay_time(audio)
+
+
+def text_control(
+    model: TimbreModel,
+    cfgs: tuple[float, ...] = (1.0, 3.0, 5.0),
+    programs: tuple[int, ...] = CONTROL_PROGRAMS,
+    pitches: tuple[int, ...] = (55, 67),
+    seeds: tuple[int, ...] = (0, 1),
+    steps: int = 20,
+) -> list[TextControlRow]:
+    rows = []
+    for (first, second), measure in CONTRASTS:
+        for cfg in cfgs:
+            for program in programs:
+                values = []
+                for word in (first, second):
+                    found = []
+                    for seed in seeds:
+                        options = GenerationOptions(cfg=cfg, steps=steps, seed=seed)
+                        for _, _, audio, _, _ in model.generate_notes(program, word, list(pitches), [90], options):
+                            found.append(_measure(audio, measure))
+                    values.append(float(np.mean(found)))
+                rows.append(TextControlRow(program, cfg, (first, second), measure, values[0], values[1]))
+    return rows
+
+
+def generated_pitch_errors(model: TimbreModel, programs: tuple[int, ...] = CONTROL_PROGRAMS) -> list[float]:
+    """|cents| of generated notes measured from their audio (pitch 60 and 72, one seed)."""
+    errors = []
+    for program in programs:
+        for pitch, _, audio, _, _ in model.generate_notes(program, "", [60, 72], [90], GenerationOptions()):
+            errors.append(abs(metrics.pitch_cents(audio, pitch)))
+    return errors

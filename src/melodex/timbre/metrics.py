@@ -1,0 +1,111 @@
+"""Audio measures for notes: reconstruction distances (MR-STFT, mel-LSD), pitch, and timbre descriptors.
+
+The descriptors (spectral centroid, attack, decay, noisiness) caption the training notes and measure
+whether text control works; the distances compare a reconstruction with its original as in the
+ARCHITECTURE.md table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from melodex.timbre.hn import HOLD_S, SAMPLE_RATE, midi_hz
+
+MR_STFT_SIZES = (512, 1024, 2048)
+
+
+def _stft_mag(audio: np.ndarray, n_fft: int) -> np.ndarray:
+    hop = n_fft // 4
+    padded = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1))
+
+
+def mr_stft(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """Multi-resolution STFT distance: spectral convergence + mean |log magnitude| difference, averaged."""
+    n = min(len(reference), len(estimate))
+    total = 0.0
+    for n_fft in MR_STFT_SIZES:
+        ref, est = _stft_mag(reference[:n], n_fft), _stft_mag(estimate[:n], n_fft)
+        convergence = np.linalg.norm(ref - est) / (np.linalg.norm(ref) + 1e-9)
+        log_mag = np.mean(np.abs(np.log(ref + 1e-5) - np.log(est + 1e-5)))
+        total += convergence + log_mag
+    return float(total / len(MR_STFT_SIZES))
+
+
+def mel_filterbank(n_mels: int = 128, n_fft: int = 2048, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Triangular HTK-mel filters (n_mels, n_fft // 2 + 1)."""
+    mel_max = 2595.0 * np.log10(1 + sample_rate / 2 / 700.0)
+    hz = 700.0 * (10 ** (np.linspace(0, mel_max, n_mels + 2) / 2595.0) - 1)
+    bins = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    lower, centre, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+    rising = (bins[None, :] - lower) / np.maximum(centre - lower, 1e-9)
+    falling = (upper - bins[None, :]) / np.maximum(upper - centre, 1e-9)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+def mel_lsd(reference: np.ndarray, estimate: np.ndarray, floor_db: float = -80.0) -> float:
+    """Log-spectral distance in dB over 128 mel bands (frames below -80 dB of the peak clipped)."""
+    n = min(len(reference), len(estimate))
+    bank = mel_filterbank()
+    ref = bank @ (_stft_mag(reference[:n], 2048) ** 2).T
+    est = bank @ (_stft_mag(estimate[:n], 2048) ** 2).T
+    top = 10 * np.log10(ref.max() + 1e-12)
+    ref_db = np.maximum(10 * np.log10(ref + 1e-12), top + floor_db)
+    est_db = np.maximum(10 * np.log10(est + 1e-12), top + floor_db)
+    return float(np.mean(np.sqrt(np.mean((ref_db - est_db) ** 2, axis=0))))
+
+
+def pitch_cents(audio: np.ndarray, pitch: int, start_s: float = 0.15, end_s: float = 0.95) -> float:
+    """Measured pitch in cents from MIDI `pitch`, from the strongest of the first 6 partials.
+
+    A long zero-padded FFT of the held part; each partial's peak is interpolated and the deviations
+    averaged by strength, so a weak fundamental (low brass, bass) does not break the estimate.
+    """
+    segment = np.asarray(audio[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)], dtype=np.float64)
+    n = 1 << 18
+    spectrum = np.abs(np.fft.rfft(segment * np.hanning(len(segment)), n))
+    hz_per_bin = SAMPLE_RATE / n
+    f0 = midi_hz(pitch)
+    devs, weights = [], []
+    for k in range(1, 7):
+        if k * f0 > SAMPLE_RATE / 2 * 0.9:
+            break
+        lo, hi = int(k * f0 * 2 ** (-0.5 / 12) / hz_per_bin), int(k * f0 * 2 ** (0.5 / 12) / hz_per_bin)
+        peak = lo + int(np.argmax(spectrum[lo:hi]))
+        a, b, c = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c != 0 else 0.0
+        devs.append(1200 * np.log2((peak + shift) * hz_per_bin / (k * f0)))
+        weights.append(spectrum[peak])
+    w = np.asarray(weights)
+    strong = w >= 0.1 * w.max()
+    return float(np.sum(np.asarray(devs)[strong] * w[strong]) / np.sum(w[strong]))
+
+
+def _envelope_db(audio: np.ndarray, hop: int = 441) -> np.ndarray:
+    frames = len(audio) // hop
+    power = np.mean(np.square(audio[: frames * hop], dtype=np.float64).reshape(frames, hop), axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
+def spectral_centroid(audio: np.ndarray, until_s: float = HOLD_S) -> float:
+    """Energy-weighted mean spectral centroid (Hz) over the held part."""
+    mag = _stft_mag(np.asarray(audio[: int(until_s * SAMPLE_RATE)]), 2048)
+    power = mag**2
+    hz = np.arange(mag.shape[1]) * SAMPLE_RATE / 2048
+    return float((power * hz).sum() / (power.sum() + 1e-12))
+
+
+def decay_time(audio: np.ndarray, drop_db: float = 20.0) -> float:
+    """Seconds from the peak until the level first falls `drop_db` under it (held part; 1.0 if never)."""
+    env = _envelope_db(np.asarray(audio[: int(HOLD_S * SAMPLE_RATE)]))
+    peak = int(np.argmax(env))
+    below = np.nonzero(env[peak:] < env[peak] - drop_db)[0]
+    return float(below[0] * 0.01) if len(below) else HOLD_S
+
+
+def sustain_ratio(audio: np.ndarray) -> float:
+    """RMS of 0.8-1.0 s (still held) over the peak 10 ms RMS."""
+    env = _envelope_db(np.asarray(audio))
+    late = env[80:100]
+    return float(10 ** ((np.mean(late) - env.max()) / 20)) if len(late) else 0.0

@@ -1,0 +1,313 @@
+"""Training of the timbre models: note dataset -> autoencoder -> latents + captions -> diffusion -> weights.
+
+Each stage checkpoints to the cache every few minutes and resumes where it stopped, so the run can be
+interrupted and restarted at will. Shipped weights are safetensors + config.json with SHA-256s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from safetensors.torch import save_file
+
+from melodex.timbre import hn
+from melodex.timbre.autoencoder import (
+    ATTACK,
+    STRETCH,
+    AutoencoderConfig,
+    NoteAutoencoder,
+    audible_mask,
+    note_conditions,
+)
+from melodex.timbre.diffusion import N_FAMILIES, DiffusionConfig, TimbreCondition, TimbreDenoiser
+from melodex.timbre.model import WEIGHT_FILES, WEIGHTS_DIR
+from melodex.timbre.notes import NoteDataset, build_note_dataset, caption, descriptor_labels
+from melodex.timbre.schedulers import alpha_sigma
+
+CACHE = Path(__file__).resolve().parents[3] / ".cache" / "timbre"
+CAPTIONS_PER_NOTE = 6
+Log = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TimbreTrainOptions:
+    cache_dir: Path = CACHE
+    out_dir: Path = WEIGHTS_DIR
+    autoencoder_steps: int = 3000
+    diffusion_steps: int = 8000
+    autoencoder_batch: int = 32
+    diffusion_batch: int = 64
+    learning_rate: float = 1e-3
+    kl_weight: float = 1e-4
+    checkpoint_minutes: float = 3.0
+    threads: int = 1
+    seed: int = 0
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+
+
+def note_features(dataset: NoteDataset) -> np.ndarray:
+    """(n, N_FRAMES, N_FEATURES) float32 features, as `autoencoder.features_from_params` makes them."""
+    n = len(dataset)
+    const = np.ones((n, hn.N_FRAMES, 1), dtype=np.float32)
+    return np.concatenate(
+        [
+            dataset.harmonics_db.astype(np.float32),
+            dataset.noise_db.astype(np.float32),
+            dataset.cents.astype(np.float32)[:, :, None],
+            const * np.log10(dataset.stretch.astype(np.float32) + 1e-6)[:, None, None],
+            const * np.log10(dataset.attack_s.astype(np.float32))[:, None, None],
+        ],
+        axis=2,
+    )
+
+
+def validation_split(n: int, seed: int = 0, fraction: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    cut = max(1, int(n * fraction))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+    )
+
+
+class Checkpoint:
+    """A resumable training state in the cache (torch tensors only, loaded with weights_only=True)."""
+
+    def __init__(self, path: Path, minutes: float) -> None:
+        self.path = path
+        self.every = minutes * 60
+        self.last = time.monotonic()
+
+    def load(self) -> dict | None:
+        return torch.load(self.path, weights_only=True) if self.path.exists() else None
+
+    def save(self, state: dict, force: bool = False) -> None:
+        if force or time.monotonic() - self.last > self.every:
+            tmp = self.path.with_suffix(".tmp")
+            torch.save(state, tmp)
+            tmp.replace(self.path)
+            self.last = time.monotonic()
+
+
+def autoencoder_loss(
+    model: NoteAutoencoder, x: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor, kl_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(total loss, reconstruction L1) on normalised features; inaudible partials are not scored."""
+    conditions = note_conditions(pitch, velocity)
+    mean, logvar = model.encode(x, conditions)
+    latent = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+    recon = model.decode(latent, conditions)
+    mask = audible_mask(pitch)[:, :, None]
+    l1 = ((recon - x).abs() * mask).sum() / (mask.sum() * x.shape[-1])
+    kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar).mean()
+    return l1 + kl_weight * kl, l1
+
+
+def train_autoencoder(dataset: NoteDataset, options: TimbreTrainOptions, log: Log) -> NoteAutoencoder:
+    torch.manual_seed(options.seed)
+    features = torch.from_numpy(note_features(dataset))
+    train_rows, valid_rows = validation_split(len(dataset), options.seed)
+    model = NoteAutoencoder(options.autoencoder)
+    flat = features[train_rows].reshape(-1, features.shape[-1])
+    model.feature_mean.copy_(flat.mean(0))
+    model.feature_std.copy_(flat.std(0).clamp(min=1.0))
+    for column in (STRETCH, ATTACK):  # constant per note: normalise by the spread between notes
+        model.feature_std[column] = flat[:, column].std().clamp(min=0.1)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=1e-4)
+    checkpoint = Checkpoint(options.cache_dir / "autoencoder.ckpt", options.checkpoint_minutes)
+    step = 0
+    state = checkpoint.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    x_all = model.normalise(features)
+    pitch, velocity = torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity)
+    rng = np.random.default_rng(options.seed + step)
+    model.train()
+    with _progress() as bar:
+        task = bar.add_task("autoencoder", total=options.autoencoder_steps, completed=step, info="")
+        while step < options.autoencoder_steps:
+            lr = options.learning_rate * 0.5 * (1 + np.cos(np.pi * step / options.autoencoder_steps))
+            for group in optimiser.param_groups:
+                group["lr"] = float(lr)
+            rows = torch.from_numpy(rng.choice(train_rows, options.autoencoder_batch))
+            loss, l1 = autoencoder_loss(model, x_all[rows], pitch[rows], velocity[rows], options.kl_weight)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            step += 1
+            if step % 100 == 0 or step == options.autoencoder_steps:
+                with torch.no_grad():
+                    model.eval()
+                    v = torch.from_numpy(valid_rows)
+                    _, valid_l1 = autoencoder_loss(model, x_all[v], pitch[v], velocity[v], 0.0)
+                    model.train()
+                log({"stage": "autoencoder", "step": step, "l1": float(l1.detach()), "valid_l1": float(valid_l1)})
+                bar.update(task, completed=step, info=f"l1 {float(l1.detach()):.3f} valid {float(valid_l1):.3f}")
+                checkpoint.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step})
+        checkpoint.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step}, True)
+    return model.eval()
+
+
+@torch.no_grad()
+def encode_notes(model: NoteAutoencoder, dataset: NoteDataset) -> torch.Tensor:
+    x = model.normalise(torch.from_numpy(note_features(dataset)))
+    conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
+    return torch.cat([model.encode(x[i : i + 256], conditions[i : i + 256])[0] for i in range(0, len(x), 256)])
+
+
+def caption_embeddings(dataset: NoteDataset, options: TimbreTrainOptions) -> tuple[list[list[str]], torch.Tensor]:
+    """CAPTIONS_PER_NOTE captions per note and their MiniLM embeddings (n, CAPTIONS_PER_NOTE, 384), cached."""
+    from melodex.text import embed
+
+    rng = np.random.default_rng(options.seed)
+    labels = descriptor_labels(dataset)
+    captions = [
+        [caption(int(program), labels[i], rng) for _ in range(CAPTIONS_PER_NOTE)]
+        for i, program in enumerate(dataset.program)
+    ]
+    flat = [c for row in captions for c in row]
+    key = hashlib.sha256("\n".join(flat).encode()).hexdigest()[:16]
+    path = options.cache_dir / f"captions_{key}.npy"
+    if path.exists():
+        vectors = np.load(path)
+    else:
+        unique = sorted(set(flat))
+        table: dict[str, np.ndarray] = {}
+        for i in range(0, len(unique), 512):
+            chunk = unique[i : i + 512]
+            table.update(zip(chunk, embed(chunk), strict=True))
+        vectors = np.stack([table[c] for c in flat]).astype(np.float32)
+        np.save(path, vectors)
+    return captions, torch.from_numpy(vectors).reshape(len(dataset), CAPTIONS_PER_NOTE, -1)
+
+
+def train_diffusion(
+    latents: torch.Tensor, texts: torch.Tensor, dataset: NoteDataset, options: TimbreTrainOptions, log: Log
+) -> TimbreDenoiser:
+    torch.manual_seed(options.seed)
+    model = TimbreDenoiser(options.diffusion)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate * 0.5, weight_decay=1e-4)
+    checkpoint = Checkpoint(options.cache_dir / "diffusion.ckpt", options.checkpoint_minutes)
+    step = 0
+    state = checkpoint.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if state is not None and "ema" in state:
+        ema = state["ema"]
+    family = torch.from_numpy(dataset.program // 8).long()
+    pitch, velocity = torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity)
+    rng = np.random.default_rng(options.seed + step)
+    n = len(latents)
+    model.train()
+    with _progress() as bar:
+        task = bar.add_task("diffusion", total=options.diffusion_steps, completed=step, info="")
+        running = 0.0
+        while step < options.diffusion_steps:
+            warm = min(1.0, step / 500)
+            lr = options.learning_rate * 0.5 * warm * 0.5 * (1 + np.cos(np.pi * step / options.diffusion_steps))
+            for group in optimiser.param_groups:
+                group["lr"] = float(lr)
+            rows = torch.from_numpy(rng.integers(0, n, options.diffusion_batch))
+            pick = torch.from_numpy(rng.integers(0, CAPTIONS_PER_NOTE, options.diffusion_batch))
+            text = texts[rows, pick]
+            # Condition dropout: both text and family (the CFG unconditional), or one of them.
+            u = torch.from_numpy(rng.random(options.diffusion_batch))
+            keep_text = ~((u < 0.15) | ((u >= 0.15) & (u < 0.25)))
+            fam = torch.where((u < 0.15) | ((u >= 0.25) & (u < 0.30)), N_FAMILIES, family[rows])
+            x0 = latents[rows]
+            t = torch.from_numpy(rng.random(options.diffusion_batch)).float()
+            noise = torch.randn_like(x0)
+            alpha, sigma = alpha_sigma(t)
+            xt = alpha[:, None, None] * x0 + sigma[:, None, None] * noise
+            target = alpha[:, None, None] * noise - sigma[:, None, None] * x0
+            condition = TimbreCondition(text, fam, pitch[rows], velocity[rows], keep_text)
+            pred = model(xt, t, condition)
+            loss = torch.mean((pred - target) ** 2)
+            optimiser.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimiser.step()
+            with torch.no_grad():
+                for name, value in model.state_dict().items():
+                    ema[name].lerp_(value, 1 - 0.999 if step > 1000 else 1.0)
+            running = 0.98 * running + 0.02 * float(loss) if step else float(loss)
+            step += 1
+            if step % 100 == 0 or step == options.diffusion_steps:
+                log({"stage": "diffusion", "step": step, "loss": running})
+                bar.update(task, completed=step, info=f"loss {running:.4f}")
+                state = {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "ema": ema}
+                checkpoint.save(state)
+        checkpoint.save(
+            {"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "ema": ema}, True
+        )
+    model.load_state_dict(ema)
+    return model.eval()
+
+
+def export_weights(
+    autoencoder: NoteAutoencoder, denoiser: TimbreDenoiser, latent_scale: float, options: TimbreTrainOptions,
+    extra: dict,
+) -> Path:
+    out = options.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in autoencoder.state_dict().items()}, out / WEIGHT_FILES[0])
+    save_file({k: v.contiguous() for k, v in denoiser.state_dict().items()}, out / WEIGHT_FILES[1])
+    config = {
+        "format": 1,
+        "version": time.strftime("%Y%m%d-%H%M"),
+        "autoencoder": autoencoder.config.to_dict(),
+        "diffusion": denoiser.config.to_dict(),
+        "latent_scale": latent_scale,
+        "sha256": {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in WEIGHT_FILES},
+        **extra,
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out
+
+
+def train_timbre(options: TimbreTrainOptions) -> Path:
+    """Run (or resume) every stage and write the shipped weights to `options.out_dir`."""
+    torch.set_num_threads(options.threads)
+    options.cache_dir.mkdir(parents=True, exist_ok=True)
+    log_path = options.cache_dir / "train_log.jsonl"
+    started = time.time()
+
+    def log(record: dict) -> None:
+        with log_path.open("a") as handle:
+            handle.write(json.dumps({**record, "elapsed_s": round(time.time() - started, 1)}) + "\n")
+
+    dataset = build_note_dataset(options.cache_dir, progress=lambda name, d, n: None)
+    autoencoder = train_autoencoder(dataset, options, log)
+    latents = encode_notes(autoencoder, dataset)
+    latent_scale = float(latents.std())
+    _, texts = caption_embeddings(dataset, options)
+    denoiser = train_diffusion(latents / latent_scale, texts, dataset, options, log)
+    extra = {
+        "training": {
+            "notes": len(dataset),
+            "autoencoder_steps": options.autoencoder_steps,
+            "diffusion_steps": options.diffusion_steps,
+            "wall_time_s_this_run": round(time.time() - started),
+        }
+    }
+    return export_weights(autoencoder, denoiser, latent_scale, options, extra)

@@ -1,0 +1,47 @@
+"""`melodex train timbre` and `melodex train timbre-data`: thin shells over `melodex.train.timbre`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(train_app: typer.Typer) -> None:
+    """Add the timbre commands to the `train` command group."""
+
+    @train_app.command("timbre-data")
+    def timbre_data(
+        cache: Path = typer.Option(None, help="where the note dataset is kept (default .cache/timbre)"),
+    ) -> None:
+        """Render and analyse the SoundFont note dataset (reused if already built)."""
+        from melodex.timbre.notes import build_note_dataset
+        from melodex.train.timbre import CACHE
+
+        def report(name: str, done: int, total: int) -> None:
+            if done % 500 == 0:
+                typer.echo(f"{name} {done}/{total}")
+
+        dataset = build_note_dataset(cache or CACHE, progress=report)
+        typer.echo(f"{len(dataset)} notes in {cache or CACHE}")
+
+    @train_app.command("timbre")
+    def timbre(
+        autoencoder_steps: int = typer.Option(3000, help="autoencoder optimiser steps"),
+        diffusion_steps: int = typer.Option(8000, help="diffusion optimiser steps"),
+        out: Path = typer.Option(None, help="weights folder (default: the shipped src/melodex/weights/timbre)"),
+        cache: Path = typer.Option(None, help="dataset and checkpoint folder (default .cache/timbre)"),
+        threads: int = typer.Option(1, help="CPU threads for torch"),
+    ) -> None:
+        """Train (or resume) the timbre autoencoder and diffusion model, then write the weights."""
+        from melodex.timbre.model import WEIGHTS_DIR
+        from melodex.train.timbre import CACHE, TimbreTrainOptions, train_timbre
+
+        options = TimbreTrainOptions(
+            cache_dir=cache or CACHE,
+            out_dir=out or WEIGHTS_DIR,
+            autoencoder_steps=autoencoder_steps,
+            diffusion_steps=diffusion_steps,
+            threads=threads,
+        )
+        typer.echo(f"timbre weights written to {train_timbre(options)}")
