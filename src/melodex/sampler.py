@@ -23,7 +23,7 @@ from melodex.timbre.sampleset import NoteKey, SampleSet
 # GM hi-hat keys: closed (42) and pedal (44) cut an open hi-hat (46) still ringing, as on a real kit.
 HIHAT_CHOKE = frozenset({42, 44, 46})
 SILENCE = 10 ** (-80 / 20)
-LOOP_CROSSFADE_S = 0.3  # long: a short seam between two vibrato phases is heard (and transcribed) as a new onset
+LOOP_CROSSFADE_S = 0.3  # the longest loop crossfade (see _prepare_loop)
 
 
 class SamplerError(MelodexError):
@@ -48,16 +48,15 @@ class SamplerOptions:
 class Zone:
     """One playable recording: a note at `pitch` and `velocity`, mono float32 at `sample_rate`.
 
-    `hold_end` is the frame where the recorded note was released (the end of its held part); `loop`
-    is the (start, end) frame range looped to sustain a longer note, None when the note has no loop
-    (it then rings to the end of its recording). `release_s` is how long its release tail lasts.
+    `loop` is the (start, end) frame range, inside the held part, looped to sustain a longer note;
+    None when the note has no loop (it then rings to the end of its recording). `release_s` is how
+    long its recorded release tail lasts, and so how long the sampler's release fade takes.
     """
 
     pitch: int
     velocity: int
     audio: np.ndarray
     sample_rate: int
-    hold_end: int
     loop: tuple[int, int] | None
     release_s: float
 
@@ -67,7 +66,6 @@ class _Voice:
     """A zone repitched to one output pitch at the output rate, with its sustain loop prepared."""
 
     audio: np.ndarray  # float32, grows when a longer note needs more of the loop
-    hold_end: int
     release: int  # release length in output frames
     loop_start: int = 0
     loop_body: np.ndarray | None = None  # one flattened loop period, seamless when repeated
@@ -97,10 +95,6 @@ class _Strike:
     voice: _Voice
 
 
-def midi_hz(pitch: float) -> float:
-    return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
-
-
 # -- sample sets ------------------------------------------------------------------------------------
 
 
@@ -116,7 +110,6 @@ def zones_from_sampleset(sampleset: SampleSet) -> dict[NoteKey, Zone]:
             velocity=int(velocity),
             audio=audio,
             sample_rate=int(sampleset.sample_rate),
-            hold_end=int(np.clip(note.release_start, 1, len(audio))),
             loop=(int(note.loop_start), int(note.loop_end)) if note.has_loop else None,
             release_s=float(note.release_s),
         )
@@ -174,42 +167,20 @@ def _fade_end(audio: np.ndarray, frames: int) -> None:
         audio[-frames:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, frames))).astype(np.float32)
 
 
-def _prepare_loop(voice: _Voice, pitch: float, rate: int, loop: tuple[int, int] | None) -> None:
-    """Make one seamless, decay-flattened loop period from the sustain loop of a recording.
+def _prepare_loop(voice: _Voice, rate: int, loop: tuple[int, int]) -> None:
+    """Make one seamless, decay-flattened period of the recording's sustain loop [start, end).
 
-    `loop` None means: find one. It then ends just before note-off and spans a whole number of
-    periods of the note (about 0.3 s); its end is nudged within one period to where the waveform
-    best matches the frames before its start, so the crossfade joins like with like.
+    The loop's last frames are crossfaded into the frames just before its start, so playing
+    start..end and jumping back to start continues the waveform; the crossfade is long (up to half
+    the loop) because sustained instruments carry vibrato, and a short seam between two vibrato
+    phases is heard as a new attack.
     """
-    audio, hold = voice.audio, voice.hold_end
+    audio = voice.audio
+    start, end = loop
     frame = max(1, rate // 100)
-    env = _envelope_rms(audio[:hold], frame)
-    if len(env) < 4:
-        return
-    attack_end = (int(np.argmax(env[: max(1, min(len(env), rate // frame))])) + 3) * frame
-    period = rate / midi_hz(pitch)
-    if loop is not None:
-        start, end = loop
-    else:
-        end = hold - frame
-        span = float(np.clip((end - attack_end) * 0.6, 0.05 * rate, 0.35 * rate))
-        length = max(1, round(span / period)) * period
-        start = round(end - length)
-        if start < attack_end:
-            start = attack_end
-    if end - start < max(2 * period, 0.02 * rate) or start < 1:
+    if end - start < 0.02 * rate or start < 1 or end > len(audio):
         return
     xfade = int(min((end - start) // 2, LOOP_CROSSFADE_S * rate, start))
-    if loop is None and period < 0.05 * rate:
-        # Nudge the end by up to half a period so the two crossfade windows correlate best.
-        reach = int(period // 2) + 1
-        lo, hi = max(start + 2 * xfade, end - reach), min(hold, end + reach)
-        if hi > lo:
-            before = audio[start - xfade : start].astype(np.float64)
-            candidates = audio[lo - xfade : hi].astype(np.float64)
-            windows = np.lib.stride_tricks.sliding_window_view(candidates, xfade)
-            norm = np.sqrt((windows**2).sum(axis=1) * (before**2).sum() + 1e-20)
-            end = lo + int(np.argmax(windows @ before / norm))
     length = end - start
     # Fit log-amplitude against time over the loop so a decaying note keeps decaying, not pumping.
     seg_env = _envelope_rms(audio[start - xfade : end], frame)
@@ -249,19 +220,18 @@ def build_voice(zone: Zone, pitch: int, is_drum: bool, rate: int, options: Sampl
         # Past the loop's end the recording is never heard (the loop replaces it): skip resampling it.
         source = source[: zone.loop[1] + 64]
     audio = repitch(source, speed)
-    hold_end = max(1, min(len(audio), round(zone.hold_end * scale)))
     if is_drum:
         limit = round(options.max_one_shot_s * rate)
         loud = np.nonzero(np.abs(audio) > SILENCE)[0]
         end = min(limit, int(loud[-1]) + 1 if len(loud) else 1)
         audio = audio[:end].copy()
         _fade_end(audio, round(0.005 * rate))
-        return _Voice(audio, len(audio), 0)
-    voice = _Voice(audio, hold_end, _release_frames(zone, rate, options))
+        return _Voice(audio, 0)
+    voice = _Voice(audio, _release_frames(zone, rate, options))
     # A recording without a loop has died away by its note-off: it rings out to its end, faded.
     if zone.loop is not None:
         loop = (round(zone.loop[0] * scale), round(zone.loop[1] * scale))
-        _prepare_loop(voice, pitch, rate, loop)
+        _prepare_loop(voice, rate, loop)
     if voice.loop_body is None:
         _fade_end(voice.audio, round(0.003 * rate))
     return voice
