@@ -17,7 +17,7 @@ from melodex.server import ServerOptions, create_app
 
 PROMPT = "piano and bass, 120 BPM, C major"
 FORM = [{"name": "intro", "bars": 2}, {"name": "verse", "bars": 2}, {"name": "chorus", "bars": 2}]
-FAST = {"renderer": "soundfont", "sample_rate": 16000, "steps": 2}
+FAST = {"renderer": "soundfont", "sample_rate": 22050, "steps": 2}
 
 
 def wait_for(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
@@ -39,7 +39,7 @@ def client(tiny_models, tmp_path):
 
 @pytest.fixture
 def song(client) -> str:
-    """A ready project: intro, verse and chorus of 2 bars, piano and bass, at 16 kHz."""
+    """A ready project: intro, verse and chorus of 2 bars, piano and bass, at 22.05 kHz."""
     response = client.post("/api/projects", json={"prompt": PROMPT, "form": FORM, "seed": 3, **FAST})
     assert response.status_code == 202, response.text
     body = response.json()
@@ -56,7 +56,7 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
 
     view = client.get(f"/api/projects/{song}/versions/current/score.json").json()
     assert [s["name"] for s in view["sections"]] == ["intro", "verse", "chorus"]
-    assert view["n_bars"] == 6 and view["bpm"] == 120 and view["sample_rate"] == 16000
+    assert view["n_bars"] == 6 and view["bpm"] == 120 and view["sample_rate"] == 22050
     assert abs(view["sections"][1]["start"] - 4.0) < 1e-3  # two bars of 4/4 at 120 BPM
     assert {t["instrument"].lower() for t in view["tracks"]} >= {"acoustic grand piano"}
 
@@ -71,14 +71,16 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
 
     first = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/1/mix.wav").content))
     second = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/0002/mix.wav").content))
-    assert first[1] == second[1] == 16000 and len(first[0]) == len(second[0]) > 16000 * 11
-    # the intro is outside the regenerated verse: its samples are unchanged
-    assert (first[0][: 16000 * 3] == second[0][: 16000 * 3]).all()
+    rate = 22050
+    assert first[1] == second[1] == rate and len(first[0]) == len(second[0]) > rate * 11
+    assert abs(first[0]).max() > 0.01  # music, not silence
+    # the intro (0-4 s) is outside the regenerated verse: its samples are unchanged
+    assert (first[0][: rate * 3] == second[0][: rate * 3]).all()
 
     stems = zipfile.ZipFile(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems.zip").content))
     assert len(stems.namelist()) == len(view["tracks"]) and all(n.endswith(".wav") for n in stems.namelist())
     stem = client.get(f"/api/projects/{song}/versions/2/stems/0.wav")
-    assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 16000
+    assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 22050
     assert client.get(f"/api/projects/{song}/versions/2/song.mid").content[:4] == b"MThd"
     png = client.get(f"/api/projects/{song}/versions/2/spectrogram.png")
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"

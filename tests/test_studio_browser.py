@@ -60,7 +60,7 @@ def browser(tmp_path, monkeypatch):
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--window-size=1440,1000",
+                 "--autoplay-policy=no-user-gesture-required", "--window-size=1440,1250",
                  f"--user-data-dir={tmp_path / 'chromium-profile'}"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -106,7 +106,7 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, tmp_pa
         bars.send_keys("2")
     assert browser.find_element(By.ID, "form-total").text == "3 sections, 6 bars."
     Select(browser.find_element(By.ID, "renderer")).select_by_value("soundfont")
-    Select(browser.find_element(By.ID, "sample-rate")).select_by_value("16000")
+    Select(browser.find_element(By.ID, "sample-rate")).select_by_value("22050")
     steps = browser.find_element(By.ID, "steps")
     steps.clear()
     steps.send_keys("2")
@@ -134,6 +134,11 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, tmp_pa
     wait.until(lambda _: js("const i = document.getElementById('spectrogram');"
                             "return !i.hidden && i.complete && i.naturalWidth > 0 "
                             "&& i.src.includes('/versions/0002/');"))
+    lit = js("const i = document.getElementById('spectrogram'); const c = document.createElement('canvas');"
+             "c.width = i.naturalWidth; c.height = i.naturalHeight; const g = c.getContext('2d');"
+             "g.drawImage(i, 0, 0); const d = g.getImageData(0, 0, c.width, c.height).data;"
+             "let n = 0; for (let k = 0; k < d.length; k += 4) if (d[k] > 120) n++; return n / (d.length / 4);")
+    assert 0.002 < lit < 0.9, f"the spectrogram looks blank or saturated ({lit:.1%} bright pixels)"
     browser.find_element(By.CSS_SELECTOR, '#timeline .section[data-section="verse"]').click()
     browser.save_screenshot(str(shots / "studio_regenerated.png"))
 
