@@ -146,7 +146,7 @@ class Writer:
         chosen: dict[int, int] = {}
         fields = KIND_FIELDS[kind]
         if fields:
-            base = h + model.out_embed[F_KIND].weight[kind]
+            base = h + model.choice_embedding(F_KIND, kind)
             for field_index in fields:
                 mask = self.state.field_mask(kind, field_index, chosen)
                 if field_masks and field_index in field_masks:
@@ -155,7 +155,7 @@ class Writer:
                     mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
                 value = sampler.choose(model.field_logits(base, field_index), mask)
                 chosen[field_index] = row[field_index] = value
-                base = base + model.out_embed[field_index].weight[value]
+                base = base + model.choice_embedding(field_index, value)
         return row
 
 
@@ -284,7 +284,7 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
         pos_allowed = state.field_mask(NOTE, F_POS) & pos_mask
         if not pos_allowed.any():
             return None
-        base = h + model.out_embed[F_KIND].weight[NOTE]
+        base = h + model.choice_embedding(F_KIND, NOTE)
         row = np.zeros(len(FIELDS), dtype=np.int64)
         row[F_KIND] = NOTE
         chosen: dict[int, int] = {}
@@ -306,5 +306,5 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                     and chosen[F_POS] == int(fixed[F_POS]):
                 return None  # the model wants the kept note here
             chosen[field_index] = row[field_index] = value
-            base = base + model.out_embed[field_index].weight[value]
+            base = base + model.choice_embedding(field_index, value)
     return row

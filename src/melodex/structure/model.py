@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -51,7 +52,7 @@ N_SUBBEATS = POSITIONS_PER_QUARTER + 1
 @dataclass(frozen=True)
 class StructureConfig:
     d_model: int = 256
-    n_layers: int = 6
+    n_layers: int = 4
     n_heads: int = 4
     d_ff: int = 768
     dropout: float = 0.1
@@ -130,6 +131,13 @@ class Block(nn.Module):
 
 
 class StructureModel(nn.Module):
+    # Buffers, declared so type checkers know them as tensors.
+    slopes: torch.Tensor
+    field_use: torch.Tensor
+    prev_fields: torch.Tensor
+    value_offsets: torch.Tensor
+    extra_offsets: torch.Tensor
+
     def __init__(self, config: StructureConfig) -> None:
         super().__init__()
         self.config = config
@@ -146,6 +154,7 @@ class StructureModel(nn.Module):
         self.control_slot = nn.Embedding(MAX_CONTROLS, d)
         self.null_memory = nn.Parameter(torch.randn(1, 1, d) * 0.02)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
+        self.layers: list[Block] = [cast(Block, block) for block in self.blocks]
         self.ln_out = nn.LayerNorm(d)
         # Heads: kind from the hidden state; every other field from hidden + kind + fields chosen so far.
         self.kind_head = nn.Linear(d, sizes[F_KIND])
@@ -197,7 +206,7 @@ class StructureModel(nn.Module):
         use = self.field_use[events[..., F_KIND]]  # (B, T, fields)
         x = sum(self.field_embed[f](events[..., f]) * use[..., f, None] for f in range(len(FIELDS)))
         bar, beat, sub = hierarchical_positions(events, bars)
-        return x + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)  # type: ignore[return-value]
+        return cast(torch.Tensor, x) + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
 
     def alibi(self, t_query: int, t_key: int, offset: int = 0) -> torch.Tensor:
         """(H, Tq, Tk) bias: -slope * distance, and -inf on future keys."""
@@ -210,11 +219,15 @@ class StructureModel(nn.Module):
     def hidden(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory) -> torch.Tensor:
         x = self.embed(events, bars)
         bias = self.alibi(x.shape[1], x.shape[1])[None]
-        for block in self.blocks:
+        for block in self.layers:
             x = block(x, bias, block.memory_kv(memory), memory.mask)
         return self.ln_out(x)
 
     # -- heads ------------------------------------------------------------------------------------
+
+    def choice_embedding(self, field_index: int, value: int) -> torch.Tensor:
+        """The output-side embedding of a chosen field value (conditions the event's later fields)."""
+        return cast(nn.Embedding, self.out_embed[field_index]).weight[value]
 
     def field_logits(self, x: torch.Tensor, field_index: int) -> torch.Tensor:
         """Logits of one field from x = hidden + kind + chosen-field embeddings."""
@@ -259,14 +272,18 @@ class StructureModel(nn.Module):
     @torch.inference_mode()
     def step(self, events: torch.Tensor, bars: torch.Tensor, cache: KVCache) -> torch.Tensor:
         """Feed events (B, T, fields) at the cache's current length; return the last hidden state (B, d)."""
-        x = self.embed(events, bars)
+        # One lookup in the concatenated field tables instead of one per field: decoding is op-bound.
+        use = self.field_use[events[..., F_KIND]]
+        x = (cache.field_table[events + cache.field_offsets] * use[..., None]).sum(-2)
+        bar, beat, sub = hierarchical_positions(events, bars)
+        x = x + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
         t, start = x.shape[1], cache.length
         if start + t > cache.capacity:
             raise MelodexError(f"the decoding cache holds {cache.capacity} events; raise max_events")
         end = start + t
         bias = cache.bias(start, t)
         b, _, d = x.shape
-        for layer, block in enumerate(self.blocks):
+        for layer, block in enumerate(self.layers):
             q, k, v = block.qkv(block.ln1(x)).chunk(3, dim=-1)
             cache.keys[layer][:, :, start:end] = block.heads(k)
             cache.values[layer][:, :, start:end] = block.heads(v)
@@ -274,7 +291,8 @@ class StructureModel(nn.Module):
                                                   cache.values[layer][:, :, :end], attn_mask=bias)
             x = x + block.proj(attn.transpose(1, 2).reshape(b, t, d))
             q = block.heads(block.cross_q(block.ln2(x)))
-            attn = F.scaled_dot_product_attention(q, *cache.memory_kv[layer], attn_mask=cache.memory_mask)
+            memory_k, memory_v = cache.memory_kv[layer]
+            attn = F.scaled_dot_product_attention(q, memory_k, memory_v, attn_mask=cache.memory_mask)
             x = x + block.cross_proj(attn.transpose(1, 2).reshape(b, t, d))
             x = x + block.mlp(block.ln3(x))
         cache.length = end
@@ -306,12 +324,15 @@ class KVCache:
     def __init__(self, model: StructureModel, batch: int, capacity: int, memory: Memory) -> None:
         c = model.config
         shape = (batch, c.n_heads, capacity, c.d_model // c.n_heads)
-        self.keys = [torch.zeros(shape) for _ in model.blocks]
-        self.values = [torch.zeros(shape) for _ in model.blocks]
+        self.keys = [torch.zeros(shape) for _ in model.layers]
+        self.values = [torch.zeros(shape) for _ in model.layers]
         with torch.inference_mode():
-            self.memory_kv = [block.memory_kv(memory) for block in model.blocks]
+            self.memory_kv = [block.memory_kv(memory) for block in model.layers]
         self.memory_mask = memory.mask[:, None, None, :]
         self.capacity, self.length = capacity, 0
+        tables = [cast(nn.Embedding, e).weight.detach() for e in model.field_embed]
+        self.field_table = torch.cat(tables)
+        self.field_offsets = torch.tensor(np.cumsum([0] + [len(t) for t in tables[:-1]]))
         self.slopes = model.slopes
         self._step_bias = -model.slopes[:, None, None] * torch.arange(capacity - 1, -1, -1).float()  # (H,1,cap)
 

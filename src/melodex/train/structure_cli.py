@@ -11,7 +11,7 @@ def structure_command(
     run_dir: Path = typer.Option(None, "--run-dir", help="Checkpoints and log.jsonl (default runs/structure)."),
     corpus: Path = typer.Option(None, "--corpus", help="Corpus directory (default: the committed data/corpus)."),
     minutes: float = typer.Option(120.0, help="Stop after this many minutes (resume by running again)."),
-    max_steps: int = typer.Option(4000, help="Length of the learning-rate schedule in steps."),
+    max_steps: int = typer.Option(500, help="Length of the learning-rate schedule in steps."),
     batch_size: int = typer.Option(8, help="Windows per step."),
     window: int = typer.Option(512, help="Events per training window (the header is always kept in front)."),
     threads: int = typer.Option(1, help="CPU threads (one leaves the other core to other jobs)."),

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import torch
@@ -403,7 +404,8 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
                 track.program = int(rng.choice(REVOICE[track.role]))
         done.append("revoice")
     if not is_drums and rng.random() < 0.8:
-        pitched = np.concatenate([t.notes[:, 2] for t in score.tracks if not t.is_drum and len(t.notes)] or [[60]])
+        columns = [t.notes[:, 2] for t in score.tracks if not t.is_drum and len(t.notes)]
+        pitched = np.concatenate(columns or [np.array([60])])
         low, high = max(-6, -int(pitched.min())), min(6, 127 - int(pitched.max()))
         if high > low:
             shift = int(rng.integers(low, high + 1))
@@ -428,7 +430,7 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
 
 def example_controls(score: Score, style: str, rng: np.random.Generator, keep: float = 0.7) -> np.ndarray:
     """Control tokens for a score, each group kept with probability `keep` (any subset may be given)."""
-    def maybe(value):  # type: ignore[no-untyped-def]
+    def maybe(value: Any) -> Any:
         return value if rng.random() < keep else None
 
     sections = tuple((s.name, s.n_bars) for s in score.sections)

@@ -1,0 +1,75 @@
+"""Structure training data: augmentations give valid, encodable arrangements; windows keep the header."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
+from melodex.tokens import F_KIND, TRACK, bar_and_position, decode, encode
+from melodex.train.structure_data import accompany, augment, example_controls, label_sections, prompt_caption, window
+
+
+def folk_tune(meter: tuple[int, int] = (4, 4), n_bars: int = 16) -> Score:
+    signature = TimeSignature(*meter)
+    bar = signature.bar_ticks
+    rng = np.random.default_rng(0)
+    notes = [[b * bar + k * 240, 240, 62 + int(rng.choice([0, 2, 4, 5, 7, 9, 11])), 80]
+             for b in range(n_bars) for k in range(bar // 240)]
+    chords = [ChordSymbol(b * bar, (2, 7, 9, 2)[b % 4], "maj" if b % 4 else "min") for b in range(n_bars)]
+    return Score(tracks=[Track(40, "melody", notes=np.array(notes))], tempos=[Tempo(112)],
+                 time_signatures=[signature], key=Key(2, "minor"), chords=chords, n_bars=n_bars,
+                 sections=[Section("A", 0, n_bars // 2), Section("B", n_bars // 2, n_bars // 2)])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_augmented_examples_encode_and_round_trip(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    meter = [(4, 4), (3, 4), (6, 8), (2, 4)][seed % 4]
+    tune = folk_tune(meter)
+    example = augment(tune, {"collection": "oneills1850"}, ["An Irish folk tune in D minor at 112 BPM."],
+                      tune.chords, rng, drums=None)
+    events = encode(example.score)
+    back = decode(events)
+    assert back.bar_count() == example.score.bar_count()
+    for track in example.score.tracks:
+        assert (track.program == DRUM_PROGRAM) == (track.role == "drums")
+    controls = example_controls(example.score, example.style, rng)
+    assert controls.shape[1] == 3
+    assert example.caption
+
+
+def test_accompaniment_follows_the_chords() -> None:
+    tune = folk_tune()
+    score = accompany(tune, tune.chords, "pop", np.random.default_rng(1), None, 40)
+    assert [t.role for t in score.tracks][:3] == ["melody", "accompaniment", "bass"]
+    bass = score.tracks[2].notes
+    bar = tune.meter.bar_ticks
+    first_bar_bass = bass[bass[:, 0] < bar]
+    assert (first_bar_bass[:, 2] % 12 == 2).any()  # the D minor chord's root
+    chord_notes = score.tracks[1].notes
+    assert np.isin(chord_notes[chord_notes[:, 0] < bar, 2] % 12, [2, 5, 9]).all()
+
+
+def test_section_labels_and_captions() -> None:
+    tune = folk_tune()
+    tune.sections = []
+    labelled = label_sections(tune, np.random.default_rng(3))
+    assert sum(s.n_bars for s in labelled.sections) in (0, 16)
+    caption = prompt_caption(tune, "folk", np.random.default_rng(0))
+    assert isinstance(caption, str) and caption
+
+
+def test_windows_keep_the_header_in_front() -> None:
+    tune = folk_tune(n_bars=64)
+    events = encode(tune)
+    header = int(np.flatnonzero(events[:, F_KIND] == TRACK).max()) + 1
+    for seed in range(5):
+        w = window(events, 200, np.random.default_rng(seed))
+        assert len(w.events) <= 200
+        np.testing.assert_array_equal(w.events[:header], events[:header])
+        bars, _ = bar_and_position(events)
+        start = len(events) - len(w.events)
+        assert w.bars.max() <= bars.max() and start >= 0
+        if w.weights[0] == 0:  # a later window: the header is context, not a target
+            assert w.weights[header:].all()
