@@ -48,6 +48,7 @@ def song(client) -> str:
     return body["project"]
 
 
+@pytest.mark.slow
 def test_generate_regen_undo_and_downloads(client, song) -> None:
     summary = client.get(f"/api/projects/{song}").json()
     assert summary["state"] == "ready" and summary["current"] == "0001"
@@ -97,6 +98,7 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
     assert undo.status_code == 409 and "nothing to undo" in undo.json()["detail"]
 
 
+@pytest.mark.slow
 def test_progress_streams_as_server_sent_events(client, song) -> None:
     job = client.post(f"/api/projects/{song}/retimbre", json={"track": "piano", "text": "brighter"}).json()
     events = []
@@ -113,6 +115,7 @@ def test_progress_streams_as_server_sent_events(client, song) -> None:
     assert "retimbre track 0: brighter" in events[-1][1]["result"]["edit"]
 
 
+@pytest.mark.slow
 def test_bad_requests_are_4xx_with_a_message(client, song) -> None:
     def detail(response, status: int) -> str:
         assert response.status_code == status, response.text
@@ -148,6 +151,7 @@ def test_bad_requests_are_4xx_with_a_message(client, song) -> None:
     assert client.get("/api/projects").json()[0]["id"] == song  # the refused requests made no projects
 
 
+@pytest.mark.slow
 def test_path_traversal_and_body_limits(client, song) -> None:
     for url in (f"/api/projects/..%2F..%2F{song}/versions/1/mix.wav",
                 f"/api/projects/{song}/versions/..%2F..%2F..%2Fjobs.sqlite3/mix.wav",
@@ -199,3 +203,24 @@ def test_schema_page_and_offline_assets(client) -> None:
     for asset in ("studio.js", "studio.css"):
         text = client.get(f"/static/{asset}").text
         assert "https://" not in text and "http://" not in text
+
+
+@pytest.mark.slow
+def test_edits_wait_in_order_and_checkout_waits_for_them(client, song) -> None:
+    studio = client.app.state.studio
+    with studio.editing(song, wait=True):  # hold the project as a running job would: the queue backs up
+        first = client.post(f"/api/projects/{song}/retimbre", json={"track": "bass", "text": "warmer"}).json()
+        second = client.post(f"/api/projects/{song}/regen", json={"section": "chorus", "tracks": ["piano"]}).json()
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/jobs/{first['id']}").json()["status"] != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert client.get(f"/api/jobs/{second['id']}").json()["queue_position"] == 1
+        assert client.get("/api/health").json() == {"ok": True, "running": first["id"], "queued": 1}
+        busy = client.post(f"/api/projects/{song}/checkout", json={"version": "1"})
+        assert busy.status_code == 409 and "queued or running jobs" in busy.json()["detail"]
+    assert wait_for(client, first["id"])["result"]["version"] == "0002"
+    done = wait_for(client, second["id"])
+    assert done["result"] == {"version": "0003", "edit": "regen chorus tracks piano"}
+    history = client.get(f"/api/projects/{song}/versions").json()["versions"]
+    assert [(v["id"], v["parent"]) for v in history] == [("0001", None), ("0002", "0001"), ("0003", "0002")]

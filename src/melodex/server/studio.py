@@ -117,6 +117,8 @@ class Studio:
         generate = next((j for j in self.store.jobs(pid, limit=1000) if j.kind == "generate"), None)
         if generate is None or generate.status == "failed":
             return {"state": "failed", "error": generate.error if generate else "no generate job"}
+        if generate.status == "done":
+            return {"state": "failed", "error": f"the project's files are gone from {self.projects_dir}"}
         return {"state": "generating" if generate.status == "running" else "queued", "error": None}
 
     def ready_folder(self, pid: str) -> Path:
