@@ -1,0 +1,105 @@
+"""Editing a project: each edit is a new version, and audio outside an edited span is sample-identical."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melodex import edit, pipeline
+from melodex.errors import MelodexError
+from melodex.project import Project
+
+PROMPT = "lo-fi piano, bass and drums, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
+
+
+@pytest.fixture
+def song(tiny_models, tmp_path):
+    options = pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000)
+    pipeline.generate(PROMPT, tmp_path / "song", options)
+    return tmp_path / "song"
+
+
+def audio_span(session: edit.Session, bars: tuple[int, int]) -> tuple[int, int]:
+    return edit.sample_span(session.score, bars, session.take.sample_rate)
+
+
+def test_regen_chorus_keeps_intro_and_verse_sample_identical(song) -> None:
+    before = edit.open_session(song)
+    a, b = edit.bars_of_section(before.score, "chorus")
+    assert (a, b) == (3, 5)
+    edit.regen(before, (a, b), edit.pick_tracks(before.score, None), seed=99, label="regen chorus")
+    after = edit.open_session(song)
+    assert after.version_id == "0002" and after.project.history[-1]["edit"] == "regen chorus"
+    start, _ = audio_span(after, (a, b))
+    np.testing.assert_array_equal(after.take.mix[:start], before.take.mix[:start])
+    for track, stem in before.take.stems.items():
+        np.testing.assert_array_equal(after.take.stems[track][:start], stem[:start])
+    assert not np.array_equal(after.take.mix[start:], before.take.mix[start:len(after.take.mix)])
+    # the notes outside the chorus are the same notes
+    bar_ticks = before.score.bar_starts()[a]
+    for old, new in zip(before.score.tracks, after.score.tracks, strict=True):
+        np.testing.assert_array_equal(old.notes[old.notes[:, 0] < bar_ticks], new.notes[new.notes[:, 0] < bar_ticks])
+
+
+def test_regen_middle_bars_of_one_track_keeps_everything_else(song) -> None:
+    before = edit.open_session(song)
+    bars = edit.parse_bars("2:3", before.score.bar_count())
+    tracks = edit.pick_tracks(before.score, ["piano"])
+    edit.regen(before, bars, tracks, seed=5, label="regen bars 2-3 piano")
+    after = edit.open_session(song)
+    start, end = audio_span(after, bars)
+    np.testing.assert_array_equal(after.take.mix[:start], before.take.mix[:start])
+    np.testing.assert_array_equal(after.take.mix[end:], before.take.mix[end:])
+    for index in range(1, len(before.score.tracks)):
+        np.testing.assert_array_equal(before.score.tracks[index].notes, after.score.tracks[index].notes)
+
+
+def test_sound_and_tempo_edits_and_history(song) -> None:
+    session = edit.open_session(song)
+    edit.retimbre(session, 0, "brighter", seed=3)
+    after = edit.open_session(song)
+    np.testing.assert_array_equal(after.score.tracks[0].notes, session.score.tracks[0].notes)
+    assert after.take.timbres[0].text.startswith("brighter")
+    edit.set_tempo(edit.open_session(song), 120)
+    assert edit.open_session(song).score.bpm == 120
+    edit.transpose(edit.open_session(song), 2)
+    assert str(edit.open_session(song).score.key) == "D minor"
+    edit.extend(edit.open_session(song), 2, seed=4)
+    extended = edit.open_session(song)
+    assert extended.score.bar_count() == 7
+    project = Project.open(edit.locate_project(song))
+    assert len(project.history) == 5
+    lines = edit.diff(project, "1", "2")
+    assert any("timbre" in line for line in lines)
+    project.checkout("1")
+    assert edit.open_session(song).score.bpm == 100
+
+
+def test_variation_strengths(song) -> None:
+    edit.variation(edit.open_session(song), 0.3, seed=8)
+    edit.variation(edit.open_session(song), 1.0, seed=9)
+    project = Project.open(edit.locate_project(song))
+    assert [h["edit"].split(":")[0] for h in project.history[1:]] == ["variation strength 0.3 seed 8",
+                                                                     "variation strength 1 seed 9"]
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda s: edit.bars_of_section(s.score, "bridge"), "no section named"),
+    (lambda s: edit.parse_bars("4:9", s.score.bar_count()), "bars 1-5"),
+    (lambda s: edit.parse_bars("three", s.score.bar_count()), "range like"),
+    (lambda s: edit.pick_tracks(s.score, ["kazoo"]), "no track"),
+    (lambda s: edit.set_tempo(s, 0), "outside"),
+    (lambda s: edit.variation(s, 0, 1), "strength"),
+    (lambda s: edit.retimbre(s, 0, "  ", 1), "describe"),
+])
+def test_bad_edits_are_clear_and_leave_the_project_untouched(song, call, message) -> None:
+    session = edit.open_session(song)
+    before = (session.project.path / "project.json").read_text()
+    with pytest.raises(MelodexError, match=message):
+        call(session)
+    assert (session.project.path / "project.json").read_text() == before
+
+
+def test_missing_project_is_clear(tmp_path) -> None:
+    with pytest.raises(MelodexError, match="no Melodex project"):
+        edit.open_session(tmp_path)
