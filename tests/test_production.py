@@ -185,3 +185,12 @@ def test_render_command_with_timbre_writes_a_mastered_mix(tmp_path):
     mix, _ = soundfile.read(out)
     assert mix.shape[1] == 2 and abs(reference_lufs(mix) + 14.0) < 0.5
     assert len(list((tmp_path / "stems").glob("*.wav"))) == 4
+
+
+def test_low_sample_rates_keep_filters_below_nyquist():
+    rate = 16000
+    t = np.arange(4 * rate) / rate
+    stem = (0.3 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    result = produce([stem, stem], ["melody", "pad"], mix_settings_from_text("bright lo-fi spacious"), rate)
+    assert np.all(np.isfinite(result.mix))
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(result.mix.astype(np.float64)) + 14.0) < 0.5

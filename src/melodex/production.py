@@ -302,6 +302,11 @@ def oversampled_peak(audio: np.ndarray, floor: float = 0.0) -> np.ndarray:
     return peak.reshape(-1)[:n]
 
 
+def _hz(cutoff: float, sample_rate: int) -> float:
+    """A filter cutoff kept below Nyquist: above it pedalboard's filters blow up to inf (16 kHz renders)."""
+    return float(min(cutoff, 0.45 * sample_rate))
+
+
 def true_peak_dbtp(audio: np.ndarray) -> float:
     """BS.1770 true peak in dBTP; `audio` is (frames,) or (frames, channels)."""
     frames = _as_frames(np.asarray(audio, dtype=np.float32)).T
@@ -319,15 +324,17 @@ def _db_to_gain(db: float) -> float:
 # -- track processing ---------------------------------------------------------------------------------
 
 
-def _track_board(role: RoleMix, settings: MixSettings, is_drum: bool) -> pb.Pedalboard:
+def _track_board(role: RoleMix, settings: MixSettings, is_drum: bool, sample_rate: int) -> pb.Pedalboard:
     punch = settings.punch
     return pb.Pedalboard(
         [
-            pb.HighpassFilter(cutoff_frequency_hz=role.highpass_hz),
-            pb.LowShelfFilter(cutoff_frequency_hz=220.0, gain_db=3.0 * settings.warmth, q=0.707),
+            pb.HighpassFilter(cutoff_frequency_hz=_hz(role.highpass_hz, sample_rate)),
+            pb.LowShelfFilter(cutoff_frequency_hz=_hz(220.0, sample_rate), gain_db=3.0 * settings.warmth, q=0.707),
             # Warmth also eases the upper mids a little, where thin digital samples sound harsh.
-            pb.PeakFilter(cutoff_frequency_hz=3200.0, gain_db=-2.0 * settings.warmth, q=0.8),
-            pb.HighShelfFilter(cutoff_frequency_hz=6500.0, gain_db=4.0 * settings.brightness, q=0.707),
+            pb.PeakFilter(cutoff_frequency_hz=_hz(3200.0, sample_rate), gain_db=-2.0 * settings.warmth, q=0.8),
+            pb.HighShelfFilter(
+                cutoff_frequency_hz=_hz(6500.0, sample_rate), gain_db=4.0 * settings.brightness, q=0.707
+            ),
             pb.Compressor(
                 threshold_db=STEM_LUFS - 2.0 - 8.0 * punch,
                 ratio=1.5 + 3.0 * punch,
@@ -362,7 +369,7 @@ def _place(mono: np.ndarray, pan: float, width: float, delay_frames: int, sample
         side = np.zeros((1, len(mono)), dtype=np.float32)
         side[0, delay_frames:] = mono[:-delay_frames]
         # Only above ~300 Hz: widening the low end smears bass and kick.
-        side = pb.HighpassFilter(cutoff_frequency_hz=300.0)(side, sample_rate)[0] * np.float32(width)
+        side = pb.HighpassFilter(cutoff_frequency_hz=_hz(300.0, sample_rate))(side, sample_rate)[0] * np.float32(width)
         stereo[0] += side
         stereo[1] -= side
     return stereo
@@ -375,7 +382,7 @@ def remove_dc(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
     """Subtract each channel's mean, then a 20 Hz high-pass for slow drift. Returns (audio, mean removed)."""
     mean = audio.mean(axis=1, keepdims=True)
     centred = (audio - mean).astype(np.float32)
-    filtered = pb.HighpassFilter(cutoff_frequency_hz=20.0)(centred, sample_rate)
+    filtered = pb.HighpassFilter(cutoff_frequency_hz=_hz(20.0, sample_rate))(centred, sample_rate)
     return filtered, float(np.abs(mean).max()) if mean.size else 0.0
 
 
@@ -439,7 +446,9 @@ def master(audio: np.ndarray, settings: MixSettings, sample_rate: int) -> tuple[
                 attack_ms=30.0,
                 release_ms=250.0,
             ),
-            pb.HighShelfFilter(cutoff_frequency_hz=9000.0, gain_db=2.0 * settings.brightness, q=0.707),
+            pb.HighShelfFilter(
+                cutoff_frequency_hz=_hz(9000.0, sample_rate), gain_db=2.0 * settings.brightness, q=0.707
+            ),
         ]
     )
     audio = glue(audio, sample_rate)
@@ -487,9 +496,9 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
                 target_sample_rate=float(np.interp(amount, [0, 1], [32000, 11025])),
                 quality=pb.Resample.Quality.Linear,  # its mild aliasing is the point
             ),
-            pb.LowpassFilter(cutoff_frequency_hz=float(np.interp(amount, [0, 1], [12000, 4500]))),
-            pb.LowpassFilter(cutoff_frequency_hz=float(np.interp(amount, [0, 1], [14000, 6000]))),
-            pb.HighpassFilter(cutoff_frequency_hz=float(np.interp(amount, [0, 1], [30, 90]))),
+            pb.LowpassFilter(cutoff_frequency_hz=_hz(float(np.interp(amount, [0, 1], [12000, 4500])), sample_rate)),
+            pb.LowpassFilter(cutoff_frequency_hz=_hz(float(np.interp(amount, [0, 1], [14000, 6000])), sample_rate)),
+            pb.HighpassFilter(cutoff_frequency_hz=_hz(float(np.interp(amount, [0, 1], [30, 90])), sample_rate)),
             pb.Bitcrush(bit_depth=float(np.interp(amount, [0, 1], [14, 9]))),
         ]
     )
@@ -497,7 +506,7 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
     crushed = board((audio / peak).astype(np.float32), sample_rate) * peak  # bitcrush relative to full scale
     # Seeded hiss, so the same mix always renders the same.
     hiss = np.random.default_rng(7).standard_normal(audio.shape).astype(np.float32)
-    hiss = pb.LowpassFilter(cutoff_frequency_hz=5000.0)(hiss, sample_rate)
+    hiss = pb.LowpassFilter(cutoff_frequency_hz=_hz(5000.0, sample_rate))(hiss, sample_rate)
     level = np.sqrt(np.mean(audio**2)) * _db_to_gain(-42.0 + 8.0 * amount)
     return (crushed + hiss * level).astype(np.float32)
 
@@ -505,7 +514,7 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
 # -- the mix ------------------------------------------------------------------------------------------------
 
 
-def _reverb_board(settings: MixSettings) -> pb.Pedalboard:
+def _reverb_board(settings: MixSettings, sample_rate: int) -> pb.Pedalboard:
     return pb.Pedalboard(
         [
             pb.Reverb(
@@ -517,8 +526,8 @@ def _reverb_board(settings: MixSettings) -> pb.Pedalboard:
                 freeze_mode=0.0,
             ),
             # Reverb below 250 Hz muddies the bass; above ~9 kHz it hisses.
-            pb.HighpassFilter(cutoff_frequency_hz=250.0),
-            pb.LowpassFilter(cutoff_frequency_hz=9000.0),
+            pb.HighpassFilter(cutoff_frequency_hz=_hz(250.0, sample_rate)),
+            pb.LowpassFilter(cutoff_frequency_hz=_hz(9000.0, sample_rate)),
         ]
     )
 
@@ -535,11 +544,13 @@ def _reverb(sends: np.ndarray, settings: MixSettings, sample_rate: int) -> np.nd
     n = sends.shape[1]
     half, tail = n // 2, int(REVERB_TAIL_S * sample_rate)
     if half < 2 * tail:
-        return _reverb_board(settings)(sends, sample_rate)
+        return _reverb_board(settings, sample_rate)(sends, sample_rate)
     first = np.zeros((2, half + tail), dtype=np.float32)
     first[:, :half] = sends[:, :half]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        early, late = pool.map(lambda part: _reverb_board(settings)(part, sample_rate), (first, sends[:, half:]))
+        early, late = pool.map(
+            lambda part: _reverb_board(settings, sample_rate)(part, sample_rate), (first, sends[:, half:])
+        )
     wet = np.zeros_like(sends)
     wet[:, half:] = late
     wet[:, : half + tail] += early[:, : min(half + tail, n)]
@@ -568,7 +579,7 @@ def _process_stem(
     if not np.isfinite(loudness):
         return None
     stem = (stem * _db_to_gain(STEM_LUFS - loudness)).astype(np.float32)
-    stem = _track_board(role, settings, is_drum)(stem[None, :], sample_rate)[0]
+    stem = _track_board(role, settings, is_drum, sample_rate)(stem[None, :], sample_rate)[0]
     if not is_drum:
         stem = _saturate(stem, settings.warmth * (0.5 if role_name == "bass" else 1.0), sample_rate)
     # Re-stage after the chain, so compression and EQ do not move the balance between roles.
