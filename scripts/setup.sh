@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One-shot set-up for a fresh machine: system packages (FluidSynth, SoundFonts, drum data),
-# then a virtualenv at .venv with Melodex installed. `--dev` adds test/lint/data tools.
+# then a virtualenv at .venv with Melodex installed. `--dev` adds test/lint/data/evaluation tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="dev" ;;
+    --dev) extras="dev,eval,reference" ;;
     --extras=*) extras="${arg#--extras=}" ;;
     *) echo "setup.sh: unknown option $arg (use --dev or --extras=a,b)" >&2; exit 2 ;;
   esac
@@ -37,5 +37,5 @@ spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 .venv/bin/python -m pip install -q -e "$spec"
 # basic-pitch (renderer evaluation): without its dependencies, which would pull TensorFlow.
-case ",$extras," in *,eval,*) .venv/bin/python -m pip install -q --no-deps "basic-pitch>=0.4" ;; esac
+case ",$extras," in *,eval,*|*,reference,*) .venv/bin/python -m pip install -q --no-deps "basic-pitch>=0.4" ;; esac
 echo "setup: ready (.venv/bin/melodex)"

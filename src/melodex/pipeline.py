@@ -64,6 +64,7 @@ class GenerateOptions:
     meter: str | None = None
     instruments: tuple[str, ...] | None = None
     bars: int | None = None
+    reference: str | None = None  # a recording to build the track around ("hum a tune")
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -189,6 +190,52 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tupl
                           energy=_energy_level(brief))
 
 
+def apply_reference(brief: brief_mod.Brief, reference: Any) -> brief_mod.Brief:
+    """Tempo, key and length from the recording, except where the prompt or options said otherwise."""
+    changes: dict[str, Any] = {}
+    sources = dict(brief.sources)
+    if sources.get("bpm") not in ("prompt", "option"):
+        changes["bpm"], sources["bpm"] = round(reference.bpm), "reference audio"
+    if sources.get("key") not in ("prompt", "option"):
+        changes["key"], sources["key"] = reference.key, "reference audio"
+    if not brief.sections and sources.get("length", "").startswith("default"):
+        bpm = changes.get("bpm", brief.bpm)
+        beats = reference.melody[-1, 1] * bpm / 60.0
+        bar_beats = brief.meter[0] * 4 / brief.meter[1]
+        changes["n_bars"] = int(min(brief_mod.MAX_BARS, max(4, 4 * np.ceil(beats / bar_beats / 4))))
+        sources["length"] = "reference audio"
+    if not any(role == "melody" for _, role in brief.instruments):
+        changes["instruments"] = ((73, "melody"), *brief.instruments)
+    return replace(brief, sources=sources, **changes)
+
+
+def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, reference: Any,
+                           seed: int) -> tuple[Score, np.ndarray]:
+    """The recording's melody becomes the melody track; the model writes every other part around it."""
+    from melodex.structure.generate import DEFAULT_GUIDANCE, infill
+    from melodex.tokens import encode
+
+    score, _ = compose(brief, options, seed)
+    lead = next(i for i, t in enumerate(score.tracks) if t.role == "melody")
+    notes = reference.melody_ticks(reference.bpm, score.end_tick)
+    if brief.key is not None and brief.key != reference.key:
+        shift = (brief.key.tonic - reference.key.tonic + 6) % 12 - 6
+        notes[:, 2] = np.clip(notes[:, 2] + shift, 0, 127)
+    score.tracks[lead].notes = notes
+    score.tracks[lead].__post_init__()
+    events = encode(score)
+    others = [i for i in range(len(score.tracks)) if i != lead]
+    if not others:
+        from melodex.tokens import decode
+
+        return decode(events), events
+    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
+    return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
+                  plan=brief.plan(), guidance=guidance, temperature=options.temperature, top_p=options.top_p,
+                  seed=seed + 1, mode=brief.key.mode if brief.key else None, style=brief.style,
+                  energy=_energy_level(brief))
+
+
 def timbre_text(brief: brief_mod.Brief, program: int) -> str:
     """What a track should sound like: the prompt's texture words, style and mood, and the instrument."""
     words = [*brief.texture, brief.style, brief.mood, program_name(program)]
@@ -226,9 +273,14 @@ def seed_for(base: int, purpose: str, index: int = 0) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
-def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageClock) -> Take:
+def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageClock,
+              reference: Any = None) -> Take:
     with clock.stage("compose"):
-        score, events = compose(brief, options, seed_for(options.seed, "compose"))
+        seed = seed_for(options.seed, "compose")
+        if reference is not None:
+            score, events = compose_with_reference(brief, options, reference, seed)
+        else:
+            score, events = compose(brief, options, seed)
     samplesets: dict[int, SampleSet] = {}
     timbres: dict[int, TrackTimbre] = {}
     with clock.stage("timbres"):
@@ -308,7 +360,14 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
     clock = StageClock(progress)
     with clock.stage("brief"):
         brief = read_brief(prompt, options)
-    take = make_take(brief, options, clock)
+    reference = None
+    if options.reference:
+        from melodex.reference import analyse
+
+        with clock.stage("reference"):
+            reference = analyse(options.reference)
+            brief = apply_reference(brief, reference)
+    take = make_take(brief, options, clock, reference)
     with clock.stage("write"):
         files = export_take(take, out, options.formats)
         project = Project.create(project_path, prompt, brief.to_json(), model_versions())

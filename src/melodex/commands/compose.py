@@ -19,8 +19,9 @@ def register(app: typer.Typer) -> None:
     app.command(name="brief")(brief)
 
 
-STAGES = {"brief": "reading the prompt", "compose": "composing (structure model)",
-          "timbres": "making timbres", "render": "playing and mixing", "write": "writing files"}
+STAGES = {"brief": "reading the prompt", "reference": "listening to the reference",
+          "compose": "composing (structure model)", "timbres": "making timbres", "render": "playing and mixing",
+          "write": "writing files"}
 
 
 def generate(
@@ -40,6 +41,8 @@ def generate(
     instruments: str = typer.Option(None, help="Comma-separated band, e.g. 'piano, upright bass, drums'."),
     bars: int = typer.Option(None, help="Length in bars when the prompt has no form."),
     formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+    reference: Path = typer.Option(None, help="A recording (WAV/FLAC) of a tune: its tempo, key and melody "
+                                   "are heard and the arrangement is built around it."),
 ) -> None:
     """Make a track from a prompt: mix, one stem per track, MIDI, and an editable project.
 
@@ -55,6 +58,7 @@ def generate(
         timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+        reference=str(reference) if reference else None,
     )
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
