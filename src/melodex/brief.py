@@ -79,6 +79,7 @@ STYLES = (
           (4, 4), (25, 105, 32, 128), 0.5, (("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8))),
 )
 STYLE_BY_NAME = {s.name: s for s in STYLES}
+CORPUS_STYLES = ("folk", "chorale", "classical", "waltz", "march")  # styles the training corpus holds
 
 MOODS = {
     "happy": ("happy", "joyful", "cheerful", "upbeat", "uplifting", "bright", "sunny", "playful"),
@@ -115,6 +116,11 @@ class Brief:
     texture: tuple[str, ...]
     sources: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    mode: str | None = None  # the key's mode, or the mode the words imply when no key was given
+
+    @property
+    def implied_mode(self) -> str | None:
+        return self.key.mode if self.key else self.mode
 
     @property
     def duration_seconds(self) -> float:
@@ -132,7 +138,8 @@ class Brief:
         return [
             ("tempo", f"{self.bpm} BPM", self.sources.get("bpm", "")),
             ("meter", f"{self.meter[0]}/{self.meter[1]}", self.sources.get("meter", "")),
-            ("key", str(self.key) if self.key else "chosen by the model", self.sources.get("key", "")),
+            ("key", str(self.key) if self.key else f"chosen by the model{f' ({self.mode})' if self.mode else ''}",
+             self.sources.get("key", "")),
             ("form", form, self.sources.get("form", "")),
             ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
             ("instruments", band, self.sources.get("instruments", "")),
@@ -414,7 +421,7 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
                      f"{style.meter[0]}/{style.meter[1]}")
     sources["key"] = "prompt" if key else "model"
     if key is None and mood in MINOR_MOODS:
-        notes.append(f"{mood} mood: the model will choose the key")
+        notes.append(f"{mood} mood: the model will choose a minor key")
 
     beats_per_bar = meter[0] * 4 / meter[1]
     bar_seconds = beats_per_bar * 60.0 / bpm
@@ -445,10 +452,26 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     if re.search(r"\b(no drums|without drums|drumless)\b", text.lower()):
         band = tuple((p, r) for p, r in band if p != 128)
 
+    mode = key.mode if key else None
+    if use_text_model and (key is None or sources["meter"] == "style"):
+        from melodex.attributes import predict
+
+        implied = predict(text)
+        if implied is not None:
+            if key is None and implied.mode_confidence >= 0.7:
+                mode, sources["key"] = implied.mode, "model (mode from the text model)"
+            # The head learned from the corpus: trust its meter for the corpus's own styles and for prompts
+            # no keyword placed, never over an explicit meter.
+            trusted = sources["style"] == "text model" or style.name in CORPUS_STYLES
+            if (sources["meter"] == "style" and trusted and implied.meter != "other"
+                    and implied.meter_confidence >= 0.6):
+                meter, sources["meter"] = parse_meter(implied.meter) or meter, "text model"
+    if mode is None and mood in MINOR_MOODS:
+        mode = "minor"
     texture = tuple(w for w in TEXTURE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text.lower()))
     return Brief(prompt=text, bpm=bpm, meter=meter, key=key, sections=sections, n_bars=n_bars,
                  instruments=band, style=style.name, mood=mood, energy=round(energy, 3), texture=texture,
-                 sources=sources, notes=tuple(notes))
+                 sources=sources, notes=tuple(notes), mode=mode)
 
 
 def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,

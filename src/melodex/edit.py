@@ -183,7 +183,7 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
     brief = session.brief
     return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                   guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
-                  mode=brief.key.mode if brief.key else None, style=brief.style,
+                  mode=brief.implied_mode, style=brief.style,
                   energy=pipeline._energy_level(brief))
 
 

@@ -186,7 +186,7 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tupl
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
                           temperature=options.temperature, top_p=options.top_p, seed=seed,
-                          mode=brief.key.mode if brief.key else None, style=brief.style,
+                          mode=brief.implied_mode, style=brief.style,
                           energy=_energy_level(brief))
 
 
@@ -232,7 +232,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
                   plan=brief.plan(), guidance=guidance, temperature=options.temperature, top_p=options.top_p,
-                  seed=seed + 1, mode=brief.key.mode if brief.key else None, style=brief.style,
+                  seed=seed + 1, mode=brief.implied_mode, style=brief.style,
                   energy=_energy_level(brief))
 
 
