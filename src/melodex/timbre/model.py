@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from math import gcd
 from pathlib import Path
 
 import numpy as np
+import scipy.signal
 import torch
 from safetensors.torch import load_file
 
@@ -174,18 +176,26 @@ class TimbreModel:
         seed: int = 0,
         text_b: str | None = None,
         mix: float = 0.0,
+        sample_rate: int = hn.SAMPLE_RATE,
     ) -> SampleSet:
-        """A sample set for `program` sounding like `text`; DRUM_PROGRAM gives SoundFont one-shots."""
+        """A sample set for `program` sounding like `text`; DRUM_PROGRAM gives SoundFont one-shots.
+
+        Notes are synthesised at 44.1 kHz and resampled when another `sample_rate` is asked for.
+        """
         if program == DRUM_PROGRAM:
-            return soundfont_sampleset(program, pitches, velocities)
+            return soundfont_sampleset(program, list(pitches), list(velocities), sample_rate=sample_rate)
         options = GenerationOptions(cfg=cfg, steps=steps, seed=seed)
         notes: dict[tuple[int, int], NoteSample] = {}
-        release_start = round(hn.HOLD_S * hn.SAMPLE_RATE)
+        release_start = round(hn.HOLD_S * sample_rate)
+        divisor = gcd(sample_rate, hn.SAMPLE_RATE)
         for pitch, velocity, audio, noise, latent in self.generate_notes(
-            program, text, pitches, velocities, options, text_b, mix
+            program, text, list(pitches), list(velocities), options, text_b, mix
         ):
+            if sample_rate != hn.SAMPLE_RATE:
+                up, down = sample_rate // divisor, hn.SAMPLE_RATE // divisor
+                audio = scipy.signal.resample_poly(audio, up, down).astype(np.float32)
             notes[(pitch, velocity)] = note_sample(
-                audio, pitch, release_start, hn.SAMPLE_RATE, initial_noise=noise.numpy(), latent=latent.numpy()
+                audio, pitch, release_start, sample_rate, initial_noise=noise.numpy(), latent=latent.numpy()
             )
         settings: dict[str, float | int | str] = {"cfg": cfg, "steps": steps, "seed": seed}
         if text_b is not None:
@@ -193,7 +203,7 @@ class TimbreModel:
         return SampleSet(
             program=program,
             is_drum=False,
-            sample_rate=hn.SAMPLE_RATE,
+            sample_rate=sample_rate,
             notes=notes,
             text=text,
             source=f"timbre-model {self.version}",
