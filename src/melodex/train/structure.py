@@ -181,14 +181,14 @@ def train(options: TrainOptions, progress: bool = True) -> dict:
             state["events_seen"] += int(batch.weights.sum())
             state["train_seconds"] += seconds
             if state["step"] % 10 == 0:
-                record = {"step": state["step"], "loss": round(float(loss), 4), "events_seen": state["events_seen"],
+                record = {"step": state["step"], "loss": round(loss.item(), 4), "events_seen": state["events_seen"],
                           "events_per_s": round(float(batch.weights.sum()) / seconds, 1),
                           "lr": learning_rate(state["step"], options),
                           **{k: round(v, 4) for k, v in parts.items()}}
                 log.write(json.dumps(record) + "\n")
                 log.flush()
             if bar is not None:
-                bar.update(task, completed=state["step"], info=f"loss {float(loss):.3f}")
+                bar.update(task, completed=state["step"], info=f"loss {loss.item():.3f}")
             if state["step"] % options.validate_every == 0:
                 val = validate(model, valid)
                 log.write(json.dumps({"step": state["step"], "val_nll": round(val, 4),
@@ -208,3 +208,24 @@ def train(options: TrainOptions, progress: bool = True) -> dict:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return state
+
+
+def ship(run_dir: Path, weights_dir: Path) -> bool:
+    """Copy the run's best checkpoint into the package if its validation NLL beats the shipped one's.
+
+    Returns whether it was copied. Both numbers must come from the same validation split to compare.
+    """
+    best = Path(run_dir) / "best"
+    if not (best / "config.json").exists():
+        raise MelodexError(f"no best checkpoint in {run_dir}; train first")
+    new = json.loads((best / "config.json").read_text())["metadata"].get("best_val_nll")
+    shipped = Path(weights_dir) / "config.json"
+    if shipped.exists():
+        old = json.loads(shipped.read_text())["metadata"].get("best_val_nll")
+        if old is not None and new is not None and new >= old:
+            return False
+    load_model(best)  # refuses a corrupt checkpoint before anything is replaced
+    Path(weights_dir).mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "config.json", "model.sha256"):
+        (Path(weights_dir) / name).write_bytes((best / name).read_bytes())
+    return True

@@ -17,12 +17,14 @@ def structure_command(
     threads: int = typer.Option(1, help="CPU threads (one leaves the other core to other jobs)."),
     tiny: bool = typer.Option(False, help="Train a debug-sized model."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (for logs)."),
+    ship_weights: bool = typer.Option(False, "--ship", help="Then copy the best checkpoint into the package "
+                                      "weights if its validation NLL is better than the shipped one's."),
 ) -> None:
     """Train the structure model on the corpus; resumes from the last checkpoint automatically.
 
     Example:  melodex train structure --minutes 60
     """
-    from melodex.train.structure import DEFAULT_RUN_DIR, TrainOptions, train
+    from melodex.train.structure import DEFAULT_RUN_DIR, TrainOptions, ship, train
 
     options = TrainOptions(run_dir=run_dir or DEFAULT_RUN_DIR, corpus_dir=corpus, minutes=minutes,
                            max_steps=max_steps, batch_size=batch_size, window=window, threads=threads, tiny=tiny)
@@ -30,3 +32,7 @@ def structure_command(
     best = state["best_val_nll"]
     typer.echo(f"step {state['step']}, {state['events_seen']} events seen, "
                f"best validation NLL {best if best is None else round(best, 4)} at step {state['best_step']}")
+    if ship_weights:
+        weights = Path(__file__).resolve().parents[1] / "weights" / "structure"
+        copied = ship(options.run_dir, weights)
+        typer.echo(f"shipped to {weights}" if copied else "not shipped: the shipped weights are as good or better")
