@@ -122,3 +122,15 @@ def test_cli_prints_one_line_errors() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: the prompt names more than one meter")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_shipped_attribute_head_reads_what_words_imply() -> None:
+    from melodex.attributes import load_head, predict
+
+    assert load_head() is not None, "the implied-attribute head must ship with Melodex"
+    brief = parse("a lively irish jig, 16 bars")
+    assert brief.meter == (6, 8) and brief.sources["meter"] == "text model"
+    assert parse("a lively irish jig in 4/4").meter == (4, 4)  # explicit always wins
+    lament, reel = predict("a slow sad lament"), predict("a fast reel")
+    assert lament is not None and reel is not None and lament.bpm < reel.bpm

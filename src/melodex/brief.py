@@ -453,13 +453,12 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         band = tuple((p, r) for p, r in band if p != 128)
 
     mode = key.mode if key else None
-    if use_text_model and (key is None or sources["meter"] == "style"):
+    if use_text_model and sources["meter"] == "style":
         from melodex.attributes import predict
 
         implied = predict(text)
+        # The head's mode is not used: on held-out captions it did not beat always saying "major".
         if implied is not None:
-            if key is None and implied.mode_confidence >= 0.7:
-                mode, sources["key"] = implied.mode, "model (mode from the text model)"
             # The head learned from the corpus: trust its meter for the corpus's own styles and for prompts
             # no keyword placed, never over an explicit meter.
             trusted = sources["style"] == "text model" or style.name in CORPUS_STYLES
