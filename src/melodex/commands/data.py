@@ -13,16 +13,33 @@ data_app = typer.Typer(
         "The training corpus: ~15,000 works (folk tunes, chorales, polyphony, classical pieces, drum "
         "patterns) converted to melodex Scores with attributes and captions, committed in data/corpus/.\n\n"
         "See what is there:    melodex data info\n"
-        "Rebuild it (~20 min): melodex data build"
+        "Rebuild it (tens of minutes, resumable): melodex data build"
     ),
     no_args_is_help=True,
 )
 
 
-@data_app.command("build")
+BUILD_HELP = (
+    "Convert the music21 corpus and Debian drum patterns into the dataset.\n\n"
+    "Every source file's result is cached as soon as it is parsed, so an interrupted build picks up "
+    "where it stopped: run the same command again. Works that fail to parse are counted per collection "
+    "and listed in the manifest, never dropped silently.\n\n"
+    "Quick check (a minute or two, 3 works of every collection):  "
+    "melodex data build --limit 3 --out /tmp/corpus-check\n\n"
+    "Everything, into data/corpus/ (tens of minutes on 2 cores):  melodex data build"
+)
+
+
+@data_app.command("build", help=BUILD_HELP)
 def build(
     out: Path = typer.Option(None, "--out", help="Dataset directory to write (default: the repo's data/corpus)."),
-    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Worker processes; each parses whole source files."),
+    jobs: int = typer.Option(
+        2,
+        "--jobs",
+        "-j",
+        min=1,
+        help="Worker processes. Big ABC files are split into runs of 40 tunes, so the workers stay balanced.",
+    ),
     limit: int = typer.Option(
         None, "--limit", min=1, help="At most N works per collection: a quick check of the whole pipeline."
     ),
@@ -34,16 +51,6 @@ def build(
     ),
     no_drums: bool = typer.Option(False, "--no-drums", help="Skip the hydrogen and LMMS drum patterns."),
 ) -> None:
-    """Convert the music21 corpus and Debian drum patterns into the dataset.
-
-    Every source file's result is cached as soon as it is parsed, so an interrupted build picks up
-    where it stopped: run the same command again. Works that fail to parse are counted per
-    collection and listed in the manifest, never dropped silently.
-
-    Examples:
-      melodex data build --limit 3 --out /tmp/corpus-check   # a minute: 3 works of every collection
-      melodex data build                                      # everything, into data/corpus/
-    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
