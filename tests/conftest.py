@@ -9,12 +9,27 @@ from melodex import pipeline
 from melodex.structure.model import StructureConfig, StructureModel
 
 
-@pytest.fixture
-def tiny_models(monkeypatch):
-    """A 2-layer, width-32 structure model with random weights; sample sets come from the SoundFont."""
+def _tiny_structure_model() -> StructureModel:
     torch.manual_seed(0)
     model = StructureModel(StructureConfig.tiny())
     model.eval()
+    return model
+
+
+@pytest.fixture
+def tiny_models(monkeypatch):
+    """A 2-layer, width-32 structure model with random weights; sample sets come from the SoundFont."""
+    model = _tiny_structure_model()
     monkeypatch.setattr(pipeline, "structure_model", lambda: model)
     monkeypatch.setattr(pipeline, "timbre_model", lambda: None)
     return model
+
+
+@pytest.fixture(scope="module")
+def tiny_models_module():
+    """The same tiny models for a whole test module (for fixtures that generate once and copy)."""
+    model = _tiny_structure_model()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "structure_model", lambda: model)
+        patch.setattr(pipeline, "timbre_model", lambda: None)
+        yield model
