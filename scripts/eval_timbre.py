@@ -84,7 +84,8 @@ def main() -> None:
         chosen = [r for r in rows if r.method == method]
         summary = [float(np.mean([getattr(r, f) for r in chosen]))
                    for f in ("mr_stft", "mel_lsd", "pitch_error_cents", "seconds_per_second")]
-        results[f"reconstruction_{method}"] = dict(zip(("mr_stft", "mel_lsd", "cents", "s_per_s"), summary, strict=True))
+        names = ("mr_stft", "mel_lsd", "cents", "s_per_s")
+        results[f"reconstruction_{method}"] = dict(zip(names, summary, strict=True))
         print(f"{method + ' (here)':24s} {summary[0]:8.2f} {summary[1]:8.2f} {summary[2]:6.2f} {summary[3]:6.3f}")
     for r in rows:
         print(f"   {r.method:12s} program {r.program:3d} pitch {r.pitch:3d}: MR {r.mr_stft:.2f} "
@@ -97,19 +98,20 @@ def main() -> None:
     print(f"mean {np.mean(errors):.2f}  max {np.max(errors):.2f}  ({len(errors)} notes, {per_note:.2f} s per note)")
     results["generated_pitch_cents"] = {"mean": float(np.mean(errors)), "max": float(np.max(errors))}
 
-    print("== text control (mean over programs, pitches 55/67, seeds; ratio = first / second)")
+    print("== text control (mean over programs, pitches 55/67, seeds; ratio = first / second, geometric mean)")
     programs = (0, 24, 80, 89) if args.quick else evaluate.CONTROL_PROGRAMS
     seeds = (0,) if args.quick else (0, 1)
     control = evaluate.text_control(model, programs=programs, seeds=seeds)
     table = {}
-    for (first, second), measure in evaluate.CONTRASTS:
+    for (first, second), measure, sign in evaluate.CONTRASTS:
         for cfg in sorted({r.cfg for r in control}):
-            chosen = [r for r in control if r.words == (first, second) and r.cfg == cfg]
-            wins = sum(r.first > r.second for r in chosen)
+            chosen = [r for r in control if r.words == (first, second) and r.cfg == cfg and r.measure == measure]
+            wins = sum((r.first - r.second) * sign > 0 for r in chosen)
             ratio = float(np.exp(np.mean([np.log(max(r.ratio, 1e-6)) for r in chosen])))
             key = f"{first} vs {second} ({measure}) cfg {cfg}"
             table[key] = {"geo_mean_ratio": ratio, "programs_in_order": f"{wins}/{len(chosen)}"}
-            print(f"{key:50s} ratio {ratio:5.2f}  first > second in {wins}/{len(chosen)} programs")
+            order = ">" if sign > 0 else "<"
+            print(f"{key:50s} ratio {ratio:5.2f}  first {order} second in {wins}/{len(chosen)} programs")
     results["text_control"] = table
 
     if args.png is not None:

@@ -1,0 +1,43 @@
+"""The shipped timbre weights: they load (SHA-256 checked) and their text control and pitch are real."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from melodex.timbre import metrics
+from melodex.timbre.model import GenerationOptions, TimbreModel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model() -> TimbreModel:
+    return TimbreModel.load()
+
+
+def _mean_measure(model: TimbreModel, program: int, text: str, measure) -> float:  # type: ignore[no-untyped-def]
+    values = []
+    for _, _, audio, _, _ in model.generate_notes(program, text, [55, 67], [90], GenerationOptions(cfg=3.0)):
+        values.append(measure(audio))
+    return float(np.mean(values))
+
+
+def test_bright_is_brighter_than_dark(model: TimbreModel) -> None:
+    for program in (0, 24):  # not pads: the warm pad ignores bright/dark (see MODEL_CARD)
+        bright = _mean_measure(model, program, "bright", metrics.spectral_centroid)
+        dark = _mean_measure(model, program, "dark", metrics.spectral_centroid)
+        assert bright > 1.15 * dark, (program, bright, dark)
+
+
+def test_plucky_has_died_away_more_than_a_sustained_pad_by_one_second(model: TimbreModel) -> None:
+    for program in (24, 80):
+        plucky = _mean_measure(model, program, "plucky", metrics.sustain_ratio)
+        held = _mean_measure(model, program, "pad-like sustained", metrics.sustain_ratio)
+        assert plucky < 0.7 * held, (program, plucky, held)
+
+
+def test_generated_notes_are_in_tune(model: TimbreModel) -> None:
+    for program in (0, 40, 80):
+        for pitch, _, audio, _, _ in model.generate_notes(program, "", [48, 72], [90], GenerationOptions()):
+            assert abs(metrics.pitch_cents(audio, pitch)) < 10.0, (program, pitch)
