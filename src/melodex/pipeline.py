@@ -37,6 +37,11 @@ from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
 
 WEIGHTS = Path(__file__).parent / "weights"
 VELOCITY_LAYERS = (48, 96)
+# Generated sample sets are sparser than SoundFont ones: every generated note costs a diffusion sample
+# and a harmonic-plus-noise decode, the largest share of a track's time; the sampler repitches at most
+# a tritone (within the range timbre stays natural) and scales one layer's level by velocity.
+TIMBRE_PITCH_STEP = 6
+TIMBRE_VELOCITY_LAYERS = (88,)
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 # Guidance presets from the article Melodex grew from: how literally the sound follows the words.
 PRESETS: dict[str, float] = {"film": 1.5, "social": 4.0, "design": 8.5}
@@ -245,14 +250,15 @@ def timbre_text(brief: brief_mod.Brief, program: int) -> str:
 def make_sampleset(score: Score, track_index: int, text: str, options: GenerateOptions,
                    seed: int) -> tuple[SampleSet, TrackTimbre]:
     track = score.tracks[track_index]
-    pitches = sample_pitches(track, PITCH_STEP)
     model = timbre_model() if options.renderer == "timbre" else None
     if model is not None and not track.is_drum:
-        sampleset = model.generate_sampleset(program=track.program, text=text, pitches=pitches,
-                                             velocities=VELOCITY_LAYERS, cfg=options.cfg,
+        pitches = sample_pitches(track, TIMBRE_PITCH_STEP)
+        sampleset = model.generate_sampleset(program=track.program, text=text, pitches=list(pitches),
+                                             velocities=list(TIMBRE_VELOCITY_LAYERS), cfg=options.cfg,
                                              steps=options.timbre_steps, seed=seed,
                                              sample_rate=options.sample_rate)
         return sampleset, TrackTimbre(text, "timbre", seed, options.cfg, options.timbre_steps)
+    pitches = sample_pitches(track, PITCH_STEP)
     sampleset = soundfont_sampleset(track.program, pitches, VELOCITY_LAYERS, sample_rate=options.sample_rate)
     return sampleset, TrackTimbre(text, "soundfont", seed)
 
