@@ -7,11 +7,7 @@ needs nothing beyond scipy, so tests use it too.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy.signal import butter, sosfilt
@@ -63,33 +59,11 @@ def click_levels(audio: np.ndarray, boundaries: np.ndarray, sample_rate: int, cu
 # -- transcription ---------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _basic_pitch_model() -> Any:
-    try:
-        from basic_pitch import ICASSP_2022_MODEL_PATH
-        from basic_pitch.inference import Model
-    except ImportError as exc:
-        raise EvaluationError(
-            f"basic-pitch is not installed ({exc}): pip install onnxruntime 'resampy<0.4.3' librosa "
-            "mir_eval pretty_midi, then pip install --no-deps basic-pitch"
-        ) from exc
-    return Model(ICASSP_2022_MODEL_PATH)
-
-
 def transcribe(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Notes basic-pitch hears in `audio`: (n, 3) array of onset s, offset s, MIDI pitch."""
-    import soundfile as sf
-    from basic_pitch.inference import predict
+    from melodex.reference import transcribe as hear
 
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    peak = float(np.abs(mono).max())
-    if peak == 0.0:
-        return np.zeros((0, 3))
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "stem.wav"
-        sf.write(path, (mono / peak * 0.9).astype(np.float32), sample_rate)
-        _, _, events = predict(str(path), _basic_pitch_model())
-    return np.array([(e[0], e[1], e[2]) for e in events], dtype=np.float64).reshape(-1, 3)
+    return hear(audio, sample_rate)[:, :3]
 
 
 def note_f1(score: Score, track_index: int, transcribed: np.ndarray) -> tuple[float, float, float]:
