@@ -19,7 +19,7 @@ import torch
 from melodex.data.corpus import load_corpus
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import energy_of
-from melodex.structure.generate import generate_score
+from melodex.structure.generate import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, generate_score
 from melodex.structure.model import load_model
 from melodex.tokens import Plan, TokenError, validate
 from melodex.train.structure import TrainOptions, validation_batches
@@ -188,6 +188,7 @@ def main() -> None:
         try:
             plan = real_plan(work.score)
             score, _ = generate_score(model, work.captions[0] if work.captions else "", plan, seed=100 + n,
+                                      guidance=DEFAULT_GUIDANCE, temperature=DEFAULT_TEMPERATURE,
                                       max_events=2500, style=corpus_style(work.attributes),
                                       energy=energy_of(work.score))
         except TokenError:
@@ -212,16 +213,18 @@ def main() -> None:
                ("dark rock song in E minor with guitars, bass and drums, 4/4", "minor", (4, 4), {DRUM_PROGRAM}),
                ("happy pop song in C major with piano, bass and drums, 4/4", "major", (4, 4), {DRUM_PROGRAM, 0})]
     sweep = {}
-    for guidance in (1.0, 1.5, 2.5):
+    for guidance, temperature in ((1.0, 1.0), (1.5, 1.0), (2.5, 1.0), (1.0, 0.8), (1.5, 0.8), (2.5, 0.8)):
         hits, in_key = [], []
         for prompt, mode, meter, programs in prompts:
             for seed in range(3):
-                score, _ = generate_score(model, prompt, Plan(n_bars=4), guidance=guidance, seed=seed, max_events=500)
+                score, _ = generate_score(model, prompt, Plan(n_bars=4), guidance=guidance, temperature=temperature,
+                                          seed=seed, max_events=500)
                 hits.append(np.mean([score.key.mode == mode, (score.meter.numerator, score.meter.denominator) == meter,
                                      bool(programs & {t.program for t in score.tracks})]))
                 in_key.append(statistics(score)["in_declared_key"])
-        sweep[guidance] = {"text_adherence": float(np.mean(hits)), "in_key": float(np.mean(in_key))}
-        print(f"guidance {guidance}: text adherence {np.mean(hits):.3f}, notes in key {np.mean(in_key):.3f}")
+        sweep[f"{guidance}/{temperature}"] = {"text_adherence": float(np.mean(hits)), "in_key": float(np.mean(in_key))}
+        print(f"guidance {guidance}, temperature {temperature}: text adherence {np.mean(hits):.3f}, "
+              f"notes in key {np.mean(in_key):.3f}")
     results["guidance_sweep"] = sweep
 
     # 4. Speed: a 60 s four-track arrangement (120 BPM, 4/4, 30 bars).
@@ -254,8 +257,9 @@ def write_markdown(path: Path, r: dict, command: str) -> None:
     for name, v in r["statistics"].items():
         lines.append(f"| {name} | {v['real'][0]:.3f} ± {v['real'][1]:.3f} | "
                      f"{v['generated'][0]:.3f} ± {v['generated'][1]:.3f} |")
-    lines += ["", "## Guidance sweep (plan fixes only 4 bars; mode, meter and instruments come from the text)", "",
-              "| guidance | text adherence | notes in key |", "|---|---|---|"]
+    lines += ["", "## Guidance / temperature sweep (plan fixes only 4 bars; mode, meter and instruments come from the "
+              "text; 4 prompts x 3 seeds)", "",
+              "| guidance / temperature | text adherence | notes in key |", "|---|---|---|"]
     for g, v in r["guidance_sweep"].items():
         lines.append(f"| {g} | {v['text_adherence']:.3f} | {v['in_key']:.3f} |")
     lines += ["", "Training state of this checkpoint:", "", "```", json.dumps(r["training"], indent=1), "```", ""]

@@ -44,6 +44,7 @@ from melodex.tokens import (
 )
 
 DEFAULT_GUIDANCE = 1.5
+DEFAULT_TEMPERATURE = 1.0  # chosen by the sweep in docs/RESULTS_structure.md
 MAX_EVENTS = 4000
 _CLOSING = (BAR, SECTION, EOS)
 _DRUM_ROLE = np.array([role == "drums" for role in ROLES])
@@ -182,8 +183,8 @@ def _kind_mask(state: DecodingState, budget_left: int) -> np.ndarray:
 
 
 def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
-                   guidance: float = DEFAULT_GUIDANCE, temperature: float = 1.0, top_p: float = 0.95,
-                   seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
+                   guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
+                   top_p: float = 0.95, seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
                    style: str | None = None, energy: int | None = None) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
@@ -211,7 +212,8 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
 
 def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tracks: Sequence[int],
            text: str = "", plan: Plan | None = None, guidance: float = DEFAULT_GUIDANCE,
-           temperature: float = 1.0, top_p: float = 0.95, seed: int = 0, max_new_events: int = 2000, *,
+           temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
+           max_new_events: int = 2000, *,
            mode: str | None = None, style: str | None = None,
            energy: int | None = None) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
