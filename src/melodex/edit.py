@@ -181,10 +181,11 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
     options = session.options
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     brief = session.brief
-    return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
-                  guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
-                  mode=brief.implied_mode, style=brief.style,
-                  energy=pipeline._energy_level(brief))
+    with pipeline.single_thread():
+        return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
+                      guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
+                      mode=brief.implied_mode, style=brief.style,
+                      energy=pipeline._energy_level(brief))
 
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
