@@ -190,8 +190,14 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
     """Rewrite the notes of `tracks` in `bars`; every sample outside those bars stays identical."""
+    score, events = _infill(session, session.take.events, bars, tracks, seed)
+    return _save_rewritten_bars(session, score, events, bars, label)
+
+
+def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bars: tuple[int, int],
+                         label: str) -> str:
+    """Render the rewritten score and splice it in over `bars` (to the end, tails included, if they reach it)."""
     take = session.take
-    score, events = _infill(session, take.events, bars, tracks, seed)
     samplesets = _missing_samplesets(session, score, take.samplesets)
     new = _rerender(take, score, events, samplesets, take.timbres)
     start, end = sample_span(score, bars, take.sample_rate)
@@ -199,8 +205,7 @@ def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int,
     fade = int(SPLICE_FADE_S * take.sample_rate)
     stems = {i: splice(take.stems[i], new.stems[i], start, to_end, fade) for i in new.stems}
     mix = splice(take.mix, new.mix, start, to_end, fade)
-    spliced = replace(new, stems=stems, mix=mix)
-    return save(session, spliced, label)
+    return save(session, replace(new, stems=stems, mix=mix), label)
 
 
 def variation(session: Session, strength: float, seed: int) -> str:
@@ -209,11 +214,12 @@ def variation(session: Session, strength: float, seed: int) -> str:
         raise MelodexError(f"--strength {strength}: use a value above 0 and at most 1 (1 = completely new)")
     take = session.take
     if strength >= 1:
+        # New notes, the same timbres: compose only (making new sample sets here would be thrown away).
         options = replace(session.options, seed=seed)
-        new = pipeline.make_take(session.brief, options, pipeline.StageClock(None))
-        new = replace(new, samplesets=take.samplesets, timbres=take.timbres)
-        new = _rerender(take, new.score, new.events, _missing_samplesets(session, new.score, take.samplesets),
-                        take.timbres, new.settings)
+        score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"))
+        settings = {**take.settings, "options": pipeline._options_json(options)}
+        new = _rerender(take, score, events, _missing_samplesets(session, score, take.samplesets),
+                        take.timbres, settings)
         return save(session, new, f"variation strength 1 seed {seed}")
     rng = np.random.default_rng(seed)
     n_bars = take.score.bar_count()
@@ -239,13 +245,7 @@ def extend(session: Session, n_bars: int, seed: int) -> str:
     events = np.concatenate([take.events[:-1], np.repeat(bar_row, n_bars, 0), eos_row])
     old_bars = take.score.bar_count()
     score, events = _infill(session, events, (old_bars, total), list(range(len(take.score.tracks))), seed)
-    samplesets = _missing_samplesets(session, score, take.samplesets)
-    new = _rerender(take, score, events, samplesets, take.timbres)
-    start, _ = sample_span(score, (old_bars, total), take.sample_rate)
-    fade = int(SPLICE_FADE_S * take.sample_rate)
-    stems = {i: splice(take.stems[i], new.stems[i], start, None, fade) for i in new.stems}
-    mix = splice(take.mix, new.mix, start, None, fade)
-    return save(session, replace(new, stems=stems, mix=mix), f"extend by {n_bars} bars")
+    return _save_rewritten_bars(session, score, events, (old_bars, total), f"extend by {n_bars} bars")
 
 
 # -- sound edits --------------------------------------------------------------------------------------

@@ -161,6 +161,11 @@ class Project:
             return version
         raise ProjectError(f"no version {version!r} in {self.path.name} (versions: {', '.join(ids) or 'none'})")
 
+    def parent_of(self, version: str) -> str | None:
+        """The version `version` was made from (None for the first)."""
+        target = self.resolve(version)
+        return next(h["parent"] for h in self.meta["history"] if h["id"] == target)
+
     def checkout(self, version: str) -> str:
         """Make `version` current. History is kept: the next edit branches from it."""
         target = self.resolve(version)

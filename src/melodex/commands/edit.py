@@ -164,7 +164,7 @@ def undo(project: Path = PROJECT) -> None:
     from melodex.project import Project
 
     opened = Project.open(locate_project(project))
-    parent = next(h["parent"] for h in opened.history if h["id"] == opened.current)
+    parent = opened.parent_of(opened.current)
     if parent is None:
         raise MelodexError("nothing to undo: this is the first version")
     checkout(project, parent)
@@ -181,7 +181,7 @@ def diff(project: Path = PROJECT,
 
     opened = Project.open(locate_project(project))
     second = opened.resolve(b)
-    first = a or next(h["parent"] for h in opened.history if h["id"] == second)
+    first = a or opened.parent_of(second)
     if first is None:
         raise MelodexError("the first version has nothing before it: name two versions")
     console.print(f"{opened.resolve(first)} -> {second}")

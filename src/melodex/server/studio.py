@@ -258,7 +258,7 @@ class Studio:
 
     def undo(self, pid: str) -> str:
         project = self.open_project(pid)
-        parent = next(h["parent"] for h in project.history if h["id"] == project.current)
+        parent = project.parent_of(project.current)
         if parent is None:
             raise Busy("nothing to undo: this is the first version")
         return self.checkout(pid, parent)
