@@ -194,3 +194,23 @@ def test_low_sample_rates_keep_filters_below_nyquist():
     result = produce([stem, stem], ["melody", "pad"], mix_settings_from_text("bright lo-fi spacious"), rate)
     assert np.all(np.isfinite(result.mix))
     assert abs(pyloudnorm.Meter(rate).integrated_loudness(result.mix.astype(np.float64)) + 14.0) < 0.5
+
+
+@pytest.mark.parametrize("words", ["warm punchy", "lo-fi spacious"])
+def test_a_stretch_produced_with_the_songs_levels_matches_the_whole_production(stems, words) -> None:
+    """Editing re-produces only the edited bars: with the recorded levels and a reverb warm-up before
+    it, that stretch must sound like the same stretch of a whole-song production (no level jump)."""
+    audio, roles, programs = stems
+    start, stop, warmup = 6 * RATE, 9 * RATE, 3 * RATE  # re-produce 6-9 s, starting 3 s early
+    quiet = np.ones(len(audio[0]), dtype=np.float32)
+    quiet[start - warmup:stop] = 0.25  # a quiet passage: measured on its own it would be staged up
+    audio = [a * (quiet if a.ndim == 1 else quiet[:, None]) for a in audio]
+    settings = mix_settings_from_text(words)
+    whole = produce(audio, roles, settings, RATE, programs)
+    part = produce([a[start - warmup:stop] for a in audio], roles, settings, RATE, programs, levels=whole.levels)
+    got, want = part.mix[warmup:], whole.mix[start:stop]
+    error_db = 10 * np.log10(np.mean((got - want) ** 2) / np.mean(want**2))
+    assert error_db < -30.0, f"re-produced stretch differs by {error_db:.1f} dB"
+    unrecorded = produce([a[start - warmup:stop] for a in audio], roles, settings, RATE, programs)
+    error_unrecorded = 10 * np.log10(np.mean((unrecorded.mix[warmup:] - want) ** 2) / np.mean(want**2))
+    assert error_unrecorded > error_db + 12.0  # measured afresh, the quiet passage is staged up

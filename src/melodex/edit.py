@@ -18,12 +18,14 @@ from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError
 from melodex.instruments import family, program_name
-from melodex.production import MixSettings
+from melodex.production import Levels, MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre
+from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
 from melodex.tokens import Plan, decode, encode
 
 SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
+WARMUP_S = 6.0  # an edited stretch is rendered from this long before it: the reverb tail decays ~100 dB in it
 
 
 @dataclass
@@ -71,8 +73,15 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
 
 
 def save(session: Session, take: pipeline.Take, edit: str) -> str:
-    """Store the edited take as a new version and re-export the files beside the project."""
-    version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id))
+    """Store the edited take as a new version and re-export the files beside the project.
+
+    Stems and sample sets the edit kept (the very arrays of the version it started from) are linked
+    from that version rather than encoded again.
+    """
+    old = session.take
+    unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
+    unchanged |= {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
+    version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
     pipeline.export_take(take, session.project.path.parent, session.options.formats)
     return version
 
@@ -154,9 +163,9 @@ def _mix_settings(take: pipeline.Take) -> MixSettings:
 
 def _rerender(take: pipeline.Take, score: Score, events: np.ndarray, samplesets: dict,
               timbres: dict[int, TrackTimbre], settings: dict | None = None) -> pipeline.Take:
-    stems, mix = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate)
-    return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate,
-                         settings or take.settings)
+    stems, mix, levels = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate)
+    settings = {**(settings or take.settings), "levels": levels.to_json()}
+    return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate, settings)
 
 
 def _missing_samplesets(session: Session, score: Score, samplesets: dict) -> dict:
@@ -191,21 +200,60 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
     """Rewrite the notes of `tracks` in `bars`; every sample outside those bars stays identical."""
     score, events = _infill(session, session.take.events, bars, tracks, seed)
-    return _save_rewritten_bars(session, score, events, bars, label)
+    return _save_rewritten_bars(session, score, events, bars, tracks, label)
+
+
+def _render_span(take: pipeline.Take, score: Score, samplesets: dict, start: int,
+                 end: int | None) -> tuple[dict[int, np.ndarray], np.ndarray] | None:
+    """New stems and mix for frames start:end (None: to the new end), placed at their song positions.
+
+    Only that stretch is played and produced, from WARMUP_S before it (reverb and compressors settle)
+    with the song's recorded levels. None when the version has no recorded levels (made before they
+    were kept) or a track silent in it now has notes: then the whole song is re-rendered instead.
+    """
+    if "levels" not in take.settings:
+        return None
+    levels = Levels.from_json(take.settings["levels"])
+    if any(lv is None and len(t.notes) for lv, t in zip(levels.stems, score.tracks, strict=False)) or \
+            len(levels.stems) != len(score.tracks):
+        return None
+    rate = take.sample_rate
+    length = stem_length(score, rate)
+    first = max(0, start - int(WARMUP_S * rate))
+    last = length if end is None else min(length, end + int(0.5 * rate))
+    stems, mix, _ = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), rate, levels, (first, last))
+
+    def placed(part: np.ndarray) -> np.ndarray:
+        whole = np.zeros((last, *part.shape[1:]), dtype=np.float32)
+        whole[first:last] = part[: last - first]
+        return whole
+
+    return {i: placed(s) for i, s in stems.items()}, placed(mix)
 
 
 def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bars: tuple[int, int],
-                         label: str) -> str:
-    """Render the rewritten score and splice it in over `bars` (to the end, tails included, if they reach it)."""
+                         tracks: list[int], label: str) -> str:
+    """Render the rewritten bars and splice them in over `bars` (to the end, tails included, if they reach it).
+
+    The stems of tracks not in `tracks` are kept as they were; the mix is spliced like the stems.
+    """
     take = session.take
     samplesets = _missing_samplesets(session, score, take.samplesets)
-    new = _rerender(take, score, events, samplesets, take.timbres)
     start, end = sample_span(score, bars, take.sample_rate)
     to_end = None if bars[1] >= score.bar_count() else end
+    rendered = _render_span(take, score, samplesets, start, to_end)
+    if rendered is None:
+        full = _rerender(take, score, events, samplesets, take.timbres)
+        rendered, settings = (full.stems, full.mix), full.settings
+    else:
+        settings = take.settings
+    new_stems, new_mix = rendered
     fade = int(SPLICE_FADE_S * take.sample_rate)
-    stems = {i: splice(take.stems[i], new.stems[i], start, to_end, fade) for i in new.stems}
-    mix = splice(take.mix, new.mix, start, to_end, fade)
-    return save(session, replace(new, stems=stems, mix=mix), label)
+    stems = {i: splice(take.stems[i], new_stems[i], start, to_end, fade) if i in tracks or to_end is None
+             else take.stems[i] for i in new_stems}
+    mix = splice(take.mix, new_mix, start, to_end, fade)
+    new = pipeline.Take(score, events, samplesets, take.timbres, stems, mix, take.sample_rate, settings)
+    return save(session, new, label)
 
 
 def variation(session: Session, strength: float, seed: int) -> str:
@@ -245,7 +293,8 @@ def extend(session: Session, n_bars: int, seed: int) -> str:
     events = np.concatenate([take.events[:-1], np.repeat(bar_row, n_bars, 0), eos_row])
     old_bars = take.score.bar_count()
     score, events = _infill(session, events, (old_bars, total), list(range(len(take.score.tracks))), seed)
-    return _save_rewritten_bars(session, score, events, (old_bars, total), f"extend by {n_bars} bars")
+    return _save_rewritten_bars(session, score, events, (old_bars, total), list(range(len(take.score.tracks))),
+                                f"extend by {n_bars} bars")
 
 
 # -- sound edits --------------------------------------------------------------------------------------

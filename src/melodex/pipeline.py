@@ -16,6 +16,7 @@ from __future__ import annotations
 import resource
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -28,7 +29,7 @@ import soundfile as sf
 from melodex import brief as brief_mod
 from melodex.errors import MelodexError
 from melodex.instruments import program_name
-from melodex.production import MixSettings, mix_settings_from_text, produce
+from melodex.production import Levels, MixSettings, mix_settings_from_text, produce
 from melodex.project import Project, TrackTimbre, Version
 from melodex.render_audio import PITCH_STEP, sample_pitches
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
@@ -138,7 +139,11 @@ class StageClock:
 @contextmanager
 def single_thread() -> Iterator[None]:
     """Run small-batch inference on one thread: at these sizes a second thread only adds synchronisation,
-    and on a busy machine it made decoding 40x slower (3 s vs 117 s for the same 20 bars)."""
+    and on a busy machine it made decoding 40x slower (3 s vs 117 s for the same 20 bars).
+
+    Never run two of these at once on Python threads: torch's OpenMP workers then fight over the cores
+    (composing while the timbres were made on a second thread took 105-361 s instead of 8 s).
+    """
     import torch
 
     previous = torch.get_num_threads()
@@ -265,6 +270,7 @@ def timbre_text(brief: brief_mod.Brief, program: int) -> str:
 
 def make_sampleset(score: Score, track_index: int, text: str, options: GenerateOptions,
                    seed: int) -> tuple[SampleSet, TrackTimbre]:
+    """The track's sample set: generated from `text` (timbre renderer, pitched tracks) or from the SoundFont."""
     track = score.tracks[track_index]
     model = timbre_model() if options.renderer == "timbre" else None
     if model is not None and not track.is_drum:
@@ -280,14 +286,39 @@ def make_sampleset(score: Score, track_index: int, text: str, options: GenerateO
     return sampleset, TrackTimbre(text, "soundfont", seed)
 
 
-def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: MixSettings,
-                        sample_rate: int) -> tuple[dict[int, np.ndarray], np.ndarray]:
+RING_S = 8.0  # no sampled note rings longer than this after its note-off (releases, cymbals, loops' fades)
+
+
+def _notes_sounding_in(score: Score, first: int, last: int, sample_rate: int) -> Score:
+    """A copy of `score` keeping only the notes that can be heard between frames first and last."""
+    part = score.copy()
+    for track in part.tracks:
+        if len(track.notes) == 0:
+            continue
+        onset = score.seconds_at(track.notes[:, 0]) * sample_rate
+        offset = score.seconds_at(track.notes[:, 0] + track.notes[:, 1]) * sample_rate
+        track.notes = track.notes[(onset < last) & (offset + RING_S * sample_rate > first)]
+    return part
+
+
+def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: MixSettings, sample_rate: int,
+                        levels: Levels | None = None, window: tuple[int, int] | None = None,
+                        ) -> tuple[dict[int, np.ndarray], np.ndarray, Levels]:
+    """Play and produce the whole song; or, with the whole song's `levels`, only frames window[0]:window[1].
+
+    A window is what an edit re-renders: only the notes that sound in it are played, and production
+    reuses the song's levels so the stretch can be spliced back seamlessly (see `production.produce`).
+    """
     sampler = SamplerOptions()
     length = stem_length(score, sample_rate, sampler)
-    dry = [perform(score, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate, length=length)
+    first, last = window if window is not None else (0, length)
+    played = _notes_sounding_in(score, first, last, sample_rate) if window is not None else score
+    dry = [perform(played, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate, length=last)[first:]
            for i in range(len(score.tracks))]
-    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks])
-    return {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}, produced.mix
+    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks],
+                       levels=levels)
+    stems = {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}
+    return stems, produced.mix, produced.levels
 
 
 def seed_for(base: int, purpose: str, index: int = 0) -> int:
@@ -312,8 +343,8 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
                                                        seed_for(options.seed, "timbre", i))
     mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
     with clock.stage("render"):
-        stems, mix = perform_and_produce(score, samplesets, mix_settings, options.sample_rate)
-    settings = {"options": _options_json(options), "mix": asdict(mix_settings)}
+        stems, mix, levels = perform_and_produce(score, samplesets, mix_settings, options.sample_rate)
+    settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
     return Take(score, events, samplesets, timbres, stems, mix, options.sample_rate, settings)
 
 
@@ -352,14 +383,16 @@ def export_take(take: Take, out_dir: Path, formats: tuple[str, ...] = ("wav",)) 
     from melodex.midi import write_midi
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    files: dict[str, Path] = {}
-    for fmt in formats:
-        files[f"mix.{fmt}"] = write_audio(out_dir / f"mix.{fmt}", take.mix, take.sample_rate)
     stems_dir = out_dir / "stems"
     stems_dir.mkdir(exist_ok=True)
+    jobs = {f"mix.{fmt}": (out_dir / f"mix.{fmt}", take.mix) for fmt in formats}
     for index, stem in take.stems.items():
         name = stem_name(take.score, index)
-        files[f"stem {name}"] = write_audio(stems_dir / f"{name}.wav", stem, take.sample_rate)
+        jobs[f"stem {name}"] = (stems_dir / f"{name}.wav", stem)
+    # The encoders release the GIL: two threads use both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        written = {key: pool.submit(write_audio, path, audio, take.sample_rate) for key, (path, audio) in jobs.items()}
+        files: dict[str, Path] = {key: job.result() for key, job in written.items()}
     midi_path = out_dir / "song.mid"
     write_midi(take.score, midi_path)
     files["midi"] = midi_path

@@ -347,16 +347,22 @@ def _track_board(role: RoleMix, settings: MixSettings, is_drum: bool, sample_rat
     )
 
 
-def _saturate(mono: np.ndarray, warmth: float, sample_rate: int) -> np.ndarray:
-    """Blend in tanh saturation (pedalboard Distortion) at the dry signal's loudness."""
+def _saturate(mono: np.ndarray, warmth: float, sample_rate: int,
+              wet_gain: float | None = None) -> tuple[np.ndarray, float]:
+    """Blend in tanh saturation (pedalboard Distortion) at the dry signal's loudness.
+
+    Returns (audio, the gain that matched the saturated signal to the dry one); pass that gain back
+    as `wet_gain` to process a stretch of the same stem alike.
+    """
     if warmth <= 0.0:
-        return mono
+        return mono, 1.0
     drive = pb.Distortion(drive_db=6.0 + 14.0 * warmth)
     wet = drive(mono[None, :], sample_rate)[0]
-    dry_rms = np.sqrt(np.mean(mono**2)) + 1e-12
-    wet *= dry_rms / (np.sqrt(np.mean(wet**2)) + 1e-12)
+    if wet_gain is None:
+        wet_gain = float((np.sqrt(np.mean(mono**2)) + 1e-12) / (np.sqrt(np.mean(wet**2)) + 1e-12))
+    wet *= np.float32(wet_gain)
     mix = 0.6 * warmth
-    return ((1.0 - mix) * mono + mix * wet).astype(np.float32)
+    return ((1.0 - mix) * mono + mix * wet).astype(np.float32), wet_gain
 
 
 def _place(mono: np.ndarray, pan: float, width: float, delay_frames: int, sample_rate: int) -> np.ndarray:
@@ -378,12 +384,49 @@ def _place(mono: np.ndarray, pan: float, width: float, delay_frames: int, sample
 # -- master ------------------------------------------------------------------------------------------------
 
 
-def remove_dc(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
-    """Subtract each channel's mean, then a 20 Hz high-pass for slow drift. Returns (audio, mean removed)."""
-    mean = audio.mean(axis=1, keepdims=True)
+StemLevels = tuple[float, float, float]  # dB into the chain, saturation wet gain, dB after the chain
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Every whole-song level decision of a production, recorded so a part can be re-produced alike.
+
+    Staging a stem, the bus, the master gain and the lo-fi hiss depend on the loudness of the whole
+    song. An edit that re-produces only a stretch of it (regenerating one section) passes the levels
+    of the full production back in, so the new stretch sits at exactly the old gains and splices in
+    without a jump. `stems` holds (gain into the chain, gain after it) in dB per stem, None if silent.
+    """
+
+    stems: tuple[StemLevels | None, ...]
+    dc: tuple[float, ...]  # per-channel mean removed from the bus
+    bus_db: float  # gain bringing the bus to -18 LUFS before the glue compressor
+    master_db: float  # gain of the master before the limiter
+    lofi_peak: float = 1.0
+    lofi_level: float = 0.0
+    stem_scale: float = 1.0  # master level over bus level, applied to the reported stems
+
+    def to_json(self) -> dict:
+        return {"stems": [list(s) if s is not None else None for s in self.stems], "dc": list(self.dc),
+                "bus_db": self.bus_db, "master_db": self.master_db, "lofi_peak": self.lofi_peak,
+                "lofi_level": self.lofi_level, "stem_scale": self.stem_scale}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Levels:
+        return cls(stems=tuple(tuple(s) if s is not None else None for s in data["stems"]),
+                   dc=tuple(data["dc"]), bus_db=data["bus_db"], master_db=data["master_db"],
+                   lofi_peak=data["lofi_peak"], lofi_level=data["lofi_level"], stem_scale=data["stem_scale"])
+
+
+def remove_dc(audio: np.ndarray, sample_rate: int, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract each channel's mean (or the `mean` given), then a 20 Hz high-pass for slow drift.
+
+    Returns (audio, the per-channel mean removed, shape (channels, 1)).
+    """
+    if mean is None:
+        mean = audio.mean(axis=1, keepdims=True)
     centred = (audio - mean).astype(np.float32)
     filtered = pb.HighpassFilter(cutoff_frequency_hz=_hz(20.0, sample_rate))(centred, sample_rate)
-    return filtered, float(np.abs(mean).max()) if mean.size else 0.0
+    return filtered, mean
 
 
 def repair_clicks(audio: np.ndarray, threshold: float = 12.0) -> tuple[np.ndarray, int]:
@@ -428,16 +471,24 @@ def limiter_gain(
     return gain, float(-20 * np.log10(gain.min()))
 
 
-def master(audio: np.ndarray, settings: MixSettings, sample_rate: int) -> tuple[np.ndarray, MasterReport]:
-    """Clean, colour, normalise and limit a (2, frames) bus. Silence stays silence (no NaN)."""
-    audio, dc = remove_dc(np.nan_to_num(audio.astype(np.float32)), sample_rate)
+def master(audio: np.ndarray, settings: MixSettings, sample_rate: int,
+           levels: Levels | None = None) -> tuple[np.ndarray, MasterReport, Levels]:
+    """Clean, colour, normalise and limit a (2, frames) bus. Silence stays silence (no NaN).
+
+    With `levels` (from a production of the whole song) the bus and master gains are those, not
+    measured again: how a re-produced stretch keeps the song's level. The limiter is always local.
+    """
+    dc_mean = None if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
+    audio, mean = remove_dc(np.nan_to_num(audio.astype(np.float32)), sample_rate, dc_mean)
+    dc = float(np.abs(mean).max()) if mean.size else 0.0
     audio, clicks = repair_clicks(audio)
-    bus_lufs = rough_loudness(audio, sample_rate)
-    if not np.isfinite(bus_lufs):
+    bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(audio, sample_rate)
+    if not np.isfinite(bus_db):
         silent = np.zeros_like(audio)
-        return silent, MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
+        report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
+        return silent, report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
     # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
-    audio = (audio * _db_to_gain(-18.0 - bus_lufs)).astype(np.float32)
+    audio = (audio * _db_to_gain(bus_db)).astype(np.float32)
     glue = pb.Pedalboard(
         [
             pb.Compressor(
@@ -452,27 +503,36 @@ def master(audio: np.ndarray, settings: MixSettings, sample_rate: int) -> tuple[
         ]
     )
     audio = glue(audio, sample_rate)
+    lofi_peak, lofi_level = 1.0, 0.0
     if settings.lofi > 0:
-        audio = _lofi(audio, settings.lofi, sample_rate)
-    # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
-    # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
-    energy = k_energy(audio.T, sample_rate)
-    gain_db = settings.target_lufs - gated_loudness(energy, sample_rate)
+        audio, lofi_peak, lofi_level = _lofi(audio, settings.lofi, sample_rate,
+                                             None if levels is None else (levels.lofi_peak, levels.lofi_level))
     ceiling = settings.ceiling_dbtp - 0.1
-    limit_gain = np.ones(audio.shape[1])
-    reduction, peak_gain_db = 0.0, -np.inf
-    for _ in range(6):
+    if levels is not None:
+        gain_db = levels.master_db
+        peak = oversampled_peak(audio, _db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB))
         gain = _db_to_gain(gain_db)
-        if gain_db > peak_gain_db:
-            # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
-            peak_gain_db = gain_db + 1.5
-            floor = _db_to_gain(ceiling - peak_gain_db - MAX_OVERSHOOT_DB)
-            peak = oversampled_peak(audio, floor)
         limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
-        error = settings.target_lufs - gated_loudness(energy, sample_rate, gain * limit_gain)
-        if abs(error) < 0.03:
-            break
-        gain_db += error
+    else:
+        # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
+        # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
+        energy = k_energy(audio.T, sample_rate)
+        gain_db = settings.target_lufs - gated_loudness(energy, sample_rate)
+        limit_gain = np.ones(audio.shape[1])
+        reduction, peak_gain_db = 0.0, -np.inf
+        for _ in range(6):
+            gain = _db_to_gain(gain_db)
+            if gain_db > peak_gain_db:
+                # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
+                peak_gain_db = gain_db + 1.5
+                floor = _db_to_gain(ceiling - peak_gain_db - MAX_OVERSHOOT_DB)
+                peak = oversampled_peak(audio, floor)
+            limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
+            error = settings.target_lufs - gated_loudness(energy, sample_rate, gain * limit_gain)
+            if abs(error) < 0.03:
+                break
+            gain_db += error
+        gain = _db_to_gain(gain_db)
     limited = (audio * (gain * limit_gain).astype(np.float32)).astype(np.float32)
     clipped = int((np.abs(limited) >= 1.0).sum())
     limited = np.clip(limited, -1.0, 1.0)
@@ -485,11 +545,16 @@ def master(audio: np.ndarray, settings: MixSettings, sample_rate: int) -> tuple[
         clicks_repaired=clicks,
         clipped_samples=clipped,
     )
-    return limited.astype(np.float32), report
+    found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
+    return limited.astype(np.float32), report, found
 
 
-def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
-    """Band-limit, lower the sample rate and bit depth, and add a little steady hiss."""
+def _lofi(audio: np.ndarray, amount: float, sample_rate: int,
+          levels: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
+    """Band-limit, lower the sample rate and bit depth, and add a little steady hiss.
+
+    Returns (audio, peak, hiss level); `levels` = (peak, hiss level) of the whole song to reuse.
+    """
     board = pb.Pedalboard(
         [
             pb.Resample(
@@ -502,13 +567,13 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int) -> np.ndarray:
             pb.Bitcrush(bit_depth=float(np.interp(amount, [0, 1], [14, 9]))),
         ]
     )
-    peak = float(np.abs(audio).max())
+    peak = float(np.abs(audio).max()) if levels is None else levels[0]
     crushed = board((audio / peak).astype(np.float32), sample_rate) * peak  # bitcrush relative to full scale
     # Seeded hiss, so the same mix always renders the same.
     hiss = np.random.default_rng(7).standard_normal(audio.shape).astype(np.float32)
     hiss = pb.LowpassFilter(cutoff_frequency_hz=_hz(5000.0, sample_rate))(hiss, sample_rate)
-    level = np.sqrt(np.mean(audio**2)) * _db_to_gain(-42.0 + 8.0 * amount)
-    return (crushed + hiss * level).astype(np.float32)
+    level = float(np.sqrt(np.mean(audio**2)) * _db_to_gain(-42.0 + 8.0 * amount)) if levels is None else levels[1]
+    return (crushed + hiss * np.float32(level)).astype(np.float32), peak, level
 
 
 # -- the mix ------------------------------------------------------------------------------------------------
@@ -568,23 +633,34 @@ class ProductionResult:
     reverb_return: np.ndarray
     report: MasterReport
     settings: MixSettings
+    levels: Levels  # the whole-song gains, to re-produce a stretch alike (see `produce`)
 
 
 def _process_stem(
-    stem: np.ndarray, role_name: str, is_drum: bool, settings: MixSettings, sample_rate: int
-) -> np.ndarray | None:
-    """One mono stem through its role's staging, EQ, compression and saturation (None if silent)."""
+    stem: np.ndarray, role_name: str, is_drum: bool, settings: MixSettings, sample_rate: int,
+    levels: StemLevels | None = None,
+) -> tuple[np.ndarray, StemLevels] | None:
+    """One mono stem through its role's staging, EQ, compression and saturation (None if silent).
+
+    Returns the processed stem and the levels it used; `levels` given: use those instead of measuring.
+    """
     role = ROLE_MIX["drums" if is_drum else role_name]
-    loudness = rough_loudness(stem, sample_rate)
-    if not np.isfinite(loudness):
-        return None
-    stem = (stem * _db_to_gain(STEM_LUFS - loudness)).astype(np.float32)
+    if levels is None:
+        loudness = rough_loudness(stem, sample_rate)
+        if not np.isfinite(loudness):
+            return None
+        into_db = STEM_LUFS - loudness
+    else:
+        into_db = levels[0]
+    stem = (stem * _db_to_gain(into_db)).astype(np.float32)
     stem = _track_board(role, settings, is_drum, sample_rate)(stem[None, :], sample_rate)[0]
+    wet_gain = 1.0
     if not is_drum:
-        stem = _saturate(stem, settings.warmth * (0.5 if role_name == "bass" else 1.0), sample_rate)
+        stem, wet_gain = _saturate(stem, settings.warmth * (0.5 if role_name == "bass" else 1.0), sample_rate,
+                                   None if levels is None else levels[1])
     # Re-stage after the chain, so compression and EQ do not move the balance between roles.
-    after = integrated_lufs(stem, sample_rate)
-    return (stem * _db_to_gain(STEM_LUFS + role.level_db - after)).astype(np.float32)
+    after_db = STEM_LUFS + role.level_db - integrated_lufs(stem, sample_rate) if levels is None else levels[2]
+    return (stem * _db_to_gain(after_db)).astype(np.float32), (float(into_db), wet_gain, float(after_db))
 
 
 def produce(
@@ -593,8 +669,13 @@ def produce(
     settings: MixSettings | None = None,
     sample_rate: int = 44100,
     programs: list[int] | None = None,
+    levels: Levels | None = None,
 ) -> ProductionResult:
-    """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track."""
+    """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track.
+
+    `levels` (the `levels` of a production of the whole song) makes this a re-production of a stretch
+    of it: every gain the whole song decided is reused, so the stretch splices back in seamlessly.
+    """
     settings = settings or MixSettings()
     if len(stems) != len(roles):
         raise ProductionError(f"{len(stems)} stems but {len(roles)} roles: give one role per stem")
@@ -621,18 +702,25 @@ def produce(
         pan = role.pan * (-1) ** k if role.pan else (0.0 if k == 0 else 0.35 * (-1) ** k)
         tracks.append((np.pad(stem, (0, n - len(stem))), role_name, is_drum, pan * (0.4 + 0.6 * settings.width)))
 
-    def chain(index: int) -> np.ndarray:
+    if levels is not None and len(levels.stems) != len(stems):
+        raise ProductionError(f"levels for {len(levels.stems)} stems given to a mix of {len(stems)}")
+
+    def chain(index: int) -> tuple[np.ndarray, StemLevels | None]:
         stem, role_name, is_drum, pan = tracks[index]
-        processed = _process_stem(stem, role_name, is_drum, settings, sample_rate)
+        known = None if levels is None else levels.stems[index]
+        if levels is not None and known is None:
+            return np.zeros((2, n), dtype=np.float32), None  # silent in the whole song
+        processed = _process_stem(stem, role_name, is_drum, settings, sample_rate, known)
         if processed is None:
-            return np.zeros((2, n), dtype=np.float32)
+            return np.zeros((2, n), dtype=np.float32), None
         width = settings.width * ROLE_MIX["drums" if is_drum else role_name].width * 0.6
         delay = int((0.007 + 0.004 * (index % 3)) * sample_rate)
-        return _place(processed, pan, width, delay, sample_rate)
+        return _place(processed[0], pan, width, delay, sample_rate), processed[1]
 
     # pedalboard and numpy release the GIL while they work, so two threads use both cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        placed = list(pool.map(chain, range(len(tracks))))
+        chained = list(pool.map(chain, range(len(tracks))))
+    placed = [c[0] for c in chained]
     sends = np.zeros((2, n), dtype=np.float32)
     for (_, role_name, is_drum, _), stereo in zip(tracks, placed, strict=True):
         send = ROLE_MIX["drums" if is_drum else role_name].send * settings.reverb * 2.0
@@ -641,13 +729,17 @@ def produce(
     bus = wet.copy()
     for stereo in placed:
         bus += stereo
-    mix, report = master(bus, settings, sample_rate)
-    bus_rms = float(np.sqrt(np.mean(bus**2)))
-    scale = np.float32(np.sqrt(np.mean(mix**2)) / bus_rms if bus_rms > 0 else 0.0)
+    mix, report, found = master(bus, settings, sample_rate, levels)
+    if levels is None:
+        bus_rms = float(np.sqrt(np.mean(bus**2)))
+        stem_scale = float(np.sqrt(np.mean(mix**2)) / bus_rms) if bus_rms > 0 else 0.0
+        levels = replace(found, stems=tuple(c[1] for c in chained), stem_scale=stem_scale)
+    scale = np.float32(levels.stem_scale)
     return ProductionResult(
         mix=mix.T,
         stems=[(s * scale).T for s in placed],
         reverb_return=(wet * scale).T,
         report=report,
         settings=settings,
+        levels=levels,
     )

@@ -25,8 +25,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -175,8 +177,13 @@ class Project:
 
     # -- versions ---------------------------------------------------------------------------------
 
-    def save_version(self, version: Version) -> str:
-        """Write a new version and make it current; returns its id."""
+    def save_version(self, version: Version, unchanged: Collection[str] = ()) -> str:
+        """Write a new version and make it current; returns its id.
+
+        `unchanged` names files ("stems/2.flac", "timbre/0.npz") the caller knows are the parent's very
+        arrays: they are hard-linked from the parent without encoding them again. Audio files are encoded
+        on two threads (the encoders release the GIL).
+        """
         ids = self.version_ids()
         new_id = f"{len(ids) + 1:04d}"
         versions = self.path / "versions"
@@ -186,13 +193,24 @@ class Project:
             (tmp / "timbre").mkdir()
             (tmp / "stems").mkdir()
             np.save(tmp / "events.npy", np.asarray(version.events, dtype=np.int32))
+            parent_record = self._record(parent_dir) if parent_dir is not None and unchanged else {}
             scales: dict[str, float] = {}
+            jobs: list[Callable[[], None]] = []
             for track, sampleset in version.samplesets.items():
-                self._store(tmp, f"timbre/{track}.npz", parent_dir, sampleset.save)
+                name = f"timbre/{track}.npz"
+                if not self._link_unchanged(tmp, name, parent_dir, unchanged):
+                    jobs.append(partial(self._store, tmp, name, parent_dir, sampleset.save))
             audio = {f"stems/{track}.flac": stem for track, stem in version.stems.items()}
             audio["mix.flac"] = version.mix
             for name, signal in audio.items():
-                scales[name] = self._store_audio(tmp, name, signal, version.sample_rate, parent_dir)
+                if self._link_unchanged(tmp, name, parent_dir, unchanged):
+                    scales[name] = float(parent_record.get("scales", {}).get(name, 1.0))
+                else:
+                    jobs.append(partial(self._store_audio_into, scales, tmp, name, signal, version.sample_rate,
+                                        parent_dir))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for job in [pool.submit(j) for j in jobs]:
+                    job.result()
             files = sorted(p for p in tmp.rglob("*") if p.is_file())
             record = {
                 "id": new_id,
@@ -203,7 +221,7 @@ class Project:
                 "settings": version.settings,
                 "timbres": {str(k): vars(v) for k, v in version.timbres.items()},
                 "checksums": {str(p.relative_to(tmp)): _sha256(p) for p in files},
-                "scales": scales,
+                "scales": dict(sorted(scales.items())),
             }
             _write_json_atomic(tmp / "version.json", record)
             os.rename(tmp, versions / new_id)
@@ -215,6 +233,25 @@ class Project:
         self.meta["current"] = new_id
         _write_json_atomic(self.path / "project.json", self.meta)
         return new_id
+
+    @staticmethod
+    def _record(folder: Path) -> dict:
+        try:
+            return json.loads((folder / "version.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ProjectError(f"version {folder.name} is damaged ({exc})") from exc
+
+    @staticmethod
+    def _link_unchanged(folder: Path, name: str, parent_dir: Path | None, unchanged: Collection[str]) -> bool:
+        previous = parent_dir / name if parent_dir is not None else None
+        if name not in unchanged or previous is None or not previous.is_file():
+            return False
+        os.link(previous, folder / name)
+        return True
+
+    def _store_audio_into(self, scales: dict[str, float], folder: Path, name: str, audio: np.ndarray,
+                          sample_rate: int, parent_dir: Path | None) -> None:
+        scales[name] = self._store_audio(folder, name, audio, sample_rate, parent_dir)
 
     @staticmethod
     def _store(folder: Path, name: str, parent_dir: Path | None, write: Callable[[Path], None]) -> None:
