@@ -96,23 +96,33 @@ def estimate_key(melody: np.ndarray) -> Key:
     np.add.at(weights, melody[:, 2].astype(int) % 12, np.maximum(melody[:, 1] - melody[:, 0], 0.05))
     # A tune usually ends on its tonic: the last note counts as much as a bar's worth of notes.
     weights[int(melody[-1, 2]) % 12] += 0.25 * weights.sum() / max(len(melody) ** 0.5, 1)
+    return key_from_pitch_classes(weights)[0]
+
+
+def key_from_pitch_classes(weights: np.ndarray) -> tuple[Key, float]:
+    """The key whose Krumhansl-Kessler profile best correlates with 12 pitch-class weights, and that r."""
     best, best_r = Key(0, "major"), -2.0
     for tonic in range(12):
         for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE)):
             r = float(np.corrcoef(weights, np.roll(profile, tonic))[0, 1])
             if r > best_r:
                 best, best_r = Key(tonic, mode), r
-    return best
+    return best, best_r
+
+
+def onset_tempo(audio: np.ndarray, sample_rate: int) -> float:
+    """librosa's global tempo estimate from the onset-strength envelope, in BPM."""
+    try:
+        import librosa
+    except ImportError as exc:
+        raise ReferenceError(f"tempo estimation needs librosa ({exc}): install it with {INSTALL_HINT}") from exc
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    return float(np.atleast_1d(librosa.feature.tempo(y=mono.astype(np.float32), sr=sample_rate))[0])
 
 
 def estimate_tempo(audio: np.ndarray, sample_rate: int, melody: np.ndarray) -> float:
     """librosa's tempo, folded by octaves towards the tempo at which the notes' onsets sit on a 16th grid."""
-    try:
-        import librosa
-    except ImportError as exc:
-        raise ReferenceError(f"reference audio needs librosa ({exc}): install it with {INSTALL_HINT}") from exc
-    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-    tempo = float(np.atleast_1d(librosa.feature.tempo(y=mono.astype(np.float32), sr=sample_rate))[0])
+    tempo = onset_tempo(audio, sample_rate)
     candidates = [tempo * f for f in (0.5, 1.0, 2.0, 2 / 3, 1.5) if MIN_BPM <= tempo * f <= MAX_BPM]
     if len(melody) < 4 or not candidates:
         return float(np.clip(tempo, MIN_BPM, MAX_BPM))
