@@ -112,3 +112,17 @@ def test_bad_edits_are_clear_and_leave_the_project_untouched(song, call, message
 def test_missing_project_is_clear(tmp_path) -> None:
     with pytest.raises(MelodexError, match="no Melodex project"):
         edit.open_session(tmp_path)
+
+
+def test_splice_keeps_every_sample_outside_the_span_and_takes_the_new_audio_inside() -> None:
+    from melodex.edit import splice
+
+    rng = np.random.default_rng(0)
+    old, new = rng.standard_normal((1000, 2)).astype(np.float32), rng.standard_normal((1200, 2)).astype(np.float32)
+    out = splice(old, new, 300, 600, fade=20)
+    assert out.shape == old.shape
+    assert np.array_equal(out[:300], old[:300]) and np.array_equal(out[600:], old[600:])
+    assert np.array_equal(out[320:580], new[320:580])
+    to_end = splice(old, new, 300, None, fade=20)  # to the end: the new tail is kept
+    assert len(to_end) == 1200 and np.array_equal(to_end[:300], old[:300])
+    assert np.array_equal(to_end[320:], new[320:])

@@ -22,6 +22,7 @@ from melodex.production import Levels, MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre
 from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
+from melodex.timbre.sampleset import soundfont_sampleset
 from melodex.tokens import Plan, decode, encode
 
 SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
@@ -127,28 +128,27 @@ def pick_tracks(score: Score, names: list[str] | None) -> list[int]:
 def splice(old: np.ndarray, new: np.ndarray, start: int, end: int | None, fade: int) -> np.ndarray:
     """old outside [start, end), new inside (end None: to the end, new tail included).
 
-    The crossfades lie inside the span, so every sample outside it is exactly the old one.
+    The crossfades lie inside the span, so every sample outside it is exactly the old one. Only the
+    span is computed: the rest is a copy.
     """
     length = len(old) if end is not None else max(len(old), len(new))
     out = np.zeros((length, *old.shape[1:]), dtype=np.float32)
     out[: len(old)] = old
-    inside = np.zeros_like(out)
-    inside[: min(len(new), length)] = new[:length]
     stop = length if end is None else min(end, length)
     if stop <= start:
         return out
+    inside = np.zeros((stop - start, *old.shape[1:]), dtype=np.float32)
+    available = new[start:stop]
+    inside[: len(available)] = available
     fade = max(1, min(fade, (stop - start) // 2))
     ramp = np.sin(np.linspace(0, np.pi / 2, fade, dtype=np.float32)) ** 2
-    weight = np.zeros(length, dtype=np.float32)
-    weight[start:stop] = 1.0
-    weight[start:start + fade] = ramp
+    weight = np.ones(stop - start, dtype=np.float32)
+    weight[:fade] = ramp
     if end is not None:
-        weight[stop - fade:stop] = ramp[::-1]
+        weight[-fade:] = ramp[::-1]
     weight = weight.reshape(-1, *([1] * (out.ndim - 1)))
-    mixed = out * (1 - weight) + inside * weight
-    outside = weight.reshape(-1) == 0
-    mixed[outside] = out[outside]  # exactly the old samples, not old * 1.0 + new * 0.0 rounding
-    return mixed
+    out[start:stop] = out[start:stop] * (1 - weight) + inside * weight
+    return out
 
 
 def sample_span(score: Score, bars: tuple[int, int], sample_rate: int) -> tuple[int, int]:
@@ -169,14 +169,16 @@ def _rerender(take: pipeline.Take, score: Score, events: np.ndarray, samplesets:
 
 
 def _missing_samplesets(session: Session, score: Score, samplesets: dict) -> dict:
-    """Sample sets for tracks whose new notes left the recorded range (or drum keys that are new)."""
+    """Sample sets completed with the drum keys the new notes use and the set lacks (pitched tracks are
+    repitched from their nearest recorded note instead). Recorded notes are kept as they are."""
     out = dict(samplesets)
     for index, track in enumerate(score.tracks):
         have = set(out[index].pitches)
-        needed = set(pipeline.sample_pitches(track, pipeline.PITCH_STEP))
-        if track.is_drum and not needed <= have:
-            timbre = session.take.timbres[index]
-            out[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options, timbre.seed)
+        missing = sorted(set(pipeline.sample_pitches(track, pipeline.PITCH_STEP)) - have)
+        if track.is_drum and missing:
+            old = out[index]
+            extra = soundfont_sampleset(track.program, missing, old.velocities, sample_rate=old.sample_rate)
+            out[index] = replace(old, notes={**old.notes, **extra.notes})
     return out
 
 

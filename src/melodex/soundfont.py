@@ -180,6 +180,13 @@ def note_events(score: Score, sample_rate: int, tracks: list[int] | None = None)
     return events
 
 
+@functools.lru_cache(maxsize=2)
+def loaded_soundfont(soundfont: str | Path | None = None) -> SoundFontSynth:
+    """A SoundFont loaded once per process (loading FluidR3_GM takes ~0.7 s); every render still gets a
+    fresh synth, so sharing it changes nothing in the audio."""
+    return SoundFontSynth(soundfont)
+
+
 class SoundFontSynth:
     """A SoundFont loaded once, played by a fresh FluidSynth synth for every note and every track.
 
