@@ -19,7 +19,7 @@ from melodex.data.corpus import load_corpus
 from melodex.evaluate.score_stats import plan_obeyed, statistics
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import energy_of
-from melodex.structure.generate import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE, generate_score
+from melodex.structure.generate import DEFAULT_GUIDANCE, DEFAULT_KEY_BIAS, DEFAULT_TEMPERATURE, generate_score
 from melodex.structure.model import load_model
 from melodex.tokens import Plan, TokenError
 from melodex.train.structure import TrainOptions, validation_batches
@@ -84,6 +84,9 @@ def main() -> None:
     parser.add_argument("--real", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="docs/RESULTS_structure.md")
+    parser.add_argument("--key-bias", type=float, default=DEFAULT_KEY_BIAS,
+                        help="scale lock for the 'with lock' statistics (the model as trained is always measured too)")
+    parser.add_argument("--lock-sweep", default="0,1,2,3,5", help="scale-lock values for the in-key sweep")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
@@ -114,32 +117,49 @@ def main() -> None:
     print(f"plan adherence over {args.plans} plans: {adherence}")
     print(f"generation speed (CFG batch of 2): {results['events_per_second_cfg']:.0f} events/s")
 
-    # 2. Generated vs real statistics, and the classifier two-sample test.
-    real_stats, fake_stats = [], []
+    # 2. Generated vs real statistics and the classifier two-sample test, for the model as trained (no scale
+    # lock) and with the lock the product uses; then the in-key rate over a sweep of lock strengths.
     indices = [i for i in range(len(valid)) if not all(t.is_drum for t in valid[i].score.tracks)][: args.real]
-    for n, index in enumerate(indices):
-        work = valid[index]
-        try:
-            plan = real_plan(work.score)
-            score, _ = generate_score(model, work.captions[0] if work.captions else "", plan, seed=100 + n,
-                                      guidance=DEFAULT_GUIDANCE, temperature=DEFAULT_TEMPERATURE,
-                                      max_events=2500, style=corpus_style(work.attributes),
-                                      energy=energy_of(work.score))
-        except TokenError:
-            continue
-        real_stats.append(statistics(work.score))
-        fake_stats.append(statistics(score))
-    summary = {}
-    for name in sorted(real_stats[0]):
-        r = np.array([s[name] for s in real_stats])
-        f = np.array([s[name] for s in fake_stats])
-        summary[name] = {"real": [float(r.mean()), float(r.std())], "generated": [float(f.mean()), float(f.std())]}
-        print(f"{name:22s} real {r.mean():7.3f} ± {r.std():6.3f}   generated {f.mean():7.3f} ± {f.std():6.3f}")
-    results["statistics"] = summary
-    results["two_sample_accuracy"] = two_sample_accuracy(real_stats, fake_stats)
-    results["two_sample_n"] = len(real_stats)
-    print(f"classifier two-sample test: held-out accuracy {results['two_sample_accuracy']:.3f} "
-          f"on {len(real_stats)} real + {len(fake_stats)} generated")
+
+    def generated_vs_real(key_bias: float, limit: int) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        real_stats, fake_stats = [], []
+        for n, index in enumerate(indices[:limit]):
+            work = valid[index]
+            try:
+                score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
+                                          seed=100 + n, guidance=DEFAULT_GUIDANCE, temperature=DEFAULT_TEMPERATURE,
+                                          max_events=2500, style=corpus_style(work.attributes),
+                                          energy=energy_of(work.score), key_bias=key_bias)
+            except TokenError:
+                continue
+            real_stats.append(statistics(work.score))
+            fake_stats.append(statistics(score))
+        return real_stats, fake_stats
+
+    for label, key_bias in (("as_trained", 0.0), ("scale_lock", args.key_bias)):
+        real_stats, fake_stats = generated_vs_real(key_bias, args.real)
+        summary = {}
+        print(f"-- {label} (scale lock {key_bias})")
+        for name in sorted(real_stats[0]):
+            r = np.array([s[name] for s in real_stats])
+            f = np.array([s[name] for s in fake_stats])
+            summary[name] = {"real": [float(r.mean()), float(r.std())],
+                             "generated": [float(f.mean()), float(f.std())]}
+            print(f"{name:22s} real {r.mean():7.3f} ± {r.std():6.3f}   generated {f.mean():7.3f} ± {f.std():6.3f}")
+        accuracy = two_sample_accuracy(real_stats, fake_stats)
+        results[label] = {"key_bias": key_bias, "statistics": summary, "two_sample_accuracy": accuracy,
+                          "two_sample_n": len(real_stats)}
+        print(f"classifier two-sample test: held-out accuracy {accuracy:.3f} "
+              f"on {len(real_stats)} real + {len(fake_stats)} generated")
+    lock_sweep = {}
+    for key_bias in [float(v) for v in args.lock_sweep.split(",") if v.strip()]:
+        real_stats, fake_stats = generated_vs_real(key_bias, min(args.real, 30))
+        lock_sweep[key_bias] = {"in_key": float(np.mean([f["in_declared_key"] for f in fake_stats])),
+                                "real_in_key": float(np.mean([r["in_declared_key"] for r in real_stats])),
+                                "pitch_class_entropy": float(np.mean([f["pitch_class_entropy"] for f in fake_stats]))}
+        print(f"scale lock {key_bias}: notes in key {lock_sweep[key_bias]['in_key']:.3f} "
+              f"(real {lock_sweep[key_bias]['real_in_key']:.3f})")
+    results["lock_sweep"] = lock_sweep
 
     # 3. Guidance sweep: does the text steer what the plan leaves open (mode, meter, instruments)?
     prompts = [("a sad waltz in A minor in 3/4 for piano", "minor", (3, 4), {0}),
@@ -152,7 +172,7 @@ def main() -> None:
         for prompt, mode, meter, programs in prompts:
             for seed in range(3):
                 score, _ = generate_score(model, prompt, Plan(n_bars=4), guidance=guidance, temperature=temperature,
-                                          seed=seed, max_events=500)
+                                          seed=seed, max_events=500, key_bias=0.0)
                 hits.append(np.mean([score.key.mode == mode, (score.meter.numerator, score.meter.denominator) == meter,
                                      bool(programs & {t.program for t in score.tracks})]))
                 in_key.append(statistics(score)["in_declared_key"])
@@ -182,17 +202,25 @@ def write_markdown(path: Path, r: dict, command: str) -> None:
              f"- plan adherence over {r['plans']} random plans (tempo, meter, key, instruments, sections, bars): "
              + ", ".join(f"{k} {100 * v:.0f}%" for k, v in r["plan_adherence"].items()),
              f"- classifier two-sample test (logistic regression on the statistics below, 5-fold held-out "
-             f"accuracy, lower is better, 0.5 = indistinguishable): **{r['two_sample_accuracy']:.3f}** "
-             f"on {r['two_sample_n']} real + {r['two_sample_n']} generated",
+             f"accuracy, lower is better, 0.5 = indistinguishable), on {r['as_trained']['two_sample_n']} real + "
+             f"as many generated: **{r['as_trained']['two_sample_accuracy']:.3f}** as trained, "
+             f"**{r['scale_lock']['two_sample_accuracy']:.3f}** with the scale lock "
+             f"({r['scale_lock']['key_bias']} nats)",
              f"- speed: {r['events_per_second_cfg']:.0f} events/s with CFG; a 60 s four-track arrangement "
              f"({r['events_60s_four_tracks']} events) took **{r['seconds_60s_four_tracks']:.1f} s**", "",
              "## Generated vs real (validation works; generated under each work's own plan and caption)", "",
-             "| statistic | real mean ± sd | generated mean ± sd |", "|---|---|---|"]
-    for name, v in r["statistics"].items():
+             "| statistic | real mean ± sd | generated, as trained | generated, scale lock |", "|---|---|---|---|"]
+    for name, v in r["as_trained"]["statistics"].items():
+        w = r["scale_lock"]["statistics"][name]
         lines.append(f"| {name} | {v['real'][0]:.3f} ± {v['real'][1]:.3f} | "
-                     f"{v['generated'][0]:.3f} ± {v['generated'][1]:.3f} |")
+                     f"{v['generated'][0]:.3f} ± {v['generated'][1]:.3f} | "
+                     f"{w['generated'][0]:.3f} ± {w['generated'][1]:.3f} |")
+    lines += ["", "## Scale lock sweep (nats off out-of-key pitches of pitched tracks; first 30 validation works)", "",
+              "| scale lock | notes in key | real notes in key | pitch-class entropy |", "|---|---|---|---|"]
+    for bias, v in r["lock_sweep"].items():
+        lines.append(f"| {bias} | {v['in_key']:.3f} | {v['real_in_key']:.3f} | {v['pitch_class_entropy']:.3f} |")
     lines += ["", "## Guidance / temperature sweep (plan fixes only 4 bars; mode, meter and instruments come from the "
-              "text; 4 prompts x 3 seeds)", "",
+              "text; 4 prompts x 3 seeds; no scale lock)", "",
               "| guidance / temperature | text adherence | notes in key |", "|---|---|---|"]
     for g, v in r["guidance_sweep"].items():
         lines.append(f"| {g} | {v['text_adherence']:.3f} | {v['in_key']:.3f} |")

@@ -66,6 +66,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
     raw["formats"] = tuple(raw.get("formats") or ("wav",))
     if raw.get("instruments"):
         raw["instruments"] = tuple(raw["instruments"])
+    raw.setdefault("scale_lock", 0.0)  # a project from before the scale lock keeps composing without it
     options = pipeline.GenerateOptions(**raw)
     take = pipeline.Take(score=decode(stored.events), events=stored.events, samplesets=stored.samplesets,
                          timbres=stored.timbres, stems=stored.stems, mix=stored.mix,
@@ -196,7 +197,7 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
         return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                       guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
-                      energy=pipeline._energy_level(brief))
+                      energy=pipeline._energy_level(brief), key_bias=options.key_bias)
 
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:

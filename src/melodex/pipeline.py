@@ -60,6 +60,7 @@ class GenerateOptions:
     guidance: float | None = None  # structure model CFG; None = the model's measured default
     temperature: float = 1.0
     top_p: float = 0.95
+    scale_lock: float | None = None  # structure model: nats off out-of-key pitches; None = the measured default
     timbre_cfg: float | None = None  # None = the preset's value
     timbre_steps: int = 16
     renderer: str = "timbre"  # "timbre" or "soundfont"
@@ -84,6 +85,14 @@ class GenerateOptions:
             raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
         if self.guidance is not None and not 0 <= self.guidance <= 20:
             raise MelodexError(f"--guidance {self.guidance}: use 0-20")
+        if self.scale_lock is not None and not 0 <= self.scale_lock <= 20:
+            raise MelodexError(f"--scale-lock {self.scale_lock}: use 0 (off) to 20 (never leave the key)")
+
+    @property
+    def key_bias(self) -> float:
+        from melodex.structure.generate import DEFAULT_KEY_BIAS
+
+        return self.scale_lock if self.scale_lock is not None else DEFAULT_KEY_BIAS
 
     @property
     def cfg(self) -> float:
@@ -212,7 +221,7 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tupl
         return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
                               temperature=options.temperature, top_p=options.top_p, seed=seed,
                               mode=brief.implied_mode, style=brief.style,
-                              energy=_energy_level(brief))
+                              energy=_energy_level(brief), key_bias=options.key_bias)
 
 
 def apply_reference(brief: brief_mod.Brief, reference: Any) -> brief_mod.Brief:
@@ -259,7 +268,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
         return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
                       plan=brief.plan(), guidance=guidance, temperature=options.temperature, top_p=options.top_p,
                       seed=seed + 1, mode=brief.implied_mode, style=brief.style,
-                      energy=_energy_level(brief))
+                      energy=_energy_level(brief), key_bias=options.key_bias)
 
 
 def timbre_text(brief: brief_mod.Brief, program: int) -> str:

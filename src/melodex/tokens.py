@@ -404,6 +404,7 @@ class DecodingState:
     last_pos: int = 0
     chord_pos: int = -1
     head_done: set[int] = field(default_factory=set)  # kinds seen in this bar's head
+    key: int = -1  # the header's key index, once written
 
     def __post_init__(self) -> None:
         self._section_starts = self.plan.section_starts()
@@ -521,6 +522,7 @@ class DecodingState:
         elif kind == METER and self.phase == "header":
             self.meter = int(event[F_METER])
         elif kind == KEY:
+            self.key = int(event[F_KEY])
             self.phase = "tracks"
         elif kind == TRACK:
             if event[F_PROGRAM] == DRUM_PROGRAM:

@@ -34,6 +34,9 @@ def generate(
     steps: int = typer.Option(16, help="Timbre diffusion steps: fewer is faster, more is cleaner."),
     guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
     temperature: float = typer.Option(1.0, help="Structure sampling temperature: lower is safer, higher is wilder."),
+    scale_lock: float = typer.Option(None, "--scale-lock", help="How firmly notes stay in the key: nats taken off "
+                                     "every out-of-key pitch (0 = off, the model as trained; default 3, measured "
+                                     "to match real music's ~98.6% notes in key)."),
     renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
     bpm: int = typer.Option(None, help="Tempo 20-300; wins over the prompt."),
     key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),
@@ -54,7 +57,7 @@ def generate(
     from melodex.pipeline import generate as run
 
     options = GenerateOptions(
-        seed=seed, preset=preset, guidance=guidance, temperature=temperature, timbre_cfg=cfg,
+        seed=seed, preset=preset, guidance=guidance, temperature=temperature, scale_lock=scale_lock, timbre_cfg=cfg,
         timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),

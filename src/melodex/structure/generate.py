@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from melodex.errors import MelodexError
-from melodex.score import DRUM_PROGRAM, ROLES, Score
+from melodex.score import DRUM_PROGRAM, ROLES, Key, Score
 from melodex.structure.conditioning import build_memory, controls_from_plan
 from melodex.structure.model import StructureModel
 from melodex.tokens import (
@@ -23,6 +23,7 @@ from melodex.tokens import (
     CHORD,
     EOS,
     F_KIND,
+    F_PITCH,
     F_POS,
     F_PROGRAM,
     F_ROLE,
@@ -45,6 +46,10 @@ from melodex.tokens import (
 
 DEFAULT_GUIDANCE = 1.5
 DEFAULT_TEMPERATURE = 1.0  # chosen by the sweep in docs/RESULTS_structure.md
+# Scale lock: nats taken off the logit of every pitch outside the key's scale (pitched tracks only), after
+# the CFG mix and before temperature. 0 plays the model as trained. The default is the strength whose notes-
+# in-key rate lands nearest held-out real music's (scripts/eval_structure.py --key-bias, docs/RESULTS_structure.md).
+DEFAULT_KEY_BIAS = 3.0
 MAX_EVENTS = 4000
 _CLOSING = (BAR, SECTION, EOS)
 _DRUM_ROLE = np.array([role == "drums" for role in ROLES])
@@ -71,22 +76,33 @@ class Sampler:
     """Turns the model's per-field logits into choices: CFG mix, grammar mask, temperature, top-p."""
 
     def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
-                 top_p: float, seed: int) -> None:
+                 top_p: float, seed: int, key_bias: float = 0.0) -> None:
         if temperature < 0 or not 0 < top_p <= 1:
             raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
+        if not 0 <= key_bias <= 20:
+            raise MelodexError(f"key_bias {key_bias} must be between 0 (off) and 20 nats")
         self.model, self.rows, self.guidance = model, memory_rows, guidance
-        self.temperature, self.top_p = temperature, top_p
+        self.temperature, self.top_p, self.key_bias = temperature, top_p, key_bias
         self.rng = np.random.default_rng(seed)
+
+    def pitch_bias(self, state: DecodingState, track: int) -> np.ndarray | None:
+        """The scale lock's additive logits over the 128 pitches of a note on `track` (None: no bias)."""
+        if self.key_bias == 0 or state.key < 0 or track in state.drum_tracks:
+            return None
+        in_scale = np.isin(np.arange(128) % 12, Key.from_index(state.key).scale)
+        return np.where(in_scale, 0.0, -self.key_bias)
 
     def _mix(self, logits: torch.Tensor) -> np.ndarray:
         # Row 0 is conditional, row 1 unconditional.
         mixed = logits[1] + self.guidance * (logits[0] - logits[1]) if self.rows == 2 else logits[0]
         return mixed.float().numpy()
 
-    def choose(self, logits: torch.Tensor, mask: np.ndarray) -> int:
+    def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None) -> int:
         if not mask.any():
             raise TokenError("the grammar left no choice here (a plan the decoder cannot satisfy)")
         scores = self._mix(logits)
+        if bias is not None:
+            scores = scores + bias
         allowed = np.flatnonzero(mask)
         if len(allowed) == 1:
             return int(allowed[0])
@@ -154,7 +170,8 @@ class Writer:
                     mask = mask & field_masks[field_index]
                 if field_index == F_ROLE:  # a drum kit plays the drums role, and nothing else does
                     mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
-                value = sampler.choose(model.field_logits(base, field_index), mask)
+                bias = sampler.pitch_bias(self.state, chosen[F_TRACK]) if field_index == F_PITCH else None
+                value = sampler.choose(model.field_logits(base, field_index), mask, bias)
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
         return row
@@ -185,11 +202,13 @@ def _kind_mask(state: DecodingState, budget_left: int) -> np.ndarray:
 def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
                    guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
                    top_p: float = 0.95, seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
-                   style: str | None = None, energy: int | None = None) -> tuple[Score, np.ndarray]:
+                   style: str | None = None, energy: int | None = None,
+                   key_bias: float = DEFAULT_KEY_BIAS) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
-    unconditional. The same arguments always give the same result.
+    unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off). The same arguments
+    always give the same result.
     """
     plan = plan or Plan()
     check_plan(plan)
@@ -198,7 +217,7 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
         raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
     torch.manual_seed(seed)
     writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias)
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
     writer.feed(first[None])
@@ -215,7 +234,7 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
            temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
            max_new_events: int = 2000, *,
            mode: str | None = None, style: str | None = None,
-           energy: int | None = None) -> tuple[Score, np.ndarray]:
+           energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
@@ -241,7 +260,7 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     kept.append(events[stop])  # the barrier: the next bar line, or EOS
     capacity = len(events) + max_new_events + 1
     writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias)
     writer.feed(events[: start + 1])
     new_events = 0
     for fixed in kept:
@@ -303,7 +322,8 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                         mask[int(fixed[F_TRACK])] = False
             if not mask.any():
                 return None
-            value = sampler.choose(model.field_logits(base, field_index), mask)
+            bias = sampler.pitch_bias(state, chosen[F_TRACK]) if field_index == F_PITCH else None
+            value = sampler.choose(model.field_logits(base, field_index), mask, bias)
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
                     and chosen[F_POS] == int(fixed[F_POS]):
                 return None  # the model wants the kept note here

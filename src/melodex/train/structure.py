@@ -45,6 +45,7 @@ class TrainOptions:
     seed: int = 0
     text_dropout: float = 0.1  # rows trained with an empty caption (controls only)
     tiny: bool = False  # a debug-sized model
+    init: Path | None = None  # a new run starts from these weights (e.g. the shipped checkpoint), fresh schedule
 
 
 def learning_rate(step: int, options: TrainOptions) -> float:
@@ -130,9 +131,15 @@ def train(options: TrainOptions, progress: bool = True) -> dict:
         model = load_model(last)
         state = json.loads((last / "state.json").read_text())
     else:
-        model = StructureModel(StructureConfig.tiny() if options.tiny else StructureConfig())
         state = {"step": 0, "events_seen": 0, "train_seconds": 0.0, "best_val_nll": None, "best_step": None,
                  "options": {k: str(v) for k, v in asdict(options).items()}}
+        if options.init is not None:
+            model = load_model(Path(options.init))
+            before = json.loads((Path(options.init) / "config.json").read_text()).get("metadata", {})
+            state["init_from"] = {"path": str(options.init),
+                                  **{k: before.get(k) for k in ("step", "events_seen", "train_seconds")}}
+        else:
+            model = StructureModel(StructureConfig.tiny() if options.tiny else StructureConfig())
     model.train()
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]

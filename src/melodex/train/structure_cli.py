@@ -16,6 +16,9 @@ def structure_command(
     window: int = typer.Option(512, help="Events per training window (the header is always kept in front)."),
     threads: int = typer.Option(1, help="CPU threads (one leaves the other core to other jobs)."),
     tiny: bool = typer.Option(False, help="Train a debug-sized model."),
+    init: Path = typer.Option(None, "--init", help="Start a new run from these weights (a checkpoint directory, "
+                              "e.g. src/melodex/weights/structure) with a fresh optimizer and schedule. "
+                              "Ignored when the run directory already has a checkpoint to resume."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (for logs)."),
     ship_weights: bool = typer.Option(False, "--ship", help="Then copy the best checkpoint into the package "
                                       "weights if its validation NLL is better than the shipped one's."),
@@ -27,7 +30,8 @@ def structure_command(
     from melodex.train.structure import DEFAULT_RUN_DIR, TrainOptions, ship, train
 
     options = TrainOptions(run_dir=run_dir or DEFAULT_RUN_DIR, corpus_dir=corpus, minutes=minutes,
-                           max_steps=max_steps, batch_size=batch_size, window=window, threads=threads, tiny=tiny)
+                           max_steps=max_steps, batch_size=batch_size, window=window, threads=threads, tiny=tiny,
+                           init=init)
     state = train(options, progress=not no_progress)
     best = state["best_val_nll"]
     typer.echo(f"step {state['step']}, {state['events_seen']} events seen, "
