@@ -232,6 +232,22 @@ def test_shipped_weights_with_the_default_scale_lock_stay_in_key() -> None:
     assert in_key_share(score, Key(7, "major")) > 0.9
 
 
+def test_presence_bias_lets_every_asked_for_track_play(tiny: StructureModel) -> None:
+    """Random weights leave some of six tracks silent over four bars; the presence bias does not."""
+    plan = Plan(bpm=97, meter=(4, 4), key=Key(5, "minor"), sections=(("verse", 4),),
+                tracks=((0, "melody"), (33, "bass"), (40, "counter"), (41, "counter"), (42, "counter"),
+                        (DRUM_PROGRAM, "drums")))
+    silent = {}
+    for bias in (0.0, 20.0):
+        silent[bias] = 0
+        for seed in (0, 2, 4):
+            score, events = generate_score(tiny, "x", plan, seed=seed, max_events=900, presence_bias=bias)
+            validate(events, plan)
+            silent[bias] += sum(len(t.notes) == 0 for t in score.tracks)
+    assert silent[0.0] >= 3
+    assert silent[20.0] == 0
+
+
 def test_scale_lock_moves_random_weights_into_the_key(tiny: StructureModel) -> None:
     """Random weights pick pitches with no regard for the key; a strong lock leaves only scale notes."""
     shares = {}

@@ -405,6 +405,7 @@ class DecodingState:
     chord_pos: int = -1
     head_done: set[int] = field(default_factory=set)  # kinds seen in this bar's head
     key: int = -1  # the header's key index, once written
+    track_notes: dict[int, int] = field(default_factory=dict)  # notes written so far, per track
 
     def __post_init__(self) -> None:
         self._section_starts = self.plan.section_starts()
@@ -546,6 +547,7 @@ class DecodingState:
             self.phase = "body"
             self.last_pos = int(event[F_POS])
             self.last_note = (self.last_pos, int(event[F_TRACK]), int(event[F_PITCH]))
+            self.track_notes[int(event[F_TRACK])] = self.track_notes.get(int(event[F_TRACK]), 0) + 1
         elif kind == EOS:
             self.phase = "done"
         self.last_kind = kind

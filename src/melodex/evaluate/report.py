@@ -12,7 +12,7 @@ import numpy as np
 from melodex.evaluate.embedding import EMBEDDING, frechet_distance, kernel_inception_distance, standardise
 
 STATISTICS = ("pitch_class_entropy", "scale_consistency", "in_declared_key", "polyphony", "pitch_range",
-              "mean_duration_beats", "notes_per_bar", "groove_consistency", "empty_bar_rate")
+              "mean_duration_beats", "notes_per_bar", "groove_consistency", "empty_bar_rate", "silent_track_rate")
 
 
 def _rate(values: list[bool]) -> float | None:
@@ -83,6 +83,7 @@ def summarise(results: list[dict[str, Any]], reference: dict[str, Any]) -> dict[
     summary["statistics"] = {
         name: {"generated": [float(np.mean(g)), float(np.std(g))], "real": [float(np.mean(q)), float(np.std(q))]}
         for name in STATISTICS
+        if all(name in r["statistics"] for r in done) and all(name in s for s in real_stats)  # older runs lack some
         for g, q in [([r["statistics"][name] for r in done], [s[name] for s in real_stats])]
     }
     real = np.asarray(reference["embeddings"])

@@ -35,6 +35,7 @@ def statistics(score: Score) -> dict[str, float]:
     out["notes_per_bar"] = sum(len(t.notes) for t in score.tracks) / n_bars
     out["groove_consistency"] = groove_consistency(score)
     out["empty_bar_rate"] = empty_bar_rate(score)
+    out["silent_track_rate"] = sum(len(t.notes) == 0 for t in score.tracks) / max(len(score.tracks), 1)
     return out
 
 

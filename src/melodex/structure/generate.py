@@ -30,6 +30,7 @@ from melodex.tokens import (
     F_TRACK,
     FIELDS,
     KIND_FIELDS,
+    KINDS,
     MAX_POSITIONS,
     MAX_TRACKS,
     METER,
@@ -50,6 +51,9 @@ DEFAULT_TEMPERATURE = 1.0  # chosen by the sweep in docs/RESULTS_structure.md
 # the CFG mix and before temperature. 0 plays the model as trained. The default is the strength whose notes-
 # in-key rate lands nearest held-out real music's (scripts/eval_structure.py --key-bias, docs/RESULTS_structure.md).
 DEFAULT_KEY_BIAS = 3.0
+# Every track plays: from the second bar on, while some track has not played a note, NOTE events and
+# that track's index get these extra nats (the model alone left ~6% of asked-for tracks silent in 8 bars).
+DEFAULT_PRESENCE_BIAS = 3.0
 MAX_EVENTS = 4000
 _CLOSING = (BAR, SECTION, EOS)
 _DRUM_ROLE = np.array([role == "drums" for role in ROLES])
@@ -76,13 +80,15 @@ class Sampler:
     """Turns the model's per-field logits into choices: CFG mix, grammar mask, temperature, top-p."""
 
     def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
-                 top_p: float, seed: int, key_bias: float = 0.0) -> None:
+                 top_p: float, seed: int, key_bias: float = 0.0, presence_bias: float = 0.0) -> None:
         if temperature < 0 or not 0 < top_p <= 1:
             raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
-        if not 0 <= key_bias <= 20:
-            raise MelodexError(f"key_bias {key_bias} must be between 0 (off) and 20 nats")
+        for name, value in (("key_bias", key_bias), ("presence_bias", presence_bias)):
+            if not 0 <= value <= 20:
+                raise MelodexError(f"{name} {value} must be between 0 (off) and 20 nats")
         self.model, self.rows, self.guidance = model, memory_rows, guidance
-        self.temperature, self.top_p, self.key_bias = temperature, top_p, key_bias
+        self.temperature, self.top_p = temperature, top_p
+        self.key_bias, self.presence_bias = key_bias, presence_bias
         self.rng = np.random.default_rng(seed)
 
     def pitch_bias(self, state: DecodingState, track: int) -> np.ndarray | None:
@@ -96,6 +102,27 @@ class Sampler:
         # Row 0 is conditional, row 1 unconditional.
         mixed = logits[1] + self.guidance * (logits[0] - logits[1]) if self.rows == 2 else logits[0]
         return mixed.float().numpy()
+
+    def _silent(self, state: DecodingState) -> list[int]:
+        if self.presence_bias == 0 or state.bars < 2:
+            return []
+        return [t for t in range(state.n_tracks) if state.track_notes.get(t, 0) == 0]
+
+    def kind_bias(self, state: DecodingState) -> np.ndarray | None:
+        """Extra nats for NOTE while a track is still silent (see DEFAULT_PRESENCE_BIAS)."""
+        if not self._silent(state):
+            return None
+        bias = np.zeros(len(KINDS))
+        bias[NOTE] = self.presence_bias
+        return bias
+
+    def track_bias(self, state: DecodingState) -> np.ndarray | None:
+        silent = self._silent(state)
+        if not silent:
+            return None
+        bias = np.zeros(MAX_TRACKS)
+        bias[silent] = self.presence_bias
+        return bias
 
     def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None) -> int:
         if not mask.any():
@@ -157,7 +184,7 @@ class Writer:
         """Sample one event: kind, then each field in order, each through the grammar's mask."""
         assert self.hidden is not None
         model, h = self.model, self.hidden
-        kind = sampler.choose(model.kind_head(h), kind_mask)
+        kind = sampler.choose(model.kind_head(h), kind_mask, sampler.kind_bias(self.state))
         row = np.zeros(len(FIELDS), dtype=np.int64)
         row[F_KIND] = kind
         chosen: dict[int, int] = {}
@@ -170,7 +197,8 @@ class Writer:
                     mask = mask & field_masks[field_index]
                 if field_index == F_ROLE:  # a drum kit plays the drums role, and nothing else does
                     mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
-                bias = sampler.pitch_bias(self.state, chosen[F_TRACK]) if field_index == F_PITCH else None
+                bias = sampler.pitch_bias(self.state, chosen[F_TRACK]) if field_index == F_PITCH \
+                    else sampler.track_bias(self.state) if field_index == F_TRACK else None
                 value = sampler.choose(model.field_logits(base, field_index), mask, bias)
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
@@ -203,12 +231,13 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
                    guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
                    top_p: float = 0.95, seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
                    style: str | None = None, energy: int | None = None,
-                   key_bias: float = DEFAULT_KEY_BIAS) -> tuple[Score, np.ndarray]:
+                   key_bias: float = DEFAULT_KEY_BIAS,
+                   presence_bias: float = DEFAULT_PRESENCE_BIAS) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
-    unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off). The same arguments
-    always give the same result.
+    unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges
+    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off). The same arguments always give the same result.
     """
     plan = plan or Plan()
     check_plan(plan)
@@ -217,7 +246,7 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
         raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
     torch.manual_seed(seed)
     writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias)
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
     writer.feed(first[None])
@@ -234,7 +263,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
            temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
            max_new_events: int = 2000, *,
            mode: str | None = None, style: str | None = None,
-           energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS) -> tuple[Score, np.ndarray]:
+           energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
+           presence_bias: float = DEFAULT_PRESENCE_BIAS) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
@@ -260,7 +290,7 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     kept.append(events[stop])  # the barrier: the next bar line, or EOS
     capacity = len(events) + max_new_events + 1
     writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias)
     writer.feed(events[: start + 1])
     new_events = 0
     for fixed in kept:
@@ -298,7 +328,7 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
     model, h = writer.model, writer.hidden
     assert h is not None
     with torch.inference_mode():
-        kind = sampler.choose(model.kind_head(h), kind_mask)
+        kind = sampler.choose(model.kind_head(h), kind_mask, sampler.kind_bias(state))
         if kind != NOTE:
             return None
         fixed_kind = int(fixed[F_KIND])
@@ -322,7 +352,8 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                         mask[int(fixed[F_TRACK])] = False
             if not mask.any():
                 return None
-            bias = sampler.pitch_bias(state, chosen[F_TRACK]) if field_index == F_PITCH else None
+            bias = sampler.pitch_bias(state, chosen[F_TRACK]) if field_index == F_PITCH \
+                else sampler.track_bias(state) if field_index == F_TRACK else None
             value = sampler.choose(model.field_logits(base, field_index), mask, bias)
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
                     and chosen[F_POS] == int(fixed[F_POS]):
