@@ -60,6 +60,8 @@ ALIASES: dict[str, int] = {
     "bagpipes": 109, "steel drums": 114, "taiko": 116,
     "drums": DRUM_PROGRAM, "drum kit": DRUM_PROGRAM, "drum machine": DRUM_PROGRAM, "beat": DRUM_PROGRAM,
     "beats": DRUM_PROGRAM, "percussion": DRUM_PROGRAM, "808 drums": DRUM_PROGRAM, "breakbeat": DRUM_PROGRAM,
+    "snare drum": DRUM_PROGRAM, "snare": DRUM_PROGRAM, "drum": DRUM_PROGRAM, "hi-hats": DRUM_PROGRAM,
+    "hihats": DRUM_PROGRAM, "kick drum": DRUM_PROGRAM, "drumbeat": DRUM_PROGRAM,
 }
 
 
