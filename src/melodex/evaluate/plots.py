@@ -47,6 +47,10 @@ def eval_plots(results: list[dict[str, Any]], reference: dict[str, Any], folder:
     ax.scatter(target[~ok], heard[~ok], s=14, color="tab:red", label="miss")
     ax.set(xscale="log", yscale="log", xlim=(50, 200), ylim=(40, 320), xlabel="tempo asked (BPM)",
            ylabel="tempo heard by librosa (BPM)", title="Tempo: asked vs heard")
+    ax.minorticks_off()
+    ax.set_xticks((60, 80, 100, 120, 160, 200), ["60", "80", "100", "120", "160", "200"])
+    ax.set_yticks((40, 60, 80, 100, 120, 160, 200, 240, 320), ["40", "60", "80", "100", "120", "160", "200", "240",
+                                                                "320"])
     ax.legend(fontsize=8)
     paths.append(folder / "tempo.png")
     _save(fig, paths[-1])
@@ -124,8 +128,13 @@ def sweep_plots(cells: list[dict[str, Any]], folder: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, (metric, label) in zip(axes, adherence, strict=True):
         lines(ax, metric, label)
+        if all(c.get(metric) is None for c in cells):
+            ax.text(0.5, 0.5, "not measured: the prompt has no texture\nword with a direction (bright, dark, warm...)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize=8)
     axes[0].axhline(0, color="k", lw=0.6)
-    axes[0].legend(fontsize=7)
+    legend_axis = next((ax for ax in axes if ax.get_legend_handles_labels()[0]), axes[0])
+    if legend_axis.get_legend_handles_labels()[0]:
+        legend_axis.legend(fontsize=7)
     fig.suptitle("Adherence against CFG")
     paths.append(folder / "adherence_vs_cfg.png")
     _save(fig, paths[-1])
@@ -144,9 +153,15 @@ def sweep_plots(cells: list[dict[str, Any]], folder: Path) -> list[Path]:
     cfgs = sorted({c["cfg"] for c in cells})
     for cfg in cfgs:
         row = sorted((c for c in cells if c["cfg"] == cfg and c["guidance"] == guidances[0]), key=lambda c: c["steps"])
-        ax.plot([c["steps"] for c in row], [c["seconds"] for c in row], "o-", ms=4, label=f"CFG {cfg:g}")
-    ax.set(xlabel="diffusion steps", ylabel="generation time (s)", title="Time against steps", xscale="log")
+        drawn = ax.plot([c["steps"] for c in row], [c["seconds"] for c in row], "o-", ms=4, label=f"CFG {cfg:g}")
+        if all("timbres_seconds" in c for c in row):  # the stage the steps act on, dashed in the same colour
+            ax.plot([c["steps"] for c in row], [c["timbres_seconds"] for c in row], "o--", ms=3,
+                    color=drawn[0].get_color())
+    ax.set(xlabel="diffusion steps", ylabel="seconds", xscale="log",
+           title="Time against steps (solid: track, dashed: timbres)")
+    ax.minorticks_off()
     ax.set_xticks(steps, [str(n) for n in steps])
+    ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     paths.append(folder / "time_vs_steps.png")
