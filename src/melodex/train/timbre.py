@@ -250,7 +250,7 @@ def train_diffusion(
             with torch.no_grad():
                 for name, value in model.state_dict().items():
                     ema[name].lerp_(value, 1 - 0.999 if step > 1000 else 1.0)
-            running = 0.98 * running + 0.02 * float(loss) if step else float(loss)
+            running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
             step += 1
             if step % 100 == 0 or step == options.diffusion_steps:
                 log({"stage": "diffusion", "step": step, "loss": running})
