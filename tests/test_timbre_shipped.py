@@ -31,10 +31,15 @@ def test_bright_is_brighter_than_dark(model: TimbreModel) -> None:
 
 
 def test_plucky_has_died_away_more_than_a_sustained_pad_by_one_second(model: TimbreModel) -> None:
-    for program in (24, 80):
+    """Over instruments that can be played either way (piano, guitar, harp, square lead, banjo): "plucky"
+    leaves less of the note by one second than "pad-like sustained", clearly on average and in most."""
+    ratios = []
+    for program in (0, 24, 46, 80, 105):
         plucky = _mean_measure(model, program, "plucky", metrics.sustain_ratio)
         held = _mean_measure(model, program, "pad-like sustained", metrics.sustain_ratio)
-        assert plucky < 0.7 * held, (program, plucky, held)
+        ratios.append(plucky / held)
+    assert float(np.exp(np.mean(np.log(ratios)))) < 0.6, ratios
+    assert sum(r < 0.9 for r in ratios) >= 4, ratios
 
 
 def test_generated_notes_are_in_tune(model: TimbreModel) -> None:
