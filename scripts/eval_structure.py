@@ -200,7 +200,7 @@ def main() -> None:
     print(f"60 s four-track arrangement: {results['seconds_60s_four_tracks']:.1f} s for {len(events)} events "
           f"({score.duration_seconds:.0f} s of music)")
     write_markdown(Path(args.out), results, " ".join(["scripts/eval_structure.py", *[
-        f"--{k} {v}" for k, v in vars(args).items() if v is not None]]))
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v is not None]]))
 
 
 def write_markdown(path: Path, r: dict, command: str) -> None:
