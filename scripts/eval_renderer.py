@@ -39,9 +39,12 @@ def reference_dbtp(audio: np.ndarray) -> float:
     return float(20 * np.log10(np.abs(resample_poly(audio.astype(np.float64), 4, 1, axis=0)).max()))
 
 
-def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> dict[str, float | str]:
-    options = RenderOptions(mix_text=mix_text)
-    samplesets_for(score, options)  # warm the sample-set cache: the timings below are the renderer's
+def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str,
+             timbre: str | None = None) -> dict[str, float | str]:
+    options = RenderOptions(mix_text=mix_text, timbre_text=timbre)
+    clock = time.perf_counter()
+    samplesets_for(score, options)  # made once here and cached: the timings below are the renderer's
+    samplesets_s = time.perf_counter() - clock
     clock, cpu = time.perf_counter(), time.process_time()
     result = render_score(score, options)
     ours_s, ours_cpu = time.perf_counter() - clock, time.process_time() - cpu
@@ -54,7 +57,7 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> d
     length = stem_length(score, RATE)
     dry = [perform(score, i, Instrument(s, RATE), RATE, length=length) for i, s in enumerate(samplesets)]
 
-    f1 = {"ours dry": [], "ours mixed": [], "soundfont": []}
+    f1: dict[str, list[float]] = {"ours dry": [], "ours mixed": [], "soundfont": []}
     clicks_ours, clicks_ref = [], []
     for index, track in enumerate(score.tracks):
         on, off = note_boundaries(score, index, RATE)
@@ -89,6 +92,7 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str) -> d
         "dbtp": reference_dbtp(result.mix),
         "clicks ours p99/max dB": f"{np.percentile(ours_db, 99):.0f} / {ours_db.max():.0f}",
         "clicks sf p99/max dB": f"{np.percentile(ref_db, 99):.0f} / {ref_db.max():.0f}",
+        "sample sets s": samplesets_s,
         "render s (sampler+prod)": render_s,
         "x real time": duration / render_s,
         "render_score s": ours_s,
@@ -112,6 +116,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the synthetic score")
     parser.add_argument("--mix", default="warm spacious", help="texture words for the production stage")
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
+    parser.add_argument("--timbre", default=None,
+                        help="play with sample sets from the timbre model for these words (default: SoundFont sets)")
     args = parser.parse_args()
 
     scores = [("synthetic 4-track", synthetic_score(60.0))]
@@ -120,7 +126,7 @@ def main() -> None:
     rows = []
     with SoundFontSynth() as synth:
         for name, score in scores:
-            rows.append(evaluate(name, score, synth, args.mix))
+            rows.append(evaluate(name, score, synth, args.mix, args.timbre))
             print(f"{name}: done", flush=True)
     text = table(rows)
     print(text)
