@@ -35,8 +35,8 @@ def generate(
     guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
     temperature: float = typer.Option(1.0, help="Structure sampling temperature: lower is safer, higher is wilder."),
     scale_lock: float = typer.Option(None, "--scale-lock", help="How firmly notes stay in the key: nats taken off "
-                                     "every out-of-key pitch (0 = off, the model as trained; default 1, measured "
-                                     "to match real music's ~98.5% notes in key)."),
+                                     "every out-of-key pitch (0 = off, the model as trained; default 2, measured "
+                                     "to match real music's ~98% notes in key)."),
     renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
     bpm: int = typer.Option(None, help="Tempo 20-300; wins over the prompt."),
     key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),
