@@ -169,7 +169,7 @@ def _rerender(take: pipeline.Take, score: Score, events: np.ndarray, samplesets:
     return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate, settings)
 
 
-def _missing_samplesets(session: Session, score: Score, samplesets: dict) -> dict:
+def _missing_samplesets(score: Score, samplesets: dict) -> dict:
     """Sample sets completed with the drum keys the new notes use and the set lacks (pitched tracks are
     repitched from their nearest recorded note instead). Recorded notes are kept as they are."""
     out = dict(samplesets)
@@ -241,7 +241,7 @@ def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bar
     The stems of tracks not in `tracks` are kept as they were; the mix is spliced like the stems.
     """
     take = session.take
-    samplesets = _missing_samplesets(session, score, take.samplesets)
+    samplesets = _missing_samplesets(score, take.samplesets)
     start, end = sample_span(score, bars, take.sample_rate)
     to_end = None if bars[1] >= score.bar_count() else end
     rendered = _render_span(take, score, samplesets, start, to_end)
@@ -269,7 +269,7 @@ def variation(session: Session, strength: float, seed: int) -> str:
         options = replace(session.options, seed=seed)
         score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"))
         settings = {**take.settings, "options": pipeline._options_json(options)}
-        new = _rerender(take, score, events, _missing_samplesets(session, score, take.samplesets),
+        new = _rerender(take, score, events, _missing_samplesets(score, take.samplesets),
                         take.timbres, settings)
         return save(session, new, f"variation strength 1 seed {seed}")
     rng = np.random.default_rng(seed)

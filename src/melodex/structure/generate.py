@@ -9,6 +9,7 @@ Inference only: nothing here imports training code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,6 +61,14 @@ _CLOSING = (BAR, SECTION, EOS)
 _DRUM_ROLE = np.array([role == "drums" for role in ROLES])
 
 
+@functools.cache
+def _in_scale(key_index: int) -> np.ndarray:
+    """Which of the 128 MIDI pitches belong to the scale of key `key_index` (computed once per key)."""
+    in_scale = np.isin(np.arange(128) % 12, Key.from_index(key_index).scale)
+    in_scale.setflags(write=False)
+    return in_scale
+
+
 def check_plan(plan: Plan) -> None:
     """Reject plans the grammar would accept but no piece can satisfy, with a message saying what to fix."""
     for program, role in plan.tracks or ():
@@ -92,12 +101,20 @@ class Sampler:
         self.key_bias, self.presence_bias = key_bias, presence_bias
         self.rng = np.random.default_rng(seed)
 
+    def field_bias(self, state: DecodingState, field_index: int, chosen: dict[int, int]) -> np.ndarray | None:
+        """Additive logits for one field of a NOTE: the scale lock on its pitch, the presence bias on its
+        track (None: no bias)."""
+        if field_index == F_PITCH:
+            return self.pitch_bias(state, chosen[F_TRACK])
+        if field_index == F_TRACK:
+            return self.track_bias(state)
+        return None
+
     def pitch_bias(self, state: DecodingState, track: int) -> np.ndarray | None:
         """The scale lock's additive logits over the 128 pitches of a note on `track` (None: no bias)."""
         if self.key_bias == 0 or state.key < 0 or track in state.drum_tracks:
             return None
-        in_scale = np.isin(np.arange(128) % 12, Key.from_index(state.key).scale)
-        return np.where(in_scale, 0.0, -self.key_bias)
+        return np.where(_in_scale(state.key), 0.0, -self.key_bias)
 
     def _mix(self, logits: torch.Tensor) -> np.ndarray:
         # Row 0 is conditional, row 1 unconditional.
@@ -198,9 +215,8 @@ class Writer:
                     mask = mask & field_masks[field_index]
                 if field_index == F_ROLE:  # a drum kit plays the drums role, and nothing else does
                     mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
-                bias = sampler.pitch_bias(self.state, chosen[F_TRACK]) if field_index == F_PITCH \
-                    else sampler.track_bias(self.state) if field_index == F_TRACK else None
-                value = sampler.choose(model.field_logits(base, field_index), mask, bias)
+                value = sampler.choose(model.field_logits(base, field_index), mask,
+                                       sampler.field_bias(self.state, field_index, chosen))
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
         return row
@@ -353,9 +369,8 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                         mask[int(fixed[F_TRACK])] = False
             if not mask.any():
                 return None
-            bias = sampler.pitch_bias(state, chosen[F_TRACK]) if field_index == F_PITCH \
-                else sampler.track_bias(state) if field_index == F_TRACK else None
-            value = sampler.choose(model.field_logits(base, field_index), mask, bias)
+            value = sampler.choose(model.field_logits(base, field_index), mask,
+                                   sampler.field_bias(state, field_index, chosen))
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
                     and chosen[F_POS] == int(fixed[F_POS]):
                 return None  # the model wants the kept note here
