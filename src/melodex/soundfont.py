@@ -223,9 +223,12 @@ class SoundFontSynth:
         self.close()
 
     def __del__(self) -> None:
-        # At interpreter shutdown the library may already be gone.
-        with contextlib.suppress(Exception):
+        # At interpreter shutdown the library, and module globals such as `contextlib`, may already be gone
+        # (a synth kept by `loaded_soundfont` lives until then): so no contextlib.suppress here.
+        try:  # noqa: SIM105
             self.close()
+        except Exception:
+            pass
 
     @contextlib.contextmanager
     def _fresh_synth(self, sample_rate: int, polyphony: int) -> Iterator[tuple[Any, int]]:
