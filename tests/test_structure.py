@@ -75,12 +75,21 @@ def test_kv_cache_matches_full_recompute(tiny: StructureModel) -> None:
     events, bars, memory = batch_of(encode(make_score())[:60], tiny, n=1)
     with torch.no_grad():
         full = tiny.hidden(events, bars, memory)
-    cache = tiny.new_cache(1, 80, memory)
+    cache = tiny.new_cache(1, 80, memory, quantized=False)
     prefix = tiny.step(events[:, :20], bars[:, :20], cache)
     torch.testing.assert_close(prefix, full[:, 19], atol=1e-4, rtol=1e-4)
     for t in range(20, 60):
         step = tiny.step(events[:, t:t + 1], bars[:, t:t + 1], cache)
         torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
+
+
+def test_int8_decoding_stays_close_to_float(tiny: StructureModel) -> None:
+    events, bars, memory = batch_of(encode(make_score())[:60], tiny, n=1)
+    exact, quantized = tiny.new_cache(1, 80, memory, quantized=False), tiny.new_cache(1, 80, memory)
+    a = torch.cat([tiny.step(events[:, t:t + 1], bars[:, t:t + 1], exact) for t in range(60)])
+    b = torch.cat([tiny.step(events[:, t:t + 1], bars[:, t:t + 1], quantized) for t in range(60)])
+    assert not torch.equal(a, b)  # the int8 path is really taken
+    assert float((a - b).norm() / a.norm()) < 0.02
 
 
 def test_guidance_changes_the_logits(tiny: StructureModel) -> None:
@@ -189,6 +198,16 @@ def test_bad_plans_are_clear_errors(tiny: StructureModel, make_plan, message: st
 def test_too_small_a_budget_is_refused(tiny: StructureModel) -> None:
     with pytest.raises(MelodexError, match="max_events"):
         generate_score(tiny, "x", Plan(n_bars=300), max_events=50)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_tight_budget_still_closes_a_long_plan(tiny: StructureModel, seed: int) -> None:
+    # Without sections every bar head may take an optional SECTION: once the budget only fits the closing
+    # BARs, those must not be spent on it (a 476-bar corpus plan once ran out of cache this way).
+    plan = Plan(bpm=100, meter=(3, 8), key=Key(10, "major"), tracks=((40, "melody"), (42, "bass")), n_bars=120)
+    score, events = generate_score(tiny, "x", plan, seed=seed, max_events=300)
+    validate(events, plan)
+    assert score.bar_count() == 120 and len(events) <= 300
 
 
 SHIPPED_PLAN = Plan(bpm=100, meter=(4, 4), key=Key(7, "major"), tracks=((73, "melody"), (0, "accompaniment"),

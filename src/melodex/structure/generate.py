@@ -57,7 +57,9 @@ DEFAULT_KEY_BIAS = 2.0
 # that track's index get these extra nats (the model alone left ~6% of asked-for tracks silent in 8 bars).
 DEFAULT_PRESENCE_BIAS = 3.0
 MAX_EVENTS = 4000
-_CLOSING = (BAR, SECTION, EOS)
+# What the budget lets through once only the closing events fit. Not SECTION: where the plan needs one, the
+# grammar offers nothing else (and the count in `_closing_needed` has it); an optional one would spend an event.
+_CLOSING = (BAR, EOS)
 _DRUM_ROLE = np.array([role == "drums" for role in ROLES])
 
 
@@ -117,9 +119,9 @@ class Sampler:
         return np.where(_in_scale(state.key), 0.0, -self.key_bias)
 
     def _mix(self, logits: torch.Tensor) -> np.ndarray:
-        # Row 0 is conditional, row 1 unconditional.
-        mixed = logits[1] + self.guidance * (logits[0] - logits[1]) if self.rows == 2 else logits[0]
-        return mixed.float().numpy()
+        # Row 0 is conditional, row 1 unconditional (numpy: the same float32 arithmetic, fewer op calls).
+        rows = logits.numpy()
+        return rows[1] + self.guidance * (rows[0] - rows[1]) if self.rows == 2 else rows[0]
 
     def _silent(self, state: DecodingState) -> list[int]:
         if self.presence_bias == 0 or state.bars < 2:
@@ -159,11 +161,13 @@ class Sampler:
         probs /= probs.sum()
         if self.top_p < 1:
             order = np.argsort(-probs)
-            keep = np.cumsum(probs[order]) - probs[order] < self.top_p
-            trimmed = np.zeros_like(probs)
-            trimmed[order[keep]] = probs[order[keep]]
-            probs = trimmed / trimmed.sum()
-        return int(allowed[self.rng.choice(len(allowed), p=probs)])
+            ranked = probs[order]
+            keep = np.cumsum(ranked) - ranked < self.top_p
+            probs = np.zeros_like(probs)
+            probs[order[keep]] = ranked[keep]
+        # Inverse-CDF draw: what Generator.choice(p=...) does, without its per-call validation.
+        cdf = np.cumsum(probs)
+        return int(allowed[np.searchsorted(cdf, self.rng.random() * cdf[-1], side="right")])
 
 
 class Writer:
