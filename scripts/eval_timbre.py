@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer programs and seeds for text control")
     parser.add_argument("--png", type=Path, default=None, help="folder for spectrogram PNGs")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    parser.add_argument("--guidance", choices=("words", "all"), default="words",
+                        help="guide from the bare instrument (words, the default) or from nothing (all)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     model = TimbreModel.load(args.weights)
@@ -101,7 +103,9 @@ def main() -> None:
     print("== text control (mean over programs, pitches 55/67, seeds; ratio = first / second, geometric mean)")
     programs = (0, 24, 80, 89) if args.quick else evaluate.CONTROL_PROGRAMS
     seeds = (0,) if args.quick else (0, 1)
-    control = evaluate.text_control(model, programs=programs, seeds=seeds)
+    guidance = GenerationOptions(guide_words=args.guidance == "words")
+    print(f"   guidance from {'the bare instrument' if guidance.guide_words else 'no text and no family'}")
+    control = evaluate.text_control(model, programs=programs, seeds=seeds, options=guidance)
     table = {}
     for (first, second), measure, sign in evaluate.CONTRASTS:
         for cfg in sorted({r.cfg for r in control}):

@@ -12,7 +12,7 @@ import torch
 from melodex.timbre import hn
 from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder
 from melodex.timbre.diffusion import DiffusionConfig, TimbreDenoiser
-from melodex.timbre.model import GenerationOptions, TimbreModel, TimbreModelError
+from melodex.timbre.model import GenerationOptions, TimbreModel, TimbreModelError, TimbreRequest
 from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma
 
 
@@ -71,6 +71,35 @@ def test_sampleset_shapes_seed_determinism_and_cfg() -> None:
     assert not np.allclose(note.latent, other_seed.notes[(60, 110)].latent)
     assert not np.allclose(note.latent, no_guidance.notes[(60, 110)].latent)
     assert first.settings["cfg"] == 3.0 and first.text == "bright"
+
+
+def test_a_batch_of_instruments_sounds_as_each_made_alone() -> None:
+    model = tiny_model()
+    requests = [
+        TimbreRequest(0, "bright", (60, 64), (90,), seed=1),
+        TimbreRequest(24, "warm", (55,), (60, 100), seed=2, text_b="bright", mix=0.5),
+        TimbreRequest(80, "", (48,), (90,), seed=3),
+    ]
+    options = GenerationOptions(cfg=3.0, steps=3)
+    together = model.generate_samplesets(requests, options)
+    for request, batched in zip(requests, together, strict=True):
+        alone = model.generate_samplesets([request], options)[0]
+        assert sorted(batched.notes) == sorted(alone.notes) and batched.program == request.program
+        for key, note in alone.notes.items():
+            np.testing.assert_allclose(batched.notes[key].audio, note.audio, atol=1e-4)
+
+
+def test_words_guidance_leaves_an_instrument_without_words_as_unguided() -> None:
+    """Guidance pushes from the bare instrument, so with no words cfg changes nothing; guiding from
+    nothing (no text, no family) does change it."""
+    model = tiny_model()
+    kwargs = {"program": 40, "text": "", "pitches": [60], "velocities": [90], "steps": 3, "seed": 4}
+    plain = model.generate_sampleset(**kwargs, cfg=1.0).notes[(60, 90)].latent
+    words = model.generate_sampleset(**kwargs, cfg=4.0).notes[(60, 90)].latent
+    np.testing.assert_allclose(words, plain, atol=1e-5)
+    request = TimbreRequest(40, "", (60,), (90,), seed=4)
+    from_nothing = model.generate_samplesets([request], GenerationOptions(cfg=4.0, steps=3, guide_words=False))
+    assert not np.allclose(from_nothing[0].notes[(60, 90)].latent, plain)
 
 
 def test_interpolation_endpoints_are_the_two_timbres() -> None:

@@ -280,19 +280,39 @@ def timbre_text(brief: brief_mod.Brief, program: int) -> str:
 def make_sampleset(score: Score, track_index: int, text: str, options: GenerateOptions,
                    seed: int) -> tuple[SampleSet, TrackTimbre]:
     """The track's sample set: generated from `text` (timbre renderer, pitched tracks) or from the SoundFont."""
-    track = score.tracks[track_index]
+    return make_samplesets(score, {track_index: text}, {track_index: seed}, options)[track_index]
+
+
+def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
+                    options: GenerateOptions) -> dict[int, tuple[SampleSet, TrackTimbre]]:
+    """Sample sets of the tracks in `texts`: the generated ones in one batch of the timbre model while the
+    SoundFont records the others (drums, or every track without the model) on a second thread."""
     model = timbre_model() if options.renderer == "timbre" else None
-    if model is not None and not track.is_drum:
-        pitches = sample_pitches(track, TIMBRE_PITCH_STEP)
-        with single_thread():
-            sampleset = model.generate_sampleset(program=track.program, text=text, pitches=list(pitches),
-                                                 velocities=list(TIMBRE_VELOCITY_LAYERS), cfg=options.cfg,
-                                                 steps=options.timbre_steps, seed=seed,
-                                                 sample_rate=options.sample_rate)
-        return sampleset, TrackTimbre(text, "timbre", seed, options.cfg, options.timbre_steps)
-    pitches = sample_pitches(track, PITCH_STEP)
-    sampleset = soundfont_sampleset(track.program, pitches, VELOCITY_LAYERS, sample_rate=options.sample_rate)
-    return sampleset, TrackTimbre(text, "soundfont", seed)
+    generated = [i for i in texts if model is not None and not score.tracks[i].is_drum]
+
+    def record(index: int) -> SampleSet:
+        track = score.tracks[index]
+        return soundfont_sampleset(track.program, sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS,
+                                   sample_rate=options.sample_rate)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        recorded = {i: pool.submit(record, i) for i in texts if i not in generated}
+        made: dict[int, tuple[SampleSet, TrackTimbre]] = {}
+        if generated and model is not None:
+            from melodex.timbre.model import GenerationOptions, TimbreRequest
+
+            requests = [TimbreRequest(score.tracks[i].program, texts[i],
+                                      sample_pitches(score.tracks[i], TIMBRE_PITCH_STEP), TIMBRE_VELOCITY_LAYERS,
+                                      seeds[i]) for i in generated]
+            with single_thread():
+                sets = model.generate_samplesets(
+                    requests, GenerationOptions(cfg=options.cfg, steps=options.timbre_steps), options.sample_rate
+                )
+            for i, sampleset in zip(generated, sets, strict=True):
+                made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.timbre_steps)
+        for i, future in recorded.items():
+            made[i] = future.result(), TrackTimbre(texts[i], "soundfont", seeds[i])
+    return {i: made[i] for i in texts}
 
 
 RING_S = 8.0  # no sampled note rings longer than this after its note-off (releases, cymbals, loops' fades)
@@ -347,9 +367,10 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
     samplesets: dict[int, SampleSet] = {}
     timbres: dict[int, TrackTimbre] = {}
     with clock.stage("timbres"):
-        for i, track in enumerate(score.tracks):
-            samplesets[i], timbres[i] = make_sampleset(score, i, timbre_text(brief, track.program), options,
-                                                       seed_for(options.seed, "timbre", i))
+        texts = {i: timbre_text(brief, track.program) for i, track in enumerate(score.tracks)}
+        seeds = {i: seed_for(options.seed, "timbre", i) for i in texts}
+        for i, (sampleset, timbre) in make_samplesets(score, texts, seeds, options).items():
+            samplesets[i], timbres[i] = sampleset, timbre
     mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
     with clock.stage("render"):
         stems, mix, levels = perform_and_produce(score, samplesets, mix_settings, options.sample_rate)

@@ -104,6 +104,21 @@ def decay_time(audio: np.ndarray, drop_db: float = 20.0) -> float:
     return float(below[0] * 0.01) if len(below) else HOLD_S
 
 
+def decay_time_fit(audio: np.ndarray, drop_db: float = 20.0, longest_s: float = 10.0) -> float:
+    """Seconds to fall `drop_db` at the rate fitted to the held part, from the peak to the end of the hold.
+
+    As reverberation times are measured (ISO 3382: T20 from a line through the decay): a note that
+    falls only 6 dB in its 1 s hold still gets a decay time (~3.3 s), where `decay_time` says "never"
+    (1.0). Level flat or rising: `longest_s`.
+    """
+    env = _envelope_db(np.asarray(audio[: int(HOLD_S * SAMPLE_RATE)]))
+    peak = int(np.argmax(env))
+    if len(env) - peak < 10:  # peak in the last 100 ms: no decay to fit
+        return longest_s
+    slope = np.polyfit(np.arange(len(env) - peak) * 0.01, env[peak:], 1)[0]  # dB per second
+    return float(min(longest_s, drop_db / -slope)) if slope < 0 else longest_s
+
+
 def sustain_ratio(audio: np.ndarray) -> float:
     """RMS of 0.8-1.0 s (still held) over the peak 10 ms RMS."""
     env = _envelope_db(np.asarray(audio))
