@@ -48,6 +48,7 @@ class TimbreTrainOptions:
     diffusion_batch: int = 64
     learning_rate: float = 1e-3
     kl_weight: float = 1e-4
+    text_dropout: float = 0.10  # share of steps with the text dropped but the family kept (CFG contrast)
     checkpoint_minutes: float = 3.0
     threads: int = 1
     seed: int = 0
@@ -232,8 +233,9 @@ def train_diffusion(
             text = texts[rows, pick]
             # Condition dropout: both text and family (the CFG unconditional), or one of them.
             u = torch.from_numpy(rng.random(options.diffusion_batch))
-            keep_text = ~((u < 0.15) | ((u >= 0.15) & (u < 0.25)))
-            fam = torch.where((u < 0.15) | ((u >= 0.25) & (u < 0.30)), N_FAMILIES, family[rows])
+            text_end = 0.15 + options.text_dropout
+            keep_text = u >= text_end
+            fam = torch.where((u < 0.15) | ((u >= text_end) & (u < text_end + 0.05)), N_FAMILIES, family[rows])
             x0 = latents[rows]
             t = torch.from_numpy(rng.random(options.diffusion_batch)).float()
             noise = torch.randn_like(x0)

@@ -32,8 +32,16 @@ def register(train_app: typer.Typer) -> None:
         out: Path = typer.Option(None, help="weights folder (default: the shipped src/melodex/weights/timbre)"),
         cache: Path = typer.Option(None, help="dataset and checkpoint folder (default .cache/timbre)"),
         threads: int = typer.Option(1, help="CPU threads for torch"),
+        latent_channels: int = typer.Option(8, help="latent channels of the autoencoder (and the diffusion)"),
+        text_dropout: float = typer.Option(0.10, help="share of diffusion steps with text dropped, family kept"),
     ) -> None:
-        """Train (or resume) the timbre autoencoder and diffusion model, then write the weights."""
+        """Train (or resume) the timbre autoencoder and diffusion model, then write the weights.
+
+        A stage whose checkpoint in the cache has reached its step count is reused, so a cache folder
+        holding the note set and `autoencoder.ckpt` trains only a new diffusion model.
+        """
+        from melodex.timbre.autoencoder import AutoencoderConfig
+        from melodex.timbre.diffusion import DiffusionConfig
         from melodex.timbre.model import WEIGHTS_DIR
         from melodex.train.timbre import CACHE, TimbreTrainOptions, train_timbre
 
@@ -43,5 +51,8 @@ def register(train_app: typer.Typer) -> None:
             autoencoder_steps=autoencoder_steps,
             diffusion_steps=diffusion_steps,
             threads=threads,
+            text_dropout=text_dropout,
+            autoencoder=AutoencoderConfig(latent_channels=latent_channels),
+            diffusion=DiffusionConfig(latent_channels=latent_channels),
         )
         typer.echo(f"timbre weights written to {train_timbre(options)}")
