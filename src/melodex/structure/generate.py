@@ -174,7 +174,7 @@ class Writer:
     """One sequence being written: the grammar state, the model's KV cache and the hidden state."""
 
     def __init__(self, model: StructureModel, text: str, plan: Plan, guidance: float, capacity: int,
-                 mode: str | None, style: str | None, energy: int | None) -> None:
+                 mode: str | None, style: str | None, energy: int | None, quantized: bool = True) -> None:
         self.model = model
         controls = controls_from_plan(plan, mode=mode, style=style, energy=energy)
         # Row 0 is conditional, row 1 (only with guidance other than 1) unconditional.
@@ -184,7 +184,7 @@ class Writer:
         model.eval()
         with torch.inference_mode():
             self.memory = build_memory(model, texts, control_rows, torch.tensor(keep))
-        self.cache = model.new_cache(self.rows, capacity, self.memory)
+        self.cache = model.new_cache(self.rows, capacity, self.memory, quantized)
         self.state = DecodingState(plan)
         self.events: list[np.ndarray] = []
         self.hidden: torch.Tensor | None = None
@@ -253,12 +253,14 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
                    top_p: float = 0.95, seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
                    style: str | None = None, energy: int | None = None,
                    key_bias: float = DEFAULT_KEY_BIAS,
-                   presence_bias: float = DEFAULT_PRESENCE_BIAS) -> tuple[Score, np.ndarray]:
+                   presence_bias: float = DEFAULT_PRESENCE_BIAS,
+                   quantized: bool = True) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
     unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges
-    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off). The same arguments always give the same result.
+    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off). `quantized` False decodes with float32 block weights
+    (for measuring the int8 path; see `Int8Linear`). The same arguments always give the same result.
     """
     plan = plan or Plan()
     check_plan(plan)
@@ -266,7 +268,7 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
     if max_events < minimum:
         raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
     torch.manual_seed(seed)
-    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy)
+    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
     sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias)
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
