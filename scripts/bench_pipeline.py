@@ -11,6 +11,7 @@ needs them), the total, peak memory (max RSS) and the regen time. Targets: < 10 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -39,6 +40,11 @@ def main() -> None:
             print(f"run {run}: {result.score.duration_seconds:.1f} s of music, {len(result.score.tracks)} tracks, "
                   f"{result.score.n_notes} notes")
             print(f"  generate: {total:.2f} s total ({stages}); {cpu:.2f} CPU-s")
+            timbres_render = result.seconds["timbres"] + result.seconds["render"]
+            timbres_render_cpu = result.cpu_seconds["timbres"] + result.cpu_seconds["render"]
+            print(f"  sample sets + render (target < 3 s): {timbres_render:.2f} s wall, {timbres_render_cpu:.2f} CPU-s "
+                  f"(timbres {result.cpu_seconds['timbres']:.2f}, render {result.cpu_seconds['render']:.2f} CPU-s); "
+                  f"load average {os.getloadavg()[0]:.2f}")
             session = edit.open_session(Path(tmp) / "song")
             start, cpu = time.perf_counter(), time.process_time()
             edit.regen(session, edit.bars_of_section(session.score, "verse"), list(range(len(session.score.tracks))),

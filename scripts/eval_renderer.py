@@ -40,8 +40,8 @@ def reference_dbtp(audio: np.ndarray) -> float:
 
 
 def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str,
-             timbre: str | None = None) -> dict[str, float | str]:
-    options = RenderOptions(mix_text=mix_text, timbre_text=timbre)
+             timbre: str | None = None, weights: Path | None = None) -> dict[str, float | str]:
+    options = RenderOptions(mix_text=mix_text, timbre_text=timbre, timbre_weights=weights)
     clock = time.perf_counter()
     samplesets_for(score, options)  # made once here and cached: the timings below are the renderer's
     samplesets_s = time.perf_counter() - clock
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     parser.add_argument("--timbre", default=None,
                         help="play with sample sets from the timbre model for these words (default: SoundFont sets)")
+    parser.add_argument("--weights", type=Path, default=None, help="timbre weights folder (default: shipped)")
     args = parser.parse_args()
 
     scores = [("synthetic 4-track", synthetic_score(60.0))]
@@ -126,7 +127,7 @@ def main() -> None:
     rows = []
     with SoundFontSynth() as synth:
         for name, score in scores:
-            rows.append(evaluate(name, score, synth, args.mix, args.timbre))
+            rows.append(evaluate(name, score, synth, args.mix, args.timbre, args.weights))
             print(f"{name}: done", flush=True)
     text = table(rows)
     print(text)

@@ -122,22 +122,25 @@ class GenerateResult:
     seconds: dict[str, float]
     peak_memory_mb: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # process CPU time per stage, all threads
 
 
 class StageClock:
-    """Wall time per stage, reported to an optional progress callback."""
+    """Wall and CPU time per stage, reported to an optional progress callback."""
 
     def __init__(self, progress: Progress | None) -> None:
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
         self.progress = progress
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         if self.progress:
             self.progress(name, 0.0)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         yield
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + time.process_time() - cpu
         if self.progress:
             self.progress(name, 1.0)
 
@@ -464,7 +467,7 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
     if options.renderer == "timbre" and used == ["soundfont"]:
         notes.append("the timbre model is not installed: every track was played by the General MIDI SoundFont")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return GenerateResult(out, files, brief, take.score, clock.seconds, peak, tuple(notes))
+    return GenerateResult(out, files, brief, take.score, clock.seconds, peak, tuple(notes), clock.cpu_seconds)
 
 
 def with_options(options: GenerateOptions, **changes: Any) -> GenerateOptions:

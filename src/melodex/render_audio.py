@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ class RenderOptions:
 
     sample_rate: int = 44100
     timbre_text: str | None = None  # e.g. "warm", "plucky": for the timbre model; None = SoundFont
+    timbre_weights: Path | None = None  # a timbre weights folder; None = the shipped weights
     mix_text: str | None = None  # the prompt's texture words, for `mix_settings_from_text`
     mix: MixSettings | None = None  # explicit settings win over `mix_text`
     soundfont: str | None = None  # name or path; None = FluidR3_GM
@@ -81,12 +83,12 @@ def _soundfont_set(
     )
 
 
-def _timbre_model() -> tuple[Any | None, str]:
-    """(the timbre model, "") if its code and shipped weights load, else (None, why not)."""
+def _timbre_model(weights: Path | None = None) -> tuple[Any | None, str]:
+    """(the timbre model, "") if its code and weights (default: shipped) load, else (None, why not)."""
     try:
         from melodex.timbre.model import TimbreModel
 
-        return TimbreModel.load(), ""
+        return TimbreModel.load(weights), ""
     except ImportError as exc:
         return None, f"the timbre model is not installed ({exc})"
     except MelodexError as exc:
@@ -99,7 +101,7 @@ def samplesets_for(score: Score, options: RenderOptions) -> tuple[list[SampleSet
     Generated sets are made in one batch on one torch thread: at these sizes a second thread only
     adds waiting, and on a busy 2-core machine two threads made the sets 5-10x slower (2.0 s vs 11-26 s).
     """
-    model, why_not = _timbre_model() if options.timbre_text else (None, "")
+    model, why_not = _timbre_model(options.timbre_weights) if options.timbre_text else (None, "")
     generated = [i for i, track in enumerate(score.tracks) if model is not None and not track.is_drum]
     by_track: dict[int, SampleSet] = {}
     if model is not None and generated:

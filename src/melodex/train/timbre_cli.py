@@ -33,6 +33,7 @@ def register(train_app: typer.Typer) -> None:
         cache: Path = typer.Option(None, help="dataset and checkpoint folder (default .cache/timbre)"),
         threads: int = typer.Option(1, help="CPU threads for torch"),
         latent_channels: int = typer.Option(8, help="latent channels of the autoencoder (and the diffusion)"),
+        autoencoder_width: int = typer.Option(64, help="conv channels of the autoencoder"),
         text_dropout: float = typer.Option(0.10, help="share of diffusion steps with text dropped, family kept"),
     ) -> None:
         """Train (or resume) the timbre autoencoder and diffusion model, then write the weights.
@@ -52,7 +53,7 @@ def register(train_app: typer.Typer) -> None:
             diffusion_steps=diffusion_steps,
             threads=threads,
             text_dropout=text_dropout,
-            autoencoder=AutoencoderConfig(latent_channels=latent_channels),
+            autoencoder=AutoencoderConfig(width=autoencoder_width, latent_channels=latent_channels),
             diffusion=DiffusionConfig(latent_channels=latent_channels),
         )
         typer.echo(f"timbre weights written to {train_timbre(options)}")
