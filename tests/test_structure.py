@@ -16,6 +16,8 @@ from melodex.structure.model import StructureConfig, StructureModel, load_model
 from melodex.tokens import (
     F_KIND,
     F_TRACK,
+    FIELDS,
+    MAX_POSITIONS,
     NOTE,
     Plan,
     TokenError,
@@ -208,6 +210,20 @@ def test_a_tight_budget_still_closes_a_long_plan(tiny: StructureModel, seed: int
     score, events = generate_score(tiny, "x", plan, seed=seed, max_events=300)
     validate(events, plan)
     assert score.bar_count() == 120 and len(events) <= 300
+
+
+def test_a_model_stuck_on_stacked_notes_does_not_climb_to_the_top(tiny: StructureModel) -> None:
+    # Tilt the tiny model to always stack another note on the previous one (same position, same track) while
+    # it wants low pitches: the grammar then only lets the pitch climb, which once ran melodies up to 127.
+    model = StructureModel(StructureConfig.tiny())
+    model.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        model.field_heads[FIELDS.index("pitch")].bias[:] = torch.where(torch.arange(128) < 72, 0.0, -12.0)
+        model.field_heads[FIELDS.index("pos")].bias[:] = -2.0 * torch.arange(MAX_POSITIONS)  # earliest allowed
+        model.kind_head.bias[NOTE] += 4.0
+    plan = Plan(bpm=100, meter=(4, 4), key=Key(0, "major"), tracks=((73, "melody"),), n_bars=4)
+    score, _ = generate_score(model, "x", plan, seed=0, max_events=400)
+    assert int(score.tracks[0].notes[:, 2].max()) < 90
 
 
 SHIPPED_PLAN = Plan(bpm=100, meter=(4, 4), key=Key(7, "major"), tracks=((73, "melody"), (0, "accompaniment"),

@@ -57,6 +57,7 @@ DEFAULT_KEY_BIAS = 2.0
 # that track's index get these extra nats (the model alone left ~6% of asked-for tracks silent in 8 bars).
 DEFAULT_PRESENCE_BIAS = 3.0
 MAX_EVENTS = 4000
+MAX_DRAWS = 8  # draws of one event before a stacked note's pitch is taken as the grammar leaves it
 # What the budget lets through once only the closing events fit. Not SECTION: where the plan needs one, the
 # grammar offers nothing else (and the count in `_closing_needed` has it); an optional one would spend an event.
 _CLOSING = (BAR, EOS)
@@ -144,6 +145,15 @@ class Sampler:
         bias[silent] = self.presence_bias
         return bias
 
+    def keeps_stacked_pitch(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None) -> bool:
+        """Whether a note stacked above the previous one stands: drawn true with the probability the model
+        gives the pitches the grammar leaves it (see `Writer.propose`)."""
+        scores = self._mix(logits) if bias is None else self._mix(logits) + bias
+        if self.temperature == 0:
+            return bool(mask[int(np.argmax(scores))])
+        probs = np.exp((scores - scores.max()) / self.temperature)
+        return bool(self.rng.random() * probs.sum() < probs[mask].sum())
+
     def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None) -> int:
         if not mask.any():
             raise TokenError("the grammar left no choice here (a plan the decoder cannot satisfy)")
@@ -203,10 +213,27 @@ class Writer:
     @torch.inference_mode()
     def propose(self, sampler: Sampler, kind_mask: np.ndarray,
                 field_masks: dict[int, np.ndarray] | None = None) -> np.ndarray:
-        """Sample one event: kind, then each field in order, each through the grammar's mask."""
+        """Sample one event: kind, then each field in order, each through the grammar's mask.
+
+        A note on the same position and track as the previous one must sit above it, so the grammar's pitch
+        mask may leave only pitches the model does not want (it then climbs to 127 in a run of stacked notes).
+        Such a note stands with the probability the model gives the allowed pitches, else the whole event
+        is drawn again: rejection sampling of the masked joint distribution. The last of MAX_DRAWS draws
+        may not stack at all (a model stuck in clusters would otherwise keep one after every refusal).
+        """
+        for draw in range(MAX_DRAWS):
+            row = self._draw(sampler, kind_mask, field_masks, last_draw=draw == MAX_DRAWS - 1)
+            if row is not None:
+                return row
+        raise AssertionError("the last draw is always kept")
+
+    def _draw(self, sampler: Sampler, kind_mask: np.ndarray, field_masks: dict[int, np.ndarray] | None,
+              last_draw: bool) -> np.ndarray | None:
         assert self.hidden is not None
-        model, h = self.model, self.hidden
-        kind = sampler.choose(model.kind_head(h), kind_mask, sampler.kind_bias(self.state))
+        model, h, state = self.model, self.hidden, self.state
+        if last_draw:
+            kind_mask = _unstacked(kind_mask, ~_stack_free_positions(state).any(), NOTE)
+        kind = sampler.choose(model.kind_head(h), kind_mask, sampler.kind_bias(state))
         row = np.zeros(len(FIELDS), dtype=np.int64)
         row[F_KIND] = kind
         chosen: dict[int, int] = {}
@@ -214,16 +241,49 @@ class Writer:
         if fields:
             base = h + model.choice_embedding(F_KIND, kind)
             for field_index in fields:
-                mask = self.state.field_mask(kind, field_index, chosen)
+                mask = state.field_mask(kind, field_index, chosen)
                 if field_masks and field_index in field_masks:
                     mask = mask & field_masks[field_index]
                 if field_index == F_ROLE:  # a drum kit plays the drums role, and nothing else does
                     mask = mask & (_DRUM_ROLE if chosen[F_PROGRAM] == DRUM_PROGRAM else ~_DRUM_ROLE)
-                value = sampler.choose(model.field_logits(base, field_index), mask,
-                                       sampler.field_bias(self.state, field_index, chosen))
+                if last_draw and kind == NOTE and field_index == F_POS:
+                    mask = _unstacked(mask, ~_stack_free_positions(state)[state.last_note[0]], state.last_note[0])
+                if last_draw and kind == NOTE and field_index == F_TRACK and chosen[F_POS] == state.last_note[0]:
+                    mask = _unstacked(mask, True, state.last_note[1])
+                logits = model.field_logits(base, field_index)
+                bias = sampler.field_bias(state, field_index, chosen)
+                if (field_index == F_PITCH and not last_draw and _stacked(state, chosen)
+                        and not sampler.keeps_stacked_pitch(logits, mask, bias)):
+                    return None
+                value = sampler.choose(logits, mask, bias)
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
         return row
+
+
+def _unstacked(mask: np.ndarray, drop: bool | np.bool_, index: int) -> np.ndarray:
+    """`mask` without `index` when `drop`, unless that would leave no choice at all."""
+    if not drop or index < 0 or not mask[index] or mask.sum() == 1:
+        return mask
+    mask = mask.copy()
+    mask[index] = False
+    return mask
+
+
+def _stack_free_positions(state: DecodingState) -> np.ndarray:
+    """Positions where a note can be written without stacking on the previous note (empty outside a bar)."""
+    positions = state.field_mask(NOTE, F_POS) if state.kind_mask()[NOTE] else np.zeros(MAX_POSITIONS, dtype=bool)
+    last_pos, last_track, _ = state.last_note
+    if 0 <= last_pos < len(positions) and positions[last_pos]:
+        tracks = state.field_mask(NOTE, F_TRACK, {F_POS: last_pos})
+        positions[last_pos] = tracks.sum() > (1 if tracks[last_track] else 0)
+    return positions
+
+
+def _stacked(state: DecodingState, chosen: dict[int, int]) -> bool:
+    """Whether the note being written shares position and track with the previous note (so must go above it)."""
+    last_pos, last_track, _ = state.last_note
+    return (chosen.get(F_POS), chosen.get(F_TRACK)) == (last_pos, last_track)
 
 
 def _closing_needed(state: DecodingState) -> int:
@@ -333,7 +393,11 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
             if kind == NOTE:
                 track_mask = track_mask.copy()
                 track_mask[int(fixed[F_TRACK])] = True  # choosing the kept note's track lets it come
-            row = _propose_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed)
+            for draw in range(MAX_DRAWS):  # redraws as in Writer.propose
+                row, redraw = _propose_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed,
+                                              last_draw=draw == MAX_DRAWS - 1)
+                if not redraw:
+                    break
             if row is None:
                 break
             writer.feed(row[None])
@@ -345,19 +409,21 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
 
 
 def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos_mask: np.ndarray,
-                    track_mask: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
-    """A new note of a chosen track that sorts before `fixed`, or None if the model lets `fixed` come."""
+                    track_mask: np.ndarray, fixed: np.ndarray,
+                    last_draw: bool) -> tuple[np.ndarray | None, bool]:
+    """(A new note of a chosen track that sorts before `fixed`, or None if the model lets `fixed` come;
+    whether to draw again: a stacked note's pitch was refused as in `Writer.propose`)."""
     state = writer.state
     model, h = writer.model, writer.hidden
     assert h is not None
     with torch.inference_mode():
         kind = sampler.choose(model.kind_head(h), kind_mask, sampler.kind_bias(state))
         if kind != NOTE:
-            return None
+            return None, False
         fixed_kind = int(fixed[F_KIND])
         pos_allowed = state.field_mask(NOTE, F_POS) & pos_mask
         if not pos_allowed.any():
-            return None
+            return None, False
         base = h + model.choice_embedding(F_KIND, NOTE)
         row = np.zeros(len(FIELDS), dtype=np.int64)
         row[F_KIND] = NOTE
@@ -374,12 +440,16 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                     elif fixed_kind == NOTE:  # the kept note's track only stands for "let it come" at its position
                         mask[int(fixed[F_TRACK])] = False
             if not mask.any():
-                return None
-            value = sampler.choose(model.field_logits(base, field_index), mask,
-                                   sampler.field_bias(state, field_index, chosen))
+                return None, False
+            logits = model.field_logits(base, field_index)
+            bias = sampler.field_bias(state, field_index, chosen)
+            if (field_index == F_PITCH and not last_draw and _stacked(state, chosen)
+                    and not sampler.keeps_stacked_pitch(logits, mask, bias)):
+                return None, True
+            value = sampler.choose(logits, mask, bias)
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
                     and chosen[F_POS] == int(fixed[F_POS]):
-                return None  # the model wants the kept note here
+                return None, False  # the model wants the kept note here
             chosen[field_index] = row[field_index] = value
             base = base + model.choice_embedding(field_index, value)
-    return row
+    return row, False
