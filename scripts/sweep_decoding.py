@@ -1,0 +1,87 @@
+"""Decoding settings of the structure model against real music: the classifier two-sample test for each
+(guidance, top-p, scale lock, temperature), on two disjoint sets of held-out works, so a setting chosen on
+the first can be checked on the second. Also which statistic gives generated scores away (accuracy
+without it, and with it alone).
+
+    .venv/bin/python scripts/sweep_decoding.py --settings 1.5/0.95/2/1.0,1.5/0.95/1/1.1 --works 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from eval_structure import real_plan, two_sample_accuracy
+
+from melodex.data.corpus import CorpusWork, load_corpus
+from melodex.evaluate.score_stats import statistics
+from melodex.structure.conditioning import energy_of
+from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, generate_score
+from melodex.structure.model import StructureModel, load_model
+from melodex.tokens import TokenError
+from melodex.train.structure_data import corpus_style
+
+Stats = dict[str, float]
+
+
+def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: float, top_p: float,
+                      key_bias: float, temperature: float) -> tuple[list[Stats], list[Stats]]:
+    real, fake = [], []
+    for n, work in enumerate(works):
+        try:
+            score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
+                                      seed=100 + n, guidance=guidance, temperature=temperature, top_p=top_p,
+                                      max_events=2500, style=corpus_style(work.attributes),
+                                      energy=energy_of(work.score), key_bias=key_bias,
+                                      presence_bias=DEFAULT_PRESENCE_BIAS)
+        except TokenError:  # a plan the tokens cannot hold (e.g. over 512 bars): skipped for both sides
+            continue
+        real.append(statistics(work.score))
+        fake.append(statistics(score))
+    return real, fake
+
+
+def accuracy(real: list[Stats], fake: list[Stats], names: list[str]) -> float:
+    """Two-sample accuracy on the statistics `names`, averaged over 5 shuffles of the folds."""
+    pick = lambda rows: [{k: row[k] for k in names} | {"_": 0.0} for row in rows]  # noqa: E731
+    return float(np.mean([two_sample_accuracy(pick(real), pick(fake), seed=s) for s in range(5)]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="src/melodex/weights/structure")
+    parser.add_argument("--settings", default="1.5/0.95/2/1.0,1.5/0.95/1/1.0,1.5/0.95/1/1.1,1.5/0.95/1.5/1.1",
+                        help="comma-separated guidance/top_p/scale_lock/temperature")
+    parser.add_argument("--works", type=int, default=120, help="works per set (two disjoint sets)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_model(args.checkpoint)
+    _, valid = load_corpus(None).split(0.05, seed=0)
+    pitched = [w for w in valid if not all(t.is_drum for t in w.score.tracks)]
+    sets = {"A": pitched[:args.works], "B": pitched[args.works:2 * args.works]}
+    print("| guidance / top-p / lock / temperature | set | two-sample accuracy | most telling statistic "
+          "(accuracy without it / with it alone) |")
+    print("|---|---|---|---|")
+    for setting in args.settings.split(","):
+        guidance, top_p, key_bias, temperature = (float(v) for v in setting.split("/"))
+        for label, works in sets.items():
+            t0 = time.perf_counter()
+            real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature)
+            names = sorted(real[0])
+            full = accuracy(real, fake, names)
+            without = {name: accuracy(real, fake, [k for k in names if k != name]) for name in names}
+            telling = min(without, key=lambda k: without[k])
+            alone = accuracy(real, fake, [telling])
+            gap = {k: (np.mean([r[k] for r in real]), np.mean([f[k] for f in fake])) for k in names}
+            print(f"| {setting} | {label} ({len(real)} works) | **{full:.3f}** | {telling} "
+                  f"({without[telling]:.3f} / {alone:.3f}; real {gap[telling][0]:.2f}, generated "
+                  f"{gap[telling][1]:.2f}) |", flush=True)
+            print(f"<!-- {time.perf_counter() - t0:.0f} s; means real/generated: "
+                  + ", ".join(f"{k} {a:.3f}/{b:.3f}" for k, (a, b) in gap.items()) + " -->", flush=True)
+
+
+if __name__ == "__main__":
+    main()
