@@ -1,8 +1,12 @@
 """Evaluate the timbre model: reconstruction vs the ARCHITECTURE.md table, text control, generated pitch.
 
-    .venv/bin/python scripts/eval_timbre.py [--weights DIR] [--quick] [--png docs/img]
+    .venv/bin/python scripts/eval_timbre.py [--weights DIR] [--quick] [--reconstruction-only] [--png docs/img]
 
 Prints the numbers and writes spectrogram PNGs (originals vs HN vs autoencoder, and text contrasts).
+The reconstruction table adds phasiness (`metrics.phasiness`, Hz) for the originals, Griffin-Lim from
+128-bin log-mel (computed here: n_fft 2048, hop 512, 32 iterations), HN analysis/synthesis and the
+autoencoder: once against each audio's own pitch curve (its HN analysis: vibrato followed) and once
+against a fixed f0 (MIDI pitch + `pitch_cents`: vibrato counts as deviation).
 """
 
 from __future__ import annotations
@@ -18,7 +22,59 @@ import torch
 from melodex.timbre import evaluate, hn, metrics
 from melodex.timbre.model import GenerationOptions, TimbreModel
 
-ARCHITECTURE = {"griffin-lim log-mel": (1.25, 6.6, 3.0), "hn (ARCHITECTURE)": (0.73, 2.0, 0.6)}
+# MR-STFT, mel-LSD, cents, phasiness (Hz) as in ARCHITECTURE.md's table.
+ARCHITECTURE = {"griffin-lim log-mel": (1.25, 6.6, 3.0, 10.0), "hn (ARCHITECTURE)": (0.73, 2.0, 0.6, 1.3)}
+GL_N_FFT, GL_HOP, GL_MELS, GL_ITERATIONS = 2048, 512, 128, 32
+
+
+def griffin_lim_log_mel(audio: np.ndarray) -> np.ndarray:
+    """Audio from the note's 128-bin log-mel (power) spectrogram: NNLS mel -> linear, then 32 Griffin-Lim iterations."""
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=audio.astype(np.float32), sr=hn.SAMPLE_RATE, n_fft=GL_N_FFT,
+                                         hop_length=GL_HOP, n_mels=GL_MELS, power=2.0)
+    log_mel = np.log(mel + 1e-10)  # what a model would predict; exp undoes it exactly
+    linear = librosa.feature.inverse.mel_to_stft(np.exp(log_mel), sr=hn.SAMPLE_RATE, n_fft=GL_N_FFT, power=2.0)
+    out = librosa.griffinlim(linear, n_iter=GL_ITERATIONS, hop_length=GL_HOP, n_fft=GL_N_FFT, length=len(audio),
+                             random_state=0)
+    return np.asarray(out, dtype=np.float64)
+
+
+def note_phasiness(audio: np.ndarray, pitch: int, stretched: bool) -> tuple[float, float]:
+    """(against the audio's own HN pitch curve and stretch, against a fixed f0 with that stretch)."""
+    own = hn.analyse(audio, pitch, stretched=stretched)
+    return (metrics.phasiness(audio, pitch, cents=own.cents, stretch=own.stretch),
+            metrics.phasiness(audio, pitch, stretch=own.stretch))
+
+
+METHODS = ("original", "griffin-lim", "hn", "autoencoder")
+
+
+def phasiness_table(model: TimbreModel) -> dict[str, list[dict[str, float]]]:
+    """Per method, one dict per reference note: phasiness both ways; Griffin-Lim also MR-STFT, LSD, cents, s/s."""
+    table: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    for program, pitch in evaluate.REFERENCE_NOTES:
+        original = evaluate.render_reference(program, pitch)
+        params = hn.analyse(original, pitch, stretched=program < 40)
+        started = time.perf_counter()
+        gl = griffin_lim_log_mel(original)
+        gl_seconds = (time.perf_counter() - started) / (len(original) / hn.SAMPLE_RATE)
+        decoded = {
+            "original": original,
+            "griffin-lim": gl,
+            "hn": hn.synthesize(params),
+            "autoencoder": hn.synthesize(evaluate.autoencode(model, params, evaluate.REFERENCE_VELOCITY)),
+        }
+        for method, audio in decoded.items():
+            curve, fixed = note_phasiness(np.asarray(audio, dtype=np.float64), pitch, program < 40)
+            row = {"program": float(program), "pitch": float(pitch),
+                   "phasiness_hz": curve, "phasiness_fixed_f0_hz": fixed}
+            if method == "griffin-lim":
+                row.update(mr_stft=metrics.mr_stft(original, gl), mel_lsd=metrics.mel_lsd(original, gl),
+                           cents=abs(metrics.pitch_cents(gl, pitch) - metrics.pitch_cents(original, pitch)),
+                           s_per_s=gl_seconds)
+            table[method].append(row)
+    return table
 
 
 def spectrogram(ax, audio: np.ndarray, title: str) -> None:  # type: ignore[no-untyped-def]
@@ -68,6 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="fewer programs and seeds for text control")
+    parser.add_argument("--reconstruction-only", action="store_true",
+                        help="only the reconstruction table (no generated pitch, no text control)")
     parser.add_argument("--png", type=Path, default=None, help="folder for spectrogram PNGs")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     parser.add_argument("--guidance", choices=("words", "all"), default="words",
@@ -79,19 +137,45 @@ def main() -> None:
 
     print("== reconstruction (13 FluidR3_GM notes, velocity 100; lower is better)")
     rows = evaluate.reconstruction(model)
-    print(f"{'method':24s} {'MR-STFT':>8s} {'mel-LSD':>8s} {'cents':>6s} {'s/s':>6s}")
-    for name, (mr, lsd, cents) in ARCHITECTURE.items():
-        print(f"{name:24s} {mr:8.2f} {lsd:8.2f} {cents:6.2f}")
+    phas = phasiness_table(model)
+
+    def mean(method: str, key: str) -> float:
+        return float(np.mean([r[key] for r in phas[method]]))
+
+    print("   phasiness: Hz, own pitch curve / fixed f0 (MIDI pitch + measured offset); notes' first 10 partials")
+    print(f"{'method':24s} {'MR-STFT':>8s} {'mel-LSD':>8s} {'cents':>6s} {'phas':>6s} {'phasF0':>6s} {'s/s':>6s}")
+    for name, (mr, lsd, cents, ph) in ARCHITECTURE.items():
+        print(f"{name:24s} {mr:8.2f} {lsd:8.2f} {cents:6.2f} {ph:6.2f}")
+    print(f"{'original (here)':24s} {'':8s} {'':8s} {'':6s} {mean('original', 'phasiness_hz'):6.2f} "
+          f"{mean('original', 'phasiness_fixed_f0_hz'):6.2f}")
+    keys = ("mr_stft", "mel_lsd", "cents", "s_per_s", "phasiness_hz", "phasiness_fixed_f0_hz")
+    gl_summary = [mean("griffin-lim", k) for k in keys]
+    results["reconstruction_griffin_lim"] = dict(zip(keys, gl_summary, strict=True))
+    results["reconstruction_original"] = {k: mean("original", k) for k in ("phasiness_hz", "phasiness_fixed_f0_hz")}
+    print(f"{'griffin-lim (here)':24s} {gl_summary[0]:8.2f} {gl_summary[1]:8.2f} {gl_summary[2]:6.2f} "
+          f"{gl_summary[4]:6.2f} {gl_summary[5]:6.2f} {gl_summary[3]:6.3f}")
     for method in ("hn", "autoencoder"):
         chosen = [r for r in rows if r.method == method]
         summary = [float(np.mean([getattr(r, f) for r in chosen]))
                    for f in ("mr_stft", "mel_lsd", "pitch_error_cents", "seconds_per_second")]
-        names = ("mr_stft", "mel_lsd", "cents", "s_per_s")
+        summary += [mean(method, "phasiness_hz"), mean(method, "phasiness_fixed_f0_hz")]
+        names = ("mr_stft", "mel_lsd", "cents", "s_per_s", "phasiness_hz", "phasiness_fixed_f0_hz")
         results[f"reconstruction_{method}"] = dict(zip(names, summary, strict=True))
-        print(f"{method + ' (here)':24s} {summary[0]:8.2f} {summary[1]:8.2f} {summary[2]:6.2f} {summary[3]:6.3f}")
+        print(f"{method + ' (here)':24s} {summary[0]:8.2f} {summary[1]:8.2f} {summary[2]:6.2f} "
+              f"{summary[4]:6.2f} {summary[5]:6.2f} {summary[3]:6.3f}")
     for r in rows:
         print(f"   {r.method:12s} program {r.program:3d} pitch {r.pitch:3d}: MR {r.mr_stft:.2f} "
               f"LSD {r.mel_lsd:.2f} cents {r.pitch_error_cents:.2f}")
+    for i, (program, pitch) in enumerate(evaluate.REFERENCE_NOTES):
+        gl = phas["griffin-lim"][i]
+        cells = "  ".join(f"{m} {phas[m][i]['phasiness_hz']:5.2f}/{phas[m][i]['phasiness_fixed_f0_hz']:5.2f}"
+                          for m in METHODS)
+        print(f"   program {program:3d} pitch {pitch:3d} phasiness own/fixed: {cells}  "
+              f"(griffin-lim MR {gl['mr_stft']:.2f} LSD {gl['mel_lsd']:.2f} cents {gl['cents']:.2f})")
+    if args.reconstruction_only:
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     print("== generated pitch (|cents| measured from audio, cfg 3, 20 steps)")
     started = time.perf_counter()

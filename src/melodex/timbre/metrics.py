@@ -56,11 +56,14 @@ def mel_lsd(reference: np.ndarray, estimate: np.ndarray, floor_db: float = -80.0
     return float(np.mean(np.sqrt(np.mean((ref_db - est_db) ** 2, axis=0))))
 
 
-def pitch_cents(audio: np.ndarray, pitch: int, start_s: float = 0.15, end_s: float = 0.95) -> float:
+def pitch_cents(
+    audio: np.ndarray, pitch: int, start_s: float = 0.15, end_s: float = 0.95, stretch: float = 0.0
+) -> float:
     """Measured pitch in cents from MIDI `pitch`, from the strongest of the first 6 partials.
 
     A long zero-padded FFT of the held part; each partial's peak is interpolated and the deviations
     averaged by strength, so a weak fundamental (low brass, bass) does not break the estimate.
+    Partial k is expected at k f0 sqrt(1 + stretch k^2) (`stretch` 0: harmonic).
     """
     segment = np.asarray(audio[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)], dtype=np.float64)
     n = 1 << 18
@@ -69,13 +72,14 @@ def pitch_cents(audio: np.ndarray, pitch: int, start_s: float = 0.15, end_s: flo
     f0 = midi_hz(pitch)
     devs, weights = [], []
     for k in range(1, 7):
-        if k * f0 > SAMPLE_RATE / 2 * 0.9:
+        fk = k * f0 * np.sqrt(1.0 + max(stretch, 0.0) * k**2)
+        if fk > SAMPLE_RATE / 2 * 0.9:
             break
-        lo, hi = int(k * f0 * 2 ** (-0.5 / 12) / hz_per_bin), int(k * f0 * 2 ** (0.5 / 12) / hz_per_bin)
+        lo, hi = int(fk * 2 ** (-0.5 / 12) / hz_per_bin), int(fk * 2 ** (0.5 / 12) / hz_per_bin)
         peak = lo + int(np.argmax(spectrum[lo:hi]))
         a, b, c = np.log(spectrum[peak - 1 : peak + 2] + 1e-12)
         shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c != 0 else 0.0
-        devs.append(1200 * np.log2((peak + shift) * hz_per_bin / (k * f0)))
+        devs.append(1200 * np.log2((peak + shift) * hz_per_bin / fk))
         weights.append(spectrum[peak])
     w = np.asarray(weights)
     strong = w >= 0.1 * w.max()
@@ -124,3 +128,91 @@ def sustain_ratio(audio: np.ndarray) -> float:
     env = _envelope_db(np.asarray(audio))
     late = env[80:100]
     return float(10 ** ((np.mean(late) - env.max()) / 20)) if len(late) else 0.0
+
+
+def phasiness(
+    audio: np.ndarray,
+    pitch: int,
+    cents: float | np.ndarray | None = None,
+    stretch: float = 0.0,
+    n_harmonics: int = 10,
+    n_fft: int = 2048,
+    hop: int = 512,
+    start_s: float = 0.15,
+    end_s: float = 0.95,
+    floor_db: float = -60.0,
+) -> float:
+    """Phasiness: magnitude-weighted mean |instantaneous frequency - harmonic frequency| in Hz.
+
+    How clean the partials are, as in ARCHITECTURE.md's "phasiness (IF dev, Hz)" column: a stationary
+    harmonic tone scores ~0; phase that wanders from frame to frame (Griffin-Lim, noise washed over the
+    partials) scores higher.
+
+    - STFT: Hann window `n_fft` (2048), hop `hop` (512), frame t centred on sample t * hop (the
+      signal is zero-padded by n_fft / 2 on both sides, as `mr_stft`).
+    - Instantaneous frequency (standard phase-vocoder estimate) of bin b between frames t-1 and t:
+      (b + princarg(phi_t - phi_{t-1} - 2 pi b hop / n_fft) * n_fft / (2 pi hop)) * sr / n_fft.
+      Deviations from the bin centre beyond sr / (2 hop) (43 Hz) alias; larger errors wrap.
+    - Frames: the held part, pairs (t-1, t) with both frame centres within [start_s, end_s].
+    - Bins: for each harmonic k = 1..n_harmonics below 0.45 sr, with frequency
+      f_k = k f0 sqrt(1 + stretch k^2), the bin of largest magnitude in frame t within
+      max(2 bins, f0 / 4) of f_k, kept only if it is a local maximum of the spectrum (a peak) and
+      within `floor_db` (-60 dB) of the loudest such peak of the note (so silence and
+      inaudible partials do not count).
+    - f0: MIDI `pitch` plus the pitch offset `cents`. None (the default): measured from the audio
+      with `pitch_cents` (given the stretch) over the same held part, so a tuned but slightly sharp note is measured
+      against its own partials, not penalised for its tuning. A float: that fixed offset. An array:
+      a per-frame pitch curve in cents on this STFT's frame grid (e.g. `hn.analyse(audio, pitch).cents`
+      with hop = hn.HOP), so vibrato is followed; the curve is averaged over the two frames of a pair.
+    - Weighting: each peak's deviation |IF - f_k| is weighted by its linear magnitude in frame t.
+    """
+    x = np.asarray(audio, dtype=np.float64)
+    padded = np.pad(x, (n_fft // 2, n_fft // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    spectrum = np.fft.rfft(frames * np.hanning(n_fft), axis=-1)
+    mag, phase = np.abs(spectrum), np.angle(spectrum)
+    n_frames, n_bins = mag.shape
+    bin_hz = SAMPLE_RATE / n_fft
+
+    first = max(1, int(np.ceil(start_s * SAMPLE_RATE / hop)))
+    last = min(n_frames - 1, int(np.floor(end_s * SAMPLE_RATE / hop)))
+    if last <= first:
+        raise ValueError("phasiness: the held part is shorter than two frames")
+    if cents is None:
+        cents = pitch_cents(x, pitch, start_s, end_s, stretch)
+    if np.ndim(cents) == 0:
+        curve = np.full(n_frames, float(cents))
+    else:
+        curve = np.asarray(cents, dtype=np.float64)
+        curve = np.pad(curve, (0, max(0, n_frames - len(curve))), mode="edge")[:n_frames]
+    f0_pairs = midi_hz(pitch) * 2 ** ((curve[first - 1 : last] + curve[first : last + 1]) / 2 / 1200)
+
+    k = np.arange(1, n_harmonics + 1, dtype=np.float64)
+    ratios = k * np.sqrt(1.0 + max(stretch, 0.0) * k**2)
+    f0_nominal = midi_hz(pitch)
+    ratios = ratios[ratios * f0_nominal < 0.45 * SAMPLE_RATE]
+    targets = f0_pairs[:, None] * ratios[None, :]  # (pairs, harmonics) Hz
+    reach = max(2, round(0.25 * f0_nominal / bin_hz))
+    offsets = np.arange(-reach, reach + 1)
+    idx = np.clip(np.rint(targets / bin_hz).astype(np.int64)[..., None] + offsets, 1, n_bins - 2)
+    current = mag[first : last + 1]  # frame t of each pair
+    vals = np.take_along_axis(current[:, None, :], idx, axis=-1)
+    peak = np.take_along_axis(idx, vals.argmax(-1)[..., None], -1)[..., 0]  # (pairs, harmonics)
+    peak_mag = np.take_along_axis(current, peak, -1)
+    is_peak = (peak_mag > np.take_along_axis(current, peak - 1, -1)) & (
+        peak_mag >= np.take_along_axis(current, peak + 1, -1)
+    )
+    loud = peak_mag >= peak_mag.max() * 10 ** (floor_db / 20)
+    keep = is_peak & loud
+    if not keep.any():
+        return float("nan")
+
+    advance = np.take_along_axis(phase[first : last + 1], peak, -1) - np.take_along_axis(
+        phase[first - 1 : last], peak, -1
+    )
+    expected = 2 * np.pi * peak * hop / n_fft
+    wrapped = np.angle(np.exp(1j * (advance - expected)))
+    inst_hz = (peak + wrapped * n_fft / (2 * np.pi * hop)) * bin_hz
+    deviation = np.abs(inst_hz - targets)
+    weight = np.where(keep, peak_mag, 0.0)
+    return float(np.sum(deviation * weight) / np.sum(weight))
