@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from melodex.data.corpus import load_corpus
+from melodex.data.corpus import CorpusWork, load_corpus
 from melodex.evaluate.score_stats import plan_obeyed, statistics
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import energy_of
@@ -110,6 +110,25 @@ def real_plan(score: Score) -> Plan:
                 n_bars=None if sections else score.bar_count())
 
 
+def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: float = DEFAULT_GUIDANCE,
+                      top_p: float = 0.95, key_bias: float = 0.0, temperature: float = DEFAULT_TEMPERATURE,
+                      presence_bias: float = 0.0) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Statistics of each work and of a piece generated under its own plan, caption, style and energy
+    (seed 100 + its index); works whose plan the tokens cannot hold (e.g. over 512 bars) are skipped."""
+    real_stats, fake_stats = [], []
+    for n, work in enumerate(works):
+        try:
+            score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
+                                      seed=100 + n, guidance=guidance, temperature=temperature, top_p=top_p,
+                                      max_events=2500, style=corpus_style(work.attributes),
+                                      energy=energy_of(work.score), key_bias=key_bias, presence_bias=presence_bias)
+        except TokenError:
+            continue
+        real_stats.append(statistics(work.score))
+        fake_stats.append(statistics(score))
+    return real_stats, fake_stats
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--checkpoint", default="src/melodex/weights/structure")
@@ -155,26 +174,11 @@ def main() -> None:
     # lock) and with the lock the product uses; then the in-key rate over a sweep of lock strengths.
     indices = [i for i in range(len(valid)) if not all(t.is_drum for t in valid[i].score.tracks)][: args.real]
 
-    def generated_vs_real(key_bias: float, limit: int,
-                          presence_bias: float = 0.0) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
-        real_stats, fake_stats = [], []
-        for n, index in enumerate(indices[:limit]):
-            work = valid[index]
-            try:
-                score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
-                                          seed=100 + n, guidance=DEFAULT_GUIDANCE, temperature=DEFAULT_TEMPERATURE,
-                                          max_events=2500, style=corpus_style(work.attributes),
-                                          energy=energy_of(work.score), key_bias=key_bias,
-                                          presence_bias=presence_bias)
-            except TokenError:
-                continue
-            real_stats.append(statistics(work.score))
-            fake_stats.append(statistics(score))
-        return real_stats, fake_stats
+    works = [valid[i] for i in indices]
 
     for label, key_bias, presence_bias in (("as_trained", 0.0, 0.0),
                                            ("scale_lock", args.key_bias, DEFAULT_PRESENCE_BIAS)):
-        real_stats, fake_stats = generated_vs_real(key_bias, args.real, presence_bias)
+        real_stats, fake_stats = generated_vs_real(model, works, key_bias=key_bias, presence_bias=presence_bias)
         summary = {}
         print(f"-- {label} (scale lock {key_bias})")
         for name in sorted(real_stats[0]):
@@ -190,7 +194,7 @@ def main() -> None:
               f"on {len(real_stats)} real + {len(fake_stats)} generated")
     lock_sweep = {}
     for key_bias in [float(v) for v in args.lock_sweep.split(",") if v.strip()]:
-        real_stats, fake_stats = generated_vs_real(key_bias, min(args.real, 30))
+        real_stats, fake_stats = generated_vs_real(model, works[:30], key_bias=key_bias)
         lock_sweep[key_bias] = {"in_key": float(np.mean([f["in_declared_key"] for f in fake_stats])),
                                 "real_in_key": float(np.mean([r["in_declared_key"] for r in real_stats])),
                                 "pitch_class_entropy": float(np.mean([f["pitch_class_entropy"] for f in fake_stats]))}

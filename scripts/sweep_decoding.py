@@ -13,34 +13,13 @@ import time
 
 import numpy as np
 import torch
-from eval_structure import real_plan, two_sample_accuracy
+from eval_structure import generated_vs_real, two_sample_accuracy
 
-from melodex.data.corpus import CorpusWork, load_corpus
-from melodex.evaluate.score_stats import statistics
-from melodex.structure.conditioning import energy_of
-from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, generate_score
-from melodex.structure.model import StructureModel, load_model
-from melodex.tokens import TokenError
-from melodex.train.structure_data import corpus_style
+from melodex.data.corpus import load_corpus
+from melodex.structure.generate import DEFAULT_PRESENCE_BIAS
+from melodex.structure.model import load_model
 
 Stats = dict[str, float]
-
-
-def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: float, top_p: float,
-                      key_bias: float, temperature: float) -> tuple[list[Stats], list[Stats]]:
-    real, fake = [], []
-    for n, work in enumerate(works):
-        try:
-            score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
-                                      seed=100 + n, guidance=guidance, temperature=temperature, top_p=top_p,
-                                      max_events=2500, style=corpus_style(work.attributes),
-                                      energy=energy_of(work.score), key_bias=key_bias,
-                                      presence_bias=DEFAULT_PRESENCE_BIAS)
-        except TokenError:  # a plan the tokens cannot hold (e.g. over 512 bars): skipped for both sides
-            continue
-        real.append(statistics(work.score))
-        fake.append(statistics(score))
-    return real, fake
 
 
 def accuracy(real: list[Stats], fake: list[Stats], names: list[str]) -> float:
@@ -57,6 +36,8 @@ def main() -> None:
     parser.add_argument("--works", type=int, default=120, help="works per set (two disjoint sets)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.works < 6:
+        parser.error("--works must be at least 6 (the two-sample test uses 5 folds)")
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
     _, valid = load_corpus(None).split(0.05, seed=0)
@@ -69,7 +50,7 @@ def main() -> None:
         guidance, top_p, key_bias, temperature = (float(v) for v in setting.split("/"))
         for label, works in sets.items():
             t0 = time.perf_counter()
-            real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature)
+            real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature, DEFAULT_PRESENCE_BIAS)
             names = sorted(real[0])
             full = accuracy(real, fake, names)
             without = {name: accuracy(real, fake, [k for k in names if k != name]) for name in names}
