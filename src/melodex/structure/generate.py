@@ -145,6 +145,13 @@ class Sampler:
         bias[silent] = self.presence_bias
         return bias
 
+    def refuses_stacked_note(self, state: DecodingState, field_index: int, chosen: dict[int, int],
+                             logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None) -> bool:
+        """Whether to draw the event again at this field: it is the pitch of a note stacked on the previous
+        one, and the draw refuses it (see `keeps_stacked_pitch` and `Writer.propose`)."""
+        return (field_index == F_PITCH and _stacked(state, chosen)
+                and not self.keeps_stacked_pitch(logits, mask, bias))
+
     def keeps_stacked_pitch(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None) -> bool:
         """Whether a note stacked above the previous one stands: drawn true with the probability the model
         gives the pitches the grammar leaves it (see `Writer.propose`)."""
@@ -252,8 +259,7 @@ class Writer:
                     mask = _unstacked(mask, True, state.last_note[1])
                 logits = model.field_logits(base, field_index)
                 bias = sampler.field_bias(state, field_index, chosen)
-                if (field_index == F_PITCH and not last_draw and _stacked(state, chosen)
-                        and not sampler.keeps_stacked_pitch(logits, mask, bias)):
+                if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                     return None
                 value = sampler.choose(logits, mask, bias)
                 chosen[field_index] = row[field_index] = value
@@ -443,8 +449,7 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                 return None, False
             logits = model.field_logits(base, field_index)
             bias = sampler.field_bias(state, field_index, chosen)
-            if (field_index == F_PITCH and not last_draw and _stacked(state, chosen)
-                    and not sampler.keeps_stacked_pitch(logits, mask, bias)):
+            if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                 return None, True
             value = sampler.choose(logits, mask, bias)
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
