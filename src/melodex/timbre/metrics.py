@@ -14,11 +14,15 @@ from melodex.timbre.hn import HOLD_S, SAMPLE_RATE, midi_hz
 MR_STFT_SIZES = (512, 1024, 2048)
 
 
-def _stft_mag(audio: np.ndarray, n_fft: int) -> np.ndarray:
-    hop = n_fft // 4
+def _stft(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """Complex STFT (frames, bins): Hann window, frame t centred on sample t * hop (zero-padded ends)."""
     padded = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    return np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=-1))
+    return np.fft.rfft(frames * np.hanning(n_fft), axis=-1)
+
+
+def _stft_mag(audio: np.ndarray, n_fft: int) -> np.ndarray:
+    return np.abs(_stft(audio, n_fft, n_fft // 4))
 
 
 def mr_stft(reference: np.ndarray, estimate: np.ndarray) -> float:
@@ -167,9 +171,7 @@ def phasiness(
     - Weighting: each peak's deviation |IF - f_k| is weighted by its linear magnitude in frame t.
     """
     x = np.asarray(audio, dtype=np.float64)
-    padded = np.pad(x, (n_fft // 2, n_fft // 2))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spectrum = np.fft.rfft(frames * np.hanning(n_fft), axis=-1)
+    spectrum = _stft(x, n_fft, hop)
     mag, phase = np.abs(spectrum), np.angle(spectrum)
     n_frames, n_bins = mag.shape
     bin_hz = SAMPLE_RATE / n_fft
