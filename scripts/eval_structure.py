@@ -25,6 +25,7 @@ from melodex.structure.generate import (
     DEFAULT_GUIDANCE,
     DEFAULT_KEY_BIAS,
     DEFAULT_PRESENCE_BIAS,
+    DEFAULT_REGISTER_BIAS,
     DEFAULT_TEMPERATURE,
     Writer,
     generate_score,
@@ -112,7 +113,8 @@ def real_plan(score: Score) -> Plan:
 
 def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: float = DEFAULT_GUIDANCE,
                       top_p: float = 0.95, key_bias: float = 0.0, temperature: float = DEFAULT_TEMPERATURE,
-                      presence_bias: float = 0.0) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+                      presence_bias: float = 0.0, register_bias: float = DEFAULT_REGISTER_BIAS,
+                      calibrated: bool = True) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
     """Statistics of each work and of a piece generated under its own plan, caption, style and energy
     (seed 100 + its index); works whose plan the tokens cannot hold (e.g. over 512 bars) are skipped."""
     real_stats, fake_stats = [], []
@@ -121,7 +123,8 @@ def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: 
             score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
                                       seed=100 + n, guidance=guidance, temperature=temperature, top_p=top_p,
                                       max_events=2500, style=corpus_style(work.attributes),
-                                      energy=energy_of(work.score), key_bias=key_bias, presence_bias=presence_bias)
+                                      energy=energy_of(work.score), key_bias=key_bias, presence_bias=presence_bias,
+                                      register_bias=register_bias, calibrated=calibrated)
         except TokenError:
             continue
         real_stats.append(statistics(work.score))

@@ -16,7 +16,7 @@ import torch
 from eval_structure import generated_vs_real, two_sample_accuracy
 
 from melodex.data.corpus import load_corpus
-from melodex.structure.generate import DEFAULT_PRESENCE_BIAS
+from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS
 from melodex.structure.model import load_model
 
 Stats = dict[str, float]
@@ -32,7 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default="src/melodex/weights/structure")
     parser.add_argument("--settings", default="1.5/0.95/2/1.0,1.5/0.95/1/1.0,1.5/0.95/1/1.1,1.5/0.95/1.5/1.1",
-                        help="comma-separated guidance/top_p/scale_lock/temperature")
+                        help="comma-separated guidance/top_p/scale_lock/temperature[/register_bias]")
     parser.add_argument("--works", type=int, default=120, help="works per set (two disjoint sets)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -47,10 +47,13 @@ def main() -> None:
           "(accuracy without it / with it alone) |")
     print("|---|---|---|---|")
     for setting in args.settings.split(","):
-        guidance, top_p, key_bias, temperature = (float(v) for v in setting.split("/"))
+        values = [float(v) for v in setting.split("/")]
+        guidance, top_p, key_bias, temperature = values[:4]
+        register_bias = values[4] if len(values) > 4 else DEFAULT_REGISTER_BIAS
         for label, works in sets.items():
             t0 = time.perf_counter()
-            real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature, DEFAULT_PRESENCE_BIAS)
+            real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature, DEFAULT_PRESENCE_BIAS,
+                                           register_bias)
             names = sorted(real[0])
             full = accuracy(real, fake, names)
             without = {name: accuracy(real, fake, [k for k in names if k != name]) for name in names}

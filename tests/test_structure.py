@@ -11,7 +11,7 @@ import torch
 from melodex.errors import MelodexError
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import build_memory, controls_from_plan
-from melodex.structure.generate import generate_score, infill
+from melodex.structure.generate import REGISTER_AFTER, REGISTER_REACH, generate_score, infill
 from melodex.structure.model import StructureConfig, StructureModel, load_model
 from melodex.tokens import (
     F_KIND,
@@ -293,3 +293,67 @@ def test_scale_lock_moves_random_weights_into_the_key(tiny: StructureModel) -> N
     assert shares[20.0] == 1.0
     with pytest.raises(MelodexError, match="key_bias"):
         generate_score(tiny, "a test", PLAN, seed=2, max_events=700, key_bias=-1.0)
+
+
+@pytest.fixture(scope="module")
+def chatty(tiny: StructureModel) -> StructureModel:
+    """The tiny model tilted to write plenty of notes."""
+    model = StructureModel(StructureConfig.tiny())
+    model.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        model.kind_head.bias[NOTE] += 4.0
+    model.eval()
+    return model
+
+
+def test_register_bias_keeps_a_melody_near_its_register(chatty: StructureModel) -> None:
+    """Random weights wander over the keyboard; a strong register bias keeps the melody within REGISTER_REACH
+    of its median so far, while the harmony track (not melody-like) is left to roam."""
+    plan = Plan(bpm=97, meter=(4, 4), key=Key(5, "minor"), tracks=((0, "melody"), (48, "harmony")), n_bars=4)
+
+    def spread(score: Score, track: int) -> int:
+        notes = score.tracks[track].notes
+        pitches = notes[np.argsort(notes[:, 0], kind="stable"), 2]
+        return max(abs(int(p) - int(np.median(pitches[:i]))) for i, p in enumerate(pitches) if i >= REGISTER_AFTER)
+
+    spreads = {}
+    for bias in (0.0, 20.0):
+        score, events = generate_score(chatty, "a test", plan, seed=2, max_events=700, register_bias=bias)
+        validate(events, plan)
+        spreads[bias] = spread(score, 0), spread(score, 1)
+    assert spreads[0.0][0] > REGISTER_REACH + 6
+    assert spreads[20.0][0] <= REGISTER_REACH + 1  # the median of the notes so far, rounded down
+    assert spreads[20.0][1] > REGISTER_REACH + 6
+    with pytest.raises(MelodexError, match="register_bias"):
+        generate_score(chatty, "a test", plan, seed=2, max_events=700, register_bias=-1.0)
+
+
+def test_degree_calibration_is_read_from_the_checkpoint_and_steers_the_degrees(chatty: StructureModel,
+                                                                                 tmp_path: Path) -> None:
+    """A calibration table that leaves only the tonic and the fifth (melody-like tracks, major) is loaded from
+    config.json and obeyed; `calibrated=False` plays the model without it; a malformed table is refused."""
+    import json
+
+    chatty.save(tmp_path / "ckpt")
+    config = tmp_path / "ckpt" / "config.json"
+    table = np.zeros((2, 2, 12))
+    table[0, 0] = -20.0
+    table[0, 0, [0, 7]] = 0.0
+    meta = json.loads(config.read_text())
+    meta["decoding"] = {"degree_bias": table.tolist()}
+    config.write_text(json.dumps(meta))
+    model = load_model(tmp_path / "ckpt")
+    assert model.degree_bias is not None and model.degree_bias.shape == (2, 2, 12)
+    plan = Plan(bpm=97, meter=(4, 4), key=Key(2, "major"), tracks=((0, "melody"), (48, "harmony")), n_bars=4)
+    degrees = {}
+    for calibrated in (True, False):
+        score, _ = generate_score(model, "a test", plan, seed=2, max_events=700, key_bias=0.0,
+                                  calibrated=calibrated)
+        degrees[calibrated] = [set(((t.notes[:, 2] - 2) % 12).tolist()) for t in score.tracks]
+    assert degrees[True][0] and degrees[True][0] <= {0, 7}
+    assert len(degrees[False][0] - {0, 7}) >= 2
+    assert len(degrees[True][1] - {0, 7}) >= 2  # the harmony track is in the other group: untouched
+    meta["decoding"] = {"degree_bias": [[0.0] * 12]}
+    config.write_text(json.dumps(meta))
+    with pytest.raises(MelodexError, match="degree_bias"):
+        load_model(tmp_path / "ckpt")

@@ -406,6 +406,8 @@ class DecodingState:
     head_done: set[int] = field(default_factory=set)  # kinds seen in this bar's head
     key: int = -1  # the header's key index, once written
     track_notes: dict[int, int] = field(default_factory=dict)  # notes written so far, per track
+    track_roles: list[int] = field(default_factory=list)  # role index of each track, in header order
+    track_pitches: dict[int, np.ndarray] = field(default_factory=dict)  # per track, notes so far per MIDI pitch
 
     def __post_init__(self) -> None:
         self._section_starts = self.plan.section_starts()
@@ -528,6 +530,7 @@ class DecodingState:
         elif kind == TRACK:
             if event[F_PROGRAM] == DRUM_PROGRAM:
                 self.drum_tracks.add(self.n_tracks)
+            self.track_roles.append(int(event[F_ROLE]))
             self.n_tracks += 1
         elif kind == BAR:
             self.bars += 1
@@ -547,7 +550,9 @@ class DecodingState:
             self.phase = "body"
             self.last_pos = int(event[F_POS])
             self.last_note = (self.last_pos, int(event[F_TRACK]), int(event[F_PITCH]))
-            self.track_notes[int(event[F_TRACK])] = self.track_notes.get(int(event[F_TRACK]), 0) + 1
+            track = int(event[F_TRACK])
+            self.track_notes[track] = self.track_notes.get(track, 0) + 1
+            self.track_pitches.setdefault(track, np.zeros(128, dtype=np.int64))[int(event[F_PITCH])] += 1
         elif kind == EOS:
             self.phase = "done"
         self.last_kind = kind

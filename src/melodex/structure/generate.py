@@ -56,6 +56,14 @@ DEFAULT_KEY_BIAS = 2.0
 # Every track plays: from the second bar on, while some track has not played a note, NOTE events and
 # that track's index get these extra nats (the model alone left ~6% of asked-for tracks silent in 8 bars).
 DEFAULT_PRESENCE_BIAS = 3.0
+# Register: a note of a melody-like track (melody, lead, counter, bass) more than REGISTER_REACH semitones from
+# the median of that track's notes so far loses this many nats per semitone beyond. The model steps like real
+# tunes but drifts: its melodies span more (a few notes an octave away from the rest) where real ones return.
+DEFAULT_REGISTER_BIAS = 0.0
+REGISTER_REACH = 9
+REGISTER_AFTER = 4  # notes a track writes before its register counts
+_REGISTER_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
+_PITCHES = np.arange(128)
 MAX_EVENTS = 4000
 MAX_DRAWS = 8  # draws of one event before a stacked note's pitch is taken as the grammar leaves it
 # What the budget lets through once only the closing events fit. Not SECTION: where the plan needs one, the
@@ -93,15 +101,19 @@ class Sampler:
     """Turns the model's per-field logits into choices: CFG mix, grammar mask, temperature, top-p."""
 
     def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
-                 top_p: float, seed: int, key_bias: float = 0.0, presence_bias: float = 0.0) -> None:
+                 top_p: float, seed: int, key_bias: float = 0.0, presence_bias: float = 0.0,
+                 register_bias: float = 0.0, calibrated: bool = True) -> None:
         if temperature < 0 or not 0 < top_p <= 1:
             raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
-        for name, value in (("key_bias", key_bias), ("presence_bias", presence_bias)):
+        for name, value in (("key_bias", key_bias), ("presence_bias", presence_bias),
+                            ("register_bias", register_bias)):
             if not 0 <= value <= 20:
                 raise MelodexError(f"{name} {value} must be between 0 (off) and 20 nats")
         self.model, self.rows, self.guidance = model, memory_rows, guidance
         self.temperature, self.top_p = temperature, top_p
-        self.key_bias, self.presence_bias = key_bias, presence_bias
+        self.key_bias, self.presence_bias, self.register_bias = key_bias, presence_bias, register_bias
+        self.degree_bias = model.degree_bias if calibrated else None
+        self._degree_rows: dict[tuple[int, int], np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
 
     def field_bias(self, state: DecodingState, field_index: int, chosen: dict[int, int]) -> np.ndarray | None:
@@ -114,10 +126,33 @@ class Sampler:
         return None
 
     def pitch_bias(self, state: DecodingState, track: int) -> np.ndarray | None:
-        """The scale lock's additive logits over the 128 pitches of a note on `track` (None: no bias)."""
-        if self.key_bias == 0 or state.key < 0 or track in state.drum_tracks:
+        """Additive logits over the 128 pitches of a note on `track`: the scale lock and the register
+        (None: no bias)."""
+        if track in state.drum_tracks:
             return None
-        return np.where(_in_scale(state.key), 0.0, -self.key_bias)
+        bias = None
+        melodic = state.track_roles[track] in _REGISTER_ROLES if track < len(state.track_roles) else True
+        if self.degree_bias is not None and state.key >= 0:
+            bias = self._degrees(state.key, 0 if melodic else 1)
+        if self.key_bias != 0 and state.key >= 0:
+            lock = np.where(_in_scale(state.key), 0.0, -self.key_bias)
+            bias = lock if bias is None else bias + lock
+        counts = state.track_pitches.get(track)
+        if self.register_bias != 0 and counts is not None and state.track_notes[track] >= REGISTER_AFTER and melodic:
+            median = int(np.searchsorted(np.cumsum(counts), (state.track_notes[track] + 1) / 2))
+            far = np.maximum(np.abs(_PITCHES - median) - REGISTER_REACH, 0) * -self.register_bias
+            bias = far if bias is None else bias + far
+        return bias
+
+    def _degrees(self, key_index: int, group: int) -> np.ndarray:
+        """The calibration's nats for each of the 128 pitches, in key `key_index`, for track group `group`."""
+        row = self._degree_rows.get((key_index, group))
+        if row is None:
+            assert self.degree_bias is not None
+            key = Key.from_index(key_index)
+            table = self.degree_bias[0 if key.mode == "major" else 1, group]
+            row = self._degree_rows[(key_index, group)] = table[(_PITCHES - key.tonic) % 12]
+        return row
 
     def _mix(self, logits: torch.Tensor) -> np.ndarray:
         # Row 0 is conditional, row 1 unconditional (numpy: the same float32 arithmetic, fewer op calls).
@@ -320,12 +355,15 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
                    style: str | None = None, energy: int | None = None,
                    key_bias: float = DEFAULT_KEY_BIAS,
                    presence_bias: float = DEFAULT_PRESENCE_BIAS,
+                   register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
                    quantized: bool = True) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
     unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges
-    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off). `quantized` False decodes with float32 block weights
+    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off), `register_bias` keeps melody-like tracks near their
+    register so far (DEFAULT_REGISTER_BIAS; 0 = off), `calibrated` False leaves out the checkpoint's scale-degree
+    calibration (`StructureModel.degree_bias`). `quantized` False decodes with float32 block weights
     (for measuring the int8 path; see `Int8Linear`). The same arguments always give the same result.
     """
     plan = plan or Plan()
@@ -335,7 +373,8 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
         raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
     torch.manual_seed(seed)
     writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
+                      register_bias, calibrated)
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
     writer.feed(first[None])
@@ -353,7 +392,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
            max_new_events: int = 2000, *,
            mode: str | None = None, style: str | None = None,
            energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
-           presence_bias: float = DEFAULT_PRESENCE_BIAS) -> tuple[Score, np.ndarray]:
+           presence_bias: float = DEFAULT_PRESENCE_BIAS,
+           register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
@@ -379,7 +419,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     kept.append(events[stop])  # the barrier: the next bar line, or EOS
     capacity = len(events) + max_new_events + 1
     writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
+                      register_bias, calibrated)
     writer.feed(events[: start + 1])
     new_events = 0
     for fixed in kept:

@@ -143,6 +143,9 @@ class StructureModel(nn.Module):
     def __init__(self, config: StructureConfig) -> None:
         super().__init__()
         self.config = config
+        # Decoding calibration fitted after training (config.json "decoding"; see scripts/calibrate_degrees.py):
+        # nats added to each scale degree's pitches, per mode (major, minor) x track group (melody-like, other).
+        self.degree_bias: np.ndarray | None = None
         d = config.d_model
         sizes = config.field_sizes
         self.field_embed = nn.ModuleList(nn.Embedding(n, d) for n in sizes)
@@ -459,6 +462,12 @@ def load_model(directory: str | Path) -> StructureModel:
     model = StructureModel(StructureConfig(**values))
     model.load_state_dict(load_file(str(weights)))
     model.eval()
+    decoding = meta.get("decoding", {})
+    if "degree_bias" in decoding:
+        table = np.asarray(decoding["degree_bias"], dtype=np.float64)
+        if table.shape != (2, 2, 12) or not np.isfinite(table).all():
+            raise MelodexError(f"{config_path}: decoding.degree_bias must be 2 x 2 x 12 finite numbers")
+        model.degree_bias = table
     return model
 
 

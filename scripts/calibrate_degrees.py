@@ -1,0 +1,129 @@
+"""Fit the structure model's scale-degree calibration and write it into a checkpoint's config.json.
+
+The model writes melodies whose scale degrees are off from real music's in a consistent way (held-out folk
+tunes in major: the third is 18% of notes, the model writes 6.5%, and the sixth twice too often), which is
+most of what lets a classifier tell its pieces from real ones. The calibration is a table of nats added to
+each scale degree's pitches (per mode, major / minor, and per track group, melody-like / other), fitted so the
+degrees the model writes under the shipped decoding settings match those of *training* works: each round
+composes a piece under every work's own plan and caption and adds log(real share / generated share) to
+the table (a fixed-point iteration on the marginals, the way a language model's unigram bias is calibrated).
+It replaces nothing: the scale lock and the register bias still apply on top, and `generate_score(...,
+calibrated=False)` leaves it out. Held-out works are never used here (they judge the result:
+scripts/sweep_decoding.py).
+
+    .venv/bin/python scripts/calibrate_degrees.py --checkpoint src/melodex/weights/structure --works 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from eval_structure import real_plan
+
+from melodex.data.corpus import load_corpus
+from melodex.score import Score
+from melodex.structure.conditioning import energy_of
+from melodex.structure.generate import (
+    _REGISTER_ROLES,
+    DEFAULT_GUIDANCE,
+    DEFAULT_KEY_BIAS,
+    DEFAULT_REGISTER_BIAS,
+    DEFAULT_TEMPERATURE,
+    generate_score,
+)
+from melodex.structure.model import load_model
+from melodex.tokens import TokenError
+from melodex.train.structure_data import corpus_style
+
+SMOOTHING = 2.0  # notes added to every degree's count, so a degree never seen does not get an infinite bias
+BOUNDS = (-6.0, 3.0)  # nats
+
+
+def degree_counts(score: Score) -> np.ndarray:
+    """Notes per (mode, track group, scale degree) of one score."""
+    from melodex.score import ROLES
+
+    counts = np.zeros((2, 2, 12))
+    mode = 0 if score.key.mode == "major" else 1
+    for track in score.tracks:
+        if track.is_drum or not len(track.notes):
+            continue
+        group = 0 if ROLES.index(track.role) in _REGISTER_ROLES else 1
+        counts[mode, group] += np.bincount((track.notes[:, 2] - score.key.tonic) % 12, minlength=12)
+    return counts
+
+
+def shares(counts: np.ndarray) -> np.ndarray:
+    smoothed = counts + SMOOTHING
+    return smoothed / smoothed.sum(-1, keepdims=True)
+
+
+def entropy(counts: np.ndarray) -> float:
+    p = counts.sum((0, 1))
+    p = p[p > 0] / p.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="src/melodex/weights/structure")
+    parser.add_argument("--works", type=int, default=200, help="training works composed per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    parser.add_argument("--key-bias", type=float, default=DEFAULT_KEY_BIAS)
+    parser.add_argument("--register-bias", type=float, default=DEFAULT_REGISTER_BIAS)
+    parser.add_argument("--dry-run", action="store_true", help="print the table, do not write config.json")
+    args = parser.parse_args()
+    if args.works < 10 or args.rounds < 1:
+        parser.error("use --works >= 10 and --rounds >= 1")
+    torch.set_num_threads(1)
+    model = load_model(args.checkpoint)
+    train, _ = load_corpus(None).split(0.05, seed=0)
+    pitched = [w for w in train if not all(t.is_drum for t in w.score.tracks)]
+    order = np.random.default_rng(0).permutation(len(pitched))
+    works = [pitched[i] for i in order[:args.works]]
+    real = sum((degree_counts(w.score) for w in works), np.zeros((2, 2, 12)))
+    table = np.zeros((2, 2, 12)) if model.degree_bias is None else model.degree_bias.copy()
+    print(f"{len(works)} training works, real notes per (mode, group): {real.sum(-1).astype(int).tolist()}")
+    for round_ in range(args.rounds + 1):
+        model.degree_bias = table
+        t0, generated = time.perf_counter(), np.zeros((2, 2, 12))
+        for n, work in enumerate(works):
+            try:
+                score, _ = generate_score(
+                    model, work.captions[0] if work.captions else "", real_plan(work.score), seed=1000 + n,
+                    guidance=DEFAULT_GUIDANCE, temperature=args.temperature, max_events=2500,
+                    style=corpus_style(work.attributes), energy=energy_of(work.score), key_bias=args.key_bias,
+                    register_bias=args.register_bias)
+            except TokenError:
+                continue
+            generated += degree_counts(score)
+        gap = np.log(shares(real)) - np.log(shares(generated))
+        weights = real / real.sum()
+        print(f"round {round_}: {time.perf_counter() - t0:.0f} s, mean |log share gap| "
+              f"{float((np.abs(gap) * weights).sum()):.3f} nats; pitch-class entropy real {entropy(real):.3f} "
+              f"generated {entropy(generated):.3f}", flush=True)
+        if round_ == args.rounds:
+            break  # the last round only measures the table it was given
+        table = np.clip(table + gap, *BOUNDS)
+        table -= table.max(-1, keepdims=True)
+    np.set_printoptions(precision=2, suppress=True)
+    print("degree bias (mode major/minor x group melody-like/other x degree 0-11):\n", table)
+    if not args.dry_run:
+        path = Path(args.checkpoint) / "config.json"
+        meta = json.loads(path.read_text())
+        meta["decoding"] = {"degree_bias": np.round(table, 3).tolist(),
+                            "degree_bias_fit": {"works": len(works), "rounds": args.rounds,
+                                                "temperature": args.temperature, "key_bias": args.key_bias,
+                                                "register_bias": args.register_bias}}
+        path.write_text(json.dumps(meta, indent=1))
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
