@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import gcd
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from melodex.timbre import hn
 from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder, note_conditions, params_from_features
 from melodex.timbre.diffusion import N_FAMILIES, DiffusionConfig, TimbreCondition, TimbreDenoiser
 from melodex.timbre.sampleset import NoteSample, SampleSet, note_sample, soundfont_sampleset
-from melodex.timbre.schedulers import DDIMScheduler
+from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / "timbre"
 WEIGHT_FILES = ("autoencoder.safetensors", "diffusion.safetensors")
@@ -51,6 +51,60 @@ class GenerationOptions:
     # no text and no family, which also scales what sets the instrument apart from all the others
     # (wind and string attacks came out twice as slow as the training notes' at cfg 3).
     guide_words: bool = True
+    # Guidance rescale (Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed"),
+    # on the predicted clean latent: the guided one is scaled to the per-note std of the text-conditioned
+    # one and mixed with the plain guided one by this weight; 0 is plain classifier-free guidance.
+    rescale: float = 0.0
+    # Dynamic thresholding of the predicted clean latent (Saharia et al. 2022), in units of the diffusion
+    # latent (unit variance in training): a note whose 99.5th-percentile |latent| passes this is scaled
+    # back into it at every step. None leaves the prediction alone.
+    clean_limit: float | None = None
+    # At most this many dB louder (`note_level_db`, a bound on the peak) than the same note made without
+    # guidance: the words ask for a timbre, not for a level, and at high cfg some notes came out 10-130x
+    # louder than their instrument unguided. Costs one unguided diffusion run more; None: no limit.
+    level_limit_db: float | None = 6.0
+
+
+def guided_prediction(
+    v: torch.Tensor, v_reference: torch.Tensor, sample: torch.Tensor, t: torch.Tensor, cfg: float, rescale: float
+) -> torch.Tensor:
+    """Classifier-free guidance of v from `v_reference` towards `v`, with guidance rescale `rescale`.
+
+    Lin et al. rescale v itself; here the clean latent it predicts is rescaled, which is what the decoder
+    hears (v-space rescale at 16 steps left more notes loud: see docs/RESULTS.md).
+    """
+    guided = v_reference + cfg * (v - v_reference)
+    if rescale == 0.0:
+        return guided
+    alpha, sigma = alpha_sigma(t)
+    clean, clean_guided = alpha * sample - sigma * v, alpha * sample - sigma * guided
+    dims = tuple(range(1, v.dim()))
+    std, std_guided = clean.std(dim=dims, keepdim=True), clean_guided.std(dim=dims, keepdim=True)
+    matched = clean_guided * (std / std_guided.clamp_min(1e-8))
+    clean_guided = rescale * matched + (1 - rescale) * clean_guided
+    return (alpha * sample - clean_guided) / sigma
+
+
+# Share of the spectrum each noise band covers: a band's level is a spectral density, so the noise's std
+# is the root of the bands' squared levels weighted by these (within 2x of the synthesised std).
+_NOISE_BAND_SHARE = np.diff(hn.NOISE_EDGES) / (hn.SAMPLE_RATE / 2)
+
+
+def note_level_db(params: hn.HNParams) -> float:
+    """A bound on the note's peak in dB: the loudest frame's partial amplitudes summed (they can meet in
+    phase) plus four standard deviations of its noise."""
+    harmonic = params.harmonics.astype(np.float64).sum(1)
+    noise = np.sqrt((params.noise.astype(np.float64) ** 2 * _NOISE_BAND_SHARE).sum(1))
+    return float(20 * np.log10((harmonic + 4 * noise).max() + 1e-20))
+
+
+def level_limited(params: hn.HNParams, unguided: hn.HNParams, limit_db: float) -> hn.HNParams:
+    """`params` turned down to at most `limit_db` above `unguided` (same shape of sound, lower level)."""
+    excess = note_level_db(params) - note_level_db(unguided) - limit_db
+    if excess <= 0:
+        return params
+    gain = 10 ** (-excess / 20)
+    return replace(params, harmonics=params.harmonics * gain, noise=params.noise * gain)
 
 
 def instrument_text(program: int, text: str) -> str:
@@ -158,10 +212,10 @@ class TimbreModel:
         for t in scheduler.timesteps:
             if options.cfg != 1.0:
                 v, v_reference = self.denoiser(sample.repeat(2, 1, 1), t, both).chunk(2)
-                v = v_reference + options.cfg * (v - v_reference)
+                v = guided_prediction(v, v_reference, sample, t, options.cfg, options.rescale)
             else:
                 v = self.denoiser(sample, t, cond)
-            sample = scheduler.step(v, t, sample)
+            sample = scheduler.step(v, t, sample, options.clean_limit)
         return noise, sample * self.latent_scale
 
     @torch.no_grad()
@@ -225,6 +279,12 @@ class TimbreModel:
             embeddings[rows], family, pitch, velocity, options, torch.cat(noises), reference
         )
         params = self.decode(latents, pitch, velocity)
+        if options.level_limit_db is not None and options.cfg != 1.0:
+            _, unguided = self.sample_latents(
+                embeddings[rows], family, pitch, velocity, replace(options, cfg=1.0), torch.cat(noises), reference
+            )
+            params = [level_limited(p, u, options.level_limit_db)
+                      for p, u in zip(params, self.decode(unguided, pitch, velocity), strict=True)]
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: both cores synthesise
             audio = list(pool.map(lambda p, seed: hn.synthesize(p, seed=seed, tuned=True), params, seeds))
         notes: list[list[GeneratedNote]] = [[] for _ in requests]

@@ -41,10 +41,26 @@ class DDIMScheduler:
         self.timesteps = grid[:-1]
         self._next = {float(a): float(b) for a, b in itertools.pairwise(grid)}
 
-    def step(self, model_output: torch.Tensor, t: torch.Tensor, sample: torch.Tensor) -> torch.Tensor:
-        """The sample at the next (smaller) timestep, given the model's v prediction at t."""
+    def step(
+        self, model_output: torch.Tensor, t: torch.Tensor, sample: torch.Tensor, clean_limit: float | None = None
+    ) -> torch.Tensor:
+        """The sample at the next (smaller) timestep, given the model's v prediction at t.
+
+        `clean_limit` thresholds the predicted clean sample as `threshold_clean` does; the predicted noise
+        is kept, as in diffusers' DDIM.
+        """
         alpha, sigma = alpha_sigma(t)
         alpha_next, sigma_next = alpha_sigma(torch.tensor(self._next[float(t)]))
         clean = alpha * sample - sigma * model_output
         noise = sigma * sample + alpha * model_output
+        if clean_limit is not None:
+            clean = threshold_clean(clean, clean_limit)
         return alpha_next * clean + sigma_next * noise
+
+
+def threshold_clean(clean: torch.Tensor, limit: float, quantile: float = 0.995) -> torch.Tensor:
+    """Dynamic thresholding (Saharia et al. 2022, Imagen) with the range [-limit, limit] in place of [-1, 1]:
+    each sample whose `quantile` of |value| is s > limit is clipped to [-s, s] and scaled by limit / s."""
+    flat = clean.abs().flatten(1)
+    s = torch.quantile(flat, quantile, dim=1).clamp_min(limit).view(-1, *([1] * (clean.dim() - 1)))
+    return torch.maximum(torch.minimum(clean, s), -s) * (limit / s)
