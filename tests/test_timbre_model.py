@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,9 +12,17 @@ import torch
 
 from melodex.timbre import hn
 from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder
-from melodex.timbre.diffusion import DiffusionConfig, TimbreDenoiser
-from melodex.timbre.model import GenerationOptions, TimbreModel, TimbreModelError, TimbreRequest
-from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma
+from melodex.timbre.diffusion import DiffusionConfig, TimbreCondition, TimbreDenoiser
+from melodex.timbre.model import (
+    GenerationOptions,
+    TimbreModel,
+    TimbreModelError,
+    TimbreRequest,
+    guided_prediction,
+    level_limited,
+    note_level_db,
+)
+from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma, threshold_clean
 
 
 def _fake_embedding(texts: list[str]) -> torch.Tensor:
@@ -140,3 +149,63 @@ def test_weights_round_trip_and_a_changed_file_is_refused(tmp_path) -> None:
 def test_drum_programs_are_refused_by_the_pitched_model() -> None:
     with pytest.raises(TimbreModelError):
         tiny_model().generate_notes(128, "", [36], [100], GenerationOptions())
+
+
+def test_guidance_rescale_keeps_the_std_of_the_text_conditioned_clean_latent() -> None:
+    """Rescale 1 gives a clean-latent prediction with the per-note std of the text-conditioned one; rescale
+    0 is plain classifier-free guidance, whose std grows with cfg."""
+    model = tiny_model()
+    sample = torch.randn(3, 4, 16, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor(0.6)
+    words, bare = _fake_embedding(["bright piano", "dark piano", "plucky piano"]), _fake_embedding(["piano"] * 3)
+    notes = (torch.zeros(3, dtype=torch.long), torch.tensor([48, 60, 72]), torch.full((3,), 90))
+    v = model.denoiser(sample, t, TimbreCondition(words, *notes))
+    v_reference = model.denoiser(sample, t, TimbreCondition(bare, *notes))
+    alpha, sigma = alpha_sigma(t)
+    clean_std = (alpha * sample - sigma * v).std(dim=(1, 2))
+    plain = guided_prediction(v, v_reference, sample, t, 8.5, 0.0)
+    torch.testing.assert_close(plain, v_reference + 8.5 * (v - v_reference))
+    assert torch.all((alpha * sample - sigma * plain).std(dim=(1, 2)) > 1.5 * clean_std)
+    rescaled = guided_prediction(v, v_reference, sample, t, 8.5, 1.0)
+    torch.testing.assert_close((alpha * sample - sigma * rescaled).std(dim=(1, 2)), clean_std)
+
+
+def test_a_note_far_louder_than_unguided_is_turned_down_to_the_limit() -> None:
+    rng = np.random.default_rng(0)
+    frames = hn.N_FRAMES
+    quiet = hn.HNParams(60, rng.uniform(0, 0.01, (frames, hn.N_HARMONICS)), rng.uniform(0, 0.01, (frames, 32)),
+                        np.zeros(frames), 0.0, 0.01)
+    loud = replace(quiet, harmonics=quiet.harmonics * 30, noise=quiet.noise * 3)
+    limited = level_limited(loud, quiet, 6.0)
+    assert note_level_db(loud) - note_level_db(quiet) > 20
+    assert abs(note_level_db(limited) - note_level_db(quiet) - 6.0) < 1e-6
+    gain = limited.harmonics / loud.harmonics  # one gain for partials and noise: the same sound, quieter
+    np.testing.assert_allclose(gain, gain[0, 0])
+    np.testing.assert_allclose(limited.noise / loud.noise, gain[0, 0])
+    assert level_limited(quiet, loud, 6.0) is quiet
+    # the bound really bounds: the synthesised peak is below it
+    assert np.abs(hn.synthesize(loud)).max() <= 10 ** (note_level_db(loud) / 20)
+
+
+def test_level_limit_holds_in_generation_and_none_is_plain_guidance() -> None:
+    model = tiny_model()
+    request = TimbreRequest(0, "bright", (48, 72), (90,), seed=2)
+    unguided = model.generate_many([request], GenerationOptions(cfg=1.0, steps=3))[0]
+    plain = model.generate_many([request], GenerationOptions(cfg=12.0, steps=3, level_limit_db=None))[0]
+    limited = model.generate_many([request], GenerationOptions(cfg=12.0, steps=3, level_limit_db=0.0))[0]
+    for (p, v, _, _, quiet), (_, _, audio, _, latent), (_, _, audio_limited, _, latent_limited) in zip(
+        unguided, plain, limited, strict=True
+    ):
+        torch.testing.assert_close(latent_limited, latent)  # the limit acts on the decoded level only
+        bound = note_level_db(model.decode(quiet[None], torch.tensor([p]), torch.tensor([v]))[0])
+        assert np.abs(audio_limited).max() <= 10 ** (bound / 20) + 1e-6
+        assert np.abs(audio_limited).max() <= np.abs(audio).max() + 1e-6
+
+
+def test_threshold_scales_an_out_of_range_clean_latent_back_and_leaves_others() -> None:
+    inside = torch.randn(1, 4, 16).clamp(-2, 2)
+    outside = inside * 10
+    torch.testing.assert_close(threshold_clean(inside, 3.0), inside)
+    scaled = threshold_clean(outside, 3.0)
+    assert scaled.abs().max() <= 3.0 + 1e-5
+    assert torch.quantile(scaled.abs().flatten(), 0.995) <= 3.0 + 1e-5

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from melodex.timbre import metrics
-from melodex.timbre.model import GenerationOptions, TimbreModel
+from melodex.timbre.model import GenerationOptions, TimbreModel, TimbreRequest
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +67,16 @@ def test_guidance_keeps_the_attack_of_wind_and_brass_notes(model: TimbreModel) -
                 for _, _, audio, _, _ in model.generate_notes(program, "", [pitch], [90], GenerationOptions(cfg=4.0))
             ]
             assert generated[0] <= reference + 4, (program, generated, reference)  # 10 ms frames
+
+
+def test_design_guidance_keeps_every_note_within_4x_of_its_instrument_unguided(model: TimbreModel) -> None:
+    """At cfg 8.5 (the design preset) these notes came out 10-130x louder than their instrument made
+    without guidance (the nylon guitar's 'pad-like sustained' C5 peaked at 10.3 where the guitar peaks near
+    0.06); the level limit keeps each within 4x of the loudest unguided note of its set."""
+    for program, text, seed in ((24, "pad-like sustained", 3), (48, "plucky", 6), (56, "plucky", 7),
+                                (33, "plucky", 4)):
+        request = TimbreRequest(program, text, (48, 60, 72), (90,), seed=seed)
+        peaks = {cfg: [float(np.abs(audio).max())
+                       for _, _, audio, _, _ in model.generate_many([request], GenerationOptions(cfg=cfg, steps=16))[0]]
+                 for cfg in (1.0, 8.5)}
+        assert max(peaks[8.5]) <= 4 * max(peaks[1.0]), (program, text, peaks)
