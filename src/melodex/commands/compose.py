@@ -29,7 +29,8 @@ def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for mix, stems/, song.mid and song.melodex."),
     seed: int = typer.Option(0, help="Same seed + same options = same audio. Change it for another take."),
     preset: str = typer.Option("social", help="How literally the sound follows the words: film (CFG ~1.5, loose), "
-                               "social (~4, clear), design (~8.5, literal and extreme)."),
+                               "social (~4, clear), design (~8.5, literal and extreme). At any CFG a note is kept "
+                               "within 6 dB of its level without guidance."),
     cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset. Try several values side by side."),
     steps: int = typer.Option(16, help="Timbre diffusion steps: fewer is faster, more is cleaner."),
     guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
