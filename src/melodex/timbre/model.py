@@ -331,6 +331,8 @@ class TimbreModel:
                     audio, pitch, release_start, sample_rate, initial_noise=noise.numpy(), latent=latent.numpy()
                 )
             settings: dict[str, float | int | str] = {"cfg": options.cfg, "steps": options.steps, "seed": request.seed}
+            if options.level_limit_db is not None:  # sets made before 2026-11-30 have no limit
+                settings["level_limit_db"] = options.level_limit_db
             if request.text_b is not None:
                 settings.update(text_b=request.text_b, mix=request.mix)
             sets.append(
