@@ -34,9 +34,29 @@ def midi_hz(pitch: float) -> float:
     return float(440.0 * 2 ** ((pitch - 69) / 12))
 
 
+FRAME_RATE = SAMPLE_RATE / HOP  # 86.1 frames per second
+VIBRATO_RATES = (3.0, 9.0)  # Hz searched for a vibrato
+VIBRATO_FADE_S = 0.2  # the depth grows from 0 over this long, from the onset delay on
+VIBRATO_MIN_CENTS = 1.0  # shallower, or not periodic (see `estimate_vibrato`): no vibrato
+
+
+@dataclass(frozen=True)
+class Vibrato:
+    """A note's pitch modulation, phase-free: depth (peak cents of the sinusoid), rate (Hz), and the onset
+    delay (s) after which the depth fades in over VIBRATO_FADE_S. Depth 0 is no vibrato."""
+
+    depth_cents: float = 0.0
+    rate_hz: float = 0.0
+    delay_s: float = 0.0
+
+
 @dataclass(frozen=True)
 class HNParams:
-    """One note in harmonic-plus-noise form (linear amplitudes; noise as white-noise std per band)."""
+    """One note in harmonic-plus-noise form (linear amplitudes; noise as white-noise std per band).
+
+    `cents` is the frame-rate pitch curve; `vibrato`, when it has depth, is added to it at synthesis
+    (the autoencoder decodes only the slow curve: an oscillation of random phase averages out to flat).
+    """
 
     pitch: int
     harmonics: np.ndarray  # (N_FRAMES, N_HARMONICS) sinusoid amplitudes
@@ -44,6 +64,7 @@ class HNParams:
     cents: np.ndarray  # (N_FRAMES,) pitch deviation from `pitch`
     stretch: float  # B in f_k = k f0 sqrt(1 + B k^2)
     attack_s: float  # onset to 90% of the first peak
+    vibrato: Vibrato = Vibrato()
 
 
 LEAK_KERNEL_BINS = 24
@@ -265,6 +286,57 @@ def analyse(audio: np.ndarray, pitch: int, stretched: bool = True) -> HNParams:
     )
 
 
+def estimate_vibrato(cents: np.ndarray, start_s: float = 0.1, end_s: float = HOLD_S) -> Vibrato:
+    """Depth, rate and onset delay of the periodic part of a note's pitch curve over its held part.
+
+    The slow curve (a quadratic over the hold: tuning, drift, a settling attack) is removed; the rate is
+    the one in VIBRATO_RATES whose sinusoid explains most of what is left (least squares, 0.02 Hz grid).
+    The depth is that sinusoid's amplitude once grown in: demodulated at the rate over one period, its
+    median over the second half of the hold. The delay is when the amplitude first reaches half the depth,
+    less half the fade. A curve whose best sinusoid explains under 40% of its variance (noise, drift)
+    or is shallower than VIBRATO_MIN_CENTS has no vibrato.
+    """
+    first, last = round(start_s * FRAME_RATE), min(len(cents), round(end_s * FRAME_RATE))
+    t = np.arange(first, last) / FRAME_RATE
+    x = np.asarray(cents[first:last], dtype=np.float64)
+    x = x - np.polyval(np.polyfit(t, x, 2), t)
+    total = float(x @ x)
+    if total <= 0:
+        return Vibrato()
+    rates = np.arange(VIBRATO_RATES[0], VIBRATO_RATES[1] + 1e-9, 0.02)
+    angle = 2 * np.pi * rates[:, None] * t[None, :]
+    basis = np.stack([np.sin(angle), np.cos(angle)], -1)  # (rates, frames, 2)
+    rhs = np.einsum("rtk,t->rk", basis, x)
+    coef = np.linalg.solve(np.einsum("rtk,rtl->rkl", basis, basis), rhs[..., None])[..., 0]
+    explained = (coef * rhs).sum(-1)  # power of the projection onto each rate's sinusoids
+    best = int(np.argmax(explained))
+    if explained[best] < 0.4 * total:
+        return Vibrato()
+    rate = float(rates[best])
+    period = max(2, round(FRAME_RATE / rate))
+    box = np.ones(period)
+    coverage = np.convolve(np.ones(len(t)), box, "same")  # the ends average fewer frames
+    demodulated = np.convolve(x * np.exp(-2j * np.pi * rate * t), box, "same") / coverage
+    amplitude = 2 * np.abs(demodulated)
+    depth = float(np.median(amplitude[t >= (start_s + end_s) / 2]))
+    if depth < VIBRATO_MIN_CENTS:
+        return Vibrato()
+    crossed = t[int(np.argmax(amplitude >= 0.5 * depth))]
+    return Vibrato(depth, rate, float(max(0.0, crossed - VIBRATO_FADE_S / 2)))
+
+
+def vibrato_cents(vibrato: Vibrato, n_samples: int, seed: int = 0) -> np.ndarray:
+    """(n_samples,) cents at the audio rate: a sinusoid of the vibrato's depth and rate, faded in after
+    its delay (players start a note steady, then let the vibrato grow), its phase drawn from `seed`."""
+    if vibrato.depth_cents <= 0 or vibrato.rate_hz <= 0:
+        return np.zeros(n_samples)
+    t = np.arange(n_samples) / SAMPLE_RATE
+    phase = np.random.default_rng([seed, 1]).uniform(0, 2 * np.pi)  # not the noise's stream: noise is as before
+    grown = np.clip((t - vibrato.delay_s) / VIBRATO_FADE_S, 0.0, 1.0)
+    fade = grown * grown * (3 - 2 * grown)
+    return vibrato.depth_cents * fade * np.sin(2 * np.pi * vibrato.rate_hz * t + phase)
+
+
 def _harmonic_sum(f0: float, bend: np.ndarray, ratios: np.ndarray, harmonics: np.ndarray) -> np.ndarray:
     """Sum of the partials, their amplitudes linear between frames: the additive half of `synthesize`.
 
@@ -302,7 +374,8 @@ def synthesize(params: HNParams, seed: int = 0, tuned: bool = False) -> np.ndarr
     cents = params.cents.astype(np.float64)
     if tuned:
         cents = cents - np.median(cents)
-    bend = 2 ** (np.interp(np.arange(NOTE_FRAMES) / HOP, np.arange(len(cents)), cents) / 1200)
+    curve = np.interp(np.arange(NOTE_FRAMES) / HOP, np.arange(len(cents)), cents)
+    bend = 2 ** ((curve + vibrato_cents(params.vibrato, NOTE_FRAMES, seed)) / 1200)
     harmonic = _harmonic_sum(f0, bend, partial_ratios(params.stretch), params.harmonics)
 
     rng = np.random.default_rng(seed)

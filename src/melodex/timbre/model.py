@@ -32,9 +32,11 @@ from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder, note_
 from melodex.timbre.diffusion import N_FAMILIES, DiffusionConfig, TimbreCondition, TimbreDenoiser
 from melodex.timbre.sampleset import NoteSample, SampleSet, note_sample, soundfont_sampleset
 from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma
+from melodex.timbre.vibrato import VibratoConfig, VibratoHead
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights" / "timbre"
 WEIGHT_FILES = ("autoencoder.safetensors", "diffusion.safetensors")
+VIBRATO_FILE = "vibrato.safetensors"  # optional: weights folders from before it load without vibrato
 
 
 class TimbreModelError(MelodexError):
@@ -136,10 +138,16 @@ class TimbreModel:
     """Autoencoder + diffusion denoiser + sampler; makes instrument sample sets from text."""
 
     def __init__(
-        self, autoencoder: NoteAutoencoder, denoiser: TimbreDenoiser, latent_scale: float, version: str = "dev"
+        self,
+        autoencoder: NoteAutoencoder,
+        denoiser: TimbreDenoiser,
+        latent_scale: float,
+        version: str = "dev",
+        vibrato: VibratoHead | None = None,
     ) -> None:
         self.autoencoder = autoencoder.eval()
         self.denoiser = denoiser.eval()
+        self.vibrato = vibrato.eval() if vibrato is not None else None  # None: decoded notes keep no vibrato
         self.latent_scale = latent_scale  # latents are divided by this so diffusion sees unit variance
         self.version = version
 
@@ -153,7 +161,8 @@ class TimbreModel:
         config = json.loads(config_path.read_text())
         if config.get("format") != 1:
             raise TimbreModelError(f"{config_path} has format {config.get('format')!r}; this Melodex reads 1")
-        for name in WEIGHT_FILES:
+        names = [*WEIGHT_FILES, VIBRATO_FILE] if VIBRATO_FILE in config["sha256"] else list(WEIGHT_FILES)
+        for name in names:
             digest = hashlib.sha256((folder / name).read_bytes()).hexdigest()
             if digest != config["sha256"][name]:
                 raise TimbreModelError(f"{folder / name} does not match its SHA-256: reinstall the weights")
@@ -161,7 +170,11 @@ class TimbreModel:
         autoencoder.load_state_dict(load_file(folder / "autoencoder.safetensors"))
         denoiser = TimbreDenoiser(DiffusionConfig(**config["diffusion"]))
         denoiser.load_state_dict(load_file(folder / "diffusion.safetensors"))
-        return cls(autoencoder, denoiser, float(config["latent_scale"]), str(config.get("version", "dev")))
+        vibrato = None
+        if VIBRATO_FILE in names:
+            vibrato = VibratoHead(VibratoConfig(**config["vibrato"]))
+            vibrato.load_state_dict(load_file(folder / VIBRATO_FILE))
+        return cls(autoencoder, denoiser, float(config["latent_scale"]), str(config.get("version", "dev")), vibrato)
 
     # -- generation -----------------------------------------------------------------------------
 
@@ -220,8 +233,14 @@ class TimbreModel:
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> list[hn.HNParams]:
-        features = self.autoencoder.denormalise(self.autoencoder.decode(latent, note_conditions(pitch, velocity)))
-        return [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
+        """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation if loaded."""
+        conditions = note_conditions(pitch, velocity)
+        features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
+        params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
+        if self.vibrato is None:
+            return params
+        found = self.vibrato.predict(latent, conditions)
+        return [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
 
     def generate_notes(
         self,
@@ -333,6 +352,8 @@ class TimbreModel:
             settings: dict[str, float | int | str] = {"cfg": options.cfg, "steps": options.steps, "seed": request.seed}
             if options.level_limit_db is not None:  # sets made before 2026-11-30 have no limit
                 settings["level_limit_db"] = options.level_limit_db
+            if self.vibrato is not None:
+                settings["vibrato"] = 1  # made with the vibrato head: the same seed without it sounds steadier
             if request.text_b is not None:
                 settings.update(text_b=request.text_b, mix=request.mix)
             sets.append(

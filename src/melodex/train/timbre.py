@@ -29,9 +29,10 @@ from melodex.timbre.autoencoder import (
     note_conditions,
 )
 from melodex.timbre.diffusion import N_FAMILIES, DiffusionConfig, TimbreCondition, TimbreDenoiser
-from melodex.timbre.model import WEIGHT_FILES, WEIGHTS_DIR
+from melodex.timbre.model import VIBRATO_FILE, WEIGHT_FILES, WEIGHTS_DIR
 from melodex.timbre.notes import NoteDataset, build_note_dataset, caption, descriptor_labels
 from melodex.timbre.schedulers import alpha_sigma
+from melodex.timbre.vibrato import VibratoConfig, VibratoHead, vibrato_loss
 
 CACHE = Path(__file__).resolve().parents[3] / ".cache" / "timbre"
 CAPTIONS_PER_NOTE = 6
@@ -313,3 +314,101 @@ def train_timbre(options: TimbreTrainOptions) -> Path:
         }
     }
     return export_weights(autoencoder, denoiser, latent_scale, options, extra)
+
+
+# -- the vibrato head (trained on a frozen autoencoder, added to shipped weights) -------------------
+
+
+@dataclass(frozen=True)
+class VibratoTrainOptions:
+    cache_dir: Path = CACHE
+    weights_dir: Path = WEIGHTS_DIR  # holds the frozen autoencoder; vibrato.safetensors is added here
+    steps: int = 4000
+    batch: int = 64
+    learning_rate: float = 2e-3
+    checkpoint_minutes: float = 3.0
+    threads: int = 1
+    seed: int = 0
+    config: VibratoConfig = field(default_factory=VibratoConfig)
+
+
+def vibrato_targets(dataset: NoteDataset) -> np.ndarray:
+    """(n, 3) analysed depth (cents), rate (Hz), onset delay (s) of every note's pitch curve."""
+    found = [hn.estimate_vibrato(dataset.cents[i].astype(np.float64)) for i in range(len(dataset))]
+    return np.array([[v.depth_cents, v.rate_hz, v.delay_s] for v in found], dtype=np.float32)
+
+
+@torch.no_grad()
+def _posteriors(model: NoteAutoencoder, dataset: NoteDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    x = model.normalise(torch.from_numpy(note_features(dataset)))
+    conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
+    parts = [model.encode(x[i : i + 256], conditions[i : i + 256]) for i in range(0, len(x), 256)]
+    return torch.cat([m for m, _ in parts]), torch.cat([v for _, v in parts])
+
+
+def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
+    """Train (or resume) the vibrato head on the frozen autoencoder's latents, then add its weights and
+    SHA-256 to `options.weights_dir`/config.json (the autoencoder and diffusion files are not touched).
+
+    Each step reads a latent drawn from the note's posterior (mean + std noise), so the head does not
+    depend on the exact encoder mean that diffusion only approximates.
+    """
+    from melodex.timbre.model import TimbreModel
+
+    torch.set_num_threads(options.threads)
+    torch.manual_seed(options.seed)
+    started = time.time()
+    dataset = build_note_dataset(options.cache_dir, progress=lambda name, d, n: None)
+    autoencoder = TimbreModel.load(options.weights_dir).autoencoder
+    mean, logvar = _posteriors(autoencoder, dataset)
+    target = torch.from_numpy(vibrato_targets(dataset))
+    conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
+    train_rows, valid_rows = validation_split(len(dataset), options.seed)
+    head = VibratoHead(options.config)
+    optimiser = torch.optim.AdamW(head.parameters(), lr=options.learning_rate, weight_decay=1e-4)
+    checkpoint = Checkpoint(options.cache_dir / "vibrato.ckpt", options.checkpoint_minutes)
+    step = 0
+    state = checkpoint.load()
+    if state is not None:
+        head.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    rng = np.random.default_rng(options.seed + step)
+    std = (0.5 * logvar).exp()
+    valid = torch.from_numpy(valid_rows)
+    while step < options.steps:
+        lr = options.learning_rate * 0.5 * (1 + np.cos(np.pi * step / options.steps))
+        for group in optimiser.param_groups:
+            group["lr"] = float(lr)
+        rows = torch.from_numpy(rng.choice(train_rows, options.batch))
+        latent = mean[rows] + torch.randn_like(mean[rows]) * std[rows]
+        loss, _ = vibrato_loss(head, latent, conditions[rows], target[rows])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        step += 1
+        if step % 250 == 0 or step == options.steps:
+            with torch.no_grad():
+                _, parts = vibrato_loss(head, mean[valid], conditions[valid], target[valid])
+            if log is not None:
+                log({"stage": "vibrato", "step": step, "loss": float(loss.detach()),
+                     **{f"valid_{k}": v for k, v in parts.items()}})
+            checkpoint.save({"model": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step})
+    checkpoint.save({"model": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step}, True)
+    with torch.no_grad():
+        _, parts = vibrato_loss(head, mean[valid], conditions[valid], target[valid])
+
+    out = options.weights_dir
+    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, out / VIBRATO_FILE)
+    config = json.loads((out / "config.json").read_text())
+    config["vibrato"] = options.config.to_dict()
+    config["sha256"][VIBRATO_FILE] = hashlib.sha256((out / VIBRATO_FILE).read_bytes()).hexdigest()
+    config["vibrato_training"] = {
+        "notes": len(dataset),
+        "notes_with_vibrato": int((target[:, 0] > 0).sum()),
+        "steps": options.steps,
+        "wall_time_s_this_run": round(time.time() - started),
+        "validation": {k: round(v, 4) for k, v in parts.items()},
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out

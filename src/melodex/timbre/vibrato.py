@@ -1,0 +1,87 @@
+"""The vibrato head: a note's latent + pitch and velocity -> its vibrato depth, rate and onset delay.
+
+The autoencoder decodes the slow pitch curve only (an L1 on an oscillation of random phase learns its
+mean: flat), so this small MLP predicts the phase-free parameters that `hn.synthesize` adds back. It
+reads the frozen autoencoder's latent, so diffusion-generated notes get vibrato without retraining.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from melodex.timbre import hn
+
+MAX_DEPTH_CENTS = 50.0
+MAX_DELAY_S = 0.6
+
+
+@dataclass(frozen=True)
+class VibratoConfig:
+    latent_channels: int = 8
+    latent_steps: int = 16
+    width: int = 128
+    layers: int = 2
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class VibratoHead(nn.Module):
+    """(latent, conditions) -> raw outputs (batch, 4): presence logit, depth, rate, delay (see `decode`)."""
+
+    def __init__(self, config: VibratoConfig) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        width_in = config.latent_channels * config.latent_steps + 2
+        for _ in range(config.layers):
+            layers += [nn.Linear(width_in, config.width), nn.GELU()]
+            width_in = config.width
+        layers.append(nn.Linear(width_in, 4))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, latent: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([latent.flatten(1), conditions], dim=1))
+
+    @staticmethod
+    def amounts(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(presence probability, depth cents, rate Hz, delay s), each (batch,), in their ranges."""
+        low, high = hn.VIBRATO_RATES
+        return (
+            torch.sigmoid(raw[:, 0]),
+            MAX_DEPTH_CENTS * torch.sigmoid(raw[:, 1]),
+            low + (high - low) * torch.sigmoid(raw[:, 2]),
+            MAX_DELAY_S * torch.sigmoid(raw[:, 3]),
+        )
+
+    @torch.no_grad()
+    def predict(self, latent: torch.Tensor, conditions: torch.Tensor) -> list[hn.Vibrato]:
+        """One `hn.Vibrato` per note; no vibrato where the head thinks it less likely than not."""
+        present, depth, rate, delay = self.amounts(self(latent, conditions))
+        return [
+            hn.Vibrato(float(d), float(r), float(s)) if p >= 0.5 else hn.Vibrato()
+            for p, d, r, s in zip(present, depth, rate, delay, strict=True)
+        ]
+
+
+def vibrato_loss(
+    head: VibratoHead, latent: torch.Tensor, conditions: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Presence as a classification; depth (cents / 10), rate (Hz) and delay (s / 0.1) by L1 where present.
+
+    `target` (batch, 3) holds each note's analysed depth, rate and delay (depth 0: no vibrato).
+    """
+    present, depth, rate, delay = head.amounts(head(latent, conditions))
+    has = (target[:, 0] > 0).float()
+    bce = nn.functional.binary_cross_entropy(present.clamp(1e-6, 1 - 1e-6), has)
+    count = has.sum().clamp(min=1.0)
+    depth_l1 = ((depth - target[:, 0]).abs() / 10 * has).sum() / count
+    rate_l1 = ((rate - target[:, 1]).abs() * has).sum() / count
+    delay_l1 = ((delay - target[:, 2]).abs() / 0.1 * has).sum() / count
+    total = bce + depth_l1 + rate_l1 + delay_l1
+    parts = {"bce": float(bce.detach()), "depth_cents": 10 * float(depth_l1.detach()),
+             "rate_hz": float(rate_l1.detach()), "delay_s": 0.1 * float(delay_l1.detach())}
+    return total, parts
