@@ -1,12 +1,18 @@
 """Evaluate the timbre model: reconstruction vs the ARCHITECTURE.md table, text control, generated pitch.
 
     .venv/bin/python scripts/eval_timbre.py [--weights DIR] [--quick] [--reconstruction-only] [--png docs/img]
+    .venv/bin/python scripts/eval_timbre.py --vibrato [--png DIR]   # the vibrato comparison only
 
 Prints the numbers and writes spectrogram PNGs (originals vs HN vs autoencoder, and text contrasts).
 The reconstruction table adds phasiness (`metrics.phasiness`, Hz) for the originals, Griffin-Lim from
 128-bin log-mel (computed here: n_fft 2048, hop 512, 32 iterations), HN analysis/synthesis and the
 autoencoder: once against each audio's own pitch curve (its HN analysis: vibrato followed) and once
 against a fixed f0 (MIDI pitch + `pitch_cents`: vibrato counts as deviation).
+
+`--vibrato` puts side by side, per reference note, the vibrato (std of the pitch curve over the hold, and
+`hn.estimate_vibrato`'s depth and rate, all measured from audio) of the original, the HN analysis, the
+autoencoder and the autoencoder + vibrato head, with MR-STFT and fixed-f0 phasiness; then generated violin,
+flute and cello notes without and with the head against the FluidR3 notes; and a PNG of the pitch curves.
 """
 
 from __future__ import annotations
@@ -120,12 +126,99 @@ def text_png(model: TimbreModel, path: Path) -> None:
     fig.savefig(path, dpi=55)
 
 
+def vibrato_report(model: TimbreModel, png: Path | None) -> dict[str, object]:
+    """Print the vibrato comparison (see the module docstring); returns its numbers."""
+    if model.vibrato is None:
+        print("   (these weights have no vibrato head: 'autoencoder+vibrato' is the plain autoencoder)")
+    rows = evaluate.vibrato_reconstruction(model)
+    print("== vibrato, reconstruction (13 FluidR3 notes, velocity 100): std / depth cents @ rate Hz, from audio;"
+          " MR-STFT mean of 4 seeds; phasiness fixed f0 (Hz)")
+    print(f"{'note':10s} " + "  ".join(f"{m:>32s}" for m in evaluate.VIBRATO_METHODS))
+    for program, pitch in evaluate.REFERENCE_NOTES:
+        cells = []
+        for method in evaluate.VIBRATO_METHODS:
+            r = next(r for r in rows if (r.program, r.pitch, r.method) == (program, pitch, method))
+            v = r.vibrato
+            mr = f"MR {r.mr_stft:4.2f}" if method != "original" else " " * 7
+            phas = r.phasiness_fixed_f0_hz
+            cells.append(f"{v.std_cents:4.1f}/{v.depth_cents:4.1f}@{v.rate_hz:3.1f} {mr} ph {phas:5.2f}")
+        print(f"{program:3d}/{pitch:<6d} " + "  ".join(f"{c:>32s}" for c in cells))
+    summary: dict[str, dict[str, float]] = {}
+    vibrato_notes = [(p, q) for p, q in evaluate.REFERENCE_NOTES if p in (40, 42, 73)]
+    for method in evaluate.VIBRATO_METHODS:
+        chosen = [r for r in rows if r.method == method]
+        on = [r for r in chosen if (r.program, r.pitch) in vibrato_notes]
+        summary[method] = {
+            "mr_stft": float(np.mean([r.mr_stft for r in chosen])),
+            "phasiness_fixed_f0_hz": float(np.mean([r.phasiness_fixed_f0_hz for r in chosen])),
+            "violin_cello_flute_std_cents": float(np.mean([r.vibrato.std_cents for r in on])),
+            "violin_cello_flute_depth_cents": float(np.mean([r.vibrato.depth_cents for r in on])),
+            "violin_cello_flute_rate_hz": float(np.mean([r.vibrato.rate_hz for r in on])),
+            "others_depth_cents": float(np.mean([r.vibrato.depth_cents for r in chosen if r not in on])),
+        }
+        s = summary[method]
+        print(f"   {method:22s} MR-STFT {s['mr_stft']:.3f}  phasiness fixed f0 {s['phasiness_fixed_f0_hz']:.2f}  "
+              f"violin/cello/flute std {s['violin_cello_flute_std_cents']:.1f} depth "
+              f"{s['violin_cello_flute_depth_cents']:.1f} rate {s['violin_cello_flute_rate_hz']:.2f}  "
+              f"other 9 notes depth {s['others_depth_cents']:.2f}")
+
+    print("== vibrato, generated notes (no words, cfg 3, velocity 90, seeds 0-2) vs FluidR3 notes:"
+          " mean std / depth cents @ rate Hz (share with vibrato)")
+    generated = evaluate.generated_vibrato(model)
+    table: dict[str, dict[str, list[float]]] = {}
+    for program, found in generated.items():
+        cells = []
+        for name, measures in found.items():
+            with_vibrato = [m for m in measures if m.depth_cents > 0]
+            rate = float(np.mean([m.rate_hz for m in with_vibrato])) if with_vibrato else 0.0
+            values = [float(np.mean([m.std_cents for m in measures])),
+                      float(np.mean([m.depth_cents for m in measures])), rate, len(with_vibrato) / len(measures)]
+            table.setdefault(str(program), {})[name] = values
+            share = f"{len(with_vibrato)}/{len(measures)}"
+            cells.append(f"{name} {values[0]:4.1f}/{values[1]:4.1f}@{values[2]:3.1f} ({share})")
+        print(f"   program {program:3d}: " + "   ".join(cells))
+    if png is not None:
+        png.mkdir(parents=True, exist_ok=True)
+        vibrato_png(rows, generated, png / "timbre_vibrato.png")
+        print(f"PNG {png / 'timbre_vibrato.png'}")
+    return {"reconstruction": summary, "generated": table}
+
+
+def vibrato_png(
+    rows: list[evaluate.VibratoRow], generated: dict[int, dict[str, list[evaluate.VibratoMeasure]]], path: Path
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.arange(hn.N_FRAMES) / hn.FRAME_RATE
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.2))
+    for ax, note in zip(axes[:2], ((40, 76), (40, 67)), strict=True):
+        for method, style in zip(evaluate.VIBRATO_METHODS, ("k-", "c:", "b-", "r-"), strict=True):
+            r = next(r for r in rows if (r.program, r.pitch, r.method) == (*note, method))
+            ax.plot(t, r.vibrato.curve, style, lw=1, label=method)
+        ax.set_title(f"violin {note[1]}: pitch curve from audio (cents)", fontsize=8)
+    for name, style in (("soundfont", "k-"), ("generated", "b-"), ("generated+vibrato", "r-")):
+        axes[2].plot(t, generated[40][name][1].curve, style, lw=1, label=name)
+    axes[2].set_title("violin 76, generated (seed 0) vs FluidR3, velocity 90", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("s", fontsize=7)
+        ax.axvline(hn.HOLD_S, color="grey", lw=0.5)
+        ax.legend(fontsize=6)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", type=Path, default=None)
     parser.add_argument("--quick", action="store_true", help="fewer programs and seeds for text control")
     parser.add_argument("--reconstruction-only", action="store_true",
                         help="only the reconstruction table (no generated pitch, no text control)")
+    parser.add_argument("--vibrato", action="store_true",
+                        help="only the vibrato comparison (reference notes, generated notes, pitch-curve PNG)")
     parser.add_argument("--png", type=Path, default=None, help="folder for spectrogram PNGs")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     parser.add_argument("--guidance", choices=("words", "all"), default="words",
@@ -134,6 +227,11 @@ def main() -> None:
     torch.set_num_threads(1)
     model = TimbreModel.load(args.weights)
     results: dict[str, object] = {}
+    if args.vibrato:
+        results["vibrato"] = vibrato_report(model, args.png)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
 
     print("== reconstruction (13 FluidR3_GM notes, velocity 100; lower is better)")
     rows = evaluate.reconstruction(model)

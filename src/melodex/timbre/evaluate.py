@@ -48,13 +48,17 @@ def render_reference(program: int, pitch: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def autoencode(model: TimbreModel, params: hn.HNParams, velocity: int) -> hn.HNParams:
+def autoencode(model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: bool = False) -> hn.HNParams:
+    """Encode -> decode (the latent's mean); `vibrato` adds the model's vibrato head, if it has one."""
     ae = model.autoencoder
     x = ae.normalise(torch.from_numpy(features_from_params(params))[None])
     conditions = note_conditions(torch.tensor([params.pitch]), torch.tensor([velocity]))
     mean, _ = ae.encode(x, conditions)
     features = ae.denormalise(ae.decode(mean, conditions))[0].numpy()
-    return params_from_features(features, params.pitch)
+    decoded = params_from_features(features, params.pitch)
+    if vibrato and model.vibrato is not None:
+        decoded = replace(decoded, vibrato=model.vibrato.predict(mean, conditions)[0])
+    return decoded
 
 
 def reconstruction(model: TimbreModel | None) -> list[ReconstructionRow]:
@@ -152,3 +156,94 @@ def generated_pitch_errors(model: TimbreModel, programs: tuple[int, ...] = CONTR
         for pitch, _, audio, _, _ in model.generate_notes(program, "", [60, 72], [90], GenerationOptions()):
             errors.append(abs(metrics.pitch_cents(audio, pitch)))
     return errors
+
+
+# -- vibrato ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VibratoMeasure:
+    """A note's vibrato measured from its audio (HN analysis pitch curve, then `hn.estimate_vibrato`)."""
+
+    std_cents: float  # std of the pitch curve over 0.1-1.0 s (the hold), vibrato or not
+    depth_cents: float  # 0: no vibrato found
+    rate_hz: float
+    curve: np.ndarray  # (N_FRAMES,) the pitch curve, for plots
+
+
+def measure_vibrato(audio: np.ndarray, pitch: int, stretched: bool = False) -> VibratoMeasure:
+    cents = hn.analyse(audio, pitch, stretched=stretched).cents.astype(np.float64)
+    hold = cents[round(0.1 * hn.FRAME_RATE) : round(hn.HOLD_S * hn.FRAME_RATE)]
+    found = hn.estimate_vibrato(cents)
+    return VibratoMeasure(float(hold.std()), found.depth_cents, found.rate_hz, cents)
+
+
+VIBRATO_METHODS = ("original", "hn", "autoencoder", "autoencoder+vibrato")
+
+
+@dataclass(frozen=True)
+class VibratoRow:
+    program: int
+    pitch: int
+    method: str
+    vibrato: VibratoMeasure  # of the seed-0 audio
+    mr_stft: float  # mean over the seeds (the noise and the vibrato's phase change with the seed)
+    phasiness_fixed_f0_hz: float
+
+
+def vibrato_reconstruction(model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> list[VibratoRow]:
+    """Every reference note through analysis, the autoencoder, and the autoencoder + vibrato head."""
+    rows = []
+    for program, pitch in REFERENCE_NOTES:
+        stretched = program < 40
+        original = render_reference(program, pitch)
+        params = hn.analyse(original, pitch, stretched=stretched)
+        decodes = {
+            "hn": params,
+            "autoencoder": autoencode(model, params, REFERENCE_VELOCITY),
+            "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True),
+        }
+        stretch = params.stretch
+        rows.append(VibratoRow(program, pitch, "original", measure_vibrato(original, pitch, stretched), 0.0,
+                               metrics.phasiness(original, pitch, stretch=stretch)))
+        for method, decoded in decodes.items():
+            audio = [hn.synthesize(decoded, seed=seed) for seed in seeds]
+            rows.append(VibratoRow(
+                program, pitch, method, measure_vibrato(audio[0], pitch, stretched),
+                float(np.mean([metrics.mr_stft(original, a) for a in audio])),
+                metrics.phasiness(audio[0], pitch, stretch=stretch),
+            ))
+    return rows
+
+
+GENERATED_VIBRATO_NOTES = ((40, (67, 76)), (73, (72, 79)), (42, (48, 55)))  # violin, flute, cello
+
+
+def generated_vibrato(
+    model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2), velocity: int = 90
+) -> dict[int, dict[str, list[VibratoMeasure]]]:
+    """Per program: the FluidR3 notes' vibrato and the generated notes' (no words, cfg 3) without and with
+    the model's vibrato head; `model.vibrato` is put back as it was."""
+    from melodex.soundfont import SoundFontSynth
+
+    out: dict[int, dict[str, list[VibratoMeasure]]] = {}
+    head = model.vibrato
+    try:
+        for program, pitches in GENERATED_VIBRATO_NOTES:
+            with SoundFontSynth() as synth:
+                reference = [synth.render_note(program, p, velocity, hn.HOLD_S, 0.5)[: hn.NOTE_FRAMES] for p in pitches]
+            found: dict[str, list[VibratoMeasure]] = {"soundfont": [measure_vibrato(a, p) for a, p in
+                                                                     zip(reference, pitches, strict=True)]}
+            for name, with_head in (("generated", None), ("generated+vibrato", head)):
+                model.vibrato = with_head
+                found[name] = [
+                    measure_vibrato(audio, pitch)
+                    for seed in seeds
+                    for pitch, _, audio, _, _ in model.generate_notes(
+                        program, "", list(pitches), [velocity], GenerationOptions(seed=seed)
+                    )
+                ]
+            out[program] = found
+    finally:
+        model.vibrato = head
+    return out

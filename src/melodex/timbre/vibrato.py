@@ -22,8 +22,8 @@ MAX_DELAY_S = 0.6
 class VibratoConfig:
     latent_channels: int = 8
     latent_steps: int = 16
-    width: int = 128
-    layers: int = 2
+    width: int = 256
+    layers: int = 3
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)

@@ -323,7 +323,7 @@ def train_timbre(options: TimbreTrainOptions) -> Path:
 class VibratoTrainOptions:
     cache_dir: Path = CACHE
     weights_dir: Path = WEIGHTS_DIR  # holds the frozen autoencoder; vibrato.safetensors is added here
-    steps: int = 4000
+    steps: int = 12000
     batch: int = 64
     learning_rate: float = 2e-3
     checkpoint_minutes: float = 3.0

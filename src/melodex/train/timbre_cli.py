@@ -57,3 +57,22 @@ def register(train_app: typer.Typer) -> None:
             diffusion=DiffusionConfig(latent_channels=latent_channels),
         )
         typer.echo(f"timbre weights written to {train_timbre(options)}")
+
+    @train_app.command("timbre-vibrato")
+    def timbre_vibrato(
+        steps: int = typer.Option(12000, help="optimiser steps (batch 64)"),
+        weights: Path = typer.Option(None, help="weights folder with the frozen autoencoder; vibrato.safetensors "
+                                                "and its SHA-256 are added to it (default: the shipped one)"),
+        cache: Path = typer.Option(None, help="note dataset and checkpoint folder (default .cache/timbre)"),
+        threads: int = typer.Option(1, help="CPU threads for torch"),
+    ) -> None:
+        """Train (or resume) the vibrato head on the frozen autoencoder's latents (about a minute on one core).
+
+        The autoencoder and diffusion weights are not changed, so the diffusion model needs no retraining.
+        """
+        from melodex.timbre.model import WEIGHTS_DIR
+        from melodex.train.timbre import CACHE, VibratoTrainOptions, train_vibrato
+
+        options = VibratoTrainOptions(cache_dir=cache or CACHE, weights_dir=weights or WEIGHTS_DIR, steps=steps,
+                                      threads=threads)
+        typer.echo(f"vibrato head added to {train_vibrato(options)}")
