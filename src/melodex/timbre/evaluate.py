@@ -216,7 +216,10 @@ def vibrato_reconstruction(model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2
     return rows
 
 
-GENERATED_VIBRATO_NOTES = ((40, (67, 76)), (73, (72, 79)), (42, (48, 55)))  # violin, flute, cello
+# Violin, flute, cello (FluidR3 plays them with vibrato), then piano, nylon guitar, square lead (steady).
+GENERATED_VIBRATO_NOTES = (
+    (40, (67, 76)), (73, (72, 79)), (42, (48, 55)), (0, (48, 72)), (24, (55, 64)), (80, (60, 72)),
+)
 
 
 def generated_vibrato(

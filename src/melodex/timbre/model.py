@@ -342,12 +342,18 @@ class TimbreModel:
         sets = []
         for request, generated in zip(requests, self.generate_many(requests, options), strict=True):
             notes: dict[tuple[int, int], NoteSample] = {}
-            for pitch, velocity, audio, noise, latent in generated:
+            rates = [0.0] * len(generated)
+            if self.vibrato is not None:  # the loop holds whole vibrato cycles (`find_sustain_loop`)
+                keys = torch.tensor([(n[0], n[1]) for n in generated])
+                found = self.vibrato.predict(torch.stack([n[4] for n in generated]), note_conditions(*keys.T))
+                rates = [v.rate_hz if v.depth_cents > 0 else 0.0 for v in found]
+            for (pitch, velocity, audio, noise, latent), rate in zip(generated, rates, strict=True):
                 if sample_rate != hn.SAMPLE_RATE:
                     up, down = sample_rate // divisor, hn.SAMPLE_RATE // divisor
                     audio = scipy.signal.resample_poly(audio, up, down).astype(np.float32)
                 notes[(pitch, velocity)] = note_sample(
-                    audio, pitch, release_start, sample_rate, initial_noise=noise.numpy(), latent=latent.numpy()
+                    audio, pitch, release_start, sample_rate, initial_noise=noise.numpy(), latent=latent.numpy(),
+                    vibrato_hz=rate,
                 )
             settings: dict[str, float | int | str] = {"cfg": options.cfg, "steps": options.steps, "seed": request.seed}
             if options.level_limit_db is not None:  # sets made before 2026-11-30 have no limit

@@ -189,14 +189,16 @@ def release_time(audio: np.ndarray, release_start: int, sample_rate: int) -> flo
 
 
 def find_sustain_loop(
-    audio: np.ndarray, pitch: int, release_start: int, sample_rate: int, is_drum: bool = False
+    audio: np.ndarray, pitch: int, release_start: int, sample_rate: int, is_drum: bool = False,
+    vibrato_hz: float = 0.0,
 ) -> tuple[int, int, float]:
     """(loop_start, loop_end, sustain_level) in the held part of a note.
 
     The loop spans the last ~40% of the held part, a whole number of periods of `pitch` long, and its
     end is nudged (within half a period) to where the waveform best matches the loop start, so the
-    sampler's short crossfade hides the seam. A note that has died away (below -50 dB of its peak)
-    or a drum gets no loop.
+    sampler's short crossfade hides the seam. With a known vibrato (`vibrato_hz`) the loop is instead
+    a whole number of vibrato cycles long (then rounded to whole periods), so looping does not jump the
+    vibrato's phase. A note that has died away (below -50 dB of its peak) or a drum gets no loop.
     """
     hop = max(1, sample_rate // 100)
     held = audio[:release_start]
@@ -212,6 +214,9 @@ def find_sustain_loop(
         return 0, 0, float(level)
     period = sample_rate / (440.0 * 2 ** ((pitch - 69) / 12))
     n_periods = max(1, int((stop - start) / period))
+    if vibrato_hz > 0:
+        cycle = sample_rate / vibrato_hz
+        n_periods = max(1, round(max(1, int((stop - start) / cycle)) * cycle / period))
     end = start + round(n_periods * period)
     width = min(256, start, len(held) - end - 1)
     if width > 8:
@@ -236,10 +241,11 @@ def note_sample(
     is_drum: bool = False,
     initial_noise: np.ndarray | None = None,
     latent: np.ndarray | None = None,
+    vibrato_hz: float = 0.0,
 ) -> NoteSample:
     """Wrap a rendered note (held `release_start` frames, then its tail) with its loop and release."""
     audio = np.asarray(audio, dtype=np.float32)
-    loop_start, loop_end, level = find_sustain_loop(audio, pitch, release_start, sample_rate, is_drum)
+    loop_start, loop_end, level = find_sustain_loop(audio, pitch, release_start, sample_rate, is_drum, vibrato_hz)
     return NoteSample(
         audio=audio,
         loop_start=loop_start,

@@ -15,7 +15,7 @@ from torch import nn
 from melodex.timbre import hn
 
 MAX_DEPTH_CENTS = 50.0
-MAX_DELAY_S = 0.6
+MAX_DELAY_S = 0.3  # the fade is over by 0.5 s, before a sample set's sustain loop starts (0.55 s)
 
 
 @dataclass(frozen=True)
