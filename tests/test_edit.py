@@ -126,3 +126,18 @@ def test_splice_keeps_every_sample_outside_the_span_and_takes_the_new_audio_insi
     to_end = splice(old, new, 300, None, fade=20)  # to the end: the new tail is kept
     assert len(to_end) == 1200 and np.array_equal(to_end[:300], old[:300])
     assert np.array_equal(to_end[320:], new[320:])
+
+
+def test_a_project_from_before_the_vibrato_head_remakes_its_timbres_without_it(song) -> None:
+    """Stored sample sets are audio, so re-rendering never changes them; but an edit that re-makes a
+    timbre from its seed (rerender, transpose out of range) must sound as the project did when it was
+    made, so options stored without `timbre_vibrato` (older projects) turn the head off."""
+    import json
+
+    assert edit.open_session(song).options.timbre_vibrato
+    project = Project.open(edit.locate_project(song))
+    record_path = project.path / "versions" / project.resolve(None) / "version.json"
+    record = json.loads(record_path.read_text())
+    del record["settings"]["options"]["timbre_vibrato"]
+    record_path.write_text(json.dumps(record))
+    assert not edit.open_session(song).options.timbre_vibrato

@@ -65,6 +65,7 @@ class GenerateOptions:
     scale_lock: float | None = None  # structure model: nats off out-of-key pitches; None = the measured default
     timbre_cfg: float | None = None  # None = the preset's value
     timbre_steps: int = 16
+    timbre_vibrato: bool = True  # the timbre model's vibrato head (projects from before it: False)
     renderer: str = "timbre"  # "timbre" or "soundfont"
     sample_rate: int = 44100
     formats: tuple[str, ...] = ("wav",)
@@ -311,7 +312,8 @@ def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
                                       seeds[i]) for i in generated]
             with single_thread():
                 sets = model.generate_samplesets(
-                    requests, GenerationOptions(cfg=options.cfg, steps=options.timbre_steps), options.sample_rate
+                    requests, GenerationOptions(cfg=options.cfg, steps=options.timbre_steps,
+                                                vibrato=options.timbre_vibrato), options.sample_rate
                 )
             for i, sampleset in zip(generated, sets, strict=True):
                 made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.timbre_steps)

@@ -65,7 +65,9 @@ class GenerationOptions:
     # guidance: the words ask for a timbre, not for a level, and at high cfg some notes came out 10-130x
     # louder than their instrument unguided. Costs one unguided diffusion run more; None: no limit.
     level_limit_db: float | None = 6.0
-
+    # Add the vibrato head's modulation (weights that have one). False: notes as before the head, which is
+    # how a project made before it re-makes its timbres.
+    vibrato: bool = True
 
 def guided_prediction(
     v: torch.Tensor, v_reference: torch.Tensor, sample: torch.Tensor, t: torch.Tensor, cfg: float, rescale: float
@@ -232,12 +234,14 @@ class TimbreModel:
         return noise, sample * self.latent_scale
 
     @torch.no_grad()
-    def decode(self, latent: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> list[hn.HNParams]:
+    def decode(
+        self, latent: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor, vibrato: bool = True
+    ) -> list[hn.HNParams]:
         """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation if loaded."""
         conditions = note_conditions(pitch, velocity)
         features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
         params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
-        if self.vibrato is None:
+        if self.vibrato is None or not vibrato:
             return params
         found = self.vibrato.predict(latent, conditions)
         return [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
@@ -297,13 +301,13 @@ class TimbreModel:
         noise, latents = self.sample_latents(
             embeddings[rows], family, pitch, velocity, options, torch.cat(noises), reference
         )
-        params = self.decode(latents, pitch, velocity)
+        params = self.decode(latents, pitch, velocity, options.vibrato)
         if options.level_limit_db is not None and options.cfg != 1.0:
             _, unguided = self.sample_latents(
                 embeddings[rows], family, pitch, velocity, replace(options, cfg=1.0), torch.cat(noises), reference
             )
             params = [level_limited(p, u, options.level_limit_db)
-                      for p, u in zip(params, self.decode(unguided, pitch, velocity), strict=True)]
+                      for p, u in zip(params, self.decode(unguided, pitch, velocity, False), strict=True)]
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: both cores synthesise
             audio = list(pool.map(lambda p, seed: hn.synthesize(p, seed=seed, tuned=True), params, seeds))
         notes: list[list[GeneratedNote]] = [[] for _ in requests]
@@ -343,7 +347,7 @@ class TimbreModel:
         for request, generated in zip(requests, self.generate_many(requests, options), strict=True):
             notes: dict[tuple[int, int], NoteSample] = {}
             rates = [0.0] * len(generated)
-            if self.vibrato is not None:  # the loop holds whole vibrato cycles (`find_sustain_loop`)
+            if self.vibrato is not None and options.vibrato:  # the loop holds whole vibrato cycles
                 keys = torch.tensor([(n[0], n[1]) for n in generated])
                 found = self.vibrato.predict(torch.stack([n[4] for n in generated]), note_conditions(*keys.T))
                 rates = [v.rate_hz if v.depth_cents > 0 else 0.0 for v in found]
@@ -358,7 +362,7 @@ class TimbreModel:
             settings: dict[str, float | int | str] = {"cfg": options.cfg, "steps": options.steps, "seed": request.seed}
             if options.level_limit_db is not None:  # sets made before 2026-11-30 have no limit
                 settings["level_limit_db"] = options.level_limit_db
-            if self.vibrato is not None:
+            if self.vibrato is not None and options.vibrato:
                 settings["vibrato"] = 1  # made with the vibrato head: the same seed without it sounds steadier
             if request.text_b is not None:
                 settings.update(text_b=request.text_b, mix=request.mix)
