@@ -80,3 +80,19 @@ def test_design_guidance_keeps_every_note_within_4x_of_its_instrument_unguided(m
                        for _, _, audio, _, _ in model.generate_many([request], GenerationOptions(cfg=cfg, steps=16))[0]]
                  for cfg in (1.0, 8.5)}
         assert max(peaks[8.5]) <= 4 * max(peaks[1.0]), (program, text, peaks)
+
+
+def test_generated_violins_have_a_vibrato_like_the_soundfonts_and_pianos_none(model: TimbreModel) -> None:
+    """The shipped vibrato head: FluidR3's violin 67/76 measure depth ~13.6 cents at ~5.7 Hz (velocity
+    90); generated violins without words get a vibrato in that range, generated pianos stay steady."""
+    from melodex.timbre.evaluate import measure_vibrato
+
+    assert model.vibrato is not None
+    violins = [measure_vibrato(audio, pitch) for seed in (0, 1)
+               for pitch, _, audio, _, _ in model.generate_notes(40, "", [67, 76], [90], GenerationOptions(seed=seed))]
+    assert sum(v.depth_cents > 0 for v in violins) >= 3, violins
+    with_vibrato = [v for v in violins if v.depth_cents > 0]
+    assert 4.0 < np.mean([v.depth_cents for v in with_vibrato]) < 20.0, violins
+    assert all(4.5 < v.rate_hz < 7.0 for v in with_vibrato), violins
+    for pitch, _, audio, _, _ in model.generate_notes(0, "", [48, 72], [90], GenerationOptions()):
+        assert measure_vibrato(audio, pitch).depth_cents == 0.0
