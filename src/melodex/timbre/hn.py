@@ -2,10 +2,13 @@
 
 A note is a fixed grid of `N_FRAMES` frames (hop `HOP` at 44.1 kHz, 1.49 s): per frame the amplitudes
 of `N_HARMONICS` partials, the level of `N_NOISE_BANDS` mel-spaced noise bands and a pitch deviation in
-cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity) and attack time. The
-remedies measured in ARCHITECTURE.md are built in: onset-corrected frames plus a sample-level onset
-ramp (attacks), the cents curve (vibrato), the stretch coefficient (piano), and noise gating so clean
-synth tones stay clean. The decoder is vectorised numpy: about 0.03 s per second of audio (one core).
+cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity), attack time and a
+phase-free `Vibrato` (depth, rate, onset delay). The remedies measured in ARCHITECTURE.md are built in:
+onset-corrected frames plus a sample-level onset ramp (attacks), the cents curve and the modelled
+vibrato (a model decodes only the slow curve; `estimate_vibrato` measures depth and rate from an
+analysed curve and `synthesize` adds a faded-in sinusoid of that depth and rate, its phase from the
+seed), the stretch coefficient (piano), and noise gating so clean synth tones stay clean. Detuned pads
+are still one harmonic bank. The decoder is vectorised numpy: about 0.03 s per second of audio (one core).
 """
 
 from __future__ import annotations
@@ -293,8 +296,9 @@ def estimate_vibrato(cents: np.ndarray, start_s: float = 0.1, end_s: float = HOL
     the one in VIBRATO_RATES whose sinusoid explains most of what is left (least squares, 0.02 Hz grid).
     The depth is that sinusoid's amplitude once grown in: demodulated at the rate over one period, its
     median over the second half of the hold. The delay is when the amplitude first reaches half the depth,
-    less half the fade. A curve whose best sinusoid explains under 40% of its variance (noise, drift)
-    or is shallower than VIBRATO_MIN_CENTS has no vibrato.
+    less half the fade. A curve whose best sinusoid explains under 40% of its variance (noise, drift),
+    lies at an end of VIBRATO_RATES (power still rising beyond it: a slow wobble, not a peak), or is
+    shallower than VIBRATO_MIN_CENTS has no vibrato.
     """
     first, last = round(start_s * FRAME_RATE), min(len(cents), round(end_s * FRAME_RATE))
     t = np.arange(first, last) / FRAME_RATE
@@ -310,7 +314,7 @@ def estimate_vibrato(cents: np.ndarray, start_s: float = 0.1, end_s: float = HOL
     coef = np.linalg.solve(np.einsum("rtk,rtl->rkl", basis, basis), rhs[..., None])[..., 0]
     explained = (coef * rhs).sum(-1)  # power of the projection onto each rate's sinusoids
     best = int(np.argmax(explained))
-    if explained[best] < 0.4 * total:
+    if explained[best] < 0.4 * total or best in (0, len(rates) - 1):  # at an end of the range: drift, not a peak
         return Vibrato()
     rate = float(rates[best])
     period = max(2, round(FRAME_RATE / rate))

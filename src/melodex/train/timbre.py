@@ -334,6 +334,7 @@ class VibratoTrainOptions:
     batch: int = 64
     learning_rate: float = 2e-3
     generated_share: float = 0.25  # of rows that read a diffusion-generated latent of the note
+    generated_draws: int = 3  # diffusion latents made per note (captions and noise differ)
     checkpoint_minutes: float = 3.0
     threads: int = 1
     seed: int = 0
@@ -355,21 +356,24 @@ def _posteriors(model: NoteAutoencoder, dataset: NoteDataset) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def generated_latents(model: TimbreModel, dataset: NoteDataset, options: VibratoTrainOptions) -> torch.Tensor:
+def generated_latents(
+    model: TimbreModel, dataset: NoteDataset, options: VibratoTrainOptions, draw: int = 0
+) -> torch.Tensor:
     """One diffusion latent per note, made as generation makes them: from one of the note's training captions,
-    its family, pitch and velocity, guided (cfg 3, 20 steps) from the bare instrument. Cached per diffusion
-    weights, since they take ~2 minutes on one core."""
+    its family, pitch and velocity, guided (cfg 3, 20 steps) from the bare instrument. Each `draw` is another
+    caption and noise. Cached per diffusion weights and draw, since each takes ~2 minutes on one core."""
+    seed = options.seed + draw
     digest = hashlib.sha256((options.weights_dir / WEIGHT_FILES[1]).read_bytes()).hexdigest()[:16]
-    path = options.cache_dir / f"vibrato_generated_latents_{digest}_{options.seed}.npy"
+    path = options.cache_dir / f"vibrato_generated_latents_{digest}_{seed}.npy"
     if path.exists():
         return torch.from_numpy(np.load(path))
     _, texts = caption_embeddings(dataset, TimbreTrainOptions(cache_dir=options.cache_dir, seed=options.seed))
     names = model.text_embedding([instrument_text(program, "") for program in range(128)])
-    rng = np.random.default_rng(options.seed)
+    rng = np.random.default_rng(seed)
     pick = torch.from_numpy(rng.integers(0, CAPTIONS_PER_NOTE, len(dataset)))
     program = torch.from_numpy(dataset.program).long()
     pitch, velocity = torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity)
-    generator = torch.Generator().manual_seed(options.seed)
+    generator = torch.Generator().manual_seed(seed)
     config = model.denoiser.config
     latents = []
     for start in range(0, len(dataset), 512):
@@ -397,10 +401,11 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     dataset = build_note_dataset(options.cache_dir, progress=lambda name, d, n: None)
     model = TimbreModel.load(options.weights_dir)
     mean, logvar = _posteriors(model.autoencoder, dataset)
-    generated = generated_latents(model, dataset, options)
+    generated = torch.stack([generated_latents(model, dataset, options, d) for d in range(options.generated_draws)])
     target = torch.from_numpy(vibrato_targets(dataset))
     conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
     train_rows, valid_rows = validation_split(len(dataset), options.seed)
+    torch.manual_seed(options.seed)  # again: building the text encoder for `generated_latents` draws from it
     head = VibratoHead(options.config)
     optimiser = torch.optim.AdamW(head.parameters(), lr=options.learning_rate, weight_decay=1e-4)
     checkpoint = Checkpoint(options.cache_dir / "vibrato.ckpt", options.checkpoint_minutes)
@@ -419,7 +424,8 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
             group["lr"] = float(lr)
         rows = torch.from_numpy(rng.choice(train_rows, options.batch))
         latent = mean[rows] + torch.randn_like(mean[rows]) * std[rows]
-        latent = torch.where(torch.rand(len(rows), 1, 1) < options.generated_share, generated[rows], latent)
+        drawn = generated[torch.randint(0, len(generated), (len(rows),)), rows]
+        latent = torch.where(torch.rand(len(rows), 1, 1) < options.generated_share, drawn, latent)
         loss, _ = vibrato_loss(head, latent, conditions[rows], target[rows])
         optimiser.zero_grad()
         loss.backward()
@@ -435,7 +441,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     checkpoint.save({"model": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step}, True)
     with torch.no_grad():
         _, parts = vibrato_loss(head, mean[valid], conditions[valid], target[valid])
-        _, from_generated = vibrato_loss(head, generated[valid], conditions[valid], target[valid])
+        _, from_generated = vibrato_loss(head, generated[0, valid], conditions[valid], target[valid])
     parts.update({f"generated_{k}": v for k, v in from_generated.items()})
 
     out = options.weights_dir
@@ -448,6 +454,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
         "notes_with_vibrato": int((target[:, 0] > 0).sum()),
         "steps": options.steps,
         "generated_share": options.generated_share,
+        "generated_draws": options.generated_draws,
         "wall_time_s_this_run": round(time.time() - started),
         "validation": {k: round(v, 4) for k, v in parts.items()},
     }
