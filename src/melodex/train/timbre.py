@@ -296,7 +296,7 @@ def export_weights(
 
 
 def train_timbre(options: TimbreTrainOptions) -> Path:
-    """Run (or resume) every stage and write the shipped weights to `options.out_dir`."""
+    """Run (or resume) every stage, the vibrato head last, and write the shipped weights to `options.out_dir`."""
     torch.set_num_threads(options.threads)
     options.cache_dir.mkdir(parents=True, exist_ok=True)
     log_path = options.cache_dir / "train_log.jsonl"
@@ -320,7 +320,11 @@ def train_timbre(options: TimbreTrainOptions) -> Path:
             "wall_time_s_this_run": round(time.time() - started),
         }
     }
-    return export_weights(autoencoder, denoiser, latent_scale, options, extra)
+    out = export_weights(autoencoder, denoiser, latent_scale, options, extra)
+    # The vibrato head reads this autoencoder's latents, so it is trained again for it.
+    vibrato = VibratoTrainOptions(cache_dir=options.cache_dir, weights_dir=out, threads=options.threads,
+                                  seed=options.seed)
+    return train_vibrato(vibrato, log)
 
 
 # -- the vibrato head (trained on a frozen autoencoder, added to shipped weights) -------------------
@@ -408,7 +412,9 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     torch.manual_seed(options.seed)  # again: building the text encoder for `generated_latents` draws from it
     head = VibratoHead(options.config)
     optimiser = torch.optim.AdamW(head.parameters(), lr=options.learning_rate, weight_decay=1e-4)
-    checkpoint = Checkpoint(options.cache_dir / "vibrato.ckpt", options.checkpoint_minutes)
+    # One checkpoint per autoencoder: a head trained on another autoencoder's latents must not be resumed.
+    autoencoder_digest = hashlib.sha256((options.weights_dir / WEIGHT_FILES[0]).read_bytes()).hexdigest()[:16]
+    checkpoint = Checkpoint(options.cache_dir / f"vibrato_{autoencoder_digest}.ckpt", options.checkpoint_minutes)
     step = 0
     state = checkpoint.load()
     if state is not None:

@@ -36,7 +36,8 @@ def register(train_app: typer.Typer) -> None:
         autoencoder_width: int = typer.Option(64, help="conv channels of the autoencoder"),
         text_dropout: float = typer.Option(0.10, help="share of diffusion steps with text dropped, family kept"),
     ) -> None:
-        """Train (or resume) the timbre autoencoder and diffusion model, then write the weights.
+        """Train (or resume) the timbre autoencoder and diffusion model, write the weights, then train the
+        vibrato head for them (`timbre-vibrato`).
 
         A stage whose checkpoint in the cache has reached its step count is reused, so a cache folder
         holding the note set and `autoencoder.ckpt` trains only a new diffusion model.
