@@ -162,7 +162,7 @@ def vibrato_report(model: TimbreModel, png: Path | None) -> dict[str, object]:
               f"{s['violin_cello_flute_depth_cents']:.1f} rate {s['violin_cello_flute_rate_hz']:.2f}  "
               f"other 9 notes depth {s['others_depth_cents']:.2f}")
 
-    print("== vibrato, generated notes (no words, cfg 3, velocity 90, seeds 0-2) vs FluidR3 notes:"
+    print("== vibrato, generated notes (no words, cfg 3, unless named; velocity 90, seeds 0-2) vs FluidR3 notes:"
           " mean std / depth cents @ rate Hz (share with vibrato)")
     generated = evaluate.generated_vibrato(model)
     table: dict[str, dict[str, list[float]]] = {}

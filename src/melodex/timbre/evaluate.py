@@ -48,8 +48,11 @@ def render_reference(program: int, pitch: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def autoencode(model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: bool = False) -> hn.HNParams:
-    """Encode -> decode (the latent's mean); `vibrato` adds the model's vibrato head, if it has one."""
+def autoencode(
+    model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: bool = False, program: int | None = None
+) -> hn.HNParams:
+    """Encode -> decode (the latent's mean); `vibrato` adds the model's vibrato head, if it has one, told
+    the GM `program` when given."""
     ae = model.autoencoder
     x = ae.normalise(torch.from_numpy(features_from_params(params))[None])
     conditions = note_conditions(torch.tensor([params.pitch]), torch.tensor([velocity]))
@@ -57,7 +60,8 @@ def autoencode(model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: 
     features = ae.denormalise(ae.decode(mean, conditions))[0].numpy()
     decoded = params_from_features(features, params.pitch)
     if vibrato and model.vibrato is not None:
-        decoded = replace(decoded, vibrato=model.vibrato.predict(mean, conditions)[0])
+        known = None if program is None else torch.tensor([program])
+        decoded = replace(decoded, vibrato=model.vibrato.predict(mean, conditions, known)[0])
     return decoded
 
 
@@ -201,7 +205,7 @@ def vibrato_reconstruction(model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2
         decodes = {
             "hn": params,
             "autoencoder": autoencode(model, params, REFERENCE_VELOCITY),
-            "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True),
+            "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True, program=program),
         }
         stretch = params.stretch
         rows.append(VibratoRow(program, pitch, "original", measure_vibrato(original, pitch, stretched), 0.0,
@@ -226,7 +230,7 @@ def generated_vibrato(
     model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2), velocity: int = 90
 ) -> dict[int, dict[str, list[VibratoMeasure]]]:
     """Per program: the FluidR3 notes' vibrato and the generated notes' (no words, cfg 3) without and with
-    the model's vibrato head; `model.vibrato` is put back as it was."""
+    the model's vibrato head, and with it for "bright" at cfg 4; `model.vibrato` is put back as it was."""
     from melodex.soundfont import SoundFontSynth
 
     out: dict[int, dict[str, list[VibratoMeasure]]] = {}
@@ -237,13 +241,15 @@ def generated_vibrato(
                 reference = [synth.render_note(program, p, velocity, hn.HOLD_S, 0.5)[: hn.NOTE_FRAMES] for p in pitches]
             found: dict[str, list[VibratoMeasure]] = {"soundfont": [measure_vibrato(a, p) for a, p in
                                                                      zip(reference, pitches, strict=True)]}
-            for name, with_head in (("generated", None), ("generated+vibrato", head)):
+            # Words move the latent: "bright" at cfg 4 once left generated violins without vibrato.
+            for name, with_head, text, cfg in (("generated", None, "", 3.0), ("generated+vibrato", head, "", 3.0),
+                                               ("'bright' cfg 4+vibrato", head, "bright", 4.0)):
                 model.vibrato = with_head
                 found[name] = [
                     measure_vibrato(audio, pitch)
                     for seed in seeds
                     for pitch, _, audio, _, _ in model.generate_notes(
-                        program, "", list(pitches), [velocity], GenerationOptions(seed=seed)
+                        program, text, list(pitches), [velocity], GenerationOptions(cfg=cfg, seed=seed)
                     )
                 ]
             out[program] = found

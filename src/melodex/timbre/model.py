@@ -235,15 +235,21 @@ class TimbreModel:
 
     @torch.no_grad()
     def decode(
-        self, latent: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor, vibrato: bool = True
+        self,
+        latent: torch.Tensor,
+        pitch: torch.Tensor,
+        velocity: torch.Tensor,
+        vibrato: bool = True,
+        program: torch.Tensor | None = None,
     ) -> list[hn.HNParams]:
-        """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation if loaded."""
+        """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation if loaded
+        (`program`, each note's GM program, helps it; None: unknown)."""
         conditions = note_conditions(pitch, velocity)
         features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
         params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
         if self.vibrato is None or not vibrato:
             return params
-        found = self.vibrato.predict(latent, conditions)
+        found = self.vibrato.predict(latent, conditions, program)
         return [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
 
     def generate_notes(
@@ -301,7 +307,8 @@ class TimbreModel:
         noise, latents = self.sample_latents(
             embeddings[rows], family, pitch, velocity, options, torch.cat(noises), reference
         )
-        params = self.decode(latents, pitch, velocity, options.vibrato)
+        programs = torch.tensor([requests[i].program for i in owner])
+        params = self.decode(latents, pitch, velocity, options.vibrato, programs)
         if options.level_limit_db is not None and options.cfg != 1.0:
             _, unguided = self.sample_latents(
                 embeddings[rows], family, pitch, velocity, replace(options, cfg=1.0), torch.cat(noises), reference
@@ -349,7 +356,8 @@ class TimbreModel:
             rates = [0.0] * len(generated)
             if self.vibrato is not None and options.vibrato:  # the loop holds whole vibrato cycles
                 keys = torch.tensor([(n[0], n[1]) for n in generated])
-                found = self.vibrato.predict(torch.stack([n[4] for n in generated]), note_conditions(*keys.T))
+                program = torch.full((len(generated),), request.program)
+                found = self.vibrato.predict(torch.stack([n[4] for n in generated]), note_conditions(*keys.T), program)
                 rates = [v.rate_hz if v.depth_cents > 0 else 0.0 for v in found]
             for (pitch, velocity, audio, noise, latent), rate in zip(generated, rates, strict=True):
                 if sample_rate != hn.SAMPLE_RATE:

@@ -39,7 +39,7 @@ from melodex.timbre.model import (
 )
 from melodex.timbre.notes import NoteDataset, build_note_dataset, caption, descriptor_labels
 from melodex.timbre.schedulers import alpha_sigma
-from melodex.timbre.vibrato import VibratoConfig, VibratoHead, vibrato_loss
+from melodex.timbre.vibrato import UNKNOWN_PROGRAM, VibratoConfig, VibratoHead, vibrato_loss
 
 CACHE = Path(__file__).resolve().parents[3] / ".cache" / "timbre"
 CAPTIONS_PER_NOTE = 6
@@ -339,6 +339,7 @@ class VibratoTrainOptions:
     learning_rate: float = 2e-3
     generated_share: float = 0.25  # of rows that read a diffusion-generated latent of the note
     generated_draws: int = 3  # diffusion latents made per note (captions and noise differ)
+    program_dropout: float = 0.1  # share of rows whose GM program is hidden (UNKNOWN_PROGRAM)
     checkpoint_minutes: float = 3.0
     threads: int = 1
     seed: int = 0
@@ -408,6 +409,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     generated = torch.stack([generated_latents(model, dataset, options, d) for d in range(options.generated_draws)])
     target = torch.from_numpy(vibrato_targets(dataset))
     conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
+    programs = torch.from_numpy(dataset.program).long()
     train_rows, valid_rows = validation_split(len(dataset), options.seed)
     torch.manual_seed(options.seed)  # again: building the text encoder for `generated_latents` draws from it
     head = VibratoHead(options.config)
@@ -432,22 +434,24 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
         latent = mean[rows] + torch.randn_like(mean[rows]) * std[rows]
         drawn = generated[torch.randint(0, len(generated), (len(rows),)), rows]
         latent = torch.where(torch.rand(len(rows), 1, 1) < options.generated_share, drawn, latent)
-        loss, _ = vibrato_loss(head, latent, conditions[rows], target[rows])
+        known = torch.rand(len(rows)) >= options.program_dropout
+        program = torch.where(known, programs[rows], UNKNOWN_PROGRAM)
+        loss, _ = vibrato_loss(head, latent, conditions[rows], program, target[rows])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         step += 1
         if step % 250 == 0 or step == options.steps:
             with torch.no_grad():
-                _, parts = vibrato_loss(head, mean[valid], conditions[valid], target[valid])
+                _, parts = vibrato_loss(head, mean[valid], conditions[valid], programs[valid], target[valid])
             if log is not None:
                 log({"stage": "vibrato", "step": step, "loss": float(loss.detach()),
                      **{f"valid_{k}": v for k, v in parts.items()}})
             checkpoint.save({"model": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step})
     checkpoint.save({"model": head.state_dict(), "optimiser": optimiser.state_dict(), "step": step}, True)
     with torch.no_grad():
-        _, parts = vibrato_loss(head, mean[valid], conditions[valid], target[valid])
-        _, from_generated = vibrato_loss(head, generated[0, valid], conditions[valid], target[valid])
+        _, parts = vibrato_loss(head, mean[valid], conditions[valid], programs[valid], target[valid])
+        _, from_generated = vibrato_loss(head, generated[0, valid], conditions[valid], programs[valid], target[valid])
     parts.update({f"generated_{k}": v for k, v in from_generated.items()})
 
     out = options.weights_dir
@@ -461,6 +465,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
         "steps": options.steps,
         "generated_share": options.generated_share,
         "generated_draws": options.generated_draws,
+        "program_dropout": options.program_dropout,
         "wall_time_s_this_run": round(time.time() - started),
         "validation": {k: round(v, 4) for k, v in parts.items()},
     }
