@@ -3,7 +3,9 @@
 `reconstruction` renders the reference notes from FluidR3_GM and compares three decodes with the
 original: the HN analysis itself, and HN through the autoencoder (encode -> decode). `text_control`
 generates notes from contrasting words and measures what the words should change (spectral centroid
-for bright/dark, decay for plucky/pad) at several guidance scales.
+for bright/dark, decay for plucky/pad) at several guidance scales. `vibrato_reconstruction` and
+`generated_vibrato` measure vibrato (pitch-curve std, depth, rate) from the audio, with and without the
+vibrato head, against the originals and FluidR3's notes.
 """
 
 from __future__ import annotations
