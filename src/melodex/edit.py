@@ -196,7 +196,7 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
     brief = session.brief
     with pipeline.single_thread():
         return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
-                      guidance=guidance, temperature=options.temperature, top_p=options.top_p, seed=seed,
+                      guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
                       energy=pipeline._energy_level(brief), key_bias=options.key_bias)
 

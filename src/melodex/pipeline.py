@@ -60,7 +60,7 @@ class GenerateOptions:
     seed: int = 0
     preset: str = DEFAULT_PRESET
     guidance: float | None = None  # structure model CFG; None = the model's measured default
-    temperature: float = 1.0
+    temperature: float | None = None  # structure sampling temperature; None = the measured default
     top_p: float = 0.95
     scale_lock: float | None = None  # structure model: nats off out-of-key pitches; None = the measured default
     timbre_cfg: float | None = None  # None = the preset's value
@@ -88,6 +88,8 @@ class GenerateOptions:
             raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
         if self.guidance is not None and not 0 <= self.guidance <= 20:
             raise MelodexError(f"--guidance {self.guidance}: use 0-20")
+        if self.temperature is not None and not 0 < self.temperature <= 3:
+            raise MelodexError(f"--temperature {self.temperature}: use more than 0 and at most 3")
         if self.scale_lock is not None and not 0 <= self.scale_lock <= 20:
             raise MelodexError(f"--scale-lock {self.scale_lock}: use 0 (off) to 20 (never leave the key)")
 
@@ -96,6 +98,12 @@ class GenerateOptions:
         from melodex.structure.generate import DEFAULT_KEY_BIAS
 
         return self.scale_lock if self.scale_lock is not None else DEFAULT_KEY_BIAS
+
+    @property
+    def sampling_temperature(self) -> float:
+        from melodex.structure.generate import DEFAULT_TEMPERATURE
+
+        return self.temperature if self.temperature is not None else DEFAULT_TEMPERATURE
 
     @property
     def cfg(self) -> float:
@@ -225,7 +233,7 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tupl
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     with single_thread():
         return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
-                              temperature=options.temperature, top_p=options.top_p, seed=seed,
+                              temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                               mode=brief.implied_mode, style=brief.style,
                               energy=_energy_level(brief), key_bias=options.key_bias)
 
@@ -272,7 +280,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     with single_thread():
         return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
-                      plan=brief.plan(), guidance=guidance, temperature=options.temperature, top_p=options.top_p,
+                      plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p,
                       seed=seed + 1, mode=brief.implied_mode, style=brief.style,
                       energy=_energy_level(brief), key_bias=options.key_bias)
 

@@ -34,10 +34,11 @@ def generate(
     cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset. Try several values side by side."),
     steps: int = typer.Option(16, help="Timbre diffusion steps: fewer is faster, more is cleaner."),
     guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
-    temperature: float = typer.Option(1.0, help="Structure sampling temperature: lower is safer, higher is wilder."),
+    temperature: float = typer.Option(None, help="Structure sampling temperature: lower is safer, higher is wilder "
+                                      "(default 1.1, measured closest to real music)."),
     scale_lock: float = typer.Option(None, "--scale-lock", help="How firmly notes stay in the key: nats taken off "
-                                     "every out-of-key pitch (0 = off, the model as trained; default 2, measured "
-                                     "to match real music's ~98% notes in key)."),
+                                     "every out-of-key pitch (0 = off; default 1, measured to match real music's "
+                                     "~98% notes in key)."),
     renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
     bpm: int = typer.Option(None, help="Tempo 20-300; wins over the prompt."),
     key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),

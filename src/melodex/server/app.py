@@ -92,7 +92,7 @@ class CreateProject(Body):
     steps: int = 16
     seed: int = Field(0, ge=0, le=2**31 - 1)
     guidance: float | None = None
-    temperature: float = Field(1.0, gt=0, le=3)
+    temperature: float | None = Field(None, gt=0, le=3)
     top_p: float = Field(0.95, gt=0, le=1)
     renderer: str = "timbre"
     sample_rate: int = 44100
