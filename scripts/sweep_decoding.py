@@ -35,6 +35,8 @@ def main() -> None:
                         help="comma-separated guidance/top_p/scale_lock/temperature[/register_bias]")
     parser.add_argument("--works", type=int, default=120, help="works per set (two disjoint sets)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--uncalibrated", action="store_true",
+                        help="leave out the checkpoint's scale-degree calibration (as before 2026-11-30)")
     args = parser.parse_args()
     if args.works < 6:
         parser.error("--works must be at least 6 (the two-sample test uses 5 folds)")
@@ -53,7 +55,7 @@ def main() -> None:
         for label, works in sets.items():
             t0 = time.perf_counter()
             real, fake = generated_vs_real(model, works, guidance, top_p, key_bias, temperature, DEFAULT_PRESENCE_BIAS,
-                                           register_bias)
+                                           register_bias, not args.uncalibrated)
             names = sorted(real[0])
             full = accuracy(real, fake, names)
             without = {name: accuracy(real, fake, [k for k in names if k != name]) for name in names}
