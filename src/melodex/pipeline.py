@@ -280,8 +280,8 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     with single_thread():
         return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
-                      plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p,
-                      seed=seed + 1, mode=brief.implied_mode, style=brief.style,
+                      plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature,
+                      top_p=options.top_p, seed=seed + 1, mode=brief.implied_mode, style=brief.style,
                       energy=_energy_level(brief), key_bias=options.key_bias)
 
 
