@@ -104,6 +104,15 @@ class Checkpoint:
     def load(self) -> dict | None:
         return torch.load(self.path, weights_only=True) if self.path.exists() else None
 
+    def resume(self, model: torch.nn.Module, optimiser: torch.optim.Optimizer) -> tuple[int, dict | None]:
+        """(step to go on from, the whole saved state): loads model and optimiser if a checkpoint exists."""
+        state = self.load()
+        if state is None:
+            return 0, None
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        return int(state["step"]), state
+
     def save(self, state: dict, force: bool = False) -> None:
         if force or time.monotonic() - self.last > self.every:
             tmp = self.path.with_suffix(".tmp")
@@ -138,12 +147,7 @@ def train_autoencoder(dataset: NoteDataset, options: TimbreTrainOptions, log: Lo
         model.feature_std[column] = flat[:, column].std().clamp(min=0.1)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=1e-4)
     checkpoint = Checkpoint(options.cache_dir / "autoencoder.ckpt", options.checkpoint_minutes)
-    step = 0
-    state = checkpoint.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
+    step, _ = checkpoint.resume(model, optimiser)
     x_all = model.normalise(features)
     pitch, velocity = torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity)
     rng = np.random.default_rng(options.seed + step)
@@ -214,12 +218,7 @@ def train_diffusion(
     model = TimbreDenoiser(options.diffusion)
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.learning_rate * 0.5, weight_decay=1e-4)
     checkpoint = Checkpoint(options.cache_dir / "diffusion.ckpt", options.checkpoint_minutes)
-    step = 0
-    state = checkpoint.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
+    step, state = checkpoint.resume(model, optimiser)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if state is not None and "ema" in state:
         ema = state["ema"]
@@ -417,12 +416,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     # One checkpoint per autoencoder: a head trained on another autoencoder's latents must not be resumed.
     autoencoder_digest = hashlib.sha256((options.weights_dir / WEIGHT_FILES[0]).read_bytes()).hexdigest()[:16]
     checkpoint = Checkpoint(options.cache_dir / f"vibrato_{autoencoder_digest}.ckpt", options.checkpoint_minutes)
-    step = 0
-    state = checkpoint.load()
-    if state is not None:
-        head.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step = int(state["step"])
+    step, _ = checkpoint.resume(head, optimiser)
     rng = np.random.default_rng(options.seed + step)
     std = (0.5 * logvar).exp()
     valid = torch.from_numpy(valid_rows)
