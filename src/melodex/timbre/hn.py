@@ -2,13 +2,15 @@
 
 A note is a fixed grid of `N_FRAMES` frames (hop `HOP` at 44.1 kHz, 1.49 s): per frame the amplitudes
 of `N_HARMONICS` partials, the level of `N_NOISE_BANDS` mel-spaced noise bands and a pitch deviation in
-cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity), attack time and a
-phase-free `Vibrato` (depth, rate, onset delay). The remedies measured in ARCHITECTURE.md are built in:
+cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity), attack time, a
+phase-free `Vibrato` (depth, rate, onset delay) and a phase-free `Detune` (cents, level ratio). The remedies measured in ARCHITECTURE.md are built in:
 onset-corrected frames plus a sample-level onset ramp (attacks), the cents curve and the modelled
 vibrato (a model decodes only the slow curve; `estimate_vibrato` measures depth and rate from an
 analysed curve and `synthesize` adds a faded-in sinusoid of that depth and rate, its phase from the
-seed), the stretch coefficient (piano), and noise gating so clean synth tones stay clean. Detuned pads
-are still one harmonic bank. The decoder is vectorised numpy: about 0.03 s per second of audio (one core).
+seed), the stretch coefficient (piano), noise gating so clean synth tones stay clean, and detuned
+pads as a second harmonic bank (`estimate_detune` finds the spread from the partials' beat rates,
+which grow as k f0 cents; `synthesize` adds the bank, its partials' phases from the seed; no detune
+is the one bank, sample for sample as before). The decoder is vectorised numpy: about 0.03 s per second of audio (one core).
 """
 
 from __future__ import annotations
@@ -54,6 +56,15 @@ class Vibrato:
 
 
 @dataclass(frozen=True)
+class Detune:
+    """Two oscillators `cents` apart, the second at `mix` of the first's level (0-1), phase-free, as the
+    partials of a detuned or chorused pad beat. Cents 0 is one oscillator (one harmonic bank)."""
+
+    cents: float = 0.0
+    mix: float = 0.0
+
+
+@dataclass(frozen=True)
 class HNParams:
     """One note in harmonic-plus-noise form (linear amplitudes; noise as white-noise std per band).
 
@@ -68,6 +79,7 @@ class HNParams:
     stretch: float  # B in f_k = k f0 sqrt(1 + B k^2)
     attack_s: float  # onset to 90% of the first peak
     vibrato: Vibrato = Vibrato()
+    detune: Detune = Detune()
 
 
 LEAK_KERNEL_BINS = 24
@@ -329,6 +341,101 @@ def estimate_vibrato(cents: np.ndarray, start_s: float = 0.1, end_s: float = HOL
     return Vibrato(depth, rate, float(max(0.0, crossed - VIBRATO_FADE_S / 2)))
 
 
+DETUNE_RANGE = (1.0, 30.0)  # cents searched for a detune (two oscillators this far apart)
+DETUNE_MAX_BEAT_HZ = 30.0  # a partial beating faster is past what the frame envelope follows
+DETUNE_MIN_EXPLAINED = 0.15  # mean share of a partial's level variance the beat rates must explain
+
+
+def beating(harmonics: np.ndarray, start_s: float = 0.15, end_s: float = HOLD_S,
+            n_partials: int = 20) -> float:
+    """Amplitude-modulation depth of the partials over the hold, dB: the std of each of the first
+    `n_partials` partials' level (its slow shape, a quadratic, removed), weighted by their mean power.
+    Detuned oscillators beat; a single bank's partials move only as slowly as its envelope."""
+    first, last = round(start_s * FRAME_RATE), round(end_s * FRAME_RATE)
+    amps = np.asarray(harmonics[first:last, :n_partials], dtype=np.float64)
+    power = (amps**2).mean(0)
+    keep = power > power.max() * 1e-3
+    if not keep.any():
+        return 0.0
+    t = np.arange(first, last) / FRAME_RATE
+    level = 20 * np.log10(np.maximum(amps[:, keep], 1e-9))
+    residual = level - np.polynomial.polynomial.polyval(t, np.polynomial.polynomial.polyfit(t, level, 2)).T
+    return float(np.average(residual.std(0), weights=power[keep]))
+
+
+def _beat_depth_table() -> tuple[np.ndarray, np.ndarray]:
+    """(mix r, relative depth m): two sines of levels 1 and r beat as |1 + r e^(i theta)|; m is that
+    envelope's first Fourier component over its mean (r for small r, 2/3 at r = 1)."""
+    theta = np.linspace(0, 2 * np.pi, 4096, endpoint=False)
+    mixes = np.linspace(0.0, 1.0, 201)
+    env = np.abs(1 + mixes[:, None] * np.exp(1j * theta))
+    depth = 2 * np.abs((env * np.exp(-1j * theta)).mean(1)) / env.mean(1)
+    return mixes, depth
+
+
+_BEAT_MIX, _BEAT_DEPTH = _beat_depth_table()
+
+
+def _rate_fit(env: np.ndarray, t: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Variance of each column of `env` (frames, partials) explained by sinusoids at `rates` (..., partials)."""
+    angle = 2 * np.pi * rates[..., None] * t
+    s, c = np.sin(angle), np.cos(angle)
+    ss, cc, sc = (s * s).sum(-1), (c * c).sum(-1), (s * c).sum(-1)
+    ys, yc = np.einsum("...pt,tp->...p", s, env), np.einsum("...pt,tp->...p", c, env)
+    det = ss * cc - sc**2
+    return (cc * ys**2 - 2 * sc * ys * yc + ss * yc**2) / np.maximum(det, 1e-12)
+
+
+def estimate_detune(harmonics: np.ndarray, pitch: int, stretch: float = 0.0, start_s: float = 0.15,
+                    end_s: float = HOLD_S) -> Detune:
+    """Two detuned oscillators' spread (cents) and level ratio, from how the partials' levels beat.
+
+    Partial k of two oscillators d cents apart beats at k f0 (2^(d/1200) - 1) Hz: the faster the higher
+    the partial. Each partial's level (linear, over its mean, a quadratic removed) is projected on the
+    sinusoids at that rate; the d in DETUNE_RANGE (0.05-cent grid) whose rates explain most of the
+    partials' variance, weighted by their power, wins. The mix is the level ratio whose beat has the
+    measured depth (weighted median over the partials). No detune when the partials hardly move
+    (`beating` under 0.5 dB), when d explains under DETUNE_MIN_EXPLAINED or lies at an end of the range,
+    or when one rate shared by all partials explains as much (tremolo, or a vibrato moving the levels).
+    """
+    if beating(harmonics, start_s, end_s) < 0.5:
+        return Detune()
+    first, last = round(start_s * FRAME_RATE), round(end_s * FRAME_RATE)
+    t = np.arange(first, last) / FRAME_RATE
+    ratios = partial_ratios(stretch)[:40]
+    amps = np.asarray(harmonics[first:last, : len(ratios)], dtype=np.float64)
+    power = (amps**2).mean(0)
+    keep = power > power.max() * 1e-3
+    env = amps[:, keep] / np.maximum(amps[:, keep].mean(0), 1e-12) - 1
+    env = env - np.polynomial.polynomial.polyval(t, np.polynomial.polynomial.polyfit(t, env, 2)).T
+    # Every audible partial counts alike: weighted by power, the loudest partial's beat alone decides, and
+    # one rate shared by all partials (tremolo, vibrato) then fits as well as rates that grow with k.
+    weight = np.full(int(keep.sum()), 1.0 / keep.sum())
+    total = np.maximum((env**2).sum(0), 1e-12)
+    slowest = 1.5 / (end_s - start_s)  # a cycle and a half at least
+
+    def score(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        usable = (rates < DETUNE_MAX_BEAT_HZ) & (rates > slowest)
+        explained = _rate_fit(env, t, rates)
+        share = np.where(usable, explained / total, 0.0)
+        mean = (share * weight).sum(-1) / np.maximum((usable * weight).sum(-1), 1e-12)
+        return np.where(usable.any(-1), mean, 0.0), explained, usable
+
+    grid = np.arange(DETUNE_RANGE[0], DETUNE_RANGE[1] + 1e-9, 0.05)
+    found, explained, usable = score(np.multiply.outer(2 ** (grid / 1200) - 1, ratios[keep] * midi_hz(pitch)))
+    best = int(np.argmax(found))
+    common = np.arange(slowest, DETUNE_MAX_BEAT_HZ, 0.05)
+    shared, _, _ = score(np.broadcast_to(common[:, None], (len(common), int(keep.sum()))))
+    if found[best] < DETUNE_MIN_EXPLAINED or best in (0, len(grid) - 1) or shared.max() >= found[best]:
+        return Detune()
+    depth = np.sqrt(2 * explained[best] / len(t))[usable[best]]
+    order = np.argsort(depth)
+    cumulative = np.cumsum(weight[usable[best]][order])
+    median = float(depth[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+    mix = float(np.interp(median, _BEAT_DEPTH, _BEAT_MIX))
+    return Detune(float(grid[best]), mix)
+
+
 def vibrato_cents(vibrato: Vibrato, n_samples: int, seed: int = 0) -> np.ndarray:
     """(n_samples,) cents at the audio rate: a sinusoid of the vibrato's depth and rate, faded in after
     its delay (players start a note steady, then let the vibrato grow), its phase drawn from `seed`."""
@@ -341,7 +448,9 @@ def vibrato_cents(vibrato: Vibrato, n_samples: int, seed: int = 0) -> np.ndarray
     return vibrato.depth_cents * fade * np.sin(2 * np.pi * vibrato.rate_hz * t + phase)
 
 
-def _harmonic_sum(f0: float, bend: np.ndarray, ratios: np.ndarray, harmonics: np.ndarray) -> np.ndarray:
+def _harmonic_sum(
+    f0: float, bend: np.ndarray, ratios: np.ndarray, harmonics: np.ndarray, offset: np.ndarray | None = None
+) -> np.ndarray:
     """Sum of the partials, their amplitudes linear between frames: the additive half of `synthesize`.
 
     Only partials that are ever audible and ever below the top frequency are computed. Phases are
@@ -359,6 +468,8 @@ def _harmonic_sum(f0: float, bend: np.ndarray, ratios: np.ndarray, harmonics: np
     base_phase = np.cumsum(f0 * bend) / SAMPLE_RATE  # cycles of the (unstretched) fundamental
     base_phase -= base_phase[0]
     phase = np.multiply.outer(base_phase, ratios)
+    if offset is not None:  # starting phases (cycles) of the partials
+        phase += offset[keep]
     phase -= np.floor(phase)
     sines = np.sin((2 * np.pi) * phase.astype(np.float32))
     straddle = highest[keep] >= limit  # bent above the top now and then (vibrato): silence it there
@@ -380,7 +491,18 @@ def synthesize(params: HNParams, seed: int = 0, tuned: bool = False) -> np.ndarr
         cents = cents - np.median(cents)
     curve = np.interp(np.arange(NOTE_FRAMES) / HOP, np.arange(len(cents)), cents)
     bend = 2 ** ((curve + vibrato_cents(params.vibrato, NOTE_FRAMES, seed)) / 1200)
-    harmonic = _harmonic_sum(f0, bend, partial_ratios(params.stretch), params.harmonics)
+    ratios = partial_ratios(params.stretch)
+    if params.detune.cents > 0 and params.detune.mix > 0:
+        # Two banks +-cents/2 apart at levels 1 and mix (scaled so their power adds up to the decoded
+        # one on average), the second's partials starting at phases drawn from the seed, so partials
+        # beat at k f0 cents, each at its own point of the beat, as detuned oscillators do.
+        offset = np.random.default_rng([seed, 2]).uniform(0, 1, N_HARMONICS)
+        spread = 2 ** (params.detune.cents / 2400)
+        level = params.harmonics / np.sqrt(1 + params.detune.mix**2)
+        harmonic = (_harmonic_sum(f0, bend * spread, ratios, level)
+                    + _harmonic_sum(f0, bend / spread, ratios, level * params.detune.mix, offset))
+    else:
+        harmonic = _harmonic_sum(f0, bend, ratios, params.harmonics)
 
     rng = np.random.default_rng(seed)
     white = rng.standard_normal(NOTE_FRAMES + NOISE_NFFT)

@@ -1,0 +1,58 @@
+"""Detuned pads: the estimator finds a known detune, synthesis beats at k f0 cents, no detune is unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from melodex.timbre import hn
+
+
+def _saw(pitch: int, detune: hn.Detune = hn.Detune(), vibrato: hn.Vibrato = hn.Vibrato()) -> hn.HNParams:
+    k = np.arange(1, hn.N_HARMONICS + 1)
+    harmonics = np.tile((0.3 / k).astype(np.float32), (hn.N_FRAMES, 1))
+    noise = np.full((hn.N_FRAMES, hn.N_NOISE_BANDS), 1e-4, np.float32)
+    cents = (3 * np.sin(np.arange(hn.N_FRAMES) / 9)).astype(np.float32)
+    return hn.HNParams(pitch, harmonics, noise, cents, 1e-4, 0.01, vibrato, detune)
+
+
+def test_no_detune_synthesises_exactly_as_before() -> None:
+    # SHA-256 of this note's audio from the code before detune existed (main at 9067a4d).
+    audio = hn.synthesize(_saw(55, vibrato=hn.Vibrato(8.0, 5.0, 0.1)), seed=3)
+    assert hashlib.sha256(audio.tobytes()).hexdigest() == (
+        "52d5b6173ff009e4567174bb877cc013596051c5becd07942a00336775f9b650"
+    )
+
+
+def test_estimator_recovers_a_known_detune_and_mix() -> None:
+    for pitch, cents, mix in ((55, 12.0, 0.5), (60, 7.0, 0.8), (67, 5.0, 0.3)):
+        params = hn.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, mix)), seed=1), pitch, stretched=False)
+        found = hn.estimate_detune(params.harmonics, pitch)
+        assert abs(found.cents - cents) < 0.5, (pitch, found)
+        assert abs(found.mix - mix) < 0.15, (pitch, found)
+
+
+def test_a_single_bank_and_a_tremolo_have_no_detune() -> None:
+    params = hn.analyse(hn.synthesize(_saw(60), seed=1), 60, stretched=False)
+    assert hn.estimate_detune(params.harmonics, 60) == hn.Detune()
+    assert hn.beating(params.harmonics) < 0.5
+    t = np.arange(hn.N_FRAMES) / hn.FRAME_RATE
+    tremolo = params.harmonics * (1 + 0.3 * np.sin(2 * np.pi * 4.0 * t))[:, None]  # one rate for every partial
+    assert hn.beating(tremolo) > 0.5
+    assert hn.estimate_detune(tremolo, 60) == hn.Detune()
+
+
+def test_detuned_synthesis_beats_at_k_f0_cents() -> None:
+    pitch, cents = 60, 10.0
+    params = hn.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, 1.0)), seed=0), pitch, stretched=False)
+    assert hn.beating(params.harmonics) > 3.0
+    t = np.arange(hn.N_FRAMES) / hn.FRAME_RATE
+    hold = (t > 0.15) & (t < hn.HOLD_S)
+    for k in (3, 5, 8):
+        expected = k * hn.midi_hz(pitch) * (2 ** (cents / 1200) - 1)
+        level = params.harmonics[hold, k - 1].astype(np.float64)
+        level = level - level.mean()
+        rates = np.arange(1.0, 30.0, 0.05)
+        power = np.abs(np.exp(-2j * np.pi * np.outer(rates, t[hold])) @ level)
+        assert abs(rates[np.argmax(power)] - expected) < 0.4, (k, rates[np.argmax(power)], expected)
