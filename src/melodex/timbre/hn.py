@@ -2,15 +2,16 @@
 
 A note is a fixed grid of `N_FRAMES` frames (hop `HOP` at 44.1 kHz, 1.49 s): per frame the amplitudes
 of `N_HARMONICS` partials, the level of `N_NOISE_BANDS` mel-spaced noise bands and a pitch deviation in
-cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity), attack time, a
-phase-free `Vibrato` (depth, rate, onset delay) and a phase-free `Detune` (cents, level ratio). The remedies measured in ARCHITECTURE.md are built in:
-onset-corrected frames plus a sample-level onset ramp (attacks), the cents curve and the modelled
-vibrato (a model decodes only the slow curve; `estimate_vibrato` measures depth and rate from an
-analysed curve and `synthesize` adds a faded-in sinusoid of that depth and rate, its phase from the
-seed), the stretch coefficient (piano), noise gating so clean synth tones stay clean, and detuned
-pads as a second harmonic bank (`estimate_detune` finds the spread from the partials' beat rates,
-which grow as k f0 cents; `synthesize` adds the bank, its partials' phases from the seed; no detune
-is the one bank, sample for sample as before). The decoder is vectorised numpy: about 0.03 s per second of audio (one core).
+cents (vibrato, tuning), plus per-note partial stretch (piano inharmonicity), attack time, a phase-free
+`Vibrato` (depth, rate, onset delay) and a phase-free `Detune` (cents, level ratio). The remedies
+measured in ARCHITECTURE.md are built in: onset-corrected frames plus a sample-level onset ramp
+(attacks), the cents curve and the modelled vibrato (a model decodes only the slow curve;
+`estimate_vibrato` measures depth and rate from an analysed curve and `synthesize` adds a faded-in
+sinusoid of that depth and rate, its phase from the seed), the stretch coefficient (piano), noise gating
+so clean synth tones stay clean, and detuned pads as a second harmonic bank (`estimate_detune` finds the
+spread from the partials' beat rates, which grow as k f0 cents; `synthesize` adds the bank, its
+partials' phases from the seed; no detune is the one bank, sample for sample as before). The decoder is
+vectorised numpy: about 0.03 s per second of audio (one core).
 """
 
 from __future__ import annotations
