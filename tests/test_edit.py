@@ -135,9 +135,12 @@ def test_a_project_from_before_the_vibrato_head_remakes_its_timbres_without_it(s
     import json
 
     assert edit.open_session(song).options.timbre_vibrato
+    assert edit.open_session(song).options.timbre_detune
     project = Project.open(edit.locate_project(song))
     record_path = project.path / "versions" / project.resolve(None) / "version.json"
     record = json.loads(record_path.read_text())
     del record["settings"]["options"]["timbre_vibrato"]
+    del record["settings"]["options"]["timbre_detune"]  # from before the detune (2026-11-30): one bank
     record_path.write_text(json.dumps(record))
     assert not edit.open_session(song).options.timbre_vibrato
+    assert not edit.open_session(song).options.timbre_detune

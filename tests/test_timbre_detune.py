@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
+import torch
 
 from melodex.timbre import hn
+from melodex.timbre.model import VIBRATO_FILE, GenerationOptions, TimbreModel
+from melodex.timbre.vibrato import VibratoConfig, VibratoHead
+from test_timbre_model import _fake_embedding, tiny_model
 
 
 def _saw(pitch: int, detune: hn.Detune = hn.Detune(), vibrato: hn.Vibrato = hn.Vibrato()) -> hn.HNParams:
@@ -56,3 +61,48 @@ def test_detuned_synthesis_beats_at_k_f0_cents() -> None:
         rates = np.arange(1.0, 30.0, 0.05)
         power = np.abs(np.exp(-2j * np.pi * np.outer(rates, t[hold])) @ level)
         assert abs(rates[np.argmax(power)] - expected) < 0.4, (k, rates[np.argmax(power)], expected)
+
+
+def _with_head(folder, detune: bool) -> TimbreModel:
+    from safetensors.torch import save_file
+
+    from melodex.train.timbre import TimbreTrainOptions, export_weights
+
+    model = tiny_model()
+    export_weights(model.autoencoder, model.denoiser, 1.0, TimbreTrainOptions(out_dir=folder), {})
+    config = VibratoConfig(latent_channels=4, latent_steps=16, width=16, layers=1, detune=detune)
+    head = VibratoHead(config)
+    with torch.no_grad():  # no vibrato; detune present, 12 cents (1 + 29 * 11 / 29), mix 0.5
+        bias = [-5.0, 0.0, 0.0, 0.0] + ([5.0, float(np.log(11 / 18)), 0.0] if detune else [])
+        head.net[-1].bias.copy_(torch.tensor(bias))
+        head.net[-1].weight.zero_()
+    save_file(head.state_dict(), folder / VIBRATO_FILE)
+    meta = json.loads((folder / "config.json").read_text())
+    meta["vibrato"] = config.to_dict()
+    if not detune:
+        del meta["vibrato"]["detune"]  # as heads before the detune were stored
+    meta["sha256"][VIBRATO_FILE] = hashlib.sha256((folder / VIBRATO_FILE).read_bytes()).hexdigest()
+    (folder / "config.json").write_text(json.dumps(meta))
+    loaded = TimbreModel.load(folder)
+    loaded.text_embedding = _fake_embedding  # type: ignore[method-assign]
+    return loaded
+
+
+def test_a_detune_head_detunes_generated_notes_and_the_option_turns_it_off(tmp_path) -> None:
+    old, new = _with_head(tmp_path / "old", False), _with_head(tmp_path / "new", True)
+    assert old.vibrato is not None and not old.vibrato.config.detune  # a head from before loads
+    options = GenerationOptions(steps=2)
+    latent = torch.zeros(1, 4, 16)
+    conditions = torch.zeros(1, 2)
+    assert new.vibrato is not None
+    found = new.vibrato.predict_detune(latent, conditions)[0]
+    assert abs(found.cents - 12.0) < 0.01 and abs(found.mix - 0.5) < 0.01
+    detuned = new.generate_sampleset(89, "", [60], [90], steps=2)
+    assert detuned.settings["detune"] == 1
+    audio = detuned.notes[(60, 90)].audio
+    params = hn.analyse(audio, 60, stretched=False)
+    assert hn.beating(params.harmonics) > 1.0
+    # Off (a project from before): the same notes as a head without detune makes.
+    plain = [n[2] for n in new.generate_notes(89, "", [60], [90], GenerationOptions(steps=2, detune=False))]
+    before = [n[2] for n in old.generate_notes(89, "", [60], [90], options)]
+    np.testing.assert_array_equal(plain[0], before[0])

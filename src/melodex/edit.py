@@ -68,6 +68,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
         raw["instruments"] = tuple(raw["instruments"])
     raw.setdefault("scale_lock", 0.0)  # a project from before the scale lock keeps composing without it
     raw.setdefault("timbre_vibrato", False)  # and one from before the vibrato head re-makes its timbres steady
+    raw.setdefault("timbre_detune", False)  # and one from before the detune with one harmonic bank
     options = pipeline.GenerateOptions(**raw)
     take = pipeline.Take(score=decode(stored.events), events=stored.events, samplesets=stored.samplesets,
                          timbres=stored.timbres, stems=stored.stems, mix=stored.mix,

@@ -66,6 +66,7 @@ class GenerateOptions:
     timbre_cfg: float | None = None  # None = the preset's value
     timbre_steps: int = 16
     timbre_vibrato: bool = True  # the timbre model's vibrato head (projects from before it: False)
+    timbre_detune: bool = True  # its detune, a second harmonic bank for detuned pads (projects from before: False)
     renderer: str = "timbre"  # "timbre" or "soundfont"
     sample_rate: int = 44100
     formats: tuple[str, ...] = ("wav",)
@@ -321,7 +322,8 @@ def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
             with single_thread():
                 sets = model.generate_samplesets(
                     requests, GenerationOptions(cfg=options.cfg, steps=options.timbre_steps,
-                                                vibrato=options.timbre_vibrato), options.sample_rate
+                                                vibrato=options.timbre_vibrato, detune=options.timbre_detune),
+                    options.sample_rate
                 )
             for i, sampleset in zip(generated, sets, strict=True):
                 made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.timbre_steps)

@@ -68,6 +68,9 @@ class GenerationOptions:
     # Add the vibrato head's modulation (weights that have one). False: notes as before the head, which is
     # how a project made before it re-makes its timbres.
     vibrato: bool = True
+    # Add the head's detune (a second harmonic bank) for notes it finds detuned, if the head predicts one.
+    # False: one bank, as before 2026-11-30, which is how a project made before it re-makes its timbres.
+    detune: bool = True
 
 def guided_prediction(
     v: torch.Tensor, v_reference: torch.Tensor, sample: torch.Tensor, t: torch.Tensor, cfg: float, rescale: float
@@ -241,16 +244,22 @@ class TimbreModel:
         velocity: torch.Tensor,
         vibrato: bool = True,
         program: torch.Tensor | None = None,
+        detune: bool = True,
     ) -> list[hn.HNParams]:
-        """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation if loaded
-        (`program`, each note's GM program, helps it; None: unknown)."""
+        """HN parameters of each latent: the decoder's frames, plus the vibrato head's modulation and detune
+        if loaded and asked for (`program`, each note's GM program, helps it; None: unknown)."""
         conditions = note_conditions(pitch, velocity)
         features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
         params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
-        if self.vibrato is None or not vibrato:
+        if self.vibrato is None:
             return params
-        found = self.vibrato.predict(latent, conditions, program)
-        return [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
+        if vibrato:
+            found = self.vibrato.predict(latent, conditions, program)
+            params = [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
+        if detune:
+            spread = self.vibrato.predict_detune(latent, conditions, program)
+            params = [replace(p, detune=d) for p, d in zip(params, spread, strict=True)]
+        return params
 
     def generate_notes(
         self,
@@ -308,13 +317,14 @@ class TimbreModel:
             embeddings[rows], family, pitch, velocity, options, torch.cat(noises), reference
         )
         programs = torch.tensor([requests[i].program for i in owner])
-        params = self.decode(latents, pitch, velocity, options.vibrato, programs)
+        params = self.decode(latents, pitch, velocity, options.vibrato, programs, options.detune)
         if options.level_limit_db is not None and options.cfg != 1.0:
             _, unguided = self.sample_latents(
                 embeddings[rows], family, pitch, velocity, replace(options, cfg=1.0), torch.cat(noises), reference
             )
             params = [level_limited(p, u, options.level_limit_db)
-                      for p, u in zip(params, self.decode(unguided, pitch, velocity, False), strict=True)]
+                      for p, u in zip(params, self.decode(unguided, pitch, velocity, False, detune=False),
+                                      strict=True)]
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: both cores synthesise
             audio = list(pool.map(lambda p, seed: hn.synthesize(p, seed=seed, tuned=True), params, seeds))
         notes: list[list[GeneratedNote]] = [[] for _ in requests]
@@ -372,6 +382,8 @@ class TimbreModel:
                 settings["level_limit_db"] = options.level_limit_db
             if self.vibrato is not None and options.vibrato:
                 settings["vibrato"] = 1  # made with the vibrato head: the same seed without it sounds steadier
+            if self.vibrato is not None and self.vibrato.config.detune and options.detune:
+                settings["detune"] = 1  # detuned notes have a second bank: without it they do not beat
             if request.text_b is not None:
                 settings.update(text_b=request.text_b, mix=request.mix)
             sets.append(

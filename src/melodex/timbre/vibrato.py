@@ -1,10 +1,12 @@
-"""The vibrato head: a note's latent + pitch and velocity -> its vibrato depth, rate and onset delay.
+"""The vibrato head: a note's latent + pitch and velocity -> its vibrato depth, rate and onset delay, and
+(heads trained since 2026-11-30) its detune: two oscillators' spread in cents and level ratio.
 
 The autoencoder decodes the slow pitch curve only (an L1 on an oscillation of random phase learns its
 mean: flat), so this small MLP predicts the phase-free parameters that `hn.synthesize` adds back. It
 reads the frozen autoencoder's latent, so diffusion-generated notes get vibrato without retraining, and
 the note's GM program when it is known: from the latent alone, words such as "bright" moved generated
-violins far enough that it gave them none.
+violins far enough that it gave them none. The decoder's single harmonic bank cannot beat either, so
+the detune is predicted here the same way (`hn.estimate_detune` targets).
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ class VibratoConfig:
     width: int = 256
     layers: int = 3
     program_dim: int = 16  # GM program embedding (UNKNOWN_PROGRAM when not given)
+    detune: bool = False  # three outputs more (detune presence, cents, mix); heads before it have none
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
 class VibratoHead(nn.Module):
-    """(latent, conditions) -> raw outputs (batch, 4): presence logit, depth, rate, delay (see `decode`)."""
+    """(latent, conditions) -> raw outputs (batch, 4 or 7): vibrato presence logit, depth, rate, delay, and
+    with `config.detune` detune presence logit, cents, mix (see `amounts`, `detune_amounts`)."""
 
     def __init__(self, config: VibratoConfig) -> None:
         super().__init__()
@@ -45,7 +49,7 @@ class VibratoHead(nn.Module):
         for _ in range(config.layers):
             layers += [nn.Linear(width_in, config.width), nn.GELU()]
             width_in = config.width
-        layers.append(nn.Linear(width_in, 4))
+        layers.append(nn.Linear(width_in, 7 if config.detune else 4))
         self.net = nn.Sequential(*layers)
 
     def forward(
@@ -66,6 +70,23 @@ class VibratoHead(nn.Module):
             MAX_DELAY_S * torch.sigmoid(raw[:, 3]),
         )
 
+    @staticmethod
+    def detune_amounts(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(detune presence probability, cents, mix), each (batch,), from a detune head's raw outputs."""
+        low, high = hn.DETUNE_RANGE
+        return torch.sigmoid(raw[:, 4]), low + (high - low) * torch.sigmoid(raw[:, 5]), torch.sigmoid(raw[:, 6])
+
+    @torch.no_grad()
+    def predict_detune(
+        self, latent: torch.Tensor, conditions: torch.Tensor, program: torch.Tensor | None = None
+    ) -> list[hn.Detune]:
+        """One `hn.Detune` per note: none where less likely than not, or from a head without detune."""
+        if not self.config.detune:
+            return [hn.Detune()] * len(latent)
+        present, cents, mix = self.detune_amounts(self(latent, conditions, program))
+        return [hn.Detune(float(c), float(m)) if p >= 0.5 else hn.Detune()
+                for p, c, m in zip(present, cents, mix, strict=True)]
+
     @torch.no_grad()
     def predict(
         self, latent: torch.Tensor, conditions: torch.Tensor, program: torch.Tensor | None = None
@@ -84,9 +105,11 @@ def vibrato_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Presence as a classification; depth (cents / 10), rate (Hz) and delay (s / 0.1) by L1 where present.
 
-    `target` (batch, 3) holds each note's analysed depth, rate and delay (depth 0: no vibrato).
+    `target` (batch, 3) holds each note's analysed depth, rate and delay (depth 0: no vibrato); a detune
+    head's (batch, 5) adds the detune's cents (0: none) and mix, learnt the same way (cents / 2, mix / 0.1).
     """
-    present, depth, rate, delay = head.amounts(head(latent, conditions, program))
+    raw = head(latent, conditions, program)
+    present, depth, rate, delay = head.amounts(raw)
     has = (target[:, 0] > 0).float()
     bce = nn.functional.binary_cross_entropy(present.clamp(1e-6, 1 - 1e-6), has)
     count = has.sum().clamp(min=1.0)
@@ -96,4 +119,14 @@ def vibrato_loss(
     total = bce + depth_l1 + rate_l1 + delay_l1
     parts = {"bce": float(bce.detach()), "depth_cents": 10 * float(depth_l1.detach()),
              "rate_hz": float(rate_l1.detach()), "delay_s": 0.1 * float(delay_l1.detach())}
+    if head.config.detune:
+        detuned, cents, mix = head.detune_amounts(raw)
+        has = (target[:, 3] > 0).float()
+        detune_bce = nn.functional.binary_cross_entropy(detuned.clamp(1e-6, 1 - 1e-6), has)
+        count = has.sum().clamp(min=1.0)
+        cents_l1 = ((cents - target[:, 3]).abs() / 2 * has).sum() / count
+        mix_l1 = ((mix - target[:, 4]).abs() / 0.1 * has).sum() / count
+        total = total + detune_bce + cents_l1 + mix_l1
+        parts.update(detune_bce=float(detune_bce.detach()), detune_cents=2 * float(cents_l1.detach()),
+                     detune_mix=0.1 * float(mix_l1.detach()))
     return total, parts

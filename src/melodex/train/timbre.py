@@ -342,13 +342,19 @@ class VibratoTrainOptions:
     checkpoint_minutes: float = 3.0
     threads: int = 1
     seed: int = 0
-    config: VibratoConfig = field(default_factory=VibratoConfig)
+    config: VibratoConfig = field(default_factory=lambda: VibratoConfig(detune=True))
 
 
-def vibrato_targets(dataset: NoteDataset) -> np.ndarray:
-    """(n, 3) analysed depth (cents), rate (Hz), onset delay (s) of every note's pitch curve."""
+def vibrato_targets(dataset: NoteDataset, detune: bool = True) -> np.ndarray:
+    """(n, 3) analysed depth (cents), rate (Hz), onset delay (s) of every note's pitch curve; with `detune`
+    (n, 5): and `hn.estimate_detune`'s cents and mix of its partials (about 2 minutes on one core)."""
     found = [hn.estimate_vibrato(dataset.cents[i].astype(np.float64)) for i in range(len(dataset))]
-    return np.array([[v.depth_cents, v.rate_hz, v.delay_s] for v in found], dtype=np.float32)
+    target = np.array([[v.depth_cents, v.rate_hz, v.delay_s] for v in found], dtype=np.float32)
+    if not detune:
+        return target
+    spread = [hn.estimate_detune(dataset.params(i).harmonics, int(dataset.pitch[i]), float(dataset.stretch[i]))
+              for i in range(len(dataset))]
+    return np.concatenate([target, np.array([[d.cents, d.mix] for d in spread], dtype=np.float32)], 1)
 
 
 @torch.no_grad()
@@ -406,7 +412,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     model = TimbreModel.load(options.weights_dir)
     mean, logvar = _posteriors(model.autoencoder, dataset)
     generated = torch.stack([generated_latents(model, dataset, options, d) for d in range(options.generated_draws)])
-    target = torch.from_numpy(vibrato_targets(dataset))
+    target = torch.from_numpy(vibrato_targets(dataset, options.config.detune))
     conditions = note_conditions(torch.from_numpy(dataset.pitch), torch.from_numpy(dataset.velocity))
     programs = torch.from_numpy(dataset.program).long()
     train_rows, valid_rows = validation_split(len(dataset), options.seed)
@@ -415,7 +421,8 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     optimiser = torch.optim.AdamW(head.parameters(), lr=options.learning_rate, weight_decay=1e-4)
     # One checkpoint per autoencoder: a head trained on another autoencoder's latents must not be resumed.
     autoencoder_digest = hashlib.sha256((options.weights_dir / WEIGHT_FILES[0]).read_bytes()).hexdigest()[:16]
-    checkpoint = Checkpoint(options.cache_dir / f"vibrato_{autoencoder_digest}.ckpt", options.checkpoint_minutes)
+    kind = "vibrato_detune" if options.config.detune else "vibrato"  # their output layers differ
+    checkpoint = Checkpoint(options.cache_dir / f"{kind}_{autoencoder_digest}.ckpt", options.checkpoint_minutes)
     step, _ = checkpoint.resume(head, optimiser)
     rng = np.random.default_rng(options.seed + step)
     std = (0.5 * logvar).exp()
@@ -456,6 +463,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     config["vibrato_training"] = {
         "notes": len(dataset),
         "notes_with_vibrato": int((target[:, 0] > 0).sum()),
+        **({"notes_with_detune": int((target[:, 3] > 0).sum())} if options.config.detune else {}),
         "steps": options.steps,
         "generated_share": options.generated_share,
         "generated_draws": options.generated_draws,
