@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/eval_timbre.py [--weights DIR] [--quick] [--reconstruction-only] [--png docs/img]
     .venv/bin/python scripts/eval_timbre.py --vibrato [--png DIR]   # the vibrato comparison only
+    .venv/bin/python scripts/eval_timbre.py --detune   # the detune (beating) comparison only
 
 Prints the numbers and writes spectrogram PNGs (originals vs HN vs autoencoder, and text contrasts).
 The reconstruction table adds phasiness (`metrics.phasiness`, Hz) for the originals, Griffin-Lim from
@@ -13,6 +14,12 @@ against a fixed f0 (MIDI pitch + `pitch_cents`: vibrato counts as deviation).
 `hn.estimate_vibrato`'s depth and rate, all measured from audio) of the original, the HN analysis, the
 autoencoder and the autoencoder + vibrato head, with MR-STFT and fixed-f0 phasiness; then generated violin,
 flute and cello notes without and with the head against the FluidR3 notes; and a PNG of the pitch curves.
+
+`--detune` puts side by side the beating of detuned pads and of controls that should not beat: per note,
+`hn.beating` (dB of level movement of the first 20 partials over the hold) and `hn.estimate_detune`'s
+cents and mix, all measured from audio, for the original, the HN analysis, and the autoencoder + vibrato
+head without and with the head's detune (MR-STFT: mean over 4 seeds); MR-STFT on the 13 reference notes
+both ways; then generated notes without and with the detune.
 """
 
 from __future__ import annotations
@@ -184,6 +191,57 @@ def vibrato_report(model: TimbreModel, png: Path | None) -> dict[str, object]:
     return {"reconstruction": summary, "generated": table}
 
 
+def _beats(measures: list[evaluate.DetuneMeasure]) -> str:
+    detuned = [m.detune for m in measures if m.detune.cents > 0]
+    cents = (f"{np.mean([d.cents for d in detuned]):4.1f} c x {np.mean([d.mix for d in detuned]):.2f}" if detuned
+             else "   none     ")
+    return f"{np.mean([m.beating_db for m in measures]):4.2f} dB {cents} ({len(detuned)}/{len(measures)})"
+
+
+def detune_report(model: TimbreModel) -> dict[str, object]:
+    """Print the detune comparison (see the module docstring); returns its numbers."""
+    if model.vibrato is None or not model.vibrato.config.detune:
+        print("   (this head predicts no detune: '+detune' is the plain autoencoder + vibrato)")
+    notes = tuple((p, q) for p in evaluate.DETUNED_PROGRAMS + evaluate.DETUNE_CONTROLS for q in evaluate.DETUNE_PITCHES)
+    rows = evaluate.detune_reconstruction(model, notes)
+    print("== detune, reconstruction (FluidR3, velocity 100): beating dB / detune cents x mix (from audio), MR-STFT")
+    for program, pitch in notes:
+        chosen = {r.method: r for r in rows if (r.program, r.pitch) == (program, pitch)}
+        cells = "  ".join(
+            f"{m} {chosen[m].measure.beating_db:4.2f}/{chosen[m].measure.detune.cents:4.1f}x"
+            f"{chosen[m].measure.detune.mix:.2f}" + (f" MR {chosen[m].mr_stft:.3f}" if m != "original" else "")
+            for m in evaluate.DETUNE_METHODS
+        )
+        print(f"   {program:3d}/{pitch:3d} {cells}")
+    summary: dict[str, object] = {}
+    steady = tuple(p for p in evaluate.DETUNE_CONTROLS if p != 80)
+    for group, programs in (("detuned", evaluate.DETUNED_PROGRAMS), ("sq. lead", (80,)), ("controls", steady)):
+        for method in evaluate.DETUNE_METHODS:
+            chosen_rows = [r for r in rows if r.method == method and r.program in programs]
+            line = _beats([r.measure for r in chosen_rows])
+            mr = float(np.mean([r.mr_stft for r in chosen_rows]))
+            summary[f"{group} {method}"] = {
+                "beating_db": float(np.mean([r.measure.beating_db for r in chosen_rows])),
+                "with_detune": sum(r.measure.detune.cents > 0 for r in chosen_rows), "notes": len(chosen_rows),
+                "mr_stft": mr,
+            }
+            print(f"{group:9s} {method:28s} {line}" + (f"  MR-STFT {mr:.3f}" if method != "original" else ""))
+    reference = evaluate.detune_reconstruction(model, evaluate.REFERENCE_NOTES)
+    for method in ("autoencoder+vibrato", "autoencoder+vibrato+detune"):
+        mr = float(np.mean([r.mr_stft for r in reference if r.method == method]))
+        summary[f"reference 13 notes {method}"] = {"mr_stft": mr}
+        print(f"MR-STFT, 13 reference notes (4 seeds), {method:28s} {mr:.3f}")
+    print("== detune, generated notes (no words, cfg 3, velocity 90, pitches 55/67, seeds 0-1) vs FluidR3 notes:"
+          " mean beating dB, mean detune of the detuned ones (share detuned)")
+    generated = evaluate.generated_detune(model)
+    for program, found in generated.items():
+        cells = "  ".join(f"{name} {_beats(measures)}" for name, measures in found.items())
+        summary[f"generated {program}"] = {name: float(np.mean([m.beating_db for m in measures]))
+                                           for name, measures in found.items()}
+        print(f"   program {program:3d}: {cells}")
+    return summary
+
+
 def vibrato_png(
     rows: list[evaluate.VibratoRow], generated: dict[int, dict[str, list[evaluate.VibratoMeasure]]], path: Path
 ) -> None:
@@ -219,6 +277,8 @@ def main() -> None:
                         help="only the reconstruction table (no generated pitch, no text control)")
     parser.add_argument("--vibrato", action="store_true",
                         help="only the vibrato comparison (reference notes, generated notes, pitch-curve PNG)")
+    parser.add_argument("--detune", action="store_true",
+                        help="only the detune comparison (beating of detuned pads and controls, MR-STFT)")
     parser.add_argument("--png", type=Path, default=None, help="folder for spectrogram PNGs")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     parser.add_argument("--guidance", choices=("words", "all"), default="words",
@@ -227,6 +287,11 @@ def main() -> None:
     torch.set_num_threads(1)
     model = TimbreModel.load(args.weights)
     results: dict[str, object] = {}
+    if args.detune:
+        results["detune"] = detune_report(model)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
     if args.vibrato:
         results["vibrato"] = vibrato_report(model, args.png)
         if args.json is not None:

@@ -5,7 +5,9 @@ original: the HN analysis itself, and HN through the autoencoder (encode -> deco
 generates notes from contrasting words and measures what the words should change (spectral centroid
 for bright/dark, decay for plucky/pad) at several guidance scales. `vibrato_reconstruction` and
 `generated_vibrato` measure vibrato (pitch-curve std, depth, rate) from the audio, with and without the
-vibrato head, against the originals and FluidR3's notes.
+vibrato head, against the originals and FluidR3's notes. `detune_reconstruction` and `generated_detune`
+measure the beating of detuned pads (`hn.beating`, `hn.estimate_detune` on the audio's HN analysis) the
+same way, against non-detuned controls.
 """
 
 from __future__ import annotations
@@ -51,10 +53,11 @@ def render_reference(program: int, pitch: int) -> np.ndarray:
 
 @torch.no_grad()
 def autoencode(
-    model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: bool = False, program: int | None = None
+    model: TimbreModel, params: hn.HNParams, velocity: int, vibrato: bool = False, program: int | None = None,
+    detune: bool = False,
 ) -> hn.HNParams:
-    """Encode -> decode (the latent's mean); `vibrato` adds the model's vibrato head, if it has one, told
-    the GM `program` when given."""
+    """Encode -> decode (the latent's mean); `vibrato` adds the model's vibrato head, if it has one, and
+    `detune` its detune, told the GM `program` when given."""
     ae = model.autoencoder
     x = ae.normalise(torch.from_numpy(features_from_params(params))[None])
     conditions = note_conditions(torch.tensor([params.pitch]), torch.tensor([velocity]))
@@ -64,6 +67,9 @@ def autoencode(
     if vibrato and model.vibrato is not None:
         known = None if program is None else torch.tensor([program])
         decoded = replace(decoded, vibrato=model.vibrato.predict(mean, conditions, known)[0])
+    if detune and model.vibrato is not None:
+        known = None if program is None else torch.tensor([program])
+        decoded = replace(decoded, detune=model.vibrato.predict_detune(mean, conditions, known)[0])
     return decoded
 
 
@@ -257,4 +263,88 @@ def generated_vibrato(
             out[program] = found
     finally:
         model.vibrato = head
+    return out
+
+
+# -- detune ----------------------------------------------------------------------------------------
+
+# Detuned or chorused programs (warm pad, polysynth, synth strings 1/2, synth brass 1/2, saw lead), then
+# controls (flute, piano, square lead, clarinet), at two pitches each. FluidR3's square lead turned out
+# detuned itself (10 cents, both pitches), so reports keep it apart from the three that do not beat.
+DETUNED_PROGRAMS = (89, 90, 50, 51, 62, 63, 81)
+DETUNE_CONTROLS = (73, 0, 80, 71)
+DETUNE_PITCHES = (55, 67)
+
+
+@dataclass(frozen=True)
+class DetuneMeasure:
+    """A note's beating measured from its audio (HN analysis, then `hn.beating` and `hn.estimate_detune`)."""
+
+    beating_db: float
+    detune: hn.Detune
+
+
+def measure_detune(audio: np.ndarray, pitch: int, stretched: bool = False) -> DetuneMeasure:
+    params = hn.analyse(audio, pitch, stretched=stretched)
+    return DetuneMeasure(hn.beating(params.harmonics), hn.estimate_detune(params.harmonics, pitch, params.stretch))
+
+
+# No "hn + detune": the analysed frames carry the original's beating already, a second bank doubles it.
+DETUNE_METHODS = ("original", "hn", "autoencoder+vibrato", "autoencoder+vibrato+detune")
+
+
+@dataclass(frozen=True)
+class DetuneRow:
+    program: int
+    pitch: int
+    method: str
+    measure: DetuneMeasure  # of the seed-0 audio
+    mr_stft: float  # mean over the seeds (noise, vibrato phase and the second bank's phases change with it)
+
+
+def detune_reconstruction(
+    model: TimbreModel, notes: tuple[tuple[int, int], ...], seeds: tuple[int, ...] = (0, 1, 2, 3)
+) -> list[DetuneRow]:
+    """Each (program, pitch) through analysis and the autoencoder + the head's vibrato, without and with
+    the head's detune."""
+    rows = []
+    for program, pitch in notes:
+        stretched = program < 40
+        original = render_reference(program, pitch)
+        params = hn.analyse(original, pitch, stretched=stretched)
+        decodes = {
+            "hn": params,
+            "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True, program=program),
+            "autoencoder+vibrato+detune": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True,
+                                                     program=program, detune=True),
+        }
+        rows.append(DetuneRow(program, pitch, "original", measure_detune(original, pitch, stretched), 0.0))
+        for method, decoded in decodes.items():
+            audio = [hn.synthesize(decoded, seed=seed) for seed in seeds]
+            rows.append(DetuneRow(program, pitch, method, measure_detune(audio[0], pitch, stretched),
+                                  float(np.mean([metrics.mr_stft(original, a) for a in audio]))))
+    return rows
+
+
+def generated_detune(
+    model: TimbreModel, programs: tuple[int, ...] = DETUNED_PROGRAMS + DETUNE_CONTROLS,
+    pitches: tuple[int, ...] = DETUNE_PITCHES, seeds: tuple[int, ...] = (0, 1), velocity: int = 90,
+) -> dict[int, dict[str, list[DetuneMeasure]]]:
+    """Per program: FluidR3's notes and generated ones (no words, cfg 3) without and with the detune."""
+    from melodex.soundfont import SoundFontSynth
+
+    out: dict[int, dict[str, list[DetuneMeasure]]] = {}
+    for program in programs:
+        with SoundFontSynth() as synth:
+            reference = [synth.render_note(program, p, velocity, hn.HOLD_S, 0.5)[: hn.NOTE_FRAMES] for p in pitches]
+        found = {"soundfont": [measure_detune(a, p, program < 40) for a, p in zip(reference, pitches, strict=True)]}
+        for name, detune in (("generated", False), ("generated+detune", True)):
+            found[name] = [
+                measure_detune(audio, pitch, program < 40)
+                for seed in seeds
+                for pitch, _, audio, _, _ in model.generate_notes(
+                    program, "", list(pitches), [velocity], GenerationOptions(seed=seed, detune=detune)
+                )
+            ]
+        out[program] = found
     return out
