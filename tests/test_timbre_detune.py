@@ -73,9 +73,11 @@ def _with_head(folder, detune: bool) -> TimbreModel:
     config = VibratoConfig(latent_channels=4, latent_steps=16, width=16, layers=1, detune=detune)
     head = VibratoHead(config)
     with torch.no_grad():  # no vibrato; detune present, 12 cents (1 + 29 * 11 / 29), mix 0.5
-        bias = [-5.0, 0.0, 0.0, 0.0] + ([5.0, float(np.log(11 / 18)), 0.0] if detune else [])
-        head.net[-1].bias.copy_(torch.tensor(bias))
+        head.net[-1].bias.copy_(torch.tensor([-5.0, 0.0, 0.0, 0.0]))
         head.net[-1].weight.zero_()
+        if detune:
+            head.detune_net[-1].bias.copy_(torch.tensor([5.0, float(np.log(11 / 18)), 0.0]))
+            head.detune_net[-1].weight.zero_()
     save_file(head.state_dict(), folder / VIBRATO_FILE)
     meta = json.loads((folder / "config.json").read_text())
     meta["vibrato"] = config.to_dict()

@@ -30,7 +30,7 @@ class VibratoConfig:
     width: int = 256
     layers: int = 3
     program_dim: int = 16  # GM program embedding (UNKNOWN_PROGRAM when not given)
-    detune: bool = False  # three outputs more (detune presence, cents, mix); heads before it have none
+    detune: bool = False  # a second MLP of the same shape for the detune (presence, cents, mix); older heads: none
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -38,26 +38,39 @@ class VibratoConfig:
 
 class VibratoHead(nn.Module):
     """(latent, conditions) -> raw outputs (batch, 4 or 7): vibrato presence logit, depth, rate, delay, and
-    with `config.detune` detune presence logit, cents, mix (see `amounts`, `detune_amounts`)."""
+    with `config.detune` detune presence logit, cents, mix (see `amounts`, `detune_amounts`).
+
+    The detune has its own MLP and program embedding, so a head trained before it keeps its vibrato
+    exactly (trained on shared layers, generated "bright" flutes at cfg 4 lost theirs: 6/6 -> 3/6)."""
 
     def __init__(self, config: VibratoConfig) -> None:
         super().__init__()
         self.config = config
-        self.program = nn.Embedding(UNKNOWN_PROGRAM + 1, config.program_dim)
+        self.program, self.net = self._mlp(config, 4)
+        if config.detune:
+            self.detune_program, self.detune_net = self._mlp(config, 3)
+
+    @staticmethod
+    def _mlp(config: VibratoConfig, outputs: int) -> tuple[nn.Embedding, nn.Sequential]:
         layers: list[nn.Module] = []
         width_in = config.latent_channels * config.latent_steps + 2 + config.program_dim
         for _ in range(config.layers):
             layers += [nn.Linear(width_in, config.width), nn.GELU()]
             width_in = config.width
-        layers.append(nn.Linear(width_in, 7 if config.detune else 4))
-        self.net = nn.Sequential(*layers)
+        layers.append(nn.Linear(width_in, outputs))
+        return nn.Embedding(UNKNOWN_PROGRAM + 1, config.program_dim), nn.Sequential(*layers)
 
     def forward(
         self, latent: torch.Tensor, conditions: torch.Tensor, program: torch.Tensor | None = None
     ) -> torch.Tensor:
         if program is None:
             program = torch.full((len(latent),), UNKNOWN_PROGRAM, dtype=torch.long)
-        return self.net(torch.cat([latent.flatten(1), conditions, self.program(program.long())], dim=1))
+        program = program.long()
+        raw = self.net(torch.cat([latent.flatten(1), conditions, self.program(program)], dim=1))
+        if not self.config.detune:
+            return raw
+        detune = self.detune_net(torch.cat([latent.flatten(1), conditions, self.detune_program(program)], dim=1))
+        return torch.cat([raw, detune], dim=1)
 
     @staticmethod
     def amounts(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -343,6 +343,9 @@ class VibratoTrainOptions:
     threads: int = 1
     seed: int = 0
     config: VibratoConfig = field(default_factory=lambda: VibratoConfig(detune=True))
+    # A head without detune in `weights_dir` is kept as it is and only the detune MLP is trained: trained
+    # jointly, the head's vibrato moved (generated "bright" flutes at cfg 4 with vibrato: 6/6 -> 3/6).
+    keep_vibrato: bool = True
 
 
 def vibrato_targets(dataset: NoteDataset, detune: bool = True) -> np.ndarray:
@@ -418,10 +421,16 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
     train_rows, valid_rows = validation_split(len(dataset), options.seed)
     torch.manual_seed(options.seed)  # again: building the text encoder for `generated_latents` draws from it
     head = VibratoHead(options.config)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=options.learning_rate, weight_decay=1e-4)
     # One checkpoint per autoencoder: a head trained on another autoencoder's latents must not be resumed.
     autoencoder_digest = hashlib.sha256((options.weights_dir / WEIGHT_FILES[0]).read_bytes()).hexdigest()[:16]
-    kind = "vibrato_detune" if options.config.detune else "vibrato"  # their output layers differ
+    kind = "vibrato_detune_mlp" if options.config.detune else "vibrato"  # their layers differ
+    kept: dict[str, torch.Tensor] = {}
+    if options.keep_vibrato and options.config.detune and model.vibrato is not None and not model.vibrato.config.detune:
+        kept = model.vibrato.state_dict()
+        head.load_state_dict(kept, strict=False)  # the detune MLP is new
+        kind += "_on_" + hashlib.sha256((options.weights_dir / VIBRATO_FILE).read_bytes()).hexdigest()[:16]
+    trained = [p for n, p in head.named_parameters() if not kept or n.startswith("detune_")]
+    optimiser = torch.optim.AdamW(trained, lr=options.learning_rate, weight_decay=1e-4)
     checkpoint = Checkpoint(options.cache_dir / f"{kind}_{autoencoder_digest}.ckpt", options.checkpoint_minutes)
     step, _ = checkpoint.resume(head, optimiser)
     rng = np.random.default_rng(options.seed + step)
@@ -464,6 +473,7 @@ def train_vibrato(options: VibratoTrainOptions, log: Log | None = None) -> Path:
         "notes": len(dataset),
         "notes_with_vibrato": int((target[:, 0] > 0).sum()),
         **({"notes_with_detune": int((target[:, 3] > 0).sum())} if options.config.detune else {}),
+        **({"vibrato_kept_from": kind.split("_on_")[1]} if kept else {}),
         "steps": options.steps,
         "generated_share": options.generated_share,
         "generated_draws": options.generated_draws,
