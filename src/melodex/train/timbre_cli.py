@@ -67,7 +67,9 @@ def register(train_app: typer.Typer) -> None:
         cache: Path = typer.Option(None, help="note dataset and checkpoint folder (default .cache/timbre)"),
         threads: int = typer.Option(1, help="CPU threads for torch"),
     ) -> None:
-        """Train (or resume) the vibrato head on the frozen autoencoder's latents (about a minute on one core).
+        """Train (or resume) the vibrato head on the frozen autoencoder's latents (about a minute on one core),
+        with its detune MLP (about 3 minutes more). A stored head without detune is kept as it is and only the
+        detune MLP is trained.
 
         The autoencoder and diffusion weights are not changed, so the diffusion model needs no retraining.
         """
