@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -203,28 +204,41 @@ class VibratoRow:
     phasiness_fixed_f0_hz: float
 
 
-def vibrato_reconstruction(model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> list[VibratoRow]:
-    """Every reference note through analysis, the autoencoder, and the autoencoder + vibrato head."""
-    rows = []
-    for program, pitch in REFERENCE_NOTES:
+def _reconstructions(
+    notes: tuple[tuple[int, int], ...], decodes: Callable[[hn.HNParams, int], dict[str, hn.HNParams]],
+    seeds: tuple[int, ...],
+) -> Iterator[tuple[int, int, bool, hn.HNParams, np.ndarray, dict[str, list[np.ndarray]], dict[str, float]]]:
+    """Per (program, pitch): (program, pitch, stretched, analysis, original audio, each method's audio per
+    seed, each method's MR-STFT to the original averaged over the seeds); `decodes(analysis, program)` names
+    the HN parameters of each method."""
+    for program, pitch in notes:
         stretched = program < 40
         original = render_reference(program, pitch)
         params = hn.analyse(original, pitch, stretched=stretched)
-        decodes = {
+        audio = {method: [hn.synthesize(decoded, seed=seed) for seed in seeds]
+                 for method, decoded in decodes(params, program).items()}
+        distance = {method: float(np.mean([metrics.mr_stft(original, a) for a in takes]))
+                    for method, takes in audio.items()}
+        yield program, pitch, stretched, params, original, audio, distance
+
+
+def vibrato_reconstruction(model: TimbreModel, seeds: tuple[int, ...] = (0, 1, 2, 3)) -> list[VibratoRow]:
+    """Every reference note through analysis, the autoencoder, and the autoencoder + vibrato head."""
+    def decodes(params: hn.HNParams, program: int) -> dict[str, hn.HNParams]:
+        return {
             "hn": params,
             "autoencoder": autoencode(model, params, REFERENCE_VELOCITY),
             "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True, program=program),
         }
-        stretch = params.stretch
+
+    rows = []
+    for program, pitch, stretched, params, original, audio, distance in _reconstructions(
+            REFERENCE_NOTES, decodes, seeds):
         rows.append(VibratoRow(program, pitch, "original", measure_vibrato(original, pitch, stretched), 0.0,
-                               metrics.phasiness(original, pitch, stretch=stretch)))
-        for method, decoded in decodes.items():
-            audio = [hn.synthesize(decoded, seed=seed) for seed in seeds]
-            rows.append(VibratoRow(
-                program, pitch, method, measure_vibrato(audio[0], pitch, stretched),
-                float(np.mean([metrics.mr_stft(original, a) for a in audio])),
-                metrics.phasiness(audio[0], pitch, stretch=stretch),
-            ))
+                               metrics.phasiness(original, pitch, stretch=params.stretch)))
+        rows += [VibratoRow(program, pitch, method, measure_vibrato(takes[0], pitch, stretched), distance[method],
+                            metrics.phasiness(takes[0], pitch, stretch=params.stretch))
+                 for method, takes in audio.items()]
     return rows
 
 
@@ -307,22 +321,19 @@ def detune_reconstruction(
 ) -> list[DetuneRow]:
     """Each (program, pitch) through analysis and the autoencoder + the head's vibrato, without and with
     the head's detune."""
-    rows = []
-    for program, pitch in notes:
-        stretched = program < 40
-        original = render_reference(program, pitch)
-        params = hn.analyse(original, pitch, stretched=stretched)
-        decodes = {
+    def decodes(params: hn.HNParams, program: int) -> dict[str, hn.HNParams]:
+        return {
             "hn": params,
             "autoencoder+vibrato": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True, program=program),
             "autoencoder+vibrato+detune": autoencode(model, params, REFERENCE_VELOCITY, vibrato=True,
                                                      program=program, detune=True),
         }
+
+    rows = []
+    for program, pitch, stretched, _, original, audio, distance in _reconstructions(notes, decodes, seeds):
         rows.append(DetuneRow(program, pitch, "original", measure_detune(original, pitch, stretched), 0.0))
-        for method, decoded in decodes.items():
-            audio = [hn.synthesize(decoded, seed=seed) for seed in seeds]
-            rows.append(DetuneRow(program, pitch, method, measure_detune(audio[0], pitch, stretched),
-                                  float(np.mean([metrics.mr_stft(original, a) for a in audio]))))
+        rows += [DetuneRow(program, pitch, method, measure_detune(takes[0], pitch, stretched), distance[method])
+                 for method, takes in audio.items()]
     return rows
 
 
