@@ -26,15 +26,15 @@ import torch
 from eval_structure import real_plan
 
 from melodex.data.corpus import load_corpus
-from melodex.score import Score
+from melodex.score import ROLES, Score
 from melodex.structure.conditioning import energy_of
 from melodex.structure.generate import (
-    _REGISTER_ROLES,
     DEFAULT_GUIDANCE,
     DEFAULT_KEY_BIAS,
     DEFAULT_REGISTER_BIAS,
     DEFAULT_TEMPERATURE,
     generate_score,
+    track_group,
 )
 from melodex.structure.model import load_model
 from melodex.tokens import TokenError
@@ -46,15 +46,13 @@ BOUNDS = (-6.0, 3.0)  # nats
 
 def degree_counts(score: Score) -> np.ndarray:
     """Notes per (mode, track group, scale degree) of one score."""
-    from melodex.score import ROLES
-
     counts = np.zeros((2, 2, 12))
     mode = 0 if score.key.mode == "major" else 1
     for track in score.tracks:
         if track.is_drum or not len(track.notes):
             continue
-        group = 0 if ROLES.index(track.role) in _REGISTER_ROLES else 1
-        counts[mode, group] += np.bincount((track.notes[:, 2] - score.key.tonic) % 12, minlength=12)
+        degrees = (track.notes[:, 2] - score.key.tonic) % 12
+        counts[mode, track_group(ROLES.index(track.role))] += np.bincount(degrees, minlength=12)
     return counts
 
 

@@ -65,7 +65,14 @@ DEFAULT_PRESENCE_BIAS = 3.0
 DEFAULT_REGISTER_BIAS = 1.0
 REGISTER_REACH = 9
 REGISTER_AFTER = 4  # notes a track writes before its register counts
-_REGISTER_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
+_MELODIC_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
+
+
+def track_group(role_index: int) -> int:
+    """The track group of a role, as the register bias and the scale-degree calibration see it: 0 for a
+    melody-like line (melody, lead, counter, bass), 1 for the rest (chords, pads, accompaniment)."""
+    return 0 if role_index in _MELODIC_ROLES else 1
+
 _PITCHES = np.arange(128)
 MAX_EVENTS = 4000
 MAX_DRAWS = 8  # draws of one event before a stacked note's pitch is taken as the grammar leaves it
@@ -134,14 +141,14 @@ class Sampler:
         if track in state.drum_tracks:
             return None
         bias = None
-        melodic = state.track_roles[track] in _REGISTER_ROLES if track < len(state.track_roles) else True
+        group = track_group(state.track_roles[track])
         if self.degree_bias is not None and state.key >= 0:
-            bias = self._degrees(state.key, 0 if melodic else 1)
+            bias = self._degrees(state.key, group)
         if self.key_bias != 0 and state.key >= 0:
             lock = np.where(_in_scale(state.key), 0.0, -self.key_bias)
             bias = lock if bias is None else bias + lock
         counts = state.track_pitches.get(track)
-        if self.register_bias != 0 and counts is not None and state.track_notes[track] >= REGISTER_AFTER and melodic:
+        if self.register_bias != 0 and counts is not None and state.track_notes[track] >= REGISTER_AFTER and group == 0:
             median = int(np.searchsorted(np.cumsum(counts), (state.track_notes[track] + 1) / 2))
             far = np.maximum(np.abs(_PITCHES - median) - REGISTER_REACH, 0) * -self.register_bias
             bias = far if bias is None else bias + far
