@@ -97,7 +97,7 @@ def test_a_detune_head_detunes_generated_notes_and_the_option_turns_it_off(tmp_p
     latent = torch.zeros(1, 4, 16)
     conditions = torch.zeros(1, 2)
     assert new.vibrato is not None
-    found = new.vibrato.predict_detune(latent, conditions)[0]
+    found = new.vibrato.modulation(latent, conditions)[1][0]
     assert abs(found.cents - 12.0) < 0.01 and abs(found.mix - 0.5) < 0.01
     detuned = new.generate_sampleset(89, "", [60], [90], steps=2)
     assert detuned.settings["detune"] == 1

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from melodex.timbre import hn, metrics
-from melodex.timbre.autoencoder import features_from_params, note_conditions, params_from_features
+from melodex.timbre.autoencoder import features_from_params, note_conditions
 from melodex.timbre.model import GenerationOptions, TimbreModel
 
 # (program, pitch) as in ARCHITECTURE.md: piano, e-piano, nylon guitar, violin, cello, trumpet, flute,
@@ -61,17 +61,10 @@ def autoencode(
     `detune` its detune, told the GM `program` when given."""
     ae = model.autoencoder
     x = ae.normalise(torch.from_numpy(features_from_params(params))[None])
-    conditions = note_conditions(torch.tensor([params.pitch]), torch.tensor([velocity]))
-    mean, _ = ae.encode(x, conditions)
-    features = ae.denormalise(ae.decode(mean, conditions))[0].numpy()
-    decoded = params_from_features(features, params.pitch)
-    if vibrato and model.vibrato is not None:
-        known = None if program is None else torch.tensor([program])
-        decoded = replace(decoded, vibrato=model.vibrato.predict(mean, conditions, known)[0])
-    if detune and model.vibrato is not None:
-        known = None if program is None else torch.tensor([program])
-        decoded = replace(decoded, detune=model.vibrato.predict_detune(mean, conditions, known)[0])
-    return decoded
+    pitch, velocities = torch.tensor([params.pitch]), torch.tensor([velocity])
+    mean, _ = ae.encode(x, note_conditions(pitch, velocities))
+    known = None if program is None else torch.tensor([program])
+    return model.decode(mean, pitch, velocities, vibrato, known, detune)[0]
 
 
 def reconstruction(model: TimbreModel | None) -> list[ReconstructionRow]:

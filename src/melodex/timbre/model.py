@@ -251,15 +251,11 @@ class TimbreModel:
         conditions = note_conditions(pitch, velocity)
         features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
         params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
-        if self.vibrato is None:
+        if self.vibrato is None or not (vibrato or detune):
             return params
-        if vibrato:
-            found = self.vibrato.predict(latent, conditions, program)
-            params = [replace(p, vibrato=v) for p, v in zip(params, found, strict=True)]
-        if detune:
-            spread = self.vibrato.predict_detune(latent, conditions, program)
-            params = [replace(p, detune=d) for p, d in zip(params, spread, strict=True)]
-        return params
+        found, spread = self.vibrato.modulation(latent, conditions, program)
+        return [replace(p, vibrato=v if vibrato else p.vibrato, detune=d if detune else p.detune)
+                for p, v, d in zip(params, found, spread, strict=True)]
 
     def generate_notes(
         self,
@@ -282,6 +278,12 @@ class TimbreModel:
         """`generate_notes` for several instruments at once: one text-embedding call, one diffusion run
         over every note of every request, and the notes synthesised on two threads. Each request's seed
         replaces `options.seed`, so a request sounds the same alone or in company."""
+        return self._generate(requests, options)[0]
+
+    def _generate(
+        self, requests: list[TimbreRequest], options: GenerationOptions
+    ) -> tuple[list[list[GeneratedNote]], list[list[hn.HNParams]]]:
+        """`generate_many`'s notes, and per request the HN parameters each note was synthesised from."""
         for request in requests:
             if not 0 <= request.program < DRUM_PROGRAM:
                 raise TimbreModelError(f"program {request.program} is not a pitched GM program 0-127")
@@ -328,9 +330,11 @@ class TimbreModel:
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: both cores synthesise
             audio = list(pool.map(lambda p, seed: hn.synthesize(p, seed=seed, tuned=True), params, seeds))
         notes: list[list[GeneratedNote]] = [[] for _ in requests]
+        made: list[list[hn.HNParams]] = [[] for _ in requests]
         for n, i in enumerate(owner):
             notes[i].append((keys[n][0], keys[n][1], audio[n], noise[n], latents[n]))
-        return notes
+            made[i].append(params[n])
+        return notes, made
 
     def generate_sampleset(
         self,
@@ -361,14 +365,10 @@ class TimbreModel:
         release_start = round(hn.HOLD_S * sample_rate)
         divisor = gcd(sample_rate, hn.SAMPLE_RATE)
         sets = []
-        for request, generated in zip(requests, self.generate_many(requests, options), strict=True):
+        for request, generated, params in zip(requests, *self._generate(requests, options), strict=True):
             notes: dict[tuple[int, int], NoteSample] = {}
-            rates = [0.0] * len(generated)
-            if self.vibrato is not None and options.vibrato:  # the loop holds whole vibrato cycles
-                keys = torch.tensor([(n[0], n[1]) for n in generated])
-                program = torch.full((len(generated),), request.program)
-                found = self.vibrato.predict(torch.stack([n[4] for n in generated]), note_conditions(*keys.T), program)
-                rates = [v.rate_hz if v.depth_cents > 0 else 0.0 for v in found]
+            # The loop holds whole vibrato cycles of the notes that have one.
+            rates = [p.vibrato.rate_hz if p.vibrato.depth_cents > 0 else 0.0 for p in params]
             for (pitch, velocity, audio, noise, latent), rate in zip(generated, rates, strict=True):
                 if sample_rate != hn.SAMPLE_RATE:
                     up, down = sample_rate // divisor, hn.SAMPLE_RATE // divisor

@@ -90,26 +90,22 @@ class VibratoHead(nn.Module):
         return torch.sigmoid(raw[:, 4]), low + (high - low) * torch.sigmoid(raw[:, 5]), torch.sigmoid(raw[:, 6])
 
     @torch.no_grad()
-    def predict_detune(
-        self, latent: torch.Tensor, conditions: torch.Tensor, program: torch.Tensor | None = None
-    ) -> list[hn.Detune]:
-        """One `hn.Detune` per note: none where less likely than not, or from a head without detune."""
-        if not self.config.detune:
-            return [hn.Detune()] * len(latent)
-        present, cents, mix = self.detune_amounts(self(latent, conditions, program))
-        return [hn.Detune(float(c), float(m)) if p >= 0.5 else hn.Detune()
-                for p, c, m in zip(present, cents, mix, strict=True)]
-
     @torch.no_grad()
-    def predict(
+    def modulation(
         self, latent: torch.Tensor, conditions: torch.Tensor, program: torch.Tensor | None = None
-    ) -> list[hn.Vibrato]:
-        """One `hn.Vibrato` per note; no vibrato where the head thinks it less likely than not."""
-        present, depth, rate, delay = self.amounts(self(latent, conditions, program))
-        return [
-            hn.Vibrato(float(d), float(r), float(s)) if p >= 0.5 else hn.Vibrato()
-            for p, d, r, s in zip(present, depth, rate, delay, strict=True)
-        ]
+    ) -> tuple[list[hn.Vibrato], list[hn.Detune]]:
+        """One `hn.Vibrato` and one `hn.Detune` per note, from one forward pass: none where the head thinks
+        it less likely than not (and no detune from a head without one)."""
+        raw = self(latent, conditions, program)
+        present, depth, rate, delay = self.amounts(raw)
+        vibratos = [hn.Vibrato(float(d), float(r), float(s)) if p >= 0.5 else hn.Vibrato()
+                    for p, d, r, s in zip(present, depth, rate, delay, strict=True)]
+        if not self.config.detune:
+            return vibratos, [hn.Detune()] * len(latent)
+        present, cents, mix = self.detune_amounts(raw)
+        detunes = [hn.Detune(float(c), float(m)) if p >= 0.5 else hn.Detune()
+                   for p, c, m in zip(present, cents, mix, strict=True)]
+        return vibratos, detunes
 
 
 def vibrato_loss(
