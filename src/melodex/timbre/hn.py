@@ -321,11 +321,7 @@ def estimate_vibrato(cents: np.ndarray, start_s: float = 0.1, end_s: float = HOL
     if total <= 0:
         return Vibrato()
     rates = np.arange(VIBRATO_RATES[0], VIBRATO_RATES[1] + 1e-9, 0.02)
-    angle = 2 * np.pi * rates[:, None] * t[None, :]
-    basis = np.stack([np.sin(angle), np.cos(angle)], -1)  # (rates, frames, 2)
-    rhs = np.einsum("rtk,t->rk", basis, x)
-    coef = np.linalg.solve(np.einsum("rtk,rtl->rkl", basis, basis), rhs[..., None])[..., 0]
-    explained = (coef * rhs).sum(-1)  # power of the projection onto each rate's sinusoids
+    explained = _rate_fit(x[:, None], t, rates[:, None])[:, 0]  # power of the projection on each rate's sinusoids
     best = int(np.argmax(explained))
     if explained[best] < 0.4 * total or best in (0, len(rates) - 1):  # at an end of the range: drift, not a peak
         return Vibrato()
