@@ -226,6 +226,46 @@ def test_a_model_stuck_on_stacked_notes_does_not_climb_to_the_top(tiny: Structur
     assert int(score.tracks[0].notes[:, 2].max()) < 90
 
 
+def test_stack_bias_is_read_from_the_checkpoint_and_keeps_melody_like_tracks_single_line(
+        tiny: StructureModel, tmp_path: Path) -> None:
+    """A model tilted to stack notes (earliest position first) writes chords on every track; the checkpoint's
+    stack bias takes them out of the melody and the bass but leaves the harmony track's; `calibrated=False`
+    plays without it; a positive bias (which rejection cannot apply) is refused."""
+    import json
+
+    model = StructureModel(StructureConfig.tiny())
+    model.load_state_dict(tiny.state_dict())
+    with torch.no_grad():
+        model.field_heads[FIELDS.index("pos")].bias[:] = -2.0 * torch.arange(MAX_POSITIONS)
+        model.kind_head.bias[NOTE] += 4.0
+    model.save(tmp_path / "ckpt")
+    config = tmp_path / "ckpt" / "config.json"
+    meta = json.loads(config.read_text())
+    meta["decoding"] = {"stack_bias": -20.0}
+    config.write_text(json.dumps(meta))
+    model = load_model(tmp_path / "ckpt")
+    assert model.stack_bias == -20.0
+    plan = Plan(bpm=100, meter=(4, 4), key=Key(0, "major"), tracks=((73, "melody"), (0, "harmony"), (33, "bass")),
+                n_bars=4)
+
+    def stacked(score: Score, track: int) -> int:
+        onsets = score.tracks[track].notes[:, 0]
+        return len(onsets) - len(np.unique(onsets))
+
+    counts = {}
+    for calibrated in (True, False):
+        score, events = generate_score(model, "x", plan, seed=0, max_events=500, calibrated=calibrated)
+        validate(events, plan)
+        counts[calibrated] = [stacked(score, t) for t in range(3)]
+    assert counts[False][0] >= 3 and counts[False][2] >= 3
+    assert counts[True][0] == 0 and counts[True][2] == 0
+    assert counts[True][1] >= 3  # harmony may play chords
+    meta["decoding"] = {"stack_bias": 1.5}
+    config.write_text(json.dumps(meta))
+    with pytest.raises(MelodexError, match="stack_bias"):
+        load_model(tmp_path / "ckpt")
+
+
 SHIPPED_PLAN = Plan(bpm=100, meter=(4, 4), key=Key(7, "major"), tracks=((73, "melody"), (0, "accompaniment"),
                     (33, "bass"), (DRUM_PROGRAM, "drums")), sections=(("verse", 4), ("chorus", 4)))
 

@@ -123,6 +123,7 @@ class Sampler:
         self.temperature, self.top_p = temperature, top_p
         self.key_bias, self.presence_bias, self.register_bias = key_bias, presence_bias, register_bias
         self.degree_bias = model.degree_bias if calibrated else None
+        self.stack_bias = model.stack_bias if calibrated else 0.0
         self._degree_rows: dict[tuple[int, int], np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
 
@@ -194,17 +195,23 @@ class Sampler:
                              logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None) -> bool:
         """Whether to draw the event again at this field: it is the pitch of a note stacked on the previous
         one, and the draw refuses it (see `keeps_stacked_pitch` and `Writer.propose`)."""
-        return (field_index == F_PITCH and _stacked(state, chosen)
-                and not self.keeps_stacked_pitch(logits, mask, bias))
+        if field_index != F_PITCH or not _stacked(state, chosen):
+            return False
+        melody_like = track_group(state.track_roles[chosen[F_TRACK]]) == 0
+        return not self.keeps_stacked_pitch(logits, mask, bias, self.stack_bias if melody_like else 0.0)
 
-    def keeps_stacked_pitch(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None) -> bool:
+    def keeps_stacked_pitch(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None,
+                            penalty: float = 0.0) -> bool:
         """Whether a note stacked above the previous one stands: drawn true with the probability the model
-        gives the pitches the grammar leaves it (see `Writer.propose`)."""
+        gives the pitches the grammar leaves it, times exp(`penalty`) (the calibration's stack bias, <= 0, on
+        melody-like tracks),
+        so a stacked event's probability is the model's times exp(penalty) (see `Writer.propose`). Greedy
+        decoding (temperature 0) keeps its argmax and ignores the penalty."""
         scores = self._mix(logits) if bias is None else self._mix(logits) + bias
         if self.temperature == 0:
             return bool(mask[int(np.argmax(scores))])
         probs = np.exp((scores - scores.max()) / self.temperature)
-        return bool(self.rng.random() * probs.sum() < probs[mask].sum())
+        return bool(self.rng.random() * probs.sum() < probs[mask].sum() * np.exp(penalty))
 
     def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None) -> int:
         if not mask.any():

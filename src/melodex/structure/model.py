@@ -146,6 +146,9 @@ class StructureModel(nn.Module):
         # Decoding calibration fitted after training (config.json "decoding"; see scripts/calibrate_degrees.py):
         # nats added to each scale degree's pitches, per mode (major, minor) x track group (melody-like, other).
         self.degree_bias: np.ndarray | None = None
+        # Nats (<= 0) on a note of a melody-like track stacked on the previous note of that track (same
+        # position): the model stacks notes in single-line melodies far more often than real ones do.
+        self.stack_bias = 0.0
         d = config.d_model
         sizes = config.field_sizes
         self.field_embed = nn.ModuleList(nn.Embedding(n, d) for n in sizes)
@@ -468,6 +471,11 @@ def load_model(directory: str | Path) -> StructureModel:
         if table.shape != (2, 2, 12) or not np.isfinite(table).all():
             raise MelodexError(f"{config_path}: decoding.degree_bias must be 2 x 2 x 12 finite numbers")
         model.degree_bias = table
+    if "stack_bias" in decoding:
+        stack = decoding["stack_bias"]
+        if not isinstance(stack, int | float) or not -20 <= stack <= 0:
+            raise MelodexError(f"{config_path}: decoding.stack_bias must be a number of nats from -20 to 0")
+        model.stack_bias = float(stack)
     return model
 
 
