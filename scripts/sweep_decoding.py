@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import torch
-from eval_structure import generated_vs_real, two_sample_accuracy
+from eval_structure import HELDOUT_SETS, generated_vs_real, heldout_set, mean_two_sample_accuracy
 
 from melodex.data.corpus import load_corpus
 from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS
@@ -30,7 +30,7 @@ Stats = dict[str, float]
 def accuracy(real: list[Stats], fake: list[Stats], names: list[str]) -> float:
     """Two-sample accuracy on the statistics `names`, averaged over 5 shuffles of the folds."""
     pick = lambda rows: [{k: row[k] for k in names} | {"_": 0.0} for row in rows]  # noqa: E731
-    return float(np.mean([two_sample_accuracy(pick(real), pick(fake), seed=s) for s in range(5)]))
+    return mean_two_sample_accuracy(pick(real), pick(fake))
 
 
 def main() -> None:
@@ -49,12 +49,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model = load_model(args.checkpoint)
     _, valid = load_corpus(None).split(0.05, seed=0)
-    pitched = [w for w in valid if not all(t.is_drum for t in w.score.tracks)]
-    bounds = {"A": (0, 120), "B": (120, 240), "C": (240, 360), "T": (360, len(pitched))}
-    unknown = [name for name in args.sets.split(",") if name not in bounds]
+    unknown = [name for name in args.sets.split(",") if name not in HELDOUT_SETS]
     if unknown:
         parser.error(f"--sets: unknown set {unknown[0]!r}; use A, B, C or T")
-    sets = {name: pitched[bounds[name][0]:bounds[name][1]][:args.works] for name in args.sets.split(",")}
+    sets = {name: heldout_set(valid, name)[:args.works] for name in args.sets.split(",")}
     print("| guidance / top-p / lock / temperature | set | two-sample accuracy | most telling statistic "
           "(accuracy without it / with it alone) |")
     print("|---|---|---|---|")

@@ -11,7 +11,7 @@ import torch
 from melodex.errors import MelodexError
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import build_memory, controls_from_plan
-from melodex.structure.generate import REGISTER_AFTER, REGISTER_REACH, generate_score, infill
+from melodex.structure.generate import MAX_INTERVAL, REGISTER_AFTER, REGISTER_REACH, generate_score, infill
 from melodex.structure.model import StructureConfig, StructureModel, load_model
 from melodex.tokens import (
     F_KIND,
@@ -224,6 +224,41 @@ def test_a_model_stuck_on_stacked_notes_does_not_climb_to_the_top(tiny: Structur
     plan = Plan(bpm=100, meter=(4, 4), key=Key(0, "major"), tracks=((73, "melody"),), n_bars=4)
     score, _ = generate_score(model, "x", plan, seed=0, max_events=400)
     assert int(score.tracks[0].notes[:, 2].max()) < 90
+
+
+def test_interval_calibration_is_read_from_the_checkpoint_and_keeps_melodies_stepwise(chatty: StructureModel,
+                                                                                       tmp_path: Path) -> None:
+    """An interval table that allows only steps of one or two semitones is loaded from config.json and obeyed by
+    the melody (notes in writing order); the harmony track and `calibrated=False` leap; a malformed table is
+    refused."""
+    import json
+
+    chatty.save(tmp_path / "ckpt")
+    config = tmp_path / "ckpt" / "config.json"
+    table = np.full(2 * MAX_INTERVAL + 1, -20.0)
+    table[MAX_INTERVAL + np.array([-2, -1, 1, 2])] = 0.0
+    meta = json.loads(config.read_text())
+    meta["decoding"] = {"interval_bias": table.tolist()}
+    config.write_text(json.dumps(meta))
+    model = load_model(tmp_path / "ckpt")
+    assert model.interval_bias is not None
+    plan = Plan(bpm=97, meter=(4, 4), key=Key(2, "major"), tracks=((0, "melody"), (48, "harmony")), n_bars=4)
+
+    def largest_step(score: Score, track: int) -> int:
+        notes = score.tracks[track].notes
+        return int(np.abs(np.diff(notes[np.lexsort((notes[:, 2], notes[:, 0])), 2])).max())
+
+    steps = {}
+    for calibrated in (True, False):
+        score, events = generate_score(model, "a test", plan, seed=2, max_events=700, calibrated=calibrated)
+        validate(events, plan)
+        steps[calibrated] = largest_step(score, 0), largest_step(score, 1)
+    assert steps[True][0] <= 2 and steps[False][0] > 4
+    assert steps[True][1] > 4  # not melody-like: untouched
+    meta["decoding"] = {"interval_bias": [0.0] * 24}
+    config.write_text(json.dumps(meta))
+    with pytest.raises(MelodexError, match="interval_bias"):
+        load_model(tmp_path / "ckpt")
 
 
 def test_stack_bias_is_read_from_the_checkpoint_and_keeps_melody_like_tracks_single_line(

@@ -408,6 +408,7 @@ class DecodingState:
     track_notes: dict[int, int] = field(default_factory=dict)  # notes written so far, per track
     track_roles: list[int] = field(default_factory=list)  # role index of each track, in header order
     track_pitches: dict[int, np.ndarray] = field(default_factory=dict)  # per track, notes so far per MIDI pitch
+    track_last_pitch: dict[int, int] = field(default_factory=dict)  # per track, the pitch of its latest note
 
     def __post_init__(self) -> None:
         self._section_starts = self.plan.section_starts()
@@ -553,6 +554,7 @@ class DecodingState:
             track = int(event[F_TRACK])
             self.track_notes[track] = self.track_notes.get(track, 0) + 1
             self.track_pitches.setdefault(track, np.zeros(128, dtype=np.int64))[int(event[F_PITCH])] += 1
+            self.track_last_pitch[track] = int(event[F_PITCH])
         elif kind == EOS:
             self.phase = "done"
         self.last_kind = kind

@@ -65,6 +65,7 @@ DEFAULT_PRESENCE_BIAS = 3.0
 DEFAULT_REGISTER_BIAS = 1.0
 REGISTER_REACH = 9
 REGISTER_AFTER = 4  # notes a track writes before its register counts
+MAX_INTERVAL = 12  # the interval calibration's reach: -12..+12 semitones, a wider leap counts as an octave
 _MELODIC_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
 
 
@@ -124,6 +125,7 @@ class Sampler:
         self.key_bias, self.presence_bias, self.register_bias = key_bias, presence_bias, register_bias
         self.degree_bias = model.degree_bias if calibrated else None
         self.stack_bias = model.stack_bias if calibrated else 0.0
+        self.interval_bias = model.interval_bias if calibrated else None
         self._degree_rows: dict[tuple[int, int], np.ndarray] = {}
         self.rng = np.random.default_rng(seed)
 
@@ -148,6 +150,10 @@ class Sampler:
         if self.key_bias != 0 and state.key >= 0:
             lock = np.where(_in_scale(state.key), 0.0, -self.key_bias)
             bias = lock if bias is None else bias + lock
+        last = state.track_last_pitch.get(track)
+        if self.interval_bias is not None and group == 0 and last is not None:
+            leap = self.interval_bias[np.clip(_PITCHES - last, -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL]
+            bias = leap if bias is None else bias + leap
         counts = state.track_pitches.get(track)
         if self.register_bias != 0 and counts is not None and state.track_notes[track] >= REGISTER_AFTER and group == 0:
             median = int(np.searchsorted(np.cumsum(counts), (state.track_notes[track] + 1) / 2))

@@ -149,6 +149,9 @@ class StructureModel(nn.Module):
         # Nats (<= 0) on a note of a melody-like track stacked on the previous note of that track (same
         # position): the model stacks notes in single-line melodies far more often than real ones do.
         self.stack_bias = 0.0
+        # Nats for each interval -12..+12 semitones (wider leaps count as +-12) from the previous note of a
+        # melody-like track: the model's melodies leap more often than real ones.
+        self.interval_bias: np.ndarray | None = None
         d = config.d_model
         sizes = config.field_sizes
         self.field_embed = nn.ModuleList(nn.Embedding(n, d) for n in sizes)
@@ -476,6 +479,11 @@ def load_model(directory: str | Path) -> StructureModel:
         if not isinstance(stack, int | float) or not -20 <= stack <= 0:
             raise MelodexError(f"{config_path}: decoding.stack_bias must be a number of nats from -20 to 0")
         model.stack_bias = float(stack)
+    if "interval_bias" in decoding:
+        intervals = np.asarray(decoding["interval_bias"], dtype=np.float64)
+        if intervals.shape != (25,) or not np.isfinite(intervals).all():
+            raise MelodexError(f"{config_path}: decoding.interval_bias must be 25 finite numbers (-12..+12 semitones)")
+        model.interval_bias = intervals
     return model
 
 
