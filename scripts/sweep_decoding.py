@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from eval_structure import HELDOUT_SETS, generated_vs_real, heldout_set, mean_two_sample_accuracy
 
 from melodex.data.corpus import load_corpus
-from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS
-from melodex.structure.model import load_model
+from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS, generate_score
+from melodex.structure.model import StructureModel, load_model
 
 Stats = dict[str, float]
 
@@ -42,7 +43,10 @@ def main() -> None:
     parser.add_argument("--sets", default="A,B", help="comma-separated sets among A, B, C (tuning) and T (test)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--uncalibrated", action="store_true",
-                        help="leave out the checkpoint's scale-degree calibration (as before 2026-11-30)")
+                        help="leave out the checkpoint's calibration (as before 2026-11-30)")
+    parser.add_argument("--prompts", type=int, default=0,
+                        help="also the share of notes in key over the first N shipped prompts (8 bars, seed 0), "
+                             "composed as the product does (held-out real music: 0.978)")
     args = parser.parse_args()
     if args.works < 6:
         parser.error("--works must be at least 6 (the two-sample test uses 5 folds)")
@@ -75,6 +79,31 @@ def main() -> None:
                   f"{gap[telling][1]:.2f}) |", flush=True)
             print(f"<!-- {time.perf_counter() - t0:.0f} s; means real/generated: "
                   + ", ".join(f"{k} {a:.3f}/{b:.3f}" for k, (a, b) in gap.items()) + " -->", flush=True)
+        if args.prompts:
+            share = prompts_in_key(model, args.prompts, guidance, top_p, key_bias, temperature, register_bias,
+                                   not args.uncalibrated)
+            print(f"| {setting} | first {args.prompts} shipped prompts | notes in key **{share:.3f}** | |", flush=True)
+
+
+def prompts_in_key(model: StructureModel, n: int, guidance: float, top_p: float, key_bias: float,
+                   temperature: float, register_bias: float, calibrated: bool) -> float:
+    """Share of pitched notes in the declared key over the first `n` prompts of data/eval/prompts.txt, each cut
+    to 8 bars and composed as `pipeline.compose` does (seed 0) under the given decoding setting."""
+    from melodex.evaluate.listen import read_prompts, shorten
+    from melodex.pipeline import GenerateOptions, energy_level, read_brief
+
+    in_key = total = 0
+    for prompt in read_prompts(Path("data/eval/prompts.txt"))[:n]:
+        brief = shorten(read_brief(prompt, GenerateOptions()), 8)
+        score, _ = generate_score(model, brief.prompt, brief.plan(), guidance=guidance, temperature=temperature,
+                                  top_p=top_p, seed=0, mode=brief.implied_mode, style=brief.style,
+                                  energy=energy_level(brief), key_bias=key_bias, register_bias=register_bias,
+                                  calibrated=calibrated)
+        for track in score.tracks:
+            if not track.is_drum and len(track.notes):
+                in_key += int(np.isin(track.notes[:, 2] % 12, score.key.scale).sum())
+                total += len(track.notes)
+    return in_key / max(total, 1)
 
 
 if __name__ == "__main__":

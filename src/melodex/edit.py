@@ -199,7 +199,7 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
         return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                       guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
-                      energy=pipeline._energy_level(brief), key_bias=options.key_bias)
+                      energy=pipeline.energy_level(brief), key_bias=options.key_bias)
 
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:

@@ -224,7 +224,7 @@ def read_brief(prompt: str, options: GenerateOptions) -> brief_mod.Brief:
                                     bars=options.bars)
 
 
-def _energy_level(brief: brief_mod.Brief) -> int:
+def energy_level(brief: brief_mod.Brief) -> int:
     return int(np.digitize(brief.energy, (0.3, 0.55, 0.8)))
 
 
@@ -236,7 +236,7 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> tupl
         return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
                               temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                               mode=brief.implied_mode, style=brief.style,
-                              energy=_energy_level(brief), key_bias=options.key_bias)
+                              energy=energy_level(brief), key_bias=options.key_bias)
 
 
 def apply_reference(brief: brief_mod.Brief, reference: Any) -> brief_mod.Brief:
@@ -283,7 +283,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
         return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
                       plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature,
                       top_p=options.top_p, seed=seed + 1, mode=brief.implied_mode, style=brief.style,
-                      energy=_energy_level(brief), key_bias=options.key_bias)
+                      energy=energy_level(brief), key_bias=options.key_bias)
 
 
 def timbre_text(brief: brief_mod.Brief, program: int) -> str:
