@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -432,3 +433,19 @@ def test_degree_calibration_is_read_from_the_checkpoint_and_steers_the_degrees(c
     config.write_text(json.dumps(meta))
     with pytest.raises(MelodexError, match="degree_bias"):
         load_model(tmp_path / "ckpt")
+
+
+def test_training_resumes_from_its_last_checkpoint_and_records_each_session(tmp_path: Path) -> None:
+    """A tiny run trains, stops on its time limit with a checkpoint, and a second call resumes from that
+    step (not from 0), keeping the first session's options and recording the resumed session's own."""
+    from melodex.train.structure import TrainOptions, train
+
+    options = TrainOptions(run_dir=tmp_path / "run", minutes=0.05, max_steps=40, batch_size=2, window=64,
+                           valid_works=4, validate_every=2, tiny=True)
+    first = train(options, progress=False)
+    assert first["step"] >= 1 and (tmp_path / "run" / "last" / "model.safetensors").exists()
+    second = train(replace(options, max_steps=80), progress=False)
+    assert second["step"] > first["step"]
+    assert second["options"]["max_steps"] == "40"
+    assert second["resumed"] == [{"at_step": first["step"], "options": {**second["options"], "max_steps": "80"}}]
+    assert load_model(tmp_path / "run" / "last") is not None

@@ -139,8 +139,8 @@ class Sampler:
         return None
 
     def pitch_bias(self, state: DecodingState, track: int) -> np.ndarray | None:
-        """Additive logits over the 128 pitches of a note on `track`: the scale lock and the register
-        (None: no bias)."""
+        """Additive logits over the 128 pitches of a note on `track`: the calibration's scale degrees and
+        intervals, the scale lock and the register (None: no bias)."""
         if track in state.drum_tracks:
             return None
         bias = None
@@ -210,9 +210,8 @@ class Sampler:
                             penalty: float = 0.0) -> bool:
         """Whether a note stacked above the previous one stands: drawn true with the probability the model
         gives the pitches the grammar leaves it, times exp(`penalty`) (the calibration's stack bias, <= 0, on
-        melody-like tracks),
-        so a stacked event's probability is the model's times exp(penalty) (see `Writer.propose`). Greedy
-        decoding (temperature 0) keeps its argmax and ignores the penalty."""
+        melody-like tracks), so a stacked event's probability is the model's times exp(penalty) (see
+        `Writer.propose`). Greedy decoding (temperature 0) keeps its argmax and ignores the penalty."""
         scores = self._mix(logits) if bias is None else self._mix(logits) + bias
         if self.temperature == 0:
             return bool(mask[int(np.argmax(scores))])
@@ -385,8 +384,8 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
     unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges
     silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off), `register_bias` keeps melody-like tracks near their
-    register so far (DEFAULT_REGISTER_BIAS; 0 = off), `calibrated` False leaves out the checkpoint's scale-degree
-    calibration (`StructureModel.degree_bias`). `quantized` False decodes with float32 block weights
+    register so far (DEFAULT_REGISTER_BIAS; 0 = off), `calibrated` False leaves out the checkpoint's calibration
+    (`StructureModel.degree_bias`, `interval_bias`, `stack_bias`). `quantized` False decodes with float32 block weights
     (for measuring the int8 path; see `Int8Linear`). The same arguments always give the same result.
     """
     plan = plan or Plan()

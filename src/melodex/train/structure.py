@@ -130,6 +130,9 @@ def train(options: TrainOptions, progress: bool = True) -> dict:
     if (last / "state.json").exists():
         model = load_model(last)
         state = json.loads((last / "state.json").read_text())
+        # "options" are the first session's; each resumed session's own options are kept too
+        state.setdefault("resumed", []).append({"at_step": state["step"],
+                                                "options": {k: str(v) for k, v in asdict(options).items()}})
     else:
         state = {"step": 0, "events_seen": 0, "train_seconds": 0.0, "best_val_nll": None, "best_step": None,
                  "options": {k: str(v) for k, v in asdict(options).items()}}
