@@ -177,7 +177,7 @@ def main() -> None:
         meta = json.loads(path.read_text())
         meta["decoding"] = {"degree_bias": np.round(table, 3).tolist(), "stack_bias": round(stack, 3),
                             "interval_bias": np.round(leaps, 3).tolist(),
-                            "degree_bias_fit": {"works": len(works), "rounds": args.rounds,
+                            "fit": {"works": len(works), "rounds": args.rounds,
                                                 "temperature": args.temperature, "key_bias": args.key_bias,
                                                 "register_bias": args.register_bias}}
         path.write_text(json.dumps(meta, indent=1))
