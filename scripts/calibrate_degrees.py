@@ -69,24 +69,28 @@ def degree_counts(score: Score) -> np.ndarray:
     return counts
 
 
+def melody_like_notes(score: Score) -> list[np.ndarray]:
+    """The notes of each melody-like track that has any (track group 0, as decoding sees it)."""
+    return [t.notes for t in score.tracks
+            if not t.is_drum and len(t.notes) and track_group(ROLES.index(t.role)) == 0]
+
+
 def stack_counts(score: Score) -> np.ndarray:
     """(stacked notes, notes) of the melody-like tracks: a note is stacked when an earlier note of its track
     starts at the same tick."""
     counts = np.zeros(2)
-    for track in score.tracks:
-        if not track.is_drum and len(track.notes) and track_group(ROLES.index(track.role)) == 0:
-            counts += (len(track.notes) - len(np.unique(track.notes[:, 0])), len(track.notes))
+    for notes in melody_like_notes(score):
+        counts += (len(notes) - len(np.unique(notes[:, 0])), len(notes))
     return counts
 
 
 def interval_counts(score: Score) -> np.ndarray:
     """Notes of melody-like tracks per interval from the previous note of their track (-12..+12, clipped)."""
     counts = np.zeros(2 * MAX_INTERVAL + 1)
-    for track in score.tracks:
-        if not track.is_drum and len(track.notes) > 1 and track_group(ROLES.index(track.role)) == 0:
-            pitches = track.notes[np.lexsort((track.notes[:, 2], track.notes[:, 0])), 2]
-            steps = np.clip(np.diff(pitches), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
-            counts += np.bincount(steps, minlength=len(counts))
+    for notes in melody_like_notes(score):
+        pitches = notes[np.lexsort((notes[:, 2], notes[:, 0])), 2]
+        steps = np.clip(np.diff(pitches), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
+        counts += np.bincount(steps, minlength=len(counts))
     return counts
 
 

@@ -18,7 +18,7 @@ import torch
 from melodex.errors import MelodexError
 from melodex.score import DRUM_PROGRAM, ROLES, Key, Score
 from melodex.structure.conditioning import build_memory, controls_from_plan
-from melodex.structure.model import StructureModel
+from melodex.structure.model import MAX_INTERVAL, StructureModel
 from melodex.tokens import (
     BAR,
     CHORD,
@@ -66,7 +66,6 @@ DEFAULT_PRESENCE_BIAS = 3.0
 DEFAULT_REGISTER_BIAS = 1.0
 REGISTER_REACH = 9
 REGISTER_AFTER = 4  # notes a track writes before its register counts
-MAX_INTERVAL = 12  # the interval calibration's reach: -12..+12 semitones, a wider leap counts as an octave
 _MELODIC_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
 
 

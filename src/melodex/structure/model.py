@@ -51,6 +51,9 @@ N_BEATS = 17  # quarter-note beat index inside a bar (16 max) + "no position"
 N_SUBBEATS = POSITIONS_PER_QUARTER + 1
 
 
+# The interval calibration's reach: -12..+12 semitones from a track's previous note, a wider leap counts as an octave.
+MAX_INTERVAL = 12
+
 @dataclass(frozen=True)
 class StructureConfig:
     d_model: int = 256
@@ -481,8 +484,9 @@ def load_model(directory: str | Path) -> StructureModel:
         model.stack_bias = float(stack)
     if "interval_bias" in decoding:
         intervals = np.asarray(decoding["interval_bias"], dtype=np.float64)
-        if intervals.shape != (25,) or not np.isfinite(intervals).all():
-            raise MelodexError(f"{config_path}: decoding.interval_bias must be 25 finite numbers (-12..+12 semitones)")
+        if intervals.shape != (2 * MAX_INTERVAL + 1,) or not np.isfinite(intervals).all():
+            raise MelodexError(f"{config_path}: decoding.interval_bias must be {2 * MAX_INTERVAL + 1} finite numbers "
+                               f"(-{MAX_INTERVAL}..+{MAX_INTERVAL} semitones)")
         model.interval_bias = intervals
     return model
 

@@ -47,6 +47,10 @@ class TrainOptions:
     tiny: bool = False  # a debug-sized model
     init: Path | None = None  # a new run starts from these weights (e.g. the shipped checkpoint), fresh schedule
 
+    def record(self) -> dict[str, str]:
+        """The options as the run's state.json keeps them."""
+        return {k: str(v) for k, v in asdict(self).items()}
+
 
 def learning_rate(step: int, options: TrainOptions) -> float:
     if step < options.warmup:
@@ -131,11 +135,10 @@ def train(options: TrainOptions, progress: bool = True) -> dict:
         model = load_model(last)
         state = json.loads((last / "state.json").read_text())
         # "options" are the first session's; each resumed session's own options are kept too
-        state.setdefault("resumed", []).append({"at_step": state["step"],
-                                                "options": {k: str(v) for k, v in asdict(options).items()}})
+        state.setdefault("resumed", []).append({"at_step": state["step"], "options": options.record()})
     else:
         state = {"step": 0, "events_seen": 0, "train_seconds": 0.0, "best_val_nll": None, "best_step": None,
-                 "options": {k: str(v) for k, v in asdict(options).items()}}
+                 "options": options.record()}
         if options.init is not None:
             model = load_model(Path(options.init))
             before = json.loads((Path(options.init) / "config.json").read_text()).get("metadata", {})
