@@ -3,7 +3,7 @@ served by uvicorn in this process, so the tiny random-weight models stand in for
 
 It types a prompt, builds a form, generates, regenerates a section, checks the history and the audio
 element, undoes, and saves screenshots. Without Chromium this test fails: install it with
-scripts/setup.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep
+scripts/test.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep
 the screenshots.
 """
 
@@ -50,7 +50,7 @@ def studio_url(tiny_models, tmp_path):
 @pytest.fixture
 def browser(tmp_path, monkeypatch):
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Chromium is needed for the studio browser test: run scripts/setup.sh "
+        pytest.fail("Chromium is needed for the studio browser test: run scripts/test.sh "
                     "(apt packages chromium and chromium-driver)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -31,8 +31,8 @@ def serve(
 
         from melodex.server import ServerOptions, create_app
     except ImportError as exc:
-        raise MelodexError(f"the studio needs its extra: pip install 'melodex[server]' ({exc.name} is missing)") \
-            from exc
+        raise MelodexError(f"the studio is not installed ({exc.name} is missing): run bash scripts/setup.sh, "
+                           "or pip install 'melodex[server]'") from exc
     from melodex.server.app import is_loopback
 
     if token is None and not is_loopback(host):
