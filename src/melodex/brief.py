@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, field, replace
 
+from melodex import brief_chords as chords_mod
 from melodex import instruments as inst
 from melodex.errors import MelodexError
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
@@ -117,6 +118,10 @@ class Brief:
     sources: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     mode: str | None = None  # the key's mode, or the mode the words imply when no key was given
+    # Chords the prompt asks for, per bar of the piece (len == n_bars): each bar's chord names split the
+    # bar evenly ("Am", "F", "G7", "Bbmaj7"; melodex.brief_chords.chord_symbols gives (root, quality)).
+    # () = the model chooses that bar's chords; None = no chords were asked for.
+    chords: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def implied_mode(self) -> str | None:
@@ -141,6 +146,8 @@ class Brief:
             ("key", str(self.key) if self.key else f"chosen by the model{f' ({self.mode})' if self.mode else ''}",
              self.sources.get("key", "")),
             ("form", form, self.sources.get("form", "")),
+            ("chords", chords_mod.describe(self.chords, self.sections) if self.chords else "chosen by the model",
+             self.sources.get("chords", "")),
             ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
             ("instruments", band, self.sources.get("instruments", "")),
             ("style", self.style, self.sources.get("style", "")),
@@ -169,6 +176,7 @@ class Brief:
             "instruments": tuple((p, r) for p, r in data["instruments"]),
             "texture": tuple(data["texture"]),
             "notes": tuple(data["notes"]),
+            "chords": None if data.get("chords") is None else tuple(tuple(bar) for bar in data["chords"]),
         })
 
 
@@ -176,7 +184,7 @@ class Brief:
 
 _ACCIDENTAL = r"(#|♯|b|♭|\s?sharp|\s?flat|-sharp|-flat)?"
 _KEY_WITH_MODE = re.compile(
-    r"\b([A-Ga-g])" + _ACCIDENTAL + r"\s*(major|minor|maj|min|dorian|phrygian|aeolian|lydian|mixolydian|ionian)\b",
+    r"\b([A-Ga-g])" + _ACCIDENTAL + r"[\s-]*(major|minor|maj|min|dorian|phrygian|aeolian|lydian|mixolydian|ionian)\b",
     re.IGNORECASE,
 )
 _KEY_SHORT_MINOR = re.compile(r"(?<![\w/])([A-G])(#|b)?m(?![\w/])")
@@ -389,10 +397,14 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     sources: dict[str, str] = {}
     notes: list[str] = []
 
-    sections, rest = parse_form(text)
+    progressions, without_chords, chord_notes = chords_mod.find_progressions(text, None)
+    blues = chords_mod.find_blues(without_chords)
+    sections, rest = parse_form(chords_mod.strip_blues(without_chords))
     bpm = parse_bpm(text)
     meter = parse_meter(text)
-    key, _ = parse_key(text)
+    key, _ = parse_key(without_chords)
+    if key is not None and progressions:
+        progressions, _, chord_notes = chords_mod.find_progressions(text, key)  # roman numerals in this key
     seconds, bars = parse_length(rest)
     band = parse_instruments(text)
 
@@ -420,11 +432,25 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         notes.append(f"the prompt's {meter[0]}/{meter[1]} overrides the {style.name} style's usual "
                      f"{style.meter[0]}/{style.meter[1]}")
     sources["key"] = "prompt" if key else "model"
+    notes += chord_notes
+    if key is None and progressions:
+        key = chords_mod.key_from_chords([c for p in progressions for bar in p.bars for c in bar])
+        sources["key"] = "chords"
+        notes.append(f"the key {key} is the one the chords fit best (say a key to choose another)")
+    elif key is None and blues:
+        key, sources["key"] = Key(9, "major"), "12-bar blues"
+        notes.append("12-bar blues in A (say e.g. 'in E' for another key)")
     if key is None and mood in MINOR_MOODS:
         notes.append(f"{mood} mood: the model will choose a minor key")
 
     beats_per_bar = meter[0] * 4 / meter[1]
     bar_seconds = beats_per_bar * 60.0 / bpm
+    if sections is None and blues:
+        choruses = max(1, round((seconds or DEFAULT_SECONDS) / (12 * bar_seconds))) if not bars else \
+            max(1, round(bars / 12))
+        sections = tuple(("verse", 12) for _ in range(choruses))
+        if seconds or bars:
+            seconds = bars = None
     if sections:
         n_bars = sum(b for _, b in sections)
         sources["form"] = sources["length"] = "prompt"
@@ -468,9 +494,23 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     if mode is None and mood in MINOR_MOODS:
         mode = "minor"
     texture = tuple(w for w in TEXTURE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text.lower()))
+    chords, sources["chords"] = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
     return Brief(prompt=text, bpm=bpm, meter=meter, key=key, sections=sections, n_bars=n_bars,
                  instruments=band, style=style.name, mood=mood, energy=round(energy, 3), texture=texture,
-                 sources=sources, notes=tuple(notes), mode=mode)
+                 sources=sources, notes=tuple(notes), mode=mode, chords=chords)
+
+
+
+def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...] | None, n_bars: int,
+               roman_in_key: bool) -> tuple[tuple[tuple[str, ...], ...] | None, str]:
+    """Chords per bar for the prompt's progressions (or its 12-bar blues) over this form, and their source.
+    Roman numerals are read in `key` when it was asked for (`roman_in_key`), else in C as on first reading."""
+    progressions, _, _ = chords_mod.find_progressions(text, key if roman_in_key else None)
+    if progressions:
+        return chords_mod.expand(progressions, sections, n_bars), "prompt"
+    if key is not None and chords_mod.find_blues(text):
+        return chords_mod.expand([chords_mod.blues_progression(key)], sections, n_bars), "12-bar blues"
+    return None, "model"
 
 
 def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,
@@ -501,6 +541,10 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
         if brief.sections:
             raise BriefError("--bars conflicts with the form in the prompt: drop one of them")
         changes["n_bars"], sources["length"] = bars, "option"
+    if brief.chords is not None and ("key" in changes or "n_bars" in changes):
+        changes["chords"], _ = chord_plan(brief.prompt, changes.get("key", brief.key), brief.sections,
+                                          changes.get("n_bars", brief.n_bars),
+                                          roman_in_key=sources["key"] in ("prompt", "option"))
     return replace(brief, sources=sources, **changes)
 
 
