@@ -62,3 +62,18 @@ def test_silence_in_the_held_part_is_not_measured() -> None:
     assert np.isnan(metrics.phasiness(np.zeros(hn.NOTE_FRAMES), 60, cents=0.0))
     with pytest.raises(ValueError):
         metrics.phasiness(_tone(hn.midi_hz(60)), 60, start_s=0.5, end_s=0.5)
+
+
+def test_band_levels_follow_where_the_energy_is() -> None:
+    low, high = _tone(220.0, n=3), _tone(220.0 * 25, n=1)  # 220-660 Hz vs 5.5 kHz
+    # the tones start and stop abruptly: their clicks put ~-50 dB into every band
+    assert metrics.band_levels(low)[0] > -0.1 and metrics.band_levels(low)[2] < -45
+    assert metrics.band_levels(high)[2] > -0.1 and metrics.band_levels(high)[0] < -40
+    np.testing.assert_allclose(metrics.band_levels(0.1 * low), metrics.band_levels(low), atol=1e-6)
+
+
+def test_band_flatness_tells_hiss_from_partials() -> None:
+    hiss = np.random.default_rng(1).standard_normal(len(T)) * 0.01
+    partials = _tone(hn.midi_hz(84), n=8)  # partials every ~1 kHz up into the 4-12 kHz band
+    assert metrics.band_flatness(hiss) > -3.0
+    assert metrics.band_flatness(partials) < -20.0

@@ -218,3 +218,30 @@ def phasiness(
     deviation = np.abs(inst_hz - targets)
     weight = np.where(keep, peak_mag, 0.0)
     return float(np.sum(deviation * weight) / np.sum(weight))
+
+
+BANDS_HZ = ((0.0, 1000.0), (1000.0, 4000.0), (4000.0, 12000.0))
+
+
+def band_levels(audio: np.ndarray, bands: tuple[tuple[float, float], ...] = BANDS_HZ) -> np.ndarray:
+    """Each band's share of the note's energy in dB (2048-point STFT over the whole note).
+
+    Level-free (a note and the same note 10 dB quieter score alike), so two sample sets recorded at
+    different gains compare by their spectral balance: the issue's "4-12 kHz level re total".
+    """
+    power = _stft_mag(np.asarray(audio, dtype=np.float64), 2048) ** 2
+    hz = np.arange(power.shape[1]) * SAMPLE_RATE / 2048
+    total = power.sum() + 1e-20
+    return np.array([10 * np.log10(power[:, (hz >= lo) & (hz < hi)].sum() / total + 1e-12) for lo, hi in bands])
+
+
+def band_flatness(audio: np.ndarray, band: tuple[float, float] = BANDS_HZ[-1], floor_db: float = -60.0) -> float:
+    """Spectral flatness in dB (geometric / arithmetic mean power) of one band, over the note's frames
+    within `floor_db` of its loudest: near 0 dB is hiss, clean partials with gaps between them score low."""
+    power = _stft_mag(np.asarray(audio, dtype=np.float64), 2048) ** 2
+    hz = np.arange(power.shape[1]) * SAMPLE_RATE / 2048
+    frames = power.sum(axis=1)
+    loud = frames >= frames.max() * 10 ** (floor_db / 10)
+    part = power[loud][:, (hz >= band[0]) & (hz < band[1])] + 1e-20
+    flatness = np.exp(np.mean(np.log(part), axis=1)) / np.mean(part, axis=1)
+    return float(10 * np.log10(np.mean(flatness)))
