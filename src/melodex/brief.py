@@ -13,17 +13,13 @@ from dataclasses import asdict, dataclass, field, replace
 
 from melodex import brief_chords as chords_mod
 from melodex import instruments as inst
-from melodex.errors import MelodexError
+from melodex.brief_form import BriefError, bar_seconds, bars_for_seconds, fill_form, parse_form, parse_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
-from melodex.tokens import METERS, SECTION_NAMES, Plan
+from melodex.tokens import METERS, Plan
 
 MAX_PROMPT_CHARS = 2000
 DEFAULT_SECONDS = 60.0
 BRIEF_VERSION = 1
-
-
-class BriefError(MelodexError):
-    """The prompt asks for something impossible or contradictory."""
 
 
 @dataclass(frozen=True)
@@ -194,18 +190,6 @@ _MODE_NAMES = {"major": "major", "maj": "major", "ionian": "major", "lydian": "m
 _BPM = re.compile(r"(-?\d+(?:\.\d+)?)\s*(?:bpm|beats per minute|beats a minute)\b|\btempo\s*(?:of\s*)?(-?\d+)\b",
                   re.IGNORECASE)
 _METER = re.compile(r"(?<![\d/])(\d{1,2})\s*/\s*(\d{1,2})(?![\d/])")
-_SECONDS = re.compile(r"(\d+(?:\.\d+)?)\s*(seconds|secs|sec)\b|(\d+(?:\.\d+)?)\s*(minutes|mins|min)\b|"
-                      r"\b(\d{1,2}):(\d{2})\b", re.IGNORECASE)
-_SECTION_WORDS = "|".join(re.escape(n) for n in sorted(SECTION_NAMES[1:], key=len, reverse=True)
-                          if len(n) > 1) + "|pre chorus|prechorus"
-_SECTION_NAME_FIRST = re.compile(rf"\b({_SECTION_WORDS})\s*(?:of\s*|:\s*|=\s*)?(\d+)(?:\s*-?\s*bars?)?\b",
-                                 re.IGNORECASE)
-_SECTION_BARS_FIRST = re.compile(rf"\b(\d+)\s*-?\s*bars?\s+(?:of\s+)?(?:an?\s+)?({_SECTION_WORDS})\b",
-                                 re.IGNORECASE)
-_LETTER_FORM = re.compile(r"\b([ABCD]{2,8})\b(?:\s*form)?")
-_EACH = re.compile(r"(\d+)\s*bars?\s*(?:each|per (?:section|part))", re.IGNORECASE)
-_BARS = re.compile(r"\b(\d+)\s*-?\s*(?:bars?|measures?)\b", re.IGNORECASE)
-_FORM_WORDS = re.compile(rf"\b({_SECTION_WORDS})\b", re.IGNORECASE)
 
 
 def _pitch_class(letter: str, accidental: str | None) -> int:
@@ -263,71 +247,6 @@ def parse_meter(text: str) -> tuple[int, int] | None:
     if meter not in METERS:
         raise BriefError(f"meter {meter[0]}/{meter[1]} is not supported: use up to 16 beats over 2, 4, 8 or 16")
     return meter
-
-
-def _canonical_section(word: str) -> str:
-    word = word.lower().replace(" ", "-")
-    return "pre-chorus" if word in ("prechorus", "pre-chorus") else word
-
-
-def parse_form(text: str) -> tuple[tuple[tuple[str, int], ...] | None, str]:
-    """Sections with bar counts, and the text with those phrases removed (so bar counts are not reused)."""
-    spans: list[tuple[int, int, str, int]] = []
-    for m in _SECTION_NAME_FIRST.finditer(text):
-        spans.append((m.start(), m.end(), _canonical_section(m.group(1)), int(m.group(2))))
-    for m in _SECTION_BARS_FIRST.finditer(text):
-        if not any(a <= m.start() < b or m.start() <= a < m.end() for a, b, _, _ in spans):
-            spans.append((m.start(), m.end(), _canonical_section(m.group(2)), int(m.group(1))))
-    spans.sort()
-    rest = text
-    for a, b, _, _ in sorted(spans, reverse=True):
-        rest = rest[:a] + " " + rest[b:]
-    if spans:
-        sections = tuple((name, bars) for _, _, name, bars in spans)
-    else:
-        letters = _LETTER_FORM.search(text)
-        each = _EACH.search(text)
-        per = int(each.group(1)) if each else 8
-        if letters:
-            sections = tuple((c, per) for c in letters.group(1))
-            rest = rest.replace(letters.group(0), " ")
-        else:
-            words = [_canonical_section(w) for w in _FORM_WORDS.findall(text)]
-            if len(words) < 2:
-                return None, rest
-            default = {"intro": 4, "outro": 4, "coda": 4, "build": 4, "breakdown": 4}
-            sections = tuple((w, int(each.group(1)) if each else default.get(w, 8)) for w in words)
-        if each:
-            rest = rest.replace(each.group(0), " ")
-    for name, bars in sections:
-        if bars < 1:
-            raise BriefError(f"section {name} has {bars} bars: every section needs at least one bar")
-    total = sum(b for _, b in sections)
-    if total > MAX_BARS:
-        raise BriefError(f"the form adds up to {total} bars; Melodex writes at most {MAX_BARS} bars per track")
-    return sections, rest
-
-
-def parse_length(text: str) -> tuple[float | None, int | None]:
-    """Seconds or bars asked for, outside any section phrase."""
-    seconds = None
-    m = _SECONDS.search(text)
-    if m:
-        if m.group(1):
-            seconds = float(m.group(1))
-        elif m.group(3):
-            seconds = float(m.group(3)) * 60
-        else:
-            seconds = int(m.group(5)) * 60 + int(m.group(6))
-        if not 1 <= seconds <= 1800:
-            raise BriefError(f"{seconds:g} seconds: ask for a track of 1 s to 30 minutes")
-    bars = None
-    b = _BARS.search(text)
-    if b:
-        bars = int(b.group(1))
-        if not 1 <= bars <= MAX_BARS:
-            raise BriefError(f"{bars} bars: ask for 1-{MAX_BARS} bars")
-    return seconds, bars
 
 
 def parse_instruments(text: str) -> tuple[tuple[int, str], ...]:
@@ -399,13 +318,15 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
 
     progressions, without_chords, chord_notes = chords_mod.find_progressions(text, None)
     blues = chords_mod.find_blues(without_chords)
-    sections, rest = parse_form(chords_mod.strip_blues(without_chords))
+    form = parse_form(chords_mod.strip_blues(without_chords))
+    sections = form.sections
+    notes += form.notes
     bpm = parse_bpm(text)
     meter = parse_meter(text)
     key, _ = parse_key(without_chords)
     if key is not None and progressions:
         progressions, _, chord_notes = chords_mod.find_progressions(text, key)  # roman numerals in this key
-    seconds, bars = parse_length(rest)
+    seconds, bars = parse_length(form.rest)
     band = parse_instruments(text)
 
     style = _keyword_style(text)
@@ -431,6 +352,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     elif meter != style.meter and any(w in text.lower() for w in ("waltz", "jig", "march")):
         notes.append(f"the prompt's {meter[0]}/{meter[1]} overrides the {style.name} style's usual "
                      f"{style.meter[0]}/{style.meter[1]}")
+    if use_text_model and sources["meter"] == "style":
+        meter, sources["meter"] = _implied_meter(text, style, sources["style"], meter)
     sources["key"] = "prompt" if key else "model"
     notes += chord_notes
     if key is None and progressions:
@@ -443,29 +366,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     if key is None and mood in MINOR_MOODS:
         notes.append(f"{mood} mood: the model will choose a minor key")
 
-    beats_per_bar = meter[0] * 4 / meter[1]
-    bar_seconds = beats_per_bar * 60.0 / bpm
-    if sections is None and blues:
-        choruses = max(1, round((seconds or DEFAULT_SECONDS) / (12 * bar_seconds))) if not bars else \
-            max(1, round(bars / 12))
-        sections = tuple(("verse", 12) for _ in range(choruses))
-        if seconds or bars:
-            seconds = bars = None
-    if sections:
-        n_bars = sum(b for _, b in sections)
-        sources["form"] = sources["length"] = "prompt"
-        if seconds or bars:
-            notes.append("the form's bar counts set the length; the separate length request was ignored")
-    else:
-        sources["form"] = "model"
-        if bars:
-            n_bars, sources["length"] = bars, "prompt"
-        elif seconds:
-            n_bars, sources["length"] = max(1, round(seconds / bar_seconds)), "prompt (seconds)"
-        else:
-            n_bars, sources["length"] = max(1, round(DEFAULT_SECONDS / bar_seconds)), "default (about 60 s)"
-        if n_bars > MAX_BARS:
-            raise BriefError(f"that length needs {n_bars} bars; Melodex writes at most {MAX_BARS}")
+    sections, n_bars = _form_and_length(sections, form.partial, blues, seconds, bars, bpm, meter, style,
+                                        sources, notes)
 
     if band and any(p != 128 for p, _ in band):
         sources["instruments"] = "prompt"
@@ -479,18 +381,6 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         band = tuple((p, r) for p, r in band if p != 128)
 
     mode = key.mode if key else None
-    if use_text_model and sources["meter"] == "style":
-        from melodex.attributes import predict
-
-        implied = predict(text)
-        # The head's mode is not used: on held-out captions it did not beat always saying "major".
-        if implied is not None:
-            # The head learned from the corpus: trust its meter for the corpus's own styles and for prompts
-            # no keyword placed, never over an explicit meter.
-            trusted = sources["style"] == "text model" or style.name in CORPUS_STYLES
-            if (sources["meter"] == "style" and trusted and implied.meter != "other"
-                    and implied.meter_confidence >= 0.6):
-                meter, sources["meter"] = parse_meter(implied.meter) or meter, "text model"
     if mode is None and mood in MINOR_MOODS:
         mode = "minor"
     texture = tuple(w for w in TEXTURE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text.lower()))
@@ -499,6 +389,58 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
                  instruments=band, style=style.name, mood=mood, energy=round(energy, 3), texture=texture,
                  sources=sources, notes=tuple(notes), mode=mode, chords=chords)
 
+
+def _implied_meter(text: str, style: Style, style_source: str, meter: tuple[int, int]) -> tuple[tuple[int, int], str]:
+    """The attribute head's meter where it is trusted: for the corpus's own styles and for prompts no keyword
+    placed, never over an explicit meter. (Its mode is not used: on held-out captions it did not beat always
+    saying "major".)"""
+    from melodex.attributes import predict
+
+    implied = predict(text)
+    trusted = style_source == "text model" or style.name in CORPUS_STYLES
+    if implied is not None and trusted and implied.meter != "other" and implied.meter_confidence >= 0.6:
+        return parse_meter(implied.meter) or meter, "text model"
+    return meter, "style"
+
+
+def _form_and_length(sections: tuple[tuple[str, int], ...] | None, partial: bool, blues: bool,
+                     seconds: float | None, bars: int | None, bpm: int, meter: tuple[int, int], style: Style,
+                     sources: dict[str, str], notes: list[str]) -> tuple[tuple[tuple[str, int], ...] | None, int]:
+    """The form and the number of bars. A complete form sets the length (a separate length request that
+    disagrees is noted and ignored); a frame (an intro, an outro) is filled with the style's sections up to
+    the length asked for; a 12-bar blues repeats its 12 bars to about that length."""
+    bar_s = bar_seconds(bpm, meter)
+    wanted = bars if bars else (bars_for_seconds(seconds, bpm, meter) if seconds else None)
+    asked = f"{bars} bars" if bars else (f"{seconds:g} s" if seconds else None)
+    if sections is None and blues:
+        choruses = max(1, round((wanted or DEFAULT_SECONDS / bar_s) / 12))
+        sections, sources["form"] = tuple(("verse", 12) for _ in range(choruses)), "12-bar blues"
+        sources["length"] = "12-bar blues" + (f" x {choruses}, about {asked}" if asked else f" x {choruses}")
+        return sections, 12 * choruses
+    if sections is not None and partial:
+        target = wanted or max(sum(b for _, b in sections) + 1, round(DEFAULT_SECONDS / bar_s))
+        filled = fill_form(sections, style.form, target)
+        named = ", ".join(f"{n} {b}" for n, b in sections)
+        notes.append(f"the prompt sets {named}; the rest of the form is the {style.name} style's, "
+                     f"filled to about {target} bars")
+        sources["form"] = "prompt + style"
+        sources["length"] = f"prompt ({asked})" if asked else "default (about 60 s)"
+        return filled, sum(b for _, b in filled)
+    if sections is not None:
+        n_bars = sum(b for _, b in sections)
+        sources["form"] = sources["length"] = "prompt"
+        if asked and wanted != n_bars:
+            notes.append(f"the form is {n_bars} bars ({n_bars * bar_s:.0f} s at {bpm} BPM); it wins over the "
+                         f"{asked} also asked for")
+        return sections, n_bars
+    sources["form"] = "model"
+    if wanted:
+        n_bars, sources["length"] = wanted, "prompt" if bars else "prompt (seconds)"
+    else:
+        n_bars, sources["length"] = max(1, round(DEFAULT_SECONDS / bar_s)), "default (about 60 s)"
+    if n_bars > MAX_BARS:
+        raise BriefError(f"that length needs {n_bars} bars; Melodex writes at most {MAX_BARS}")
+    return None, n_bars
 
 
 def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...] | None, n_bars: int,
@@ -514,38 +456,70 @@ def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...]
 
 
 def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,
-                   instruments: list[str] | None = None, bars: int | None = None) -> Brief:
-    """Apply command-line controls on top of the prompt; they win over it."""
+                   instruments: list[str] | None = None, bars: int | None = None,
+                   duration: float | None = None) -> Brief:
+    """Apply command-line controls on top of the prompt; they win over it, except that a form written in the
+    prompt sets the length (a --bars or --duration that disagrees is noted)."""
     changes: dict = {}
     sources = dict(brief.sources)
+    notes = list(brief.notes)
     if bpm is not None:
         if not MIN_BPM <= bpm <= MAX_BPM:
             raise BriefError(f"--bpm {bpm} is outside {MIN_BPM}-{MAX_BPM}")
+        if sources.get("bpm") == "prompt" and bpm != brief.bpm:
+            notes.append(f"--bpm {bpm} wins over the prompt's {brief.bpm} BPM")
         changes["bpm"], sources["bpm"] = bpm, "option"
     if key is not None:
         parsed, _ = parse_key(key if re.search(r"maj|min|m\b", key) else f"{key} major")
         if parsed is None:
             raise BriefError(f"--key {key!r} is not a key: write it like 'F minor', 'Bb major' or 'C#m'")
+        if sources.get("key") == "prompt" and parsed != brief.key:
+            notes.append(f"--key {parsed} wins over the prompt's {brief.key}")
         changes["key"], sources["key"] = parsed, "option"
     if meter is not None:
         parsed_meter = parse_meter(meter)
         if parsed_meter is None:
             raise BriefError(f"--meter {meter!r} is not a meter: write it like 3/4 or 6/8")
+        if sources.get("meter") == "prompt" and parsed_meter != brief.meter:
+            notes.append(f"--meter {meter} wins over the prompt's {brief.meter[0]}/{brief.meter[1]}")
         changes["meter"], sources["meter"] = parsed_meter, "option"
     if instruments:
         changes["instruments"] = assign_roles([inst.lookup(name) for name in instruments])
         sources["instruments"] = "option"
+    new_bpm, new_meter = changes.get("bpm", brief.bpm), changes.get("meter", brief.meter)
+    if bars is not None and duration is not None:
+        raise BriefError("give --bars or --duration, not both")
+    wanted, asked = None, None
     if bars is not None:
         if not 1 <= bars <= MAX_BARS:
             raise BriefError(f"--bars {bars}: ask for 1-{MAX_BARS} bars")
-        if brief.sections:
-            raise BriefError("--bars conflicts with the form in the prompt: drop one of them")
-        changes["n_bars"], sources["length"] = bars, "option"
-    if brief.chords is not None and ("key" in changes or "n_bars" in changes):
-        changes["chords"], _ = chord_plan(brief.prompt, changes.get("key", brief.key), brief.sections,
+        wanted, asked = bars, f"--bars {bars}"
+    elif duration is not None:
+        wanted, asked = bars_for_seconds(duration, new_bpm, new_meter), f"--duration {duration:g}"
+    elif sources.get("length", "").startswith(("prompt (seconds)", "default")) and (new_bpm, new_meter) != (
+            brief.bpm, brief.meter) and not brief.sections:  # keep the seconds asked for at the new tempo
+        changes["n_bars"] = bars_for_seconds(brief.duration_seconds, new_bpm, new_meter)
+    if wanted is not None:
+        if sources.get("form") == "prompt + style":  # a frame the style fills: fill it to the new length
+            frame = parse_form(chords_mod.strip_blues(chords_mod.find_progressions(brief.prompt, None)[1]))
+            style = STYLE_BY_NAME.get(brief.style, STYLE_BY_NAME["pop"])
+            if frame.sections is not None and frame.partial:
+                changes["sections"] = fill_form(frame.sections, style.form, wanted)
+                changes["n_bars"] = sum(b for _, b in changes["sections"])
+                sources["length"] = "option"
+        elif brief.sections:
+            if wanted != brief.n_bars:
+                seconds = brief.n_bars * bar_seconds(new_bpm, new_meter)
+                notes.append(f"the prompt's form is {brief.n_bars} bars ({seconds:.0f} s at {new_bpm} BPM); "
+                             f"it wins over {asked}")
+        else:
+            changes["n_bars"], sources["length"] = wanted, "option"
+    if brief.chords is not None and {"key", "n_bars", "sections"} & set(changes):
+        changes["chords"], _ = chord_plan(brief.prompt, changes.get("key", brief.key),
+                                          changes.get("sections", brief.sections),
                                           changes.get("n_bars", brief.n_bars),
                                           roman_in_key=sources["key"] in ("prompt", "option"))
-    return replace(brief, sources=sources, **changes)
+    return replace(brief, sources=sources, notes=tuple(notes), **changes)
 
 
 def key_names() -> list[str]:

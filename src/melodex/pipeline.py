@@ -75,6 +75,7 @@ class GenerateOptions:
     meter: str | None = None
     instruments: tuple[str, ...] | None = None
     bars: int | None = None
+    duration: float | None = None  # seconds; the prompt's form wins over it
     reference: str | None = None  # a recording to build the track around ("hum a tune")
 
     def __post_init__(self) -> None:
@@ -221,7 +222,7 @@ def read_brief(prompt: str, options: GenerateOptions) -> brief_mod.Brief:
     parsed = brief_mod.parse(prompt)
     return brief_mod.with_overrides(parsed, bpm=options.bpm, key=options.key, meter=options.meter,
                                     instruments=list(options.instruments) if options.instruments else None,
-                                    bars=options.bars)
+                                    bars=options.bars, duration=options.duration)
 
 
 def energy_level(brief: brief_mod.Brief) -> int:

@@ -44,7 +44,9 @@ def generate(
     key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),
     meter: str = typer.Option(None, help="Meter like 3/4 or 6/8; wins over the prompt."),
     instruments: str = typer.Option(None, help="Comma-separated band, e.g. 'piano, upright bass, drums'."),
-    bars: int = typer.Option(None, help="Length in bars when the prompt has no form."),
+    bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
+    duration: float = typer.Option(None, help="Length in seconds (bars follow from tempo and meter); a form in "
+                                   "the prompt wins over it."),
     formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
     reference: Path = typer.Option(None, help="A recording (WAV/FLAC) of a tune: its tempo, key and melody "
                                    "are heard and the arrangement is built around it."),
@@ -60,7 +62,7 @@ def generate(
 
     options = GenerateOptions(
         seed=seed, preset=preset, guidance=guidance, temperature=temperature, scale_lock=scale_lock, timbre_cfg=cfg,
-        timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars,
+        timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
         reference=str(reference) if reference else None,
@@ -90,7 +92,8 @@ def brief(
     key: str = typer.Option(None, help="Key such as 'F minor', 'Bb major' or 'C#m'; wins over the prompt."),
     meter: str = typer.Option(None, help="Meter such as 4/4, 3/4 or 6/8; wins over the prompt."),
     instruments: str = typer.Option(None, help="Comma-separated band, e.g. 'piano, upright bass, drums'."),
-    bars: int = typer.Option(None, help="Length in bars when the prompt gives no form."),
+    bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
+    duration: float = typer.Option(None, help="Length in seconds; a form in the prompt wins over it."),
     json_out: bool = typer.Option(False, "--json", help="Print the Brief as JSON instead of a table."),
 ) -> None:
     """Show what Melodex understood from a prompt, and where each value came from.
@@ -102,7 +105,7 @@ def brief(
     """
     parsed = brief_mod.parse(prompt)
     parsed = brief_mod.with_overrides(
-        parsed, bpm=bpm, key=key, meter=meter, bars=bars,
+        parsed, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration,
         instruments=[s.strip() for s in instruments.split(",") if s.strip()] if instruments else None,
     )
     if json_out:

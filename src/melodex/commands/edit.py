@@ -93,14 +93,23 @@ def variation(
 
 def extend(
     project: Path = PROJECT,
-    bars: int = typer.Option(8, help="How many bars to add at the end."),
+    bars: int = typer.Option(None, help="How many bars to add at the end (default 8)."),
+    duration: float = typer.Option(None, help="Seconds to add at the end instead: bars follow from the song's "
+                                   "tempo and meter at its end."),
     seed: int = SEED,
 ) -> None:
-    """Continue the song by N bars, written as a continuation of what is there."""
+    """Continue the song by N bars (or about N seconds), written as a continuation of what is there."""
     from melodex import edit
+    from melodex.brief_form import bars_for_seconds
 
+    if bars is not None and duration is not None:
+        raise typer.BadParameter("give --bars or --duration, not both")
     session = _session(project)
-    _done(session, edit.extend(session, bars, _seed(session, seed)))
+    if duration is not None:
+        score = session.take.score
+        meter = score.time_signatures[-1]
+        bars = bars_for_seconds(duration, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
+    _done(session, edit.extend(session, 8 if bars is None else bars, _seed(session, seed)))
 
 
 def rerender(

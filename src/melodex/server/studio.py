@@ -66,7 +66,7 @@ def prompt_with_form(prompt: str, form: list[FormSection]) -> str:
             raise MelodexError(f"section {section.name!r} is not one of {', '.join(FORM_SECTIONS)}")
         if not 1 <= section.bars <= MAX_BARS:
             raise MelodexError(f"section {section.name} has {section.bars} bars: use 1-{MAX_BARS}")
-    stated, _ = brief_mod.parse_form(prompt)
+    stated = brief_mod.parse_form(prompt).sections
     if stated:
         said = ", ".join(f"{name} {bars}" for name, bars in stated)
         raise MelodexError(f"the prompt already gives a form ({said}): remove it from the prompt or clear the "
