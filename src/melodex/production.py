@@ -403,7 +403,7 @@ class Levels:
     master_db: float  # gain of the master before the limiter
     lofi_peak: float = 1.0
     lofi_level: float = 0.0
-    stem_scale: float = 1.0  # master level over bus level, applied to the reported stems
+    stem_scale: float = 1.0  # unused since stems are mastered part by part; kept so old projects load
 
     def to_json(self) -> dict:
         return {"stems": [list(s) if s is not None else None for s in self.stems], "dc": list(self.dc),
@@ -442,7 +442,7 @@ def repair_clicks(audio: np.ndarray, threshold: float = 12.0) -> tuple[np.ndarra
     for channel in out:
         second = np.zeros_like(channel)
         second[1:-1] = channel[1:-1] - 0.5 * (channel[:-2] + channel[2:])
-        local = np.sqrt(uniform_filter1d(np.square(second), size=501, mode="nearest"))
+        local = np.sqrt(np.maximum(uniform_filter1d(np.square(second), size=501, mode="nearest"), 0.0))
         spikes = np.nonzero(np.abs(second) > threshold * local + 1e-3)[0]
         if len(spikes) == 0:
             continue
@@ -471,48 +471,99 @@ def limiter_gain(
     return gain, float(-20 * np.log10(gain.min()))
 
 
-def master(audio: np.ndarray, settings: MixSettings, sample_rate: int,
-           levels: Levels | None = None) -> tuple[np.ndarray, MasterReport, Levels]:
-    """Clean, colour, normalise and limit a (2, frames) bus. Silence stays silence (no NaN).
+GLUE_ATTACK_MS, GLUE_RELEASE_MS = 30.0, 250.0
+_GLUE_BLOCK_S = 0.001  # the glue compressor's control rate: its gain moves over tens of milliseconds
 
-    With `levels` (from a production of the whole song) the bus and master gains are those, not
-    measured again: how a re-produced stretch keeps the song's level. The limiter is always local.
+
+def glue_gain(bus: np.ndarray, threshold_db: float, ratio: float, sample_rate: int,
+              attack_ms: float = GLUE_ATTACK_MS, release_ms: float = GLUE_RELEASE_MS) -> np.ndarray:
+    """Per-frame gain of a stereo-linked feed-forward compressor on the (channels, frames) `bus`.
+
+    A gain curve, not processed audio, so that the same gain can be applied to every part of the mix
+    and the parts still add up to it (pedalboard's Compressor, used before, only returns audio). Peak
+    level per 1 ms block, the static curve (threshold, ratio) in dB, then attack/release smoothing of
+    the reduction in dB, interpolated back to frames.
     """
-    dc_mean = None if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
-    audio, mean = remove_dc(np.nan_to_num(audio.astype(np.float32)), sample_rate, dc_mean)
+    n = bus.shape[1]
+    block = max(1, round(_GLUE_BLOCK_S * sample_rate))
+    n_blocks = -(-n // block)
+    peak = np.zeros(n_blocks * block, dtype=np.float32)
+    peak[:n] = np.abs(bus).max(axis=0)
+    level_db = 20 * np.log10(peak.reshape(n_blocks, block).max(axis=1) + 1e-9)
+    wanted = np.maximum(0.0, level_db - threshold_db) * (1.0 - 1.0 / ratio)
+    attack = float(np.exp(-block / (attack_ms * 1e-3 * sample_rate)))
+    release = float(np.exp(-block / (release_ms * 1e-3 * sample_rate)))
+    smooth = np.empty(n_blocks)
+    state = 0.0
+    for i, target in enumerate(wanted.tolist()):  # ~60,000 steps for a minute: a few tens of ms
+        coefficient = attack if target > state else release
+        state = target + coefficient * (state - target)
+        smooth[i] = state
+    centres = (np.arange(n_blocks) + 0.5) * block
+    return np.interp(np.arange(n), centres, 10 ** (-smooth / 20)).astype(np.float32)
+
+
+def _summed(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts added in order (np.sum over a list would first copy them all into one array)."""
+    total = np.array(parts[0], dtype=np.float32)
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
+           levels: Levels | None = None) -> tuple[list[np.ndarray], np.ndarray, MasterReport, Levels]:
+    """Clean, colour, normalise and limit the (2, frames) parts of a bus: each placed track and, last,
+    the shared reverb's return. Returns (the mastered parts, their sum: the master, report, levels).
+
+    Every step acts on each part alike (linear filters per part, the glue compressor's and the limiter's
+    gains computed on the sum and applied to every part), so the mastered parts add up to the master
+    exactly and no part is louder than -1 dBTP either: the limiter hears the loudest of the master and
+    the parts. What belongs to no part (the bus's DC offset, the lo-fi hiss) goes to the last.
+    Silence stays silence (no NaN). With `levels` (from a production of the whole song) the bus and
+    master gains are those, not measured again: how a re-produced stretch keeps the song's level.
+    The limiter is always local.
+    """
+    parts = [np.nan_to_num(np.asarray(p, dtype=np.float32)) for p in parts]
+    bus = _summed(parts)
+    mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
     dc = float(np.abs(mean).max()) if mean.size else 0.0
-    audio, clicks = repair_clicks(audio)
-    bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(audio, sample_rate)
+    cleaned, clicks = [], 0
+    for index, part in enumerate(parts):
+        part, _ = remove_dc(part, sample_rate, mean if index == len(parts) - 1 else np.zeros_like(mean))
+        part, repaired = repair_clicks(part)
+        cleaned.append(part)
+        clicks += repaired
+    bus = _summed(cleaned)
+    bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(bus, sample_rate)
     if not np.isfinite(bus_db):
-        silent = np.zeros_like(audio)
         report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
-        return silent, report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
+        silent = [np.zeros_like(p) for p in cleaned]
+        return silent, np.zeros_like(bus), report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
     # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
-    audio = (audio * _db_to_gain(bus_db)).astype(np.float32)
-    glue = pb.Pedalboard(
-        [
-            pb.Compressor(
-                threshold_db=-16.0 - 6.0 * settings.punch,
-                ratio=1.5 + 1.5 * settings.punch,
-                attack_ms=30.0,
-                release_ms=250.0,
-            ),
-            pb.HighShelfFilter(
-                cutoff_frequency_hz=_hz(9000.0, sample_rate), gain_db=2.0 * settings.brightness, q=0.707
-            ),
-        ]
-    )
-    audio = glue(audio, sample_rate)
+    bus_gain = _db_to_gain(bus_db)
+    glue = glue_gain(bus * np.float32(bus_gain), -16.0 - 6.0 * settings.punch, 1.5 + 1.5 * settings.punch,
+                     sample_rate) * np.float32(bus_gain)
+    shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=_hz(9000.0, sample_rate),
+                                              gain_db=2.0 * settings.brightness, q=0.707)])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cleaned = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned))
     lofi_peak, lofi_level = 1.0, 0.0
     if settings.lofi > 0:
-        audio, lofi_peak, lofi_level = _lofi(audio, settings.lofi, sample_rate,
-                                             None if levels is None else (levels.lofi_peak, levels.lofi_level))
+        cleaned, lofi_peak, lofi_level = _lofi(cleaned, settings.lofi, sample_rate,
+                                               None if levels is None else (levels.lofi_peak, levels.lofi_level))
+    audio = _summed(cleaned)
     ceiling = settings.ceiling_dbtp - 0.1
+
+    def loudest(gain_db: float) -> np.ndarray:
+        """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
+        floor = _db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
+        return np.max([oversampled_peak(a, floor) for a in (audio, *cleaned)], axis=0)
+
     if levels is not None:
         gain_db = levels.master_db
-        peak = oversampled_peak(audio, _db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB))
         gain = _db_to_gain(gain_db)
-        limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
+        limit_gain, reduction = limiter_gain(loudest(gain_db) * gain, ceiling, sample_rate)
     else:
         # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
         # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
@@ -525,17 +576,17 @@ def master(audio: np.ndarray, settings: MixSettings, sample_rate: int,
             if gain_db > peak_gain_db:
                 # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
                 peak_gain_db = gain_db + 1.5
-                floor = _db_to_gain(ceiling - peak_gain_db - MAX_OVERSHOOT_DB)
-                peak = oversampled_peak(audio, floor)
+                peak = loudest(peak_gain_db)
             limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
             error = settings.target_lufs - gated_loudness(energy, sample_rate, gain * limit_gain)
             if abs(error) < 0.03:
                 break
             gain_db += error
         gain = _db_to_gain(gain_db)
-    limited = (audio * (gain * limit_gain).astype(np.float32)).astype(np.float32)
-    clipped = int((np.abs(limited) >= 1.0).sum())
-    limited = np.clip(limited, -1.0, 1.0)
+    final_gain = (gain * limit_gain).astype(np.float32)
+    for part in cleaned:
+        part *= final_gain
+    mastered, limited = cleaned, _summed(cleaned)
     report = MasterReport(
         lufs=integrated_lufs(limited.T, sample_rate),
         true_peak_dbtp=true_peak_dbtp(limited.T),
@@ -543,17 +594,19 @@ def master(audio: np.ndarray, settings: MixSettings, sample_rate: int,
         limiter_gain_reduction_db=reduction,
         dc_removed=dc,
         clicks_repaired=clicks,
-        clipped_samples=clipped,
+        clipped_samples=int((np.abs(limited) >= 1.0).sum()),
     )
     found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
-    return limited.astype(np.float32), report, found
+    return mastered, limited, report, found
 
 
-def _lofi(audio: np.ndarray, amount: float, sample_rate: int,
-          levels: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
-    """Band-limit, lower the sample rate and bit depth, and add a little steady hiss.
+def _lofi(parts: list[np.ndarray], amount: float, sample_rate: int,
+          levels: tuple[float, float] | None = None) -> tuple[list[np.ndarray], float, float]:
+    """Band-limit, lower the sample rate and bit depth of every part, and add a little steady hiss to the last.
 
-    Returns (audio, peak, hiss level); `levels` = (peak, hiss level) of the whole song to reuse.
+    Each part is crushed on the bus's full scale (its peak), as if the bus itself were, so a quiet part
+    is as grainy as the bus would make it. Returns (parts, peak, hiss level); `levels` = (peak, hiss
+    level) of the whole song to reuse.
     """
     board = pb.Pedalboard(
         [
@@ -567,13 +620,16 @@ def _lofi(audio: np.ndarray, amount: float, sample_rate: int,
             pb.Bitcrush(bit_depth=float(np.interp(amount, [0, 1], [14, 9]))),
         ]
     )
-    peak = float(np.abs(audio).max()) if levels is None else levels[0]
-    crushed = board((audio / peak).astype(np.float32), sample_rate) * peak  # bitcrush relative to full scale
+    bus = _summed(parts)
+    peak = float(np.abs(bus).max()) if levels is None else levels[0]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # pedalboard releases the GIL
+        crushed = list(pool.map(lambda p: board((p / peak).astype(np.float32), sample_rate) * peak, parts))
     # Seeded hiss, so the same mix always renders the same.
-    hiss = np.random.default_rng(7).standard_normal(audio.shape).astype(np.float32)
+    hiss = np.random.default_rng(7).standard_normal(bus.shape).astype(np.float32)
     hiss = pb.LowpassFilter(cutoff_frequency_hz=_hz(5000.0, sample_rate))(hiss, sample_rate)
-    level = float(np.sqrt(np.mean(audio**2)) * _db_to_gain(-42.0 + 8.0 * amount)) if levels is None else levels[1]
-    return (crushed + hiss * np.float32(level)).astype(np.float32), peak, level
+    level = float(np.sqrt(np.mean(bus**2)) * _db_to_gain(-42.0 + 8.0 * amount)) if levels is None else levels[1]
+    crushed[-1] = (crushed[-1] + hiss * np.float32(level)).astype(np.float32)
+    return [c.astype(np.float32) for c in crushed], peak, level
 
 
 # -- the mix ------------------------------------------------------------------------------------------------
@@ -624,9 +680,10 @@ def _reverb(sends: np.ndarray, settings: MixSettings, sample_rate: int) -> np.nd
 
 @dataclass(frozen=True)
 class ProductionResult:
-    """A produced track. `stems` are the tracks after their chains and placement, dry of the shared
-    reverb, whose return is `reverb_return`; all are (frames, 2) and scaled by the master's gain, so
-    stems + reverb_return add up to the mix before the master's glue compressor and limiter."""
+    """A produced track. `stems` are the tracks after their chains, placement and the master (glue
+    compressor, shelf, lo-fi, gain and limiter, applied to each alike), dry of the shared reverb, whose
+    mastered return (with the lo-fi hiss) is `reverb_return`; all are (frames, 2), none above the
+    master's true-peak ceiling, and stems + reverb_return add up to the mix (to float rounding)."""
 
     mix: np.ndarray
     stems: list[np.ndarray]
@@ -726,19 +783,13 @@ def produce(
         send = ROLE_MIX["drums" if is_drum else role_name].send * settings.reverb * 2.0
         sends += stereo * np.float32(send)
     wet = _reverb(sends, settings, sample_rate) if np.any(sends) else sends
-    bus = wet.copy()
-    for stereo in placed:
-        bus += stereo
-    mix, report, found = master(bus, settings, sample_rate, levels)
+    mastered, mix, report, found = master([*placed, wet], settings, sample_rate, levels)
     if levels is None:
-        bus_rms = float(np.sqrt(np.mean(bus**2)))
-        stem_scale = float(np.sqrt(np.mean(mix**2)) / bus_rms) if bus_rms > 0 else 0.0
-        levels = replace(found, stems=tuple(c[1] for c in chained), stem_scale=stem_scale)
-    scale = np.float32(levels.stem_scale)
+        levels = replace(found, stems=tuple(c[1] for c in chained))
     return ProductionResult(
         mix=mix.T,
-        stems=[(s * scale).T for s in placed],
-        reverb_return=(wet * scale).T,
+        stems=[s.T for s in mastered[:-1]],
+        reverb_return=mastered[-1].T,
         report=report,
         settings=settings,
         levels=levels,
