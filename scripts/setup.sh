@@ -15,9 +15,10 @@ for arg in "$@"; do
   esac
 done
 
-# What Melodex needs to run: FluidSynth, the General MIDI SoundFonts, drum data, libsndfile.
+# What Melodex needs to run: FluidSynth, the General MIDI SoundFonts, drum data, libsndfile; and the real
+# multi-track songs the song measures compare with (freedoom, openttd-openmsx; docs/DATASET.md).
 bash scripts/install_system_packages.sh libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont \
-  musescore-general-soundfont-small hydrogen-data lmms-common libsndfile1
+  musescore-general-soundfont-small hydrogen-data lmms-common libsndfile1 freedoom openttd-openmsx
 
 if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv

@@ -32,6 +32,9 @@ from melodex.evaluate.score_stats import plan_obeyed, statistics
 from melodex.score import DRUM_PROGRAM, DUR, START, Score, Track
 
 DEFAULT_PROMPTS = Path("data/eval/prompts.txt")
+EVAL_DATA = Path(__file__).resolve().parents[3] / "data" / "eval"
+# The shipped prompts split once into halves (issue 14): choose every setting on tuning, report test.
+PROMPT_SPLITS = {"all": EVAL_DATA / "prompts.txt", "tuning": EVAL_DATA / "tuning.txt", "test": EVAL_DATA / "test.txt"}
 RESULT_VERSION = 1
 Progress = Callable[[int, int, str], None]  # (done, total, what)
 
@@ -78,6 +81,11 @@ def read_prompts(path: Path) -> list[str]:
     if not prompts:
         raise MelodexError(f"prompt file {path} holds no prompts (one per line; # starts a comment)")
     return prompts
+
+
+def split_prompts(split: str) -> list[str]:
+    """The prompts of a named split of the shipped set (all, tuning, test), or of a prompt file."""
+    return read_prompts(PROMPT_SPLITS.get(split, Path(split)))
 
 
 def shorten(brief: brief_mod.Brief, max_bars: int | None) -> brief_mod.Brief:

@@ -1,0 +1,82 @@
+"""Song measures of the shipped model's compositions next to the training accompaniment and real songs.
+
+Rows: the measures of `melodex.evaluate.song` (same-name sections, repetition, drums bar to bar, backbeat,
+four on the floor, bass roots, chord tones, clashes, motifs, leaps, tonic). Columns: (a) songs composed
+score-only by the shipped pipeline for the prompts (`melodex generate`'s compose step, no audio), (b) the
+accompanied training examples (`augment` -> `accompany`), (c) real songs (freedoom, OpenMSX; chords
+estimated per bar). Cells: median [quartiles] n=songs with a value.
+
+    python scripts/eval_song.py --prompts tuning --limit 20            # ~2 min on 2 cores
+    python scripts/eval_song.py --prompts test --limit 0 --json out/song_test.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from melodex.errors import MelodexError
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prompts", default="tuning", help="tuning, test, all, or a prompt file (default tuning)")
+    parser.add_argument("--limit", type=int, default=20, help="first N prompts of the set (0 = all; default 20)")
+    parser.add_argument("--seeds", default="0", help="comma-separated generation seeds (default 0)")
+    parser.add_argument("--bars", type=int, default=0, help="cut songs to N bars like melodex eval (0 = as asked)")
+    parser.add_argument("--training", type=int, default=200, help="accompanied training examples (0 = skip)")
+    parser.add_argument("--no-real", action="store_true", help="leave out the real songs")
+    parser.add_argument("--no-generated", action="store_true", help="leave out the generated songs")
+    parser.add_argument("--json", type=Path, help="write every song's measures and the options here")
+    args = parser.parse_args()
+
+    from melodex.evaluate.listen import split_prompts
+    from melodex.evaluate.song_sets import generated_reports, real_reports, table_lines, training_reports
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise MelodexError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if args.limit < 0 or args.bars < 0 or args.training < 0:
+        raise MelodexError("--limit, --bars and --training take 0 or a positive number")
+    columns = {}
+    seconds = {}
+    if not args.no_generated:
+        prompts = split_prompts(args.prompts)
+        prompts = prompts[: args.limit] if args.limit else prompts
+        started = time.perf_counter()
+        columns[f"generated {args.prompts}"] = generated_reports(
+            prompts, seeds, args.bars or None,
+            lambda done, total, what: print(f"\r  composing {done + 1}/{total}", end="", file=sys.stderr, flush=True))
+        print(file=sys.stderr)
+        seconds["generated"] = time.perf_counter() - started
+    if args.training:
+        started = time.perf_counter()
+        columns["training accompaniment"] = training_reports(args.training)
+        seconds["training"] = time.perf_counter() - started
+    if not args.no_real:
+        started = time.perf_counter()
+        columns["real songs"] = real_reports()
+        seconds["real"] = time.perf_counter() - started
+    for line in table_lines(columns):
+        print(line)
+    for reports in columns.values():
+        for r in (r for r in reports if "error" in r):
+            print(f"failed: {r['prompt']!r} (seed {r['seed']}): {r['error']}", file=sys.stderr)
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()), file=sys.stderr)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"options": vars(args) | {"json": str(args.json)}, "seconds": seconds,
+                                         "columns": columns}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except MelodexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
