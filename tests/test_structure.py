@@ -447,5 +447,6 @@ def test_training_resumes_from_its_last_checkpoint_and_records_each_session(tmp_
     second = train(replace(options, max_steps=80), progress=False)
     assert second["step"] > first["step"]
     assert second["options"]["max_steps"] == "40"
-    assert second["resumed"] == [{"at_step": first["step"], "options": {**second["options"], "max_steps": "80"}}]
+    assert second["resumed"] == [{"at_step": first["step"], "options": {**second["options"], "max_steps": "80"},
+                                  "world_size": 1, "device": "cpu"}]
     assert load_model(tmp_path / "run" / "last") is not None

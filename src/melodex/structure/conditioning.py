@@ -92,5 +92,7 @@ def build_memory(model: StructureModel, texts: list[str], controls: list[np.ndar
                  keep: torch.Tensor | None = None) -> Memory:
     """Memory for a batch of prompts; `keep` False rows are unconditional (CFG's second half)."""
     text = encode_text(texts)
+    device = model.null_memory.device  # the text encoder runs on the CPU; the model may be on a GPU
     # The encoder runs in inference mode; clones are ordinary tensors that training may backpropagate past.
-    return model.memory(text.states.clone(), text.mask.clone(), stack_controls(controls), keep)
+    return model.memory(text.states.clone().to(device), text.mask.clone().to(device),
+                        stack_controls(controls).to(device), None if keep is None else keep.to(device))
