@@ -9,7 +9,9 @@ sets. Tempo and transposition change the whole performance, so they re-render ev
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +40,15 @@ class Session:
     take: pipeline.Take
     brief: brief_mod.Brief
     options: pipeline.GenerateOptions
+    progress: pipeline.Progress | None = None  # hears (stage, share done) as an edit runs: compose, timbres, ...
 
     @property
     def score(self) -> Score:
         return self.take.score
+
+    def stage(self, name: str) -> AbstractContextManager[pipeline.StageProgress]:
+        """A stage of an edit, reported to `progress` (the stages of `pipeline.generate`)."""
+        return pipeline.StageClock(self.progress).stage(name)
 
 
 def locate_project(path: str | Path) -> Path:
@@ -85,8 +92,11 @@ def save(session: Session, take: pipeline.Take, edit: str) -> str:
     old = session.take
     unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
     unchanged |= {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
-    version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
-    pipeline.export_take(take, session.project.path.parent, session.options.formats)
+    with session.stage("write") as report:
+        version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
+        report(0.5)
+        pipeline.export_take(take, session.project.path.parent, session.options.formats,
+                             lambda f: report(0.5 + f / 2))
     return version
 
 
@@ -164,9 +174,12 @@ def _mix_settings(take: pipeline.Take) -> MixSettings:
     return MixSettings(**take.settings["mix"])
 
 
-def _rerender(take: pipeline.Take, score: Score, events: np.ndarray, samplesets: dict,
+def _rerender(session: Session, score: Score, events: np.ndarray, samplesets: dict,
               timbres: dict[int, TrackTimbre], settings: dict | None = None) -> pipeline.Take:
-    stems, mix, levels = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate)
+    take = session.take
+    with session.stage("render") as report:
+        stems, mix, levels = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate,
+                                                          progress=report)
     settings = {**(settings or take.settings), "levels": levels.to_json()}
     return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate, settings)
 
@@ -185,6 +198,11 @@ def _missing_samplesets(score: Score, samplesets: dict) -> dict:
     return out
 
 
+def _share(report: pipeline.StageProgress, index: int, count: int, fraction: float) -> None:
+    """Item `index` of `count` is `fraction` done: the share of the whole."""
+    report((index + fraction) / count)
+
+
 # -- note edits ---------------------------------------------------------------------------------------
 
 
@@ -195,11 +213,11 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
     options = session.options
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     brief = session.brief
-    with pipeline.single_thread():
+    with pipeline.single_thread(), session.stage("compose") as report:
         return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                       guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
-                      energy=pipeline.energy_level(brief), key_bias=options.key_bias)
+                      energy=pipeline.energy_level(brief), key_bias=options.key_bias, progress=report)
 
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
@@ -208,7 +226,7 @@ def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int,
     return _save_rewritten_bars(session, score, events, bars, tracks, label)
 
 
-def _render_span(take: pipeline.Take, score: Score, samplesets: dict, start: int,
+def _render_span(session: Session, score: Score, samplesets: dict, start: int,
                  end: int | None) -> tuple[dict[int, np.ndarray], np.ndarray] | None:
     """New stems and mix for frames start:end (None: to the new end), placed at their song positions.
 
@@ -216,6 +234,7 @@ def _render_span(take: pipeline.Take, score: Score, samplesets: dict, start: int
     with the song's recorded levels. None when the version has no recorded levels (made before they
     were kept) or a track silent in it now has notes: then the whole song is re-rendered instead.
     """
+    take = session.take
     if "levels" not in take.settings:
         return None
     levels = Levels.from_json(take.settings["levels"])
@@ -226,7 +245,9 @@ def _render_span(take: pipeline.Take, score: Score, samplesets: dict, start: int
     length = stem_length(score, rate)
     first = max(0, start - int(WARMUP_S * rate))
     last = length if end is None else min(length, end + int(0.5 * rate))
-    stems, mix, _ = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), rate, levels, (first, last))
+    with session.stage("render") as report:
+        stems, mix, _ = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), rate, levels,
+                                                     (first, last), report)
 
     def placed(part: np.ndarray) -> np.ndarray:
         whole = np.zeros((last, *part.shape[1:]), dtype=np.float32)
@@ -246,9 +267,9 @@ def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bar
     samplesets = _missing_samplesets(score, take.samplesets)
     start, end = sample_span(score, bars, take.sample_rate)
     to_end = None if bars[1] >= score.bar_count() else end
-    rendered = _render_span(take, score, samplesets, start, to_end)
+    rendered = _render_span(session, score, samplesets, start, to_end)
     if rendered is None:
-        full = _rerender(take, score, events, samplesets, take.timbres)
+        full = _rerender(session, score, events, samplesets, take.timbres)
         rendered, settings = (full.stems, full.mix), full.settings
     else:
         settings = take.settings
@@ -269,9 +290,10 @@ def variation(session: Session, strength: float, seed: int) -> str:
     if strength >= 1:
         # New notes, the same timbres: compose only (making new sample sets here would be thrown away).
         options = replace(session.options, seed=seed)
-        score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"))
+        with session.stage("compose") as report:
+            score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"), report)
         settings = {**take.settings, "options": pipeline._options_json(options)}
-        new = _rerender(take, score, events, _missing_samplesets(score, take.samplesets),
+        new = _rerender(session, score, events, _missing_samplesets(score, take.samplesets),
                         take.timbres, settings)
         return save(session, new, f"variation strength 1 seed {seed}")
     rng = np.random.default_rng(seed)
@@ -314,9 +336,10 @@ def retimbre(session: Session, track: int, text: str, seed: int) -> str:
     timbres = dict(take.timbres)
     base = pipeline.timbre_text(session.brief, take.score.tracks[track].program)
     full_text = f"{text} {base}"
-    samplesets[track], timbres[track] = pipeline.make_sampleset(take.score, track, full_text, session.options,
-                                                                seed)
-    new = _rerender(take, take.score, take.events, samplesets, timbres)
+    with session.stage("timbres") as report:
+        samplesets[track], timbres[track] = pipeline.make_sampleset(take.score, track, full_text, session.options,
+                                                                    seed, report)
+    new = _rerender(session, take.score, take.events, samplesets, timbres)
     return save(session, new, f"retimbre track {track}: {text}")
 
 
@@ -327,11 +350,15 @@ def rerender(session: Session, cfg: float | None, steps: int | None) -> str:
                       timbre_steps=steps or session.options.timbre_steps)
     session.options = options
     samplesets, timbres = {}, {}
-    for i in range(len(take.score.tracks)):
-        timbre = take.timbres[i]
-        samplesets[i], timbres[i] = pipeline.make_sampleset(take.score, i, timbre.text, options, timbre.seed)
+    n_tracks = len(take.score.tracks)
+    with session.stage("timbres") as report:
+        for i in range(n_tracks):
+            timbre = take.timbres[i]
+            done = partial(_share, report, i, n_tracks)
+            samplesets[i], timbres[i] = pipeline.make_sampleset(take.score, i, timbre.text, options, timbre.seed,
+                                                                done)
     settings = {**take.settings, "options": pipeline._options_json(options)}
-    new = _rerender(take, take.score, take.events, samplesets, timbres, settings)
+    new = _rerender(session, take.score, take.events, samplesets, timbres, settings)
     return save(session, new, f"rerender cfg {options.cfg:g} steps {options.timbre_steps}")
 
 
@@ -343,7 +370,7 @@ def set_tempo(session: Session, bpm: float) -> str:
     ratio = bpm / score.bpm
     score.tempos = [Tempo(round(t.bpm * ratio), t.tick) for t in score.tempos]
     events = encode(score)
-    new = _rerender(take, decode(events), events, take.samplesets, take.timbres)
+    new = _rerender(session, decode(events), events, take.samplesets, take.timbres)
     return save(session, new, f"set tempo {bpm:g} BPM")
 
 
@@ -354,13 +381,16 @@ def transpose(session: Session, semitones: int) -> str:
     score = take.score.transposed(semitones)
     events = encode(score)
     samplesets = dict(take.samplesets)
-    for index, track in enumerate(score.tracks):
-        low, high = min(samplesets[index].pitches), max(samplesets[index].pitches)
-        if not track.is_drum and len(track.notes) and (track.notes[:, 2].min() < low - 2 or
-                                                        track.notes[:, 2].max() > high + 2):
-            timbre = take.timbres[index]
-            samplesets[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options, timbre.seed)
-    new = _rerender(take, decode(events), events, samplesets, take.timbres)
+    with session.stage("timbres") as report:
+        for index, track in enumerate(score.tracks):
+            low, high = min(samplesets[index].pitches), max(samplesets[index].pitches)
+            if not track.is_drum and len(track.notes) and (track.notes[:, 2].min() < low - 2 or
+                                                            track.notes[:, 2].max() > high + 2):
+                timbre = take.timbres[index]
+                samplesets[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options,
+                                                               timbre.seed)
+            report((index + 1) / len(score.tracks))
+    new = _rerender(session, decode(events), events, samplesets, take.timbres)
     return save(session, new, f"transpose {semitones:+d}")
 
 

@@ -9,6 +9,7 @@ true-peak limited below -1 dBTP. Effects come from pedalboard with every paramet
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
@@ -163,6 +164,10 @@ ROLE_MIX: dict[str, RoleMix] = {
     "bass": RoleMix(-2.0, 0.0, 0.04, 28.0, 0.0),
     "drums": RoleMix(-1.0, 0.0, 0.12, 25.0, 0.35),
 }
+# Shares of `produce`'s time when the stems' chains and the reverb are done, for its progress (4 tracks,
+# 49 s at 44.1 kHz, /tmp/wf_time_produce.py in docs/RESULTS.md: chains done at 1.5-2.5 s, reverb at 2.0-3.1 s
+# of 5.0-5.9 s; the master takes the rest).
+CHAINS_SHARE, REVERB_SHARE = 0.35, 0.45
 STEM_LUFS = -20.0  # where each lead-level stem is staged before effects: headroom for the bus
 
 
@@ -727,11 +732,13 @@ def produce(
     sample_rate: int = 44100,
     programs: list[int] | None = None,
     levels: Levels | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> ProductionResult:
     """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track.
 
     `levels` (the `levels` of a production of the whole song) makes this a re-production of a stretch
     of it: every gain the whole song decided is reused, so the stretch splices back in seamlessly.
+    `progress` hears the share done: the stems' chains, then the reverb and the master.
     """
     settings = settings or MixSettings()
     if len(stems) != len(roles):
@@ -776,13 +783,19 @@ def produce(
 
     # pedalboard and numpy release the GIL while they work, so two threads use both cores.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        chained = list(pool.map(chain, range(len(tracks))))
+        chained = []
+        for done, result in enumerate(pool.map(chain, range(len(tracks)))):
+            chained.append(result)
+            if progress is not None:
+                progress(CHAINS_SHARE * (done + 1) / len(tracks))
     placed = [c[0] for c in chained]
     sends = np.zeros((2, n), dtype=np.float32)
     for (_, role_name, is_drum, _), stereo in zip(tracks, placed, strict=True):
         send = ROLE_MIX["drums" if is_drum else role_name].send * settings.reverb * 2.0
         sends += stereo * np.float32(send)
     wet = _reverb(sends, settings, sample_rate) if np.any(sends) else sends
+    if progress is not None:
+        progress(REVERB_SHARE)
     mastered, mix, report, found = master([*placed, wet], settings, sample_rate, levels)
     if levels is None:
         levels = replace(found, stems=tuple(c[1] for c in chained))

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from melodex import brief as brief_mod
+from melodex.commands.progress import stage_bars
 
 console = Console()
 
@@ -17,11 +17,6 @@ console = Console()
 def register(app: typer.Typer) -> None:
     app.command(name="generate")(generate)
     app.command(name="brief")(brief)
-
-
-STAGES = {"brief": "reading the prompt", "reference": "listening to the reference",
-          "compose": "composing (structure model)", "timbres": "making timbres", "render": "playing and mixing",
-          "write": "writing files"}
 
 
 def generate(
@@ -67,15 +62,7 @@ def generate(
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
         reference=str(reference) if reference else None,
     )
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, fraction: float) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(STAGES.get(stage, stage), total=1.0)
-            bar.update(tasks[stage], completed=fraction)
-
+    with stage_bars() as progress:
         result = run(prompt, out, options, progress)
     console.print(f"[bold]{result.score.summary()}[/bold]")
     for name, path in result.files.items():

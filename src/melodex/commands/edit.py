@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from melodex.commands.progress import stage_bars
 
 if TYPE_CHECKING:
     from melodex.edit import Session
@@ -28,6 +31,14 @@ def _session(project: Path, version: str | None = None) -> Session:
     from melodex.edit import open_session
 
     return open_session(project, version)
+
+
+def _edit(session: Session, change: Callable[[], str]) -> None:
+    """Run one edit of `session` with its stages drawn as progress bars, then say what it made."""
+    with stage_bars() as progress:
+        session.progress = progress
+        version = change()
+    _done(session, version)
 
 
 def _seed(session: Session, seed: int | None) -> int:
@@ -62,7 +73,7 @@ def regen(
     tracks = edit.pick_tracks(session.score, track)
     what = section or f"bars {span[0] + 1}-{span[1]}"
     label = f"regen {what}" + (f" tracks {', '.join(track)}" if track else "")
-    _done(session, edit.regen(session, span, tracks, _seed(session, seed), label))
+    _edit(session, lambda: edit.regen(session, span, tracks, _seed(session, seed), label))
 
 
 def retimbre(
@@ -76,7 +87,7 @@ def retimbre(
 
     session = _session(project)
     (index,) = edit.pick_tracks(session.score, [track])[:1]
-    _done(session, edit.retimbre(session, index, text, _seed(session, seed)))
+    _edit(session, lambda: edit.retimbre(session, index, text, _seed(session, seed)))
 
 
 def variation(
@@ -88,7 +99,7 @@ def variation(
     from melodex import edit
 
     session = _session(project)
-    _done(session, edit.variation(session, strength, _seed(session, seed)))
+    _edit(session, lambda: edit.variation(session, strength, _seed(session, seed)))
 
 
 def extend(
@@ -109,7 +120,8 @@ def extend(
         score = session.take.score
         meter = score.time_signatures[-1]
         bars = bars_for_seconds(duration, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
-    _done(session, edit.extend(session, 8 if bars is None else bars, _seed(session, seed)))
+    count = 8 if bars is None else bars
+    _edit(session, lambda: edit.extend(session, count, _seed(session, seed)))
 
 
 def rerender(
@@ -121,7 +133,7 @@ def rerender(
     from melodex import edit
 
     session = _session(project)
-    _done(session, edit.rerender(session, cfg, steps))
+    _edit(session, lambda: edit.rerender(session, cfg, steps))
 
 
 def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="New tempo, 20-300 BPM.")) -> None:
@@ -129,7 +141,7 @@ def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="Ne
     from melodex import edit
 
     session = _session(project)
-    _done(session, edit.set_tempo(session, bpm))
+    _edit(session, lambda: edit.set_tempo(session, bpm))
 
 
 def transpose(project: Path = PROJECT,
@@ -138,7 +150,7 @@ def transpose(project: Path = PROJECT,
     from melodex import edit
 
     session = _session(project)
-    _done(session, edit.transpose(session, semitones))
+    _edit(session, lambda: edit.transpose(session, semitones))
 
 
 def history(project: Path = PROJECT) -> None:
@@ -162,7 +174,8 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
 
     session = _session(project, version)
     session.project.checkout(session.version_id)
-    pipeline.export_take(session.take, session.project.path.parent, session.options.formats)
+    with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
+        pipeline.export_take(session.take, session.project.path.parent, session.options.formats, report)
     console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
 
@@ -208,6 +221,8 @@ def export(
     from melodex import pipeline
 
     session = _session(project, version)
-    files = pipeline.export_take(session.take, out, tuple(f.strip() for f in formats.split(",") if f.strip()))
+    with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
+        files = pipeline.export_take(session.take, out, tuple(f.strip() for f in formats.split(",") if f.strip()),
+                                     report)
     for name, path in files.items():
         console.print(f"  {name:<28} {path}")

@@ -197,10 +197,9 @@ class Studio:
     def _edit(self, job: Job, progress: Progress, change) -> dict[str, Any]:
         """Open the current version, make one edit (a new version), and export its preview."""
         with self.editing(job.project, wait=True):
-            progress("edit", 0.0)
             session = self.session(job.project)
+            session.progress = progress  # the edit's stages, as the CLI's bars show them
             version = change(session)
-            progress("edit", 1.0)
         self._preview(job.project, version, progress)
         return {"version": version, "edit": Project.open(session.project.path).history[-1]["edit"]}
 

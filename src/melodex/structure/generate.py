@@ -10,7 +10,7 @@ Inference only: nothing here imports training code.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -378,7 +378,8 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
                    key_bias: float = DEFAULT_KEY_BIAS,
                    presence_bias: float = DEFAULT_PRESENCE_BIAS,
                    register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
-                   quantized: bool = True) -> tuple[Score, np.ndarray]:
+                   quantized: bool = True,
+                   progress: Callable[[float], None] | None = None) -> tuple[Score, np.ndarray]:
     """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
 
     Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
@@ -387,6 +388,7 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
     register so far (DEFAULT_REGISTER_BIAS; 0 = off), `calibrated` False leaves out the checkpoint's calibration
     (`StructureModel.degree_bias`, `interval_bias`, `stack_bias`). `quantized` False decodes with float32 block weights
     (for measuring the int8 path; see `Int8Linear`). The same arguments always give the same result.
+    `progress` hears the share of the plan's bars written so far (when the plan fixes the bar count).
     """
     plan = plan or Plan()
     check_plan(plan)
@@ -400,9 +402,13 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
     writer.feed(first[None])
+    bars_done = 0
     while writer.state.phase != "done":
         row = writer.propose(sampler, _kind_mask(writer.state, max_events - len(writer.events)))
         writer.feed(row[None])
+        if progress is not None and plan.n_bars and writer.state.bars != bars_done:
+            bars_done = writer.state.bars
+            progress(min(1.0, bars_done / (plan.n_bars + 1)))
     events = np.stack(writer.events)
     validate(events, plan)
     return decode(events), events
@@ -415,7 +421,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
            mode: str | None = None, style: str | None = None,
            energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
            presence_bias: float = DEFAULT_PRESENCE_BIAS,
-           register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True) -> tuple[Score, np.ndarray]:
+           register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
+           progress: Callable[[float], None] | None = None) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
@@ -445,7 +452,9 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
                       register_bias, calibrated)
     writer.feed(events[: start + 1])
     new_events = 0
-    for fixed in kept:
+    for done, fixed in enumerate(kept):
+        if progress is not None:
+            progress(done / len(kept))  # the kept events are the span's landmarks, spread through it
         while True:
             kind = int(fixed[F_KIND])
             if kind in (METER, TEMPO, SECTION) or new_events >= max_new_events:

@@ -196,8 +196,9 @@ function showJob(job) {
     $("job-stage").textContent = `waiting in the queue (position ${job.queue_position})`;
     $("job-bar").style.width = "0";
   } else {
+    // The pipeline's stages in the order they run; an edit skips the ones it does not need.
     const order = job.kind === "generate" ? ["brief", "compose", "timbres", "render", "write", "preview"]
-      : ["edit", "preview"];
+      : ["compose", "timbres", "render", "write", "preview"];
     const index = Math.max(0, order.indexOf(job.stage));
     const done = (index + (job.fraction || 0)) / order.length;
     $("job-stage").textContent = STAGES[job.stage] || job.stage || "starting";
