@@ -165,9 +165,9 @@ ROLE_MIX: dict[str, RoleMix] = {
     "drums": RoleMix(-1.0, 0.0, 0.12, 25.0, 0.35),
 }
 # Shares of `produce`'s time when the stems' chains and the reverb are done, for its progress (4 tracks,
-# 49 s at 44.1 kHz, /tmp/wf_time_produce.py in docs/RESULTS.md: chains done at 1.5-2.5 s, reverb at 2.0-3.1 s
-# of 5.0-5.9 s; the master takes the rest).
-CHAINS_SHARE, REVERB_SHARE = 0.35, 0.45
+# 49 s at 44.1 kHz, scripts/time_progress.py: chains done at 4.6 s, reverb at 5.9 s of 19.2 s on a busy
+# machine; mastering every part alike takes the rest).
+CHAINS_SHARE, REVERB_SHARE = 0.25, 0.3
 STEM_LUFS = -20.0  # where each lead-level stem is staged before effects: headroom for the bus
 
 
