@@ -24,6 +24,7 @@ from melodex.errors import MelodexError
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", default="tuning", help="tuning, test, all, or a prompt file (default tuning)")
+    parser.add_argument("--split", choices=("tuning", "test"), help="same as --prompts tuning / --prompts test")
     parser.add_argument("--limit", type=int, default=20, help="first N prompts of the set (0 = all; default 20)")
     parser.add_argument("--seeds", default="0", help="comma-separated generation seeds (default 0)")
     parser.add_argument("--bars", type=int, default=0, help="cut songs to N bars like melodex eval (0 = as asked)")
@@ -42,6 +43,8 @@ def main() -> int:
         raise MelodexError(f"--seeds {args.seeds!r}: give comma-separated integers, e.g. 0,1,2") from None
     if args.limit < 0 or args.bars < 0 or args.training < 0:
         raise MelodexError("--limit, --bars and --training take 0 or a positive number")
+    if args.split:
+        args.prompts = args.split
     columns = {}
     seconds = {}
     if not args.no_generated:

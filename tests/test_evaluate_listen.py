@@ -241,9 +241,16 @@ def test_tiny_eval_end_to_end_resumes_and_reports(tiny_models, tmp_path, monkeyp
     with pytest.raises(MelodexError, match="other options"):
         run_eval(prompts, tmp_path, EvalOptions(bars=3, renderer="soundfont", real=4, sample_rate=RATE))
 
+    assert first["song"]["section_similarity"] is None  # verse 1, chorus 1: no name repeats
+    assert 0.0 <= first["song"]["chord_tones_pitched"] <= 1.0
     reference = listen.load_or_make_reference(tmp_path, 4, 2)
-    summary = write_report(tmp_path, results, reference)
+    songs = listen.load_or_make_song_reference(tmp_path, training=5)
+    assert songs["training"]["bass_root_per_bar"]["n"] == 5
+    summary = write_report(tmp_path, results, reference, songs)
     assert summary["measured"] == 2 and summary["score_checks"]["tempo"] == 1.0
+    assert summary["song"]["n_generated"] == 2
+    table = (tmp_path / "table.md").read_text()
+    assert "| drum_consistency: " in table and "training accompaniment (5)" in table
     assert np.isfinite(summary["distance_mix"]["frechet"])
     assert json.loads((tmp_path / "summary.json").read_text())["embedding"] == EMBEDDING
     assert len((tmp_path / "results.csv").read_text().splitlines()) == 3

@@ -44,6 +44,8 @@ def _bars(bars: int) -> int | None:
 def evaluate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for results (resumes the run already in it)."),
     prompts: Path = typer.Option(Path("data/eval/prompts.txt"), help="Prompt file: one prompt per line, # comments."),
+    split: str = typer.Option(None, help="A half of the shipped prompts instead of --prompts: tuning (choose "
+                              "settings on it) or test (report it); data/eval/tuning.txt, test.txt."),
     limit: int = typer.Option(0, help="Only the first N prompts (0 = all)."),
     bars: int = typer.Option(8, help="Cut every track to at most this many bars (forms are compressed to fit); "
                              "0 = the length each prompt asks for."),
@@ -60,7 +62,9 @@ def evaluate(
 
     Tempo (librosa, within 4%, octave-tolerant), key (chroma + Krumhansl profiles), loudness and true
     peak, whether drums are heard; from the score: form, meter, key and instrument set against the plan,
-    and music statistics against held-out real scores. Frechet distance and KID compare the set with
+    music statistics against held-out real scores, and song measures (same-name sections, repetition, drums
+    bar to bar, backbeat, four on the floor, bass roots, chord tones, clashes, motifs, leaps, tonic) next to
+    the training accompaniment and real songs (freedoom, OpenMSX). Frechet distance and KID compare the set with
     SoundFont renders of held-out real music on a model-free MFCC/chroma statistics embedding.
     Writes table.md, results.csv, summary.json and plots/*.png into OUT. Each prompt's result is saved
     as it finishes: run the same command again to resume after an interruption.
@@ -73,17 +77,28 @@ def evaluate(
 
         melodex eval -o out/film --preset film --prompts my_prompts.txt
 
+        melodex eval -o out/test --split test         # the held-out half: report, never tune on it
+
     Needs the eval extra: bash scripts/setup.sh --extras=eval
     """
-    from melodex.evaluate.listen import EvalOptions, load_or_make_reference, read_prompts, run_eval
-    from melodex.evaluate.report import summary_markdown, write_report
+    from melodex.evaluate.listen import (
+        EvalOptions,
+        load_or_make_reference,
+        load_or_make_song_reference,
+        read_prompts,
+        run_eval,
+        split_prompts,
+    )
+    from melodex.evaluate.report import song_lines, summary_markdown, write_report
 
     if limit < 0:
         raise MelodexError(f"--limit {limit}: use a positive number of prompts, or 0 for all")
     options = EvalOptions(bars=_bars(bars), seed=seed, preset=preset, cfg=cfg, steps=steps, guidance=guidance,
                           renderer=renderer, real=real)
     options.generate_options()  # bad preset/renderer/steps fail here, before any work
-    prompt_list = read_prompts(prompts)
+    if split is not None and split not in ("tuning", "test"):
+        raise MelodexError(f"--split {split!r}: use tuning or test (or --prompts FILE for another set)")
+    prompt_list = split_prompts(split) if split else read_prompts(prompts)
     if limit:
         prompt_list = prompt_list[:limit]
     with _bar("generating and listening") as report:
@@ -91,10 +106,15 @@ def evaluate(
     with _bar("rendering held-out real music") as report:
         reference = load_or_make_reference(out, options.real, options.bars,
                                            lambda done, total: report(done, total, "SoundFont"))
-    summary = write_report(out, results, reference)
+    console.print("measuring the song references (training accompaniment, real songs)", markup=False)
+    song_reference = load_or_make_song_reference(out)
+    summary = write_report(out, results, reference, song_reference)
+    song_table = song_lines(summary["song"]) if "song" in summary else []
     for line in summary_markdown(summary):
-        if not line.startswith("|"):
+        if not line.startswith("|") and line not in song_table:
             console.print(line, markup=False)
+    for line in song_table:
+        console.print(line, markup=False)
     for prompt, error in summary["errors"]:
         console.print(f"failed: {prompt!r}: {error}", style="yellow", markup=False)
     console.print(f"wrote {out / 'table.md'}, {out / 'results.csv'}, {out / 'summary.json'} and {out / 'plots'}/")

@@ -29,6 +29,7 @@ from melodex.errors import MelodexError
 from melodex.evaluate.analysers import ANALYSIS_RATE, key_score, measure_audio, tempo_hits
 from melodex.evaluate.embedding import EMBEDDING, embed
 from melodex.evaluate.score_stats import plan_obeyed, statistics
+from melodex.evaluate.song import song_report
 from melodex.score import DRUM_PROGRAM, DUR, START, Score, Track
 
 DEFAULT_PROMPTS = Path("data/eval/prompts.txt")
@@ -144,6 +145,7 @@ def evaluate_take(brief: brief_mod.Brief, score: Score, events: np.ndarray, mix:
         "drums_right": heard.drums_heard == wants_drums,
         "score": score_checks(brief, score, events),
         "statistics": statistics(score),
+        "song": song_report(score, style=brief.style),
         "embedding": embed(mix, sample_rate).tolist(),
     }
     # The same notes played by the General MIDI SoundFont, embedded like the real set: separates what
@@ -227,6 +229,24 @@ def load_or_make_reference(folder: Path, n: int, bars: int | None,
     meta["n"] = n
     meta_path.write_text(json.dumps(meta))
     return {**meta, "embeddings": reference["embeddings"]}
+
+
+SONG_REFERENCE_VERSION = 1
+
+
+def load_or_make_song_reference(folder: Path, training: int = 200) -> dict[str, Any]:
+    """The song measures' reference columns (training accompaniment, real songs; whole songs, not cut to
+    --bars), cached in the folder as song_reference.json."""
+    from melodex.evaluate.song_sets import references
+
+    path = folder / "song_reference.json"
+    if path.is_file():
+        cached = json.loads(path.read_text())
+        if cached.get("version") == SONG_REFERENCE_VERSION and cached.get("n_training") == training:
+            return cached
+    reference = {"version": SONG_REFERENCE_VERSION, **references(training)}
+    write_json(path, reference)
+    return reference
 
 
 # -- the run ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from melodex.evaluate.embedding import EMBEDDING, frechet_distance, kernel_inception_distance, standardise
+from melodex.evaluate.song import summarise as song_summary
 
 STATISTICS = ("pitch_class_entropy", "scale_consistency", "in_declared_key", "polyphony", "pitch_range",
               "mean_duration_beats", "notes_per_bar", "groove_consistency", "empty_bar_rate", "silent_track_rate")
@@ -36,7 +37,8 @@ def real_floor(real: np.ndarray, seed: int = 0) -> dict[str, float]:
     return distances(real[order[:half]], real[order[half:]], scale=real, seed=seed)
 
 
-def summarise(results: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
+def summarise(results: list[dict[str, Any]], reference: dict[str, Any],
+              song_reference: dict[str, Any] | None = None) -> dict[str, Any]:
     done = [r for r in results if "error" not in r]
     explicit_bpm = [r for r in done if r["target"]["sources"].get("bpm") == "prompt"]
     explicit_key = [r for r in done if r["key_score"] is not None]
@@ -79,6 +81,9 @@ def summarise(results: list[dict[str, Any]], reference: dict[str, Any]) -> dict[
             checks.setdefault(name, []).append(ok)
     summary["score_checks"] = {name: float(np.mean(v)) for name, v in checks.items()}
     summary["score_checks_n"] = {name: len(v) for name, v in checks.items()}
+    songs = [r["song"] for r in done if "song" in r]  # runs from before the song measures lack them
+    if songs:
+        summary["song"] = {"generated": song_summary(songs), "n_generated": len(songs), **(song_reference or {})}
     real_stats = reference["statistics"]
     summary["statistics"] = {
         name: {"generated": [float(np.mean(g)), float(np.std(g))], "real": [float(np.mean(q)), float(np.std(q))]}
@@ -156,6 +161,8 @@ def summary_markdown(summary: dict[str, Any]) -> list[str]:
         d = s[key]
         lines.append(f"- {label} vs real ({s['embedding']} embedding, n={d['n_generated']} vs {d['n_real']}): "
                      f"Frechet {d['frechet']:.1f}, KID {d['kid']:.3f} ± {d['kid_sd']:.3f}")
+    if "song" in s:
+        lines += ["", *song_lines(s["song"])]
     lines += ["", "| statistic | generated mean ± sd | held-out real mean ± sd |", "|---|---|---|"]
     for name, v in s["statistics"].items():
         g, q = v["generated"], v["real"]
@@ -163,11 +170,28 @@ def summary_markdown(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
-def write_report(folder: Path, results: list[dict[str, Any]], reference: dict[str, Any]) -> dict[str, Any]:
+def song_lines(song: dict[str, Any]) -> list[str]:
+    """The song measures table (scripts/eval_song.py's): generated, training accompaniment, real songs."""
+    from melodex.evaluate.song_sets import summary_table
+
+    columns = {f"generated ({song['n_generated']})": song["generated"]}
+    if "training" in song:
+        columns[f"training accompaniment ({song['n_training']})"] = song["training"]
+    if "real" in song:
+        columns[f"real songs ({song['n_real']})"] = song["real"]
+    lines = ["Song measures (score; references are whole songs; median [quartiles] n=songs with a value):", "",
+             *summary_table(columns)]
+    if "real_missing" in song:
+        lines.append(f"(no real-song column: {song['real_missing']})")
+    return lines
+
+
+def write_report(folder: Path, results: list[dict[str, Any]], reference: dict[str, Any],
+                 song_reference: dict[str, Any] | None = None) -> dict[str, Any]:
     """summary.json, results.csv, table.md and plots/*.png in `folder`; returns the summary."""
     from melodex.evaluate.plots import eval_plots
 
-    summary = summarise(results, reference)
+    summary = summarise(results, reference, song_reference)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     rows = table_rows(results)
     with (folder / "results.csv").open("w", newline="") as handle:

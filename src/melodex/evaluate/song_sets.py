@@ -96,12 +96,30 @@ def _cell(stats: dict[str, Any], name: str) -> str:
 
 
 def table_lines(columns: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """A markdown table: one row per song measure, one column per set (median [quartiles] n=songs with a
-    value; the tonic start/end rows: the share of songs)."""
-    summaries = {name: summarise([r for r in reports if "error" not in r]) for name, reports in columns.items()}
-    lines = ["| measure | " + " | ".join(f"{name} ({len(reports)})" for name, reports in columns.items()) + " |",
-             "|---|" + "---|" * len(columns)]
+    """A markdown table: one row per song measure, one column per set of song reports."""
+    return summary_table({f"{name} ({len(reports)})": summarise([r for r in reports if "error" not in r])
+                          for name, reports in columns.items()})
+
+
+def summary_table(summaries: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The table of `song.summarise` results, one column each: median [quartiles] n=songs with a value;
+    the tonic start/end rows give the share of songs."""
+    lines = ["| measure | " + " | ".join(summaries) + " |", "|---|" + "---|" * len(summaries)]
     for metric in METRICS:
-        cells = [_cell(summaries[name][metric], metric) for name in columns]
+        cells = [_cell(summary[metric], metric) for summary in summaries.values()]
         lines.append(f"| {metric}: {DESCRIPTIONS[metric]} | " + " | ".join(cells) + " |")
     return lines
+
+
+def references(training: int = 200) -> dict[str, Any]:
+    """The summaries of the training accompaniment and of the real songs (left out, with the reason, when
+    the packages are not installed): the reference columns of `melodex eval`."""
+    from melodex.data.real_songs import RealSongsError
+
+    out: dict[str, Any] = {"training": summarise(training_reports(training)), "n_training": training}
+    try:
+        real = real_reports()
+        out["real"], out["n_real"] = summarise(real), len(real)
+    except RealSongsError as exc:
+        out["real_missing"] = str(exc)
+    return out
