@@ -7,6 +7,7 @@ shell stays small and every family can be read on its own.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import typer
@@ -37,8 +38,18 @@ def _root() -> None:
     """Melodex: an offline AI music studio."""
 
 
+def _show_repairs() -> None:
+    """What opening a project put right (an edit a crash left unlisted, temporary files) is said on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("note: %(message)s"))
+    logger = logging.getLogger("melodex.project")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def main() -> None:
     """Entry point: every expected failure becomes one clear line and exit status 1, never a traceback."""
+    _show_repairs()
     try:
         app()  # click handles usage errors itself (exit 2) in standalone mode
     except MelodexError as exc:

@@ -9,7 +9,8 @@ sets. Tempo and transposition change the whole performance, so they re-render ev
 from __future__ import annotations
 
 import re
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from melodex import pipeline
 from melodex.errors import MelodexError
 from melodex.instruments import family, program_name
 from melodex.production import Levels, MixSettings
-from melodex.project import Project, ProjectError, TrackTimbre
+from melodex.project import Project, ProjectError, TrackTimbre, writing
 from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
 from melodex.timbre.sampleset import soundfont_sampleset
@@ -54,11 +55,13 @@ class Session:
 def locate_project(path: str | Path) -> Path:
     """A project from its own path or from the output folder that holds song.melodex."""
     path = Path(path)
+    if str(path) in ("", "."):
+        path = Path.cwd()
     if (path / "project.json").exists():
         return path
     if (path / "song.melodex" / "project.json").exists():
         return path / "song.melodex"
-    if path.with_suffix(".melodex").exists():
+    if path.name and path.with_suffix(".melodex").exists():
         return path.with_suffix(".melodex")
     raise ProjectError(f"no Melodex project at {path}: pass the folder `melodex generate -o` wrote, or its "
                        "song.melodex")
@@ -68,31 +71,55 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
     project = Project.open(locate_project(path))
     version_id = project.resolve(version)
     stored = project.load_version(version_id)
-    brief = brief_mod.Brief.from_json(project.meta["brief"])
-    raw = dict(stored.settings.get("options", {}))
+    where = project.path / "versions" / version_id / "version.json"
+    try:
+        brief = brief_mod.Brief.from_json(project.meta["brief"])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ProjectError(f"{project.path / 'project.json'} is damaged (its brief: {exc!r})") from exc
+    raw = stored.settings.get("options", {})
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise ProjectError(f"{where} is damaged (its options are not a table)")
+    raw = dict(raw)
     raw["formats"] = tuple(raw.get("formats") or ("wav",))
     if raw.get("instruments"):
         raw["instruments"] = tuple(raw["instruments"])
     raw.setdefault("scale_lock", 0.0)  # a project from before the scale lock keeps composing without it
     raw.setdefault("timbre_vibrato", False)  # and one from before the vibrato head re-makes its timbres steady
     raw.setdefault("timbre_detune", False)  # and one from before the detune with one harmonic bank
-    options = pipeline.GenerateOptions(**raw)
-    take = pipeline.Take(score=decode(stored.events), events=stored.events, samplesets=stored.samplesets,
+    try:
+        options = pipeline.GenerateOptions(**raw)
+        score = decode(stored.events)
+    except (MelodexError, TypeError, ValueError, IndexError) as exc:
+        raise ProjectError(f"{where} is damaged ({exc})") from exc
+    take = pipeline.Take(score=score, events=stored.events, samplesets=stored.samplesets,
                          timbres=stored.timbres, stems=stored.stems, mix=stored.mix,
                          sample_rate=stored.sample_rate, settings=stored.settings)
     return Session(project, version_id, take, brief, options)
+
+
+@contextmanager
+def editing(path: str | Path, version: str | None = None) -> Iterator[Session]:
+    """A session holding the project's write lock for the whole edit (what the CLI and the studio use).
+
+    Another writer waits briefly, then gets "the project is being edited by another melodex process".
+    Editing without it (`open_session` and an edit) is still safe: the commit itself takes the lock.
+    """
+    folder = locate_project(path)
+    with writing(folder):
+        yield open_session(folder, version)
 
 
 def save(session: Session, take: pipeline.Take, edit: str) -> str:
     """Store the edited take as a new version and re-export the files beside the project.
 
     Stems and sample sets the edit kept (the very arrays of the version it started from) are linked
-    from that version rather than encoded again.
+    from that version rather than encoded again. The version and the files are written under the
+    project's write lock, so two writers never interleave them.
     """
     old = session.take
     unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
     unchanged |= {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
-    with session.stage("write") as report:
+    with writing(session.project.path), session.stage("write") as report:
         version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
         report(0.5)
         pipeline.export_take(take, session.project.path.parent, session.options.formats,
@@ -345,9 +372,13 @@ def retimbre(session: Session, track: int, text: str, seed: int) -> str:
 
 def rerender(session: Session, cfg: float | None, steps: int | None) -> str:
     """Re-make every timbre from the same seeds (same starting noise) at another guidance or step count."""
+    if steps is not None and not 1 <= steps <= 200:
+        raise MelodexError(f"--steps {steps}: use 1-200 diffusion steps")
+    if cfg is not None and not 0 <= cfg <= 20:
+        raise MelodexError(f"--cfg {cfg:g}: use a timbre guidance from 0 to 20")
     take = session.take
     options = replace(session.options, timbre_cfg=cfg if cfg is not None else session.options.cfg,
-                      timbre_steps=steps or session.options.timbre_steps)
+                      timbre_steps=steps if steps is not None else session.options.timbre_steps)
     session.options = options
     samplesets, timbres = {}, {}
     n_tracks = len(take.score.tracks)

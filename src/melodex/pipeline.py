@@ -28,6 +28,7 @@ import soundfile as sf
 
 from melodex import brief as brief_mod
 from melodex.errors import MelodexError
+from melodex.files import output_dir, write_atomic
 from melodex.instruments import program_name
 from melodex.production import Levels, MixSettings, mix_settings_from_text, produce
 from melodex.project import Project, TrackTimbre, Version
@@ -90,6 +91,10 @@ class GenerateOptions:
             raise MelodexError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
         if self.renderer not in ("timbre", "soundfont"):
             raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
+        if not 0 <= self.seed <= 2**31 - 1:
+            raise MelodexError(f"--seed {self.seed}: use a whole number from 0 to {2**31 - 1}")
+        if not self.formats:
+            raise MelodexError(f"no mix format given: use one or more of {', '.join(AUDIO_FORMATS)}")
         for fmt in self.formats:
             if fmt not in AUDIO_FORMATS:
                 raise MelodexError(f"audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
@@ -447,10 +452,10 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
     subtype = {"wav": "PCM_24", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}.get(fmt)
     if subtype is None:
         raise MelodexError(f"cannot write {path.name}: use .wav, .flac or .mp3")
-    try:
-        sf.write(path, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype, format=fmt.upper()
-                 if fmt != "mp3" else "MP3")
-    except (sf.LibsndfileError, RuntimeError) as exc:
+    try:  # to a temporary name, renamed when complete: a crash never leaves half a file, links are replaced
+        write_atomic(path, lambda tmp: sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype,
+                                                format=fmt.upper() if fmt != "mp3" else "MP3"))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise MelodexError(f"cannot write {path}: {exc}") from exc
     return path
 
@@ -468,9 +473,10 @@ def export_take(take: Take, out_dir: Path, formats: tuple[str, ...] = ("wav",),
     report = progress or _ignore
     from melodex.midi import write_midi
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stems_dir = out_dir / "stems"
-    stems_dir.mkdir(exist_ok=True)
+    if not formats:
+        raise MelodexError(f"no mix format given: use one or more of {', '.join(AUDIO_FORMATS)}, comma-separated")
+    output_dir(out_dir)
+    stems_dir = output_dir(out_dir / "stems", inside=out_dir)
     jobs = {f"mix.{fmt}": (out_dir / f"mix.{fmt}", take.mix) for fmt in formats}
     for index, stem in take.stems.items():
         name = stem_name(take.score, index)
@@ -482,8 +488,7 @@ def export_take(take: Take, out_dir: Path, formats: tuple[str, ...] = ("wav",),
         for done, (key, job) in enumerate(written.items()):
             files[key] = job.result()
             report((done + 1) / (len(written) + 1))
-    midi_path = out_dir / "song.mid"
-    write_midi(take.score, midi_path)
+    midi_path = write_atomic(out_dir / "song.mid", lambda tmp: write_midi(take.score, tmp))
     files["midi"] = midi_path
     return files
 
@@ -499,9 +504,7 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
     options = options or GenerateOptions()
     out = Path(out_dir)
     project_path = out / "song.melodex"
-    if project_path.exists():
-        raise MelodexError(f"{out} already holds a project (song.melodex): choose another -o folder, "
-                           "or edit that project with `melodex regen`/`retimbre`")
+    Project.check_new(project_path)
     clock = StageClock(progress)
     with clock.stage("brief"):
         brief = read_brief(prompt, options)
@@ -515,8 +518,8 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
     take = make_take(brief, options, clock, reference)
     with clock.stage("write") as report:
         files = export_take(take, out, options.formats, lambda f: report(0.8 * f))
-        project = Project.create(project_path, prompt, brief.to_json(), model_versions())
-        project.save_version(take_to_version(take, "generate", None))
+        project = Project.create(project_path, prompt, brief.to_json(), model_versions(),
+                                 first=take_to_version(take, "generate", None))
         files["project"] = project.path
     notes = list(brief.notes)
     used = sorted({t.renderer for t in take.timbres.values()})

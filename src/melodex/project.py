@@ -10,10 +10,15 @@ A project is a directory (zip it to share):
       versions/0001/stems/N.flac   track N's rendered stem
       versions/0001/mix.flac       the mastered mix
 
-Every edit writes a new version directory; nothing is overwritten. A version is written into a hidden
-temporary directory and renamed into place, and project.json is replaced atomically after that, so a
-crash or Ctrl-C leaves either the old project or the new one, never half of one. Files a version does
-not change are hard-linked from its parent, so history costs little disk.
+Every edit writes a new version directory; nothing is overwritten. Changes are committed like a
+database's: one writer at a time holds an advisory lock (`writing`: a file `.song.melodex.lock` beside
+the project; readers never take it); the new version's id is claimed from what is on disk under that
+lock; its files and folder are flushed to disk before the rename that publishes it; project.json is
+replaced atomically after that. A process killed at any moment leaves the old project or the new one,
+and what it leaves behind (a published version project.json does not list yet, a temporary folder) is
+put right the next time the project is opened (`Project.open`, `_recover`). Files a version does not
+change are hard-linked from its parent, so history costs little disk. Every JSON file is validated
+against its schema before it is trusted.
 """
 
 from __future__ import annotations
@@ -21,28 +26,212 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from melodex.errors import MelodexError
+from melodex.files import crash_point, fsync_dir, fsync_file, output_dir, temporaries, write_json_atomic
 from melodex.timbre.sampleset import SampleSet
 
 PROJECT_VERSION = 1
 SUFFIX = ".melodex"
+LOCK_WAIT_S = float(os.environ.get("MELODEX_LOCK_WAIT", "5"))  # how long a second writer waits for the first
+MAX_JSON_BYTES = 16 << 20  # a project.json or version.json larger than this is not one
+ASIDE = "aside"  # incomplete versions found on open are moved into song.melodex/aside/, never deleted
+VERSION_ID = re.compile(r"[0-9]{4,6}")
+VERSION_FILE = re.compile(r"events\.npy|mix\.flac|stems/[0-9]{1,3}\.flac|timbre/[0-9]{1,3}\.npz")
+
+log = logging.getLogger("melodex.project")
 
 
 class ProjectError(MelodexError):
     """A project that is missing, damaged, of an unknown version, or asked for something it lacks."""
+
+
+class ProjectBusy(ProjectError):
+    """Another process (or thread) is writing the project."""
+
+
+# -- the files' schemas -----------------------------------------------------------------------------
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class HistoryEntry(_Schema):
+    id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
+    parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
+    edit: str = Field(max_length=10_000)
+    created: float
+
+
+class ProjectFile(_Schema):
+    """project.json."""
+
+    format: int
+    prompt: str = Field(max_length=100_000)
+    brief: dict[str, Any]
+    models: dict[str, Any]
+    current: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
+    history: list[HistoryEntry] = Field(max_length=100_000)
+    created: float
+
+
+class TimbreRecord(_Schema):
+    text: str = Field(max_length=10_000)
+    renderer: str = Field(pattern="^(timbre|soundfont)$")
+    seed: int
+    cfg: float = 0.0
+    steps: int = 0
+
+
+class VersionFile(_Schema):
+    """versions/NNNN/version.json."""
+
+    id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
+    parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
+    edit: str = Field(max_length=10_000)
+    created: float
+    sample_rate: int = Field(ge=1000, le=384_000)
+    settings: dict[str, Any]
+    timbres: dict[str, TimbreRecord]
+    checksums: dict[str, str]
+    scales: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("timbres")
+    @classmethod
+    def _track_keys(cls, value: dict[str, TimbreRecord]) -> dict[str, TimbreRecord]:
+        bad = [k for k in value if not re.fullmatch(r"[0-9]{1,3}", k)]
+        if bad:
+            raise ValueError(f"timbre keys are track numbers, not {bad[0]!r}")
+        return value
+
+    @field_validator("checksums")
+    @classmethod
+    def _file_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            if not VERSION_FILE.fullmatch(name):
+                raise ValueError(f"{name!r} is not a file a version holds")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"the checksum of {name} is not a SHA-256")
+        if "events.npy" not in value or "mix.flac" not in value:
+            raise ValueError("a version has events.npy and mix.flac")
+        return value
+
+
+def _problem(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ())) or "the top level"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    more = exc.error_count() - len(parts)
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def read_json_file(path: Path) -> Any:
+    """The JSON in `path`; ProjectError for a missing, huge, non-UTF-8, malformed or too deeply nested file."""
+    if path.is_symlink():
+        raise ProjectError(f"{path} is a symbolic link: a project holds its own files; replace it with the file")
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_JSON_BYTES:
+        raise ProjectError(f"{path} is over {MAX_JSON_BYTES >> 20} MB: it is not a Melodex project file")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"{path} is damaged (not UTF-8 text at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise ProjectError(f"{path} is damaged ({exc})") from exc
+    except RecursionError as exc:
+        raise ProjectError(f"{path} is damaged (nested too deeply to be a project file)") from exc
+
+
+def _validated(path: Path, schema: type[_Schema], data: Any) -> dict:
+    try:
+        return schema.model_validate(data).model_dump()
+    except ValidationError as exc:
+        raise ProjectError(f"{path} is damaged ({_problem(exc)})") from exc
+    except RecursionError as exc:
+        raise ProjectError(f"{path} is damaged (nested too deeply to be a project file)") from exc
+
+
+def read_version_file(folder: Path) -> dict:
+    """A version's validated version.json."""
+    path = folder / "version.json"
+    record = _validated(path, VersionFile, read_json_file(path))
+    if record["id"] != folder.name:
+        raise ProjectError(f"{path} is damaged (it says it is version {record['id']}, in folder {folder.name})")
+    return record
+
+
+# -- one writer at a time -------------------------------------------------------------------------------
+
+
+def lock_path(project: str | Path) -> Path:
+    """The lock file of a project: beside it, so that a project being created can be locked too."""
+    resolved = Path(project).resolve()
+    return resolved.parent / f".{resolved.name}.lock"
+
+
+@contextlib.contextmanager
+def writing(project: str | Path, wait: float | None = None) -> Iterator[None]:
+    """Hold the project's write lock for the block; re-entrant within a thread.
+
+    A second writer (another process, or another thread) waits up to `wait` seconds (default
+    LOCK_WAIT_S), then gets ProjectBusy naming the holder's pid. Readers never take the lock. The
+    lock is the kernel's (flock): a killed holder releases it.
+    """
+    path = lock_path(project)
+    try:
+        lock = FileLock(path, is_singleton=True)
+        lock.acquire(timeout=LOCK_WAIT_S if wait is None else wait)
+    except Timeout:
+        raise ProjectBusy(f"the project {Path(project).name} is being edited by another melodex process "
+                          f"(pid {_holder(path)}): wait for it to finish, then try again") from None
+    except OSError as exc:
+        raise ProjectError(f"cannot lock {project} for writing ({exc.strerror or exc}): is its folder "
+                           "writable?") from exc
+    try:
+        if lock.lock_counter == 1:
+            with contextlib.suppress(OSError):
+                _pid_file(path).write_text(f"{os.getpid()}\n")
+        yield
+    finally:
+        lock.release()
+
+
+def _pid_file(lock: Path) -> Path:
+    return lock.with_name(lock.name.removesuffix(".lock") + ".writer")
+
+
+def _holder(lock: Path) -> str:
+    try:
+        text = _pid_file(lock).read_text().strip()
+    except OSError:
+        return "unknown"
+    return text if text.isascii() and text.isdigit() else "unknown"
+
+
+# -- the project ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -81,18 +270,21 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def _version_dirs(versions: Path) -> list[Path]:
+    """The published version folders on disk (listed in project.json or not), oldest first."""
     try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        entries = list(versions.iterdir())
+    except OSError:
+        return []
+    return sorted((p for p in entries if VERSION_ID.fullmatch(p.name)), key=lambda p: int(p.name))
+
+
+def _size_mb(path: Path) -> float:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
+        return path.lstat().st_size / 1e6
+    return 0.0
 
 
 class Project:
@@ -101,48 +293,219 @@ class Project:
     def __init__(self, path: Path, meta: dict):
         self.path = path
         self.meta = meta
+        self.recovered: list[str] = []  # what opening it put right (see `_recover`)
 
     # -- life cycle -------------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, prompt: str, brief: dict, models: dict[str, dict]) -> Project:
+    def create(cls, path: str | Path, prompt: str, brief: dict, models: dict[str, dict],
+               first: Version | None = None) -> Project:
+        """A new project at `path` (".melodex" added), with `first` as version 0001 if given.
+
+        The project, first version included, is written in a hidden folder and renamed into place, so a
+        killed `generate` leaves no project or a whole one. A project with no versions at `path` (left by
+        an older Melodex killed while generating) is replaced.
+        """
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_suffix(SUFFIX)
-        if path.exists():
-            raise ProjectError(f"{path} already exists: choose another name or open it to edit")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        (tmp / "versions").mkdir()
-        meta = {"format": PROJECT_VERSION, "prompt": prompt, "brief": brief, "models": models,
-                "current": None, "history": [], "created": time.time()}
-        _write_json_atomic(tmp / "project.json", meta)
-        os.rename(tmp, path)
+        output_dir(path.parent)
+        with writing(path):
+            cls.check_new(path)
+            cls._remove_create_temps(path)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+            try:
+                (tmp / "versions").mkdir()
+                meta = {"format": PROJECT_VERSION, "prompt": prompt, "brief": brief, "models": models,
+                        "current": None, "history": [], "created": time.time()}
+                if first is not None:
+                    record = cls._write_version(tmp / "versions", "0001", first, ())
+                    meta["history"] = [cls._entry(record)]
+                    meta["current"] = "0001"
+                write_json_atomic(tmp / "project.json", meta)
+                fsync_dir(tmp)
+                if path.exists():  # an empty project (check_new let it through)
+                    shutil.rmtree(path)
+                os.rename(tmp, path)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            fsync_dir(path.parent)
         return cls(path, meta)
 
     @classmethod
-    def open(cls, path: str | Path) -> Project:
+    def check_new(cls, path: Path) -> None:
+        """Raise unless a project can be created at `path`: nothing there, or a project with no versions."""
+        if not (path.exists() or path.is_symlink()):
+            return
+        out = path.parent
+        if path.is_symlink() or not path.is_dir():
+            raise ProjectError(f"{path} already exists and is not a Melodex project: choose another -o folder")
+        try:
+            existing = cls.open(path, recover=False)
+        except ProjectError as exc:
+            raise ProjectError(f"{path} already exists and is not a readable project ({exc}): choose another "
+                               "-o folder") from exc
+        if existing.meta["history"] or _version_dirs(path / "versions"):
+            raise ProjectError(f"{out} already holds a project ({path.name} already exists): choose another -o "
+                               "folder, or edit that project with `melodex regen`/`retimbre`")
+
+    @staticmethod
+    def _create_temps(path: Path) -> list[Path]:
+        """Hidden folders a killed `create` left beside the project."""
+        with contextlib.suppress(OSError):
+            return [entry for entry in path.parent.iterdir() if entry.name.startswith(f".{path.name}.")
+                    and entry.is_dir() and not entry.is_symlink()]
+        return []
+
+    @classmethod
+    def _remove_create_temps(cls, path: Path) -> None:
+        for entry in cls._create_temps(path):  # the caller holds the lock: no create is running
+            shutil.rmtree(entry, ignore_errors=True)
+
+    @classmethod
+    def open(cls, path: str | Path, recover: bool = True) -> Project:
+        """Open and validate a project; with `recover`, put right what a killed writer left (see `_recover`)."""
         path = Path(path)
-        if not path.exists() and path.with_suffix(SUFFIX).exists():
+        if not path.exists() and path.name and path.with_suffix(SUFFIX).exists():
             path = path.with_suffix(SUFFIX)
         meta_path = path / "project.json"
         if not meta_path.is_file():
             raise ProjectError(f"{path} is not a Melodex project (no project.json): check the path")
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"{meta_path} is damaged ({exc}); earlier versions are in {path / 'versions'}") from exc
-        if meta.get("format") != PROJECT_VERSION:
-            raise ProjectError(f"{path} has project format {meta.get('format')!r}; this Melodex reads format "
+        for inner in (meta_path, path / "versions"):
+            if inner.is_symlink():
+                raise ProjectError(f"{inner} is a symbolic link: a project holds its own files, so Melodex does "
+                                   "not follow it; replace the link with the real file or folder")
+        raw = read_json_file(meta_path)
+        if isinstance(raw, dict) and raw.get("format") != PROJECT_VERSION and isinstance(raw.get("format"), int):
+            raise ProjectError(f"{path} has project format {raw.get('format')!r}; this Melodex reads format "
                                f"{PROJECT_VERSION}: upgrade Melodex")
-        return cls(path, meta)
+        meta = _validated(meta_path, ProjectFile, raw)
+        if meta["format"] != PROJECT_VERSION:
+            raise ProjectError(f"{path} has project format {meta['format']!r}; this Melodex reads format "
+                               f"{PROJECT_VERSION}: upgrade Melodex")
+        cls._check_history(meta_path, meta)
+        project = cls(path, meta)
+        if recover:
+            project._recover()
+        return project
+
+    @staticmethod
+    def _check_history(meta_path: Path, meta: dict) -> None:
+        ids = [h["id"] for h in meta["history"]]
+        problem = None
+        if len(set(ids)) != len(ids):
+            problem = "a version is listed twice"
+        elif any(h["parent"] is not None and h["parent"] not in ids[:i] for i, h in enumerate(meta["history"])):
+            problem = "a version's parent is not listed before it"
+        elif meta["current"] is not None and meta["current"] not in ids:
+            problem = f"the current version {meta['current']} is not in the history"
+        elif meta["current"] is None and ids:
+            problem = "it has versions but no current one"
+        if problem:
+            raise ProjectError(f"{meta_path} is damaged ({problem})")
+
+    def _reload(self) -> None:
+        """Read project.json again (another process may have committed since): call under the lock."""
+        self.meta = Project.open(self.path, recover=False).meta
+
+    # -- recovery ---------------------------------------------------------------------------------
+
+    def _leftovers(self) -> bool:
+        versions = self.path / "versions"
+        listed = set(self.version_ids())
+        with contextlib.suppress(OSError):
+            if any(p.name.startswith(".") for p in versions.iterdir()):
+                return True
+            if any(p.name.startswith(".") and p.is_file() for p in self.path.iterdir()):
+                return True
+        if any(p.name not in listed for p in _version_dirs(versions)):
+            return True
+        return bool(temporaries(self.path.parent) or temporaries(self.path.parent / "stems")
+                    or self._create_temps(self.path))
+
+    def _recover(self) -> None:
+        """Put right what a killed writer left, if no writer is at work now (else leave it: it may be theirs).
+
+        A published version project.json does not list is adopted (and made current, as its edit would
+        have) when it is complete and its checksums hold; an incomplete one is moved into aside/. Temporary
+        folders and files (inside the project and beside it) are removed. Each repair is logged and kept
+        in `self.recovered`.
+        """
+        if not self._leftovers():
+            return
+        try:
+            with writing(self.path, wait=0):
+                self._reload()
+                self._recover_locked()
+        except ProjectBusy:
+            return
+        except OSError as exc:  # a read-only project can still be read
+            log.warning("could not tidy %s (%s); it is read as it is", self.path, exc.strerror or exc)
+
+    def _recover_locked(self) -> None:
+        versions = self.path / "versions"
+        notes: list[str] = []
+        leftovers = [p for p in versions.iterdir() if p.name.startswith(".")]
+        leftovers += [p for p in self.path.iterdir() if p.name.startswith(".") and p.is_file()]
+        leftovers += temporaries(self.path.parent) + temporaries(self.path.parent / "stems")
+        leftovers += self._create_temps(self.path)
+        if leftovers:
+            size = sum(_size_mb(p) for p in leftovers)
+            for entry in leftovers:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        entry.unlink()
+            notes.append(f"removed {len(leftovers)} temporary file(s) ({size:.1f} MB) an interrupted write left")
+        listed = set(self.version_ids())
+        changed = False
+        for folder in _version_dirs(versions):
+            if folder.name in listed:
+                continue
+            problem = self._incomplete(folder, listed)
+            if problem is None:
+                record = read_version_file(folder)
+                self.meta["history"].append(self._entry(record))
+                self.meta["current"] = folder.name
+                listed.add(folder.name)
+                changed = True
+                notes.append(f"version {folder.name} ({record['edit']}) was complete but unlisted after an "
+                             "interrupted edit: it is now in the history and current")
+            else:
+                aside = self.path / ASIDE
+                aside.mkdir(exist_ok=True)
+                target = aside / folder.name
+                suffix = 1
+                while target.exists():
+                    target, suffix = aside / f"{folder.name}-{suffix}", suffix + 1
+                os.rename(folder, target)
+                notes.append(f"version folder {folder.name} was incomplete ({problem}): moved to {target}")
+        if changed:
+            write_json_atomic(self.path / "project.json", self.meta)
+        fsync_dir(versions)
+        for note in notes:
+            log.warning("%s: %s", self.path, note)
+        self.recovered += notes
+
+    def _incomplete(self, folder: Path, listed: Collection[str]) -> str | None:
+        """Why an unlisted version folder cannot be adopted (None: it can)."""
+        try:
+            record = read_version_file(folder)
+            self._check_files(folder, record)
+        except ProjectError as exc:
+            return str(exc)
+        if record["parent"] is not None and record["parent"] not in listed:
+            return f"its parent {record['parent']} is not in the history"
+        return None
 
     # -- history ----------------------------------------------------------------------------------
 
     @property
     def current(self) -> str:
         if not self.meta["current"]:
-            raise ProjectError(f"{self.path} has no versions yet")
+            raise ProjectError(f"{self.path} has no versions yet: make one with `melodex generate`")
         return str(self.meta["current"])
 
     @property
@@ -153,15 +516,18 @@ class Project:
         return [h["id"] for h in self.meta["history"]]
 
     def resolve(self, version: str | None) -> str:
-        """A version id from 'current', '3', '0003', or None (current)."""
+        """A version id from 'current', '3', '0003', or None (current). Only ASCII digits are numbers."""
         if version is None or version == "current":
             return self.current
         ids = self.version_ids()
-        if version.isdigit() and f"{int(version):04d}" in ids:
-            return f"{int(version):04d}"
-        if version in ids:
-            return version
-        raise ProjectError(f"no version {version!r} in {self.path.name} (versions: {', '.join(ids) or 'none'})")
+        text = version.strip()
+        if re.fullmatch(r"[0-9]{1,6}", text) and f"{int(text):04d}" in ids:
+            return f"{int(text):04d}"
+        if text in ids:
+            return text
+        shown = version.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ProjectError(f"no version {shown!r} in {self.path.name} (versions: {', '.join(ids) or 'none'}): "
+                           "give a version number such as 3")
 
     def parent_of(self, version: str) -> str | None:
         """The version `version` was made from (None for the first)."""
@@ -170,9 +536,11 @@ class Project:
 
     def checkout(self, version: str) -> str:
         """Make `version` current. History is kept: the next edit branches from it."""
-        target = self.resolve(version)
-        self.meta["current"] = target
-        _write_json_atomic(self.path / "project.json", self.meta)
+        with writing(self.path):
+            self._reload()
+            target = self.resolve(version)
+            self.meta["current"] = target
+            write_json_atomic(self.path / "project.json", self.meta)
         return target
 
     # -- versions ---------------------------------------------------------------------------------
@@ -180,33 +548,53 @@ class Project:
     def save_version(self, version: Version, unchanged: Collection[str] = ()) -> str:
         """Write a new version and make it current; returns its id.
 
+        Under the write lock: project.json is read again, the id is the next after every version on
+        disk (listed or not), and the version is published by a rename once its files are on disk.
         `unchanged` names files ("stems/2.flac", "timbre/0.npz") the caller knows are the parent's very
-        arrays: they are hard-linked from the parent without encoding them again. Audio files are encoded
-        on two threads (the encoders release the GIL).
+        arrays: they are hard-linked from the parent without encoding them again. Audio files are
+        encoded on two threads (the encoders release the GIL).
         """
-        ids = self.version_ids()
-        new_id = f"{len(ids) + 1:04d}"
-        versions = self.path / "versions"
+        with writing(self.path):
+            self._reload()
+            versions = self.path / "versions"
+            on_disk = [int(p.name) for p in _version_dirs(versions)] + [int(i) for i in self.version_ids()]
+            new_id = f"{max(on_disk, default=0) + 1:04d}"
+            if version.parent is not None and version.parent not in self.version_ids():
+                raise ProjectError(f"version {version.parent} (the edit's parent) is not in {self.path.name}")
+            record = self._write_version(versions, new_id, version, unchanged)
+            crash_point("version-published")
+            self.meta["history"].append(self._entry(record))
+            self.meta["current"] = new_id
+            write_json_atomic(self.path / "project.json", self.meta)
+        return new_id
+
+    @staticmethod
+    def _entry(record: dict) -> dict:
+        return {"id": record["id"], "parent": record["parent"], "edit": record["edit"], "created": record["created"]}
+
+    @classmethod
+    def _write_version(cls, versions: Path, new_id: str, version: Version, unchanged: Collection[str]) -> dict:
+        """Write versions/new_id (via a hidden folder, flushed, then renamed); returns its record."""
         parent_dir = versions / version.parent if version.parent else None
         tmp = Path(tempfile.mkdtemp(prefix=f".{new_id}.", dir=versions))
         try:
             (tmp / "timbre").mkdir()
             (tmp / "stems").mkdir()
             np.save(tmp / "events.npy", np.asarray(version.events, dtype=np.int32))
-            parent_record = self._record(parent_dir) if parent_dir is not None and unchanged else {}
+            parent_record = read_version_file(parent_dir) if parent_dir is not None and unchanged else {}
             scales: dict[str, float] = {}
             jobs: list[Callable[[], None]] = []
             for track, sampleset in version.samplesets.items():
                 name = f"timbre/{track}.npz"
-                if not self._link_unchanged(tmp, name, parent_dir, unchanged):
-                    jobs.append(partial(self._store, tmp, name, parent_dir, sampleset.save))
+                if not cls._link_unchanged(tmp, name, parent_dir, unchanged):
+                    jobs.append(partial(cls._store, tmp, name, parent_dir, sampleset.save))
             audio = {f"stems/{track}.flac": stem for track, stem in version.stems.items()}
             audio["mix.flac"] = version.mix
             for name, signal in audio.items():
-                if self._link_unchanged(tmp, name, parent_dir, unchanged):
+                if cls._link_unchanged(tmp, name, parent_dir, unchanged):
                     scales[name] = float(parent_record.get("scales", {}).get(name, 1.0))
                 else:
-                    jobs.append(partial(self._store_audio_into, scales, tmp, name, signal, version.sample_rate,
+                    jobs.append(partial(cls._store_audio_into, scales, tmp, name, signal, version.sample_rate,
                                         parent_dir))
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for job in [pool.submit(j) for j in jobs]:
@@ -223,35 +611,31 @@ class Project:
                 "checksums": {str(p.relative_to(tmp)): _sha256(p) for p in files},
                 "scales": dict(sorted(scales.items())),
             }
-            _write_json_atomic(tmp / "version.json", record)
+            for file in files:
+                fsync_file(file)
+            write_json_atomic(tmp / "version.json", record)
+            for folder in (tmp / "timbre", tmp / "stems", tmp):
+                fsync_dir(folder)
+            crash_point("version-written")
             os.rename(tmp, versions / new_id)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self.meta["history"].append({"id": new_id, "parent": version.parent, "edit": version.edit,
-                                     "created": record["created"]})
-        self.meta["current"] = new_id
-        _write_json_atomic(self.path / "project.json", self.meta)
-        return new_id
-
-    @staticmethod
-    def _record(folder: Path) -> dict:
-        try:
-            return json.loads((folder / "version.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"version {folder.name} is damaged ({exc})") from exc
+        fsync_dir(versions)
+        return record
 
     @staticmethod
     def _link_unchanged(folder: Path, name: str, parent_dir: Path | None, unchanged: Collection[str]) -> bool:
         previous = parent_dir / name if parent_dir is not None else None
-        if name not in unchanged or previous is None or not previous.is_file():
+        if name not in unchanged or previous is None or not previous.is_file() or previous.is_symlink():
             return False
         os.link(previous, folder / name)
         return True
 
-    def _store_audio_into(self, scales: dict[str, float], folder: Path, name: str, audio: np.ndarray,
+    @classmethod
+    def _store_audio_into(cls, scales: dict[str, float], folder: Path, name: str, audio: np.ndarray,
                           sample_rate: int, parent_dir: Path | None) -> None:
-        scales[name] = self._store_audio(folder, name, audio, sample_rate, parent_dir)
+        scales[name] = cls._store_audio(folder, name, audio, sample_rate, parent_dir)
 
     @staticmethod
     def _store(folder: Path, name: str, parent_dir: Path | None, write: Callable[[Path], None]) -> None:
@@ -259,11 +643,13 @@ class Project:
         target = folder / name
         write(target)
         previous = parent_dir / name if parent_dir is not None else None
-        if previous is not None and previous.is_file() and _sha256(previous) == _sha256(target):
+        if (previous is not None and previous.is_file() and not previous.is_symlink()
+                and _sha256(previous) == _sha256(target)):
             target.unlink()
             os.link(previous, target)
 
-    def _store_audio(self, folder: Path, name: str, audio: np.ndarray, sample_rate: int,
+    @classmethod
+    def _store_audio(cls, folder: Path, name: str, audio: np.ndarray, sample_rate: int,
                      parent_dir: Path | None) -> float:
         """FLAC 24-bit; audio louder than full scale is stored scaled down, and the scale recorded.
 
@@ -273,32 +659,41 @@ class Project:
         audio = np.asarray(audio, dtype=np.float32)
         peak = float(np.abs(audio).max()) if audio.size else 0.0
         scale = 1.0 if peak < 1.0 else float(2.0 ** np.ceil(np.log2(peak * 1.0001)))
-        self._store(folder, name, parent_dir,
-                    lambda p: sf.write(p, audio / scale, sample_rate, format="FLAC", subtype="PCM_24"))
+        cls._store(folder, name, parent_dir,
+                   lambda p: sf.write(p, audio / scale, sample_rate, format="FLAC", subtype="PCM_24"))
         return scale
+
+    @staticmethod
+    def _check_files(folder: Path, record: dict) -> None:
+        for name, digest in record["checksums"].items():
+            file = folder / name
+            if file.is_symlink() or not file.is_file() or _sha256(file) != digest:
+                raise ProjectError(f"{file} is missing or damaged (checksum mismatch); "
+                                   f"check out another version with `melodex checkout`")
 
     def load_version(self, version: str | None = None) -> Version:
         version_id = self.resolve(version)
         folder = self.path / "versions" / version_id
+        if folder.is_symlink():
+            raise ProjectError(f"{folder} is a symbolic link: a project holds its own files; replace it")
+        record = read_version_file(folder)
+        self._check_files(folder, record)
+        files = record["checksums"]
         try:
-            record = json.loads((folder / "version.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"version {version_id} of {self.path.name} is damaged ({exc})") from exc
-        for name, digest in record["checksums"].items():
-            file = folder / name
-            if not file.is_file() or _sha256(file) != digest:
-                raise ProjectError(f"{file} is missing or damaged (checksum mismatch); "
-                                   f"check out another version with `melodex checkout`")
-        events = np.load(folder / "events.npy", allow_pickle=False)
-        samplesets = {int(p.stem): SampleSet.load(p) for p in (folder / "timbre").glob("*.npz")}
-        scales = record.get("scales", {})
+            events = np.load(folder / "events.npy", allow_pickle=False)
+            samplesets = {int(Path(n).stem): SampleSet.load(folder / n) for n in files if n.startswith("timbre/")}
+            scales = record["scales"]
 
-        def read(name: str) -> np.ndarray:
-            return sf.read(folder / name, dtype="float32", always_2d=True)[0] * np.float32(scales.get(name, 1.0))
+            def read(name: str) -> np.ndarray:
+                return sf.read(folder / name, dtype="float32", always_2d=True)[0] * np.float32(scales.get(name, 1.0))
 
-        stems = {int(p.stem): read(f"stems/{p.name}") for p in (folder / "stems").glob("*.flac")}
-        mix = read("mix.flac")
+            stems = {int(Path(n).stem): read(n) for n in files if n.startswith("stems/")}
+            mix = read("mix.flac")
+        except (OSError, ValueError, KeyError, sf.LibsndfileError) as exc:
+            raise ProjectError(f"version {version_id} of {self.path.name} is damaged ({exc}); check out another "
+                               "version with `melodex checkout`") from exc
         timbres = {int(k): TrackTimbre(**v) for k, v in record["timbres"].items()}
         return Version(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
                        sample_rate=int(record["sample_rate"]), settings=record["settings"], edit=record["edit"],
                        parent=record["parent"], id=version_id, created=record["created"])
+

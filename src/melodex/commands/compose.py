@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
 def generate(
     prompt: str = typer.Argument(..., help='What you want, e.g. "warm synthwave, 100 BPM, F minor, verse 8".'),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for mix, stems/, song.mid and song.melodex."),
-    seed: int = typer.Option(0, help="Same seed + same options = same audio. Change it for another take."),
+    seed: int = typer.Option(0, min=0, max=2**31 - 1,
+                             help="Same seed + same options = same audio (0-2147483647). Change it for another take."),
     preset: str = typer.Option("social", help="How literally the sound follows the words: film (CFG ~1.5, loose), "
                                "social (~4, clear), design (~8.5, literal and extreme). At any CFG a note is kept "
                                "within 6 dB of its level without guidance."),
@@ -52,8 +53,10 @@ def generate(
     meter, form and instruments are obeyed exactly. Run `melodex brief PROMPT` first to see what will be
     understood. Then edit the project: `melodex regen`, `retimbre`, `variation`, `history`.
     """
+    from melodex.files import output_dir
     from melodex.pipeline import GenerateOptions
     from melodex.pipeline import generate as run
+    from melodex.project import writing
 
     options = GenerateOptions(
         seed=seed, preset=preset, guidance=guidance, temperature=temperature, scale_lock=scale_lock, timbre_cfg=cfg,
@@ -62,7 +65,7 @@ def generate(
         formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
         reference=str(reference) if reference else None,
     )
-    with stage_bars() as progress:
+    with stage_bars() as progress, writing(output_dir(out) / "song.melodex"):  # a second generate there waits
         result = run(prompt, out, options, progress)
     console.print(f"[bold]{result.score.summary()}[/bold]")
     for name, path in result.files.items():

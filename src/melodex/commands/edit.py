@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,13 +19,23 @@ if TYPE_CHECKING:
 console = Console()
 
 PROJECT = typer.Argument(..., help="The project: the folder `melodex generate -o` wrote, or its song.melodex.")
-SEED = typer.Option(None, help="Seed for the new material; default: a new one from the version count.")
+SEED = typer.Option(None, min=0, max=2**31 - 1,
+                    help="Seed for the new material (0-2147483647); default: a new one from the version count.")
 
 
 def register(app: typer.Typer) -> None:
     for command in (regen, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout, undo,
                     diff, export):
         app.command(name=command.__name__.replace("_", "-"))(command)
+
+
+@contextmanager
+def _editing(project: Path, version: str | None = None) -> Iterator[Session]:
+    """The project opened for one edit, its write lock held until the command ends."""
+    from melodex.edit import editing
+
+    with editing(project, version) as session:
+        yield session
 
 
 def _session(project: Path, version: str | None = None) -> Session:
@@ -66,14 +77,15 @@ def regen(
     """
     from melodex import edit
 
-    session = _session(project)
     if (section is None) == (bars is None):
         raise typer.BadParameter("give a SECTION or --bars, not both")
-    span = edit.bars_of_section(session.score, section) if section else edit.parse_bars(bars, session.score.bar_count())
-    tracks = edit.pick_tracks(session.score, track)
-    what = section or f"bars {span[0] + 1}-{span[1]}"
-    label = f"regen {what}" + (f" tracks {', '.join(track)}" if track else "")
-    _edit(session, lambda: edit.regen(session, span, tracks, _seed(session, seed), label))
+    with _editing(project) as session:
+        score = session.score
+        span = edit.bars_of_section(score, section) if section else edit.parse_bars(bars, score.bar_count())
+        tracks = edit.pick_tracks(session.score, track)
+        what = section or f"bars {span[0] + 1}-{span[1]}"
+        label = f"regen {what}" + (f" tracks {', '.join(track)}" if track else "")
+        _edit(session, lambda: edit.regen(session, span, tracks, _seed(session, seed), label))
 
 
 def retimbre(
@@ -85,9 +97,9 @@ def retimbre(
     """Give one track a new sound from words; its notes and every other track's sound stay."""
     from melodex import edit
 
-    session = _session(project)
-    (index,) = edit.pick_tracks(session.score, [track])[:1]
-    _edit(session, lambda: edit.retimbre(session, index, text, _seed(session, seed)))
+    with _editing(project) as session:
+        (index,) = edit.pick_tracks(session.score, [track])[:1]
+        _edit(session, lambda: edit.retimbre(session, index, text, _seed(session, seed)))
 
 
 def variation(
@@ -98,8 +110,8 @@ def variation(
     """Same plan (form, tempo, key, band), new material: from a subtle change to a new song."""
     from melodex import edit
 
-    session = _session(project)
-    _edit(session, lambda: edit.variation(session, strength, _seed(session, seed)))
+    with _editing(project) as session:
+        _edit(session, lambda: edit.variation(session, strength, _seed(session, seed)))
 
 
 def extend(
@@ -115,13 +127,13 @@ def extend(
 
     if bars is not None and duration is not None:
         raise typer.BadParameter("give --bars or --duration, not both")
-    session = _session(project)
-    if duration is not None:
-        score = session.take.score
-        meter = score.time_signatures[-1]
-        bars = bars_for_seconds(duration, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
-    count = 8 if bars is None else bars
-    _edit(session, lambda: edit.extend(session, count, _seed(session, seed)))
+    with _editing(project) as session:
+        if duration is not None:
+            score = session.take.score
+            meter = score.time_signatures[-1]
+            bars = bars_for_seconds(duration, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
+        count = 8 if bars is None else bars
+        _edit(session, lambda: edit.extend(session, count, _seed(session, seed)))
 
 
 def rerender(
@@ -132,16 +144,16 @@ def rerender(
     """Re-make every timbre from the same starting noise at another guidance or step count; notes stay."""
     from melodex import edit
 
-    session = _session(project)
-    _edit(session, lambda: edit.rerender(session, cfg, steps))
+    with _editing(project) as session:
+        _edit(session, lambda: edit.rerender(session, cfg, steps))
 
 
 def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="New tempo, 20-300 BPM.")) -> None:
     """Play the same notes at another tempo."""
     from melodex import edit
 
-    session = _session(project)
-    _edit(session, lambda: edit.set_tempo(session, bpm))
+    with _editing(project) as session:
+        _edit(session, lambda: edit.set_tempo(session, bpm))
 
 
 def transpose(project: Path = PROJECT,
@@ -149,8 +161,8 @@ def transpose(project: Path = PROJECT,
     """Move the whole song to another key (drums stay)."""
     from melodex import edit
 
-    session = _session(project)
-    _edit(session, lambda: edit.transpose(session, semitones))
+    with _editing(project) as session:
+        _edit(session, lambda: edit.transpose(session, semitones))
 
 
 def history(project: Path = PROJECT) -> None:
@@ -172,11 +184,11 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
     """Make an earlier version current (nothing is deleted; the next edit branches from it)."""
     from melodex import pipeline
 
-    session = _session(project, version)
-    session.project.checkout(session.version_id)
-    with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-        pipeline.export_take(session.take, session.project.path.parent, session.options.formats, report)
-    console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
+    with _editing(project, version) as session:
+        session.project.checkout(session.version_id)
+        with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
+            pipeline.export_take(session.take, session.project.path.parent, session.options.formats, report)
+        console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
 
 def undo(project: Path = PROJECT) -> None:
@@ -220,9 +232,9 @@ def export(
     """Write a version's mix, stems and MIDI to a folder."""
     from melodex import pipeline
 
-    session = _session(project, version)
+    session = _session(project, version)  # a reader: exporting elsewhere does not lock the project
+    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
     with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-        files = pipeline.export_take(session.take, out, tuple(f.strip() for f in formats.split(",") if f.strip()),
-                                     report)
+        files = pipeline.export_take(session.take, out, chosen, report)
     for name, path in files.items():
         console.print(f"  {name:<28} {path}")

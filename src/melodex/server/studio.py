@@ -28,7 +28,7 @@ from melodex import brief as brief_mod
 from melodex import edit, pipeline
 from melodex.errors import MelodexError
 from melodex.instruments import program_name
-from melodex.project import Project, ProjectError
+from melodex.project import Project, ProjectBusy, ProjectError, writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
 from melodex.server.jobs import Job, JobStore, Progress
 from melodex.tokens import SECTION_NAMES
@@ -150,7 +150,13 @@ class Studio:
         if not lock.acquire(blocking=wait):
             raise Busy(f"project {pid} is being changed by a job: try again when it finishes")
         try:
-            yield
+            # and the project's own lock, which `melodex` commands and the Python API take too
+            folder = self.folder(pid)
+            folder.mkdir(parents=True, exist_ok=True)
+            with writing(folder / PROJECT_FILE, wait=None if wait else 0):
+                yield
+        except ProjectBusy as exc:
+            raise Busy(str(exc)) from exc
         finally:
             lock.release()
 

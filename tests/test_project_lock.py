@@ -1,0 +1,106 @@
+"""One writer at a time: the project lock across processes and threads; readers never wait."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import melodex
+import melodex.project as project_mod
+from melodex.project import Project, ProjectBusy, writing
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+from project_writer import make_version
+
+WRITER = Path(__file__).parent / "helpers" / "project_writer.py"
+
+
+def writer_env(**extra: str) -> dict[str, str]:
+    src = str(Path(melodex.__file__).parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]), **extra}
+
+
+def start_holder(project: Path, seconds: float) -> subprocess.Popen:
+    holder = subprocess.Popen([sys.executable, str(WRITER), str(project), "hold", str(seconds)],
+                              stdout=subprocess.PIPE, text=True, env=writer_env())
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+@pytest.fixture
+def project(tmp_path) -> Project:
+    return Project.create(tmp_path / "song", "p", {}, {}, first=make_version(0))
+
+
+def test_a_second_process_waits_briefly_then_is_told_who_holds_the_project(project, monkeypatch) -> None:
+    holder = start_holder(project.path, 30)
+    try:
+        started = time.monotonic()
+        busy = rf"being edited by another melodex process \(pid {holder.pid}\)"
+        with pytest.raises(ProjectBusy, match=busy), writing(project.path, wait=0.5):
+            pass
+        assert 0.4 < time.monotonic() - started < 5
+        monkeypatch.setattr(project_mod, "LOCK_WAIT_S", 0.2)
+        with pytest.raises(ProjectBusy, match="another melodex process"):
+            project.save_version(make_version(1, parent="0001"))
+        # readers never block, and the refused edit changed nothing
+        reopened = Project.open(project.path)
+        assert reopened.version_ids() == ["0001"]
+        assert sorted(p.name for p in (project.path / "versions").iterdir()) == ["0001"]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_killed_holder_releases_the_lock(project) -> None:
+    holder = start_holder(project.path, 60)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with writing(project.path, wait=2):
+        pass
+    assert project.save_version(make_version(1, parent="0001")) == "0002"
+
+
+def test_threads_take_turns_and_the_lock_is_reentrant(project) -> None:
+    order: list[str] = []
+
+    def other() -> None:
+        with writing(project.path, wait=10):
+            order.append("other")
+
+    with writing(project.path), writing(project.path):  # re-entrant in one thread
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(0.3)
+        order.append("first")
+    thread.join(5)
+    assert order == ["first", "other"]
+
+
+def test_two_processes_saving_at_once_lose_no_version(project) -> None:
+    env = writer_env(MELODEX_LOCK_WAIT="60")
+    writers = [subprocess.Popen([sys.executable, str(WRITER), str(project.path), "save", "3"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [w.communicate(timeout=120) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], results
+    assert not any("Traceback" in err for _, err in results)
+    reopened = Project.open(project.path)
+    assert reopened.version_ids() == [f"{i:04d}" for i in range(1, 8)]
+    assert sorted(p.name for p in (project.path / "versions").iterdir()) == reopened.version_ids()
+    for version in reopened.version_ids():
+        reopened.load_version(version)  # every one complete, checksums hold
+
+
+def test_a_checkout_that_read_the_project_before_an_edit_keeps_that_edit(project) -> None:
+    stale = Project.open(project.path)  # read before the edit below
+    Project.open(project.path).save_version(make_version(1, parent="0001"))
+    stale.checkout("1")
+    reopened = Project.open(project.path)
+    assert reopened.version_ids() == ["0001", "0002"] and reopened.current == "0001"
