@@ -91,26 +91,60 @@ def test_every_key_survives_as_a_key_signature(key_index: int) -> None:
     assert read_midi_bytes(midi_bytes(score)).key == score.key
 
 
-def test_melodex_markers_are_plain_midi_markers() -> None:
-    raw = symusic.Score.from_midi(midi_bytes(rich_score()))
-    texts = [m.text for m in raw.markers]
-    assert "melodex:1" in texts and "n_bars:10" in texts
-    assert "section:verse: A:2:4" in texts and "chord:Cmin7" in texts and "chord:G" in texts
-    assert [t.name for t in raw.tracks] == ["melody|Lead | Piano", "bass|Finger Bass", "drums|Kit", "drums|Percussion"]
+def test_a_daw_sees_instrument_names_section_markers_and_mix_controllers() -> None:
+    score = rich_score()
+    score.tracks[1].name = ""  # no name of its own: the instrument's
+    raw = symusic.Score.from_midi(midi_bytes(score))
+    assert [m.text for m in raw.markers] == ["Intro", "Verse: A", "Chorus"]
+    # symusic leaves out the empty track when it reads; the meta event keeps it for Melodex
+    assert [t.name for t in raw.tracks] == ["Lead | Piano", "Electric Bass (finger)", "Kit", "Percussion"]
     assert [t.is_drum for t in raw.tracks] == [False, False, True, True]
+    controls = [{c.number: c.value for c in t.controls if c.time == 0} for t in raw.tracks]
+    assert [c[7] for c in controls] == [100, 89, 94, 94]  # lead at 100, the rest by their role's level
+    pans = [c[10] for c in controls]
+    assert pans[0] == pans[1] == 64  # melody and bass centred
+    assert pans[2] == 64 and pans[3] < 64  # a second track of a centred role goes to one side, as in the mix
     assert raw.key_signatures[0].key == -6 and raw.key_signatures[0].tonality == 1  # Eb minor: 6 flats
     assert raw.tempos[0].mspq == round(60_000_000 / 97)
+    with_chords = symusic.Score.from_midi(midi_bytes(score, chord_markers=True))
+    assert [m.text for m in with_chords.markers] == ["Intro", "Cmin7", "G", "Verse: A", "Bb7", "Chorus"]
+    assert_scores_equal(score, read_midi_bytes(midi_bytes(score, chord_markers=True)))
+
+
+def test_repeated_sections_are_numbered_in_the_marker_lane() -> None:
+    score = Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90]])], sections=[
+        Section("intro", 0, 1), Section("verse", 1, 2), Section("chorus", 3, 2), Section("verse", 5, 2),
+        Section("chorus", 7, 2), Section("outro", 9, 1)], n_bars=10)
+    raw = symusic.Score.from_midi(midi_bytes(score))
+    assert [m.text for m in raw.markers] == ["Intro", "Verse 1", "Chorus 1", "Verse 2", "Chorus 2", "Outro"]
+    assert [m.time for m in raw.markers] == [0, 4 * TPQ, 12 * TPQ, 20 * TPQ, 28 * TPQ, 36 * TPQ]
+
+
+def test_a_format_1_file_still_reads() -> None:
+    """song.mid files written before the meta event (midi.py as of 2cfdbd4) carried everything in markers."""
+    back = read_midi(CORPUS / "melodex_format1.mid")
+    assert_scores_equal(rich_score(), back)
+
+
+def test_a_newer_or_damaged_meta_event_is_a_clear_error() -> None:
+    data = midi_bytes(rich_score())
+    with pytest.raises(MidiError, match="newer Melodex"):
+        read_midi_bytes(data.replace(b'"format":2', b'"format":9'))
+    with pytest.raises(MidiError, match="damaged Melodex meta event"):
+        read_midi_bytes(data.replace(b'"format":2,', b'"format":2]'))  # same length: only the JSON breaks
 
 
 def test_file_edited_in_a_daw_falls_back_to_reading_names(tmp_path: Path) -> None:
     raw = symusic.Score.from_midi(midi_bytes(rich_score()))
-    raw.tracks.pop(1)  # the markers now promise a bass that is gone
+    raw.tracks.pop(1)  # re-saved without the bass (and without the meta event, which symusic drops)
     back = read_midi_bytes(bytes(raw.dumps_midi()))
-    assert [(t.role, t.name) for t in back.tracks] == [
-        ("melody", "Lead | Piano"),
-        ("drums", "Kit"),
-        ("drums", "Percussion"),
+    assert [(t.role, t.name, t.program) for t in back.tracks] == [
+        ("melody", "Lead | Piano", 0),
+        ("drums", "Kit", DRUM_PROGRAM),
+        ("drums", "Percussion", DRUM_PROGRAM),
     ]
+    assert [s.name for s in back.sections] == []  # the form went with the meta event; the markers stay
+    assert [m.text for m in raw.markers] == ["Intro", "Verse: A", "Chorus"]
 
 
 # -- MIDI -> Score -> MIDI over real files -----------------------------------------------------------
@@ -258,7 +292,9 @@ def test_velocity_zero_is_written_as_the_quietest_note() -> None:
     ["track:one:0:3:melody|x", "track:1:0:0:singer|x", "section:verse", "chord:Hm7", "tempo:0:fast", "n_bars:many"],
 )
 def test_malformed_melodex_markers_are_clear_errors(marker: str) -> None:
+    # A format-1 file (markers, no meta event: symusic drops it when it re-saves)
     raw = symusic.Score.from_midi(midi_bytes(Score(tracks=[Track(0, notes=[[0, TPQ, 60, 90]])])))
+    raw.markers.append(symusic.TextMeta(0, "melodex:1"))
     raw.markers.append(symusic.TextMeta(0, marker))
     with pytest.raises(MidiError, match="malformed Melodex marker") as caught:
         read_midi_bytes(bytes(raw.dumps_midi()), name="odd.mid")

@@ -1,14 +1,21 @@
 """Reading and writing Standard MIDI Files as `Score`s, through symusic.
 
-A Melodex file keeps everything a `Score` holds: form, chord symbols, bar count and track roles
-travel as marker events with a clear prefix ("section:verse:0:8", "chord:Am7", ...), the key as a
-key signature. Plain third-party MIDI reads too: roles are guessed and the key defaults to C major.
+A Melodex file is clean in a DAW and still keeps everything a `Score` holds. Tracks are named after
+their instrument and start with their volume (CC7) and pan (CC10) as the mix places them; the marker
+lane holds the sections as a producer names them ("Intro", "Verse 1", "Chorus") and, if asked, the
+chords; the key is a key signature. What only Melodex needs (track roles, exact tempos, the form, the
+chord symbols, the bar count) travels as one sequencer-specific meta event (FF 7F) at the start of the
+first track: manufacturer id 0x7D (non-commercial), the bytes "melodex", then JSON (`META_FORMAT`).
+DAWs ignore it. Files from before it (format 1: "melodex:1", "track:...", "section:..." markers) still
+read. Plain third-party MIDI reads too: roles are guessed and the key defaults to C major.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from melodex.errors import MelodexError
+from melodex.instruments import program_name
 from melodex.score import (
     DRUM_PROGRAM,
     DUR,
@@ -36,8 +44,12 @@ from melodex.score import (
 )
 
 FORMAT_VERSION = 1
-# Marker prefixes. Every Melodex file starts with "melodex:<version>" so a reader knows the rest is ours.
+# Format 1 (read only): marker prefixes; every such file starts with "melodex:1".
 MELODEX, TRACK, SECTION, CHORD, BARS, EXACT_TEMPO = "melodex:", "track:", "section:", "chord:", "n_bars:", "tempo:"
+# Format 2: the sequencer-specific meta event's payload is META_PREFIX + JSON with "format": META_FORMAT.
+META_FORMAT = 2
+META_PREFIX = b"\x7dmelodex"
+_META_EVENT = re.compile(rb"\xff\x7f([\x80-\xff]{0,3}[\x00-\x7f])" + re.escape(META_PREFIX))
 REEXPORT = "re-export it from your DAW or notation program"
 GM_BASSES = range(32, 40)  # General MIDI's bass family: acoustic, electric, fretless, slap, synth
 
@@ -95,8 +107,9 @@ def read_midi_bytes(data: bytes, name: str = "the MIDI data") -> Score:
         raw = raw.resample(TPQ, min_dur=1)
     if raw.note_num() == 0:
         raise MidiError(f"{name} has no notes: nothing to read")
+    meta = _read_meta(data, name)
     try:
-        return _to_score(raw, name)
+        return _to_score(raw, name) if meta is None else _meta_score(raw, meta, name)
     except ScoreError as exc:
         raise MidiError(f"{name}: {exc}") from exc
 
@@ -155,6 +168,47 @@ def _to_score(raw: Any, name: str) -> Score:
     return score
 
 
+def _read_meta(data: bytes, name: str) -> dict | None:
+    """The Melodex meta event's JSON, or None when the file has none (not ours, or re-saved by a DAW)."""
+    found = _META_EVENT.search(data)
+    if found is None:
+        return None
+    length = 0
+    for byte in found.group(1):
+        length = (length << 7) | (byte & 0x7F)
+    start = found.end()
+    payload = data[start : start + length - len(META_PREFIX)]
+    try:
+        meta = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MidiError(f"{name} has a damaged Melodex meta event ({exc}): {REEXPORT}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
+        version = meta.get("format") if isinstance(meta, dict) else None
+        raise MidiError(f"{name} was written by a newer Melodex (format {version}); upgrade Melodex to read it")
+    return meta
+
+
+def _meta_score(raw: Any, meta: dict, name: str) -> Score:
+    """A Melodex file from its meta event: tracks, exact tempos, form, chords and bar count."""
+    try:
+        exact = {int(tick): float(bpm) for tick, bpm in meta.get("tempos", [])}
+        entries = [_TrackEntry(int(t["program"]), int(t["notes"]), str(t["role"]), str(t["name"]))
+                   for t in meta["tracks"]]
+        sections = [Section(str(n), int(a), int(b)) for n, a, b in meta.get("sections", [])]
+        chords = [_parse_chord(int(tick), str(symbol)) for tick, symbol in meta.get("chords", [])]
+        n_bars = meta.get("n_bars")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MidiError(f"{name} has a malformed Melodex meta event ({exc}): {REEXPORT}") from exc
+    raw_tracks = [t for t in raw.tracks if len(t.notes)]
+    tracks = _matched_tracks(raw_tracks, entries, track_label)
+    if tracks is None:
+        tracks = _plain_tracks(raw_tracks)
+    score = Score(tracks=tracks, tempos=_tempos_from(raw, exact, name), time_signatures=_time_signatures(raw, name),
+                  key=_key(raw), sections=sorted(sections, key=lambda s: s.start_bar),
+                  chords=sorted(chords, key=lambda c: c.tick), n_bars=int(n_bars or 0))
+    return score
+
+
 def _malformed(name: str, text: str) -> MidiError:
     return MidiError(f"{name} has a malformed Melodex marker {text[:60]!r}: {REEXPORT}")
 
@@ -165,6 +219,11 @@ def _tempos(raw: Any, markers: list[tuple[int, str]], name: str) -> list[Tempo]:
         if text.startswith(EXACT_TEMPO):
             tick_text, bpm_text = text[len(EXACT_TEMPO) :].split(":")
             exact[int(tick_text)] = float(bpm_text)
+    return _tempos_from(raw, exact, name)
+
+
+def _tempos_from(raw: Any, exact: dict[int, float], name: str) -> list[Tempo]:
+    """The file's tempo events, each at its exact BPM where the file records one."""
     by_tick: dict[int, float] = {}
     for event in raw.tempos:
         tick = int(event.time)
@@ -305,11 +364,7 @@ def _plain_tracks(raw_tracks: list[Any]) -> list[Track]:
 
 
 def _melodex_tracks(raw_tracks: list[Any], markers: list[tuple[int, str]]) -> list[Track] | None:
-    """Rebuild a Melodex file's tracks, empty ones included, from its track markers.
-
-    Returns None when the notes no longer match the markers (say the file was edited in a DAW);
-    the tracks are then read like any other file's.
-    """
+    """Rebuild a format-1 file's tracks, empty ones included, from its track markers."""
     entries = []
     for _, text in markers:
         if text.startswith(TRACK):
@@ -317,13 +372,23 @@ def _melodex_tracks(raw_tracks: list[Any], markers: list[tuple[int, str]]) -> li
             role, _, track_name = label.partition("|")
             entries.append((int(index), _TrackEntry(int(program), int(n_notes), role, track_name)))
     entries.sort(key=lambda e: e[0])
+    return _matched_tracks(raw_tracks, [e for _, e in entries], lambda e: f"{e.role}|{e.name}")
+
+
+def _matched_tracks(raw_tracks: list[Any], entries: list[_TrackEntry],
+                    label: Any) -> list[Track] | None:
+    """The tracks `entries` describe, empty ones included, with the notes of the raw tracks named `label(entry)`.
+
+    Returns None when the notes no longer match the entries (say the file was edited in a DAW);
+    the tracks are then read like any other file's.
+    """
     raw_by_entry = iter(raw_tracks)
     tracks = []
-    for _, entry in entries:
+    for entry in entries:
         notes = np.zeros((0, 4), dtype=np.int64)
         if entry.n_notes:
             raw_track = next(raw_by_entry, None)
-            if raw_track is None or str(raw_track.name) != f"{entry.role}|{entry.name}":
+            if raw_track is None or str(raw_track.name) != label(entry):
                 return None
             notes = _notes(raw_track)
         if len(notes) != entry.n_notes:
@@ -337,20 +402,39 @@ def _melodex_tracks(raw_tracks: list[Any], markers: list[tuple[int, str]]) -> li
 # -- writing ----------------------------------------------------------------------------------------
 
 
-def write_midi(score: Score, path: str | Path) -> None:
+def write_midi(score: Score, path: str | Path, chord_markers: bool = False) -> None:
     """Write a Score as a type-1 MIDI file at TPQ ticks per quarter, keeping everything it holds."""
     path = Path(path)
     if not path.parent.is_dir():
         raise MidiError(f"cannot write {path}: the folder {path.parent} does not exist")
-    data = midi_bytes(score)
+    data = midi_bytes(score, chord_markers)
     try:
         path.write_bytes(data)
     except OSError as exc:
         raise MidiError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def midi_bytes(score: Score) -> bytes:
-    """The bytes of the MIDI file `write_midi` writes."""
+def track_label(track: Track | _TrackEntry) -> str:
+    """A track's name in a DAW: its own name, or its instrument's ("Lead 2 (sawtooth)")."""
+    return track.name or program_name(track.program)
+
+
+def section_labels(sections: list[Section]) -> list[str]:
+    """Section names as a producer writes them: "Intro", "Verse 1", "Verse 2", "Chorus" (numbered when repeated)."""
+    counts: dict[str, int] = {}
+    for section in sections:
+        counts[section.name] = counts.get(section.name, 0) + 1
+    seen: dict[str, int] = {}
+    labels = []
+    for section in sections:
+        seen[section.name] = seen.get(section.name, 0) + 1
+        title = section.name[:1].upper() + section.name[1:]
+        labels.append(f"{title} {seen[section.name]}" if counts[section.name] > 1 else title)
+    return labels
+
+
+def midi_bytes(score: Score, chord_markers: bool = False) -> bytes:
+    """The bytes of the MIDI file `write_midi` writes; `chord_markers` also puts the chords in the marker lane."""
     import symusic
 
     raw: Any = symusic.Score(TPQ)
@@ -358,35 +442,70 @@ def midi_bytes(score: Score) -> bytes:
     raw.time_signatures = [symusic.TimeSignature(m.tick, m.numerator, m.denominator) for m in score.time_signatures]
     raw.key_signatures = [symusic.KeySignature(0, _sharps(score.key), int(score.key.mode == "minor"))]
 
-    markers = [(0, f"{MELODEX}{FORMAT_VERSION}")]
-    if score.n_bars:
-        markers.append((0, f"{BARS}{score.n_bars}"))
-    for tempo in score.tempos:
-        if _bpm_from_mspq(_mspq(tempo.bpm)) != tempo.bpm:
-            markers.append((tempo.tick, f"{EXACT_TEMPO}{tempo.tick}:{tempo.bpm!r}"))
-    for index, track in enumerate(score.tracks):
-        markers.append((0, f"{TRACK}{index}:{track.program}:{len(track.notes)}:{track.role}|{track.name}"))
+    markers = []
     if score.sections:
         bar_starts = score.bar_starts(max(s.end_bar for s in score.sections))
-        for section in score.sections:
-            tick = bar_starts[min(section.start_bar, len(bar_starts) - 1)]
-            markers.append((tick, f"{SECTION}{section.name}:{section.start_bar}:{section.n_bars}"))
-    markers.extend((chord.tick, f"{CHORD}{chord}") for chord in score.chords)
+        for section, label in zip(score.sections, section_labels(score.sections), strict=True):
+            markers.append((bar_starts[min(section.start_bar, len(bar_starts) - 1)], label))
+    if chord_markers:
+        markers.extend((chord.tick, str(chord)) for chord in score.chords)
     raw.markers = [symusic.TextMeta(tick, text) for tick, text in sorted(markers, key=lambda m: m[0])]
 
+    placement = _placement(score)
     for index, track in enumerate(score.tracks):
-        raw.tracks.append(_raw_track(track, index))
+        raw.tracks.append(_raw_track(track, index, placement[index]))
     try:
-        return bytes(raw.dumps_midi())
+        data = bytes(raw.dumps_midi())
     except Exception as exc:  # symusic raises on values MIDI cannot hold
         raise MidiError(f"cannot encode the score as MIDI: {exc}") from exc
+    return _with_meta(data, _meta(score))
 
 
-def _raw_track(track: Track, index: int) -> Any:
+def _meta(score: Score) -> dict:
+    return {
+        "format": META_FORMAT,
+        "n_bars": score.n_bars,
+        "tempos": [[t.tick, t.bpm] for t in score.tempos if _bpm_from_mspq(_mspq(t.bpm)) != t.bpm],
+        "tracks": [{"program": t.program, "role": t.role, "name": t.name, "notes": len(t.notes)} for t in score.tracks],
+        "sections": [[s.name, s.start_bar, s.n_bars] for s in score.sections],
+        "chords": [[c.tick, str(c)] for c in score.chords],
+    }
+
+
+def _varlen(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _with_meta(data: bytes, meta: dict) -> bytes:
+    """`data` with the meta event as the first event of its first track chunk (header and length updated)."""
+    start = data.index(b"MTrk")
+    length = int.from_bytes(data[start + 4 : start + 8], "big")
+    payload = META_PREFIX + json.dumps(meta, separators=(",", ":")).encode()
+    event = b"\x00\xff\x7f" + _varlen(len(payload)) + payload
+    header = b"MTrk" + (length + len(event)).to_bytes(4, "big")
+    return data[:start] + header + event + data[start + 8 :]
+
+
+def _placement(score: Score) -> list[tuple[int, int]]:
+    """(CC7 volume, CC10 pan) per track: the level and pan the production gives its role."""
+    from melodex.production import track_placement
+
+    placed = track_placement([t.role for t in score.tracks], [t.program for t in score.tracks])
+    # General MIDI volume is 40 log10(cc / 127) dB; the lead sits at 100, the usual default.
+    return [(int(np.clip(round(100 * 10 ** (level_db / 40)), 0, 127)), int(np.clip(round(64 + 63.5 * pan), 0, 127)))
+            for level_db, pan in placed]
+
+
+def _raw_track(track: Track, index: int, placement: tuple[int, int]) -> Any:
     import symusic
 
     notes = np.asarray(track.notes, dtype=np.int64)
-    label = track.name or track.role or f"track {index + 1}"
+    label = track_label(track)
     if len(notes):
         if notes[:, PITCH].min() < 0 or notes[:, PITCH].max() > 127:
             raise MidiError(f"track {index + 1} ({label}) has pitches outside MIDI 0-127")
@@ -395,7 +514,9 @@ def _raw_track(track: Track, index: int) -> Any:
         if (notes[:, START] + notes[:, DUR]).max() >= 2**31:
             raise MidiError(f"track {index + 1} ({label}) is too long for a MIDI file")
     is_drum = track.program == DRUM_PROGRAM
-    raw_track: Any = symusic.Track(f"{track.role}|{track.name}", 0 if is_drum else track.program, is_drum)
+    raw_track: Any = symusic.Track(label, 0 if is_drum else track.program, is_drum)
+    volume, pan = placement
+    raw_track.controls = [symusic.ControlChange(0, 7, volume), symusic.ControlChange(0, 10, pan)]
     raw_track.notes = symusic.Note.from_numpy(
         notes[:, START].astype(np.int32),
         notes[:, DUR].astype(np.int32),

@@ -725,6 +725,23 @@ def _process_stem(
     return (stem * _db_to_gain(after_db)).astype(np.float32), (float(into_db), wet_gain, float(after_db))
 
 
+def track_placement(roles: list[str], programs: list[int],
+                    width: float = MixSettings.width) -> list[tuple[float, float]]:
+    """(level in dB against the lead, pan -1 left .. +1 right) of each track as `produce` places it.
+
+    A second track of a role mirrors the first one's pan; centred roles fan out to the sides.
+    """
+    placed = []
+    same_role: dict[str, int] = {}
+    for role_name, program in zip(roles, programs, strict=True):
+        role = ROLE_MIX["drums" if program == DRUM_PROGRAM or role_name == "drums" else role_name]
+        k = same_role.get(role_name, 0)
+        same_role[role_name] = k + 1
+        pan = role.pan * (-1) ** k if role.pan else (0.0 if k == 0 else 0.35 * (-1) ** k)
+        placed.append((role.level_db, pan * (0.4 + 0.6 * width)))
+    return placed
+
+
 def produce(
     stems: list[np.ndarray],
     roles: list[str],
@@ -751,7 +768,7 @@ def produce(
     programs = programs or [0] * len(stems)
     n = max(len(s) for s in stems)
     tracks = []
-    same_role: dict[str, int] = {}
+    placement = track_placement(roles, programs, settings.width)
     for index, (raw, role_name) in enumerate(zip(stems, roles, strict=True)):
         stem = np.asarray(raw, dtype=np.float32)
         if stem.ndim == 2:
@@ -759,12 +776,7 @@ def produce(
         if stem.ndim != 1 or not np.all(np.isfinite(stem)):
             raise ProductionError(f"stem {index} ({role_name}) must be finite mono or (frames, 2) audio")
         is_drum = programs[index] == DRUM_PROGRAM or role_name == "drums"
-        role = ROLE_MIX["drums" if is_drum else role_name]
-        # A second track of a role mirrors the first one's pan; centred roles fan out to the sides.
-        k = same_role.get(role_name, 0)
-        same_role[role_name] = k + 1
-        pan = role.pan * (-1) ** k if role.pan else (0.0 if k == 0 else 0.35 * (-1) ** k)
-        tracks.append((np.pad(stem, (0, n - len(stem))), role_name, is_drum, pan * (0.4 + 0.6 * settings.width)))
+        tracks.append((np.pad(stem, (0, n - len(stem))), role_name, is_drum, placement[index][1]))
 
     if levels is not None and len(levels.stems) != len(stems):
         raise ProductionError(f"levels for {len(levels.stems)} stems given to a mix of {len(stems)}")
