@@ -58,6 +58,19 @@ def test_a_minor_chords_rendered_by_the_soundfont_are_heard_in_a_minor() -> None
     assert heard.key == "A minor", heard
     assert not heard.drums_heard
     assert key_score(Key(9, "minor"), heard.key) == 1.0
+    if heard.key_essentia is not None:  # the second analyser, where essentia is installed (the eval extra)
+        assert heard.key_essentia == "A minor", heard
+        assert tempo_hits(heard.tempo_essentia_bpm or 0.0, 100)["tempo_acc2"], heard
+
+
+def test_essentia_key_names_are_read_with_their_accidentals() -> None:
+    from melodex.evaluate.analysers import AnalysisError, key_from_name
+
+    assert key_from_name("Eb", "major") == Key(3, "major")
+    assert key_from_name("F#", "minor") == Key(6, "minor")
+    assert key_from_name("B", "major") == Key(11, "major")
+    with pytest.raises(AnalysisError, match="cannot read"):
+        key_from_name("H", "dorian")
 
 
 def test_drums_are_heard_only_when_the_band_has_a_kit() -> None:

@@ -2,7 +2,8 @@
 peaks, brightness, noisiness and whether drums can be heard.
 
 Everything here reads only audio. Tempo is librosa's onset-strength estimate and key is a Krumhansl-Kessler
-match over the harmonic part's chroma (both shared with `melodex.reference`); loudness is ITU-R BS.1770
+match over the harmonic part's chroma (both shared with `melodex.reference`); a second, independent opinion
+on both comes from essentia (KeyExtractor on HPCPs, RhythmExtractor2013) when it is installed; loudness is ITU-R BS.1770
 through pyloudnorm; the true peak is the 4x-oversampled sample peak. No offline instrument tagger is
 installed (musicnn needs TensorFlow), so instrumentation is limited to one question a signal measure
 answers reliably: is there a drum kit (the percussive share of the spectrum, after HPSS)?
@@ -25,6 +26,9 @@ TEMPO_TOLERANCE = 0.04  # MIREX: an estimate within 4% of the target counts
 DRUMS_PERCUSSIVE_SHARE = 0.035
 CLIP_LEVEL = 0.999
 INSTALL_HINT = "bash scripts/setup.sh --extras=eval"
+ESSENTIA_RATE = 44100
+# KeyExtractor's key profile, chosen on SoundFont renders of real works of known key (scripts/calibrate_audio_key.py).
+ESSENTIA_KEY_PROFILE = "edma"
 
 
 class AnalysisError(MelodexError):
@@ -46,6 +50,8 @@ class AudioMeasures:
     flatness: float  # spectral flatness: 0 tonal, 1 noise
     percussive_share: float  # HPSS: percussive energy / (harmonic + percussive)
     drums_heard: bool
+    key_essentia: str | None = None  # essentia's KeyExtractor; None when essentia is not installed
+    tempo_essentia_bpm: float | None = None  # essentia's RhythmExtractor2013
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -100,6 +106,44 @@ def key_of(harmonic: np.ndarray, rate: int = ANALYSIS_RATE) -> tuple[Key, float]
     return key_from_pitch_classes(weights)
 
 
+def _essentia() -> Any | None:
+    """essentia.standard with its logging quiet, or None when it is not installed."""
+    try:
+        import essentia
+        import essentia.standard
+    except ImportError:
+        return None
+    essentia.log.infoActive = essentia.log.warningActive = False
+    return essentia.standard
+
+
+def key_from_name(tonic: str, mode: str) -> Key:
+    """Key from a note name ('Eb', 'F#', 'Bb') and 'major'/'minor'."""
+    letters = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+    if not tonic or tonic[0] not in letters or mode not in ("major", "minor"):
+        raise AnalysisError(f"cannot read the key {tonic!r} {mode!r}")
+    shift = sum(1 if c == "#" else -1 if c == "b" else 0 for c in tonic[1:])
+    return Key((letters[tonic[0]] + shift) % 12, mode)
+
+
+def essentia_key(mono: np.ndarray, rate: int = ANALYSIS_RATE, profile: str = ESSENTIA_KEY_PROFILE) -> Key | None:
+    """essentia's KeyExtractor (HPCP chroma matched against a key profile), or None without essentia."""
+    es = _essentia()
+    if es is None:
+        return None
+    tonic, mode, _ = es.KeyExtractor(profileType=profile, sampleRate=float(rate))(np.asarray(mono, np.float32))
+    return key_from_name(tonic, mode)
+
+
+def essentia_tempo(mono: np.ndarray, rate: int = ANALYSIS_RATE) -> float | None:
+    """essentia's RhythmExtractor2013 (degara beat tracker) BPM, or None without essentia. The extractor
+    assumes 44.1 kHz, so the audio is resampled to it."""
+    es = _essentia()
+    if es is None:
+        return None
+    return float(es.RhythmExtractor2013(method="degara")(mono_at(mono, rate, ESSENTIA_RATE))[0])
+
+
 def measure_audio(audio: np.ndarray, sample_rate: int) -> AudioMeasures:
     """Listen to a track (mono or stereo float, any rate) and report what it sounds like."""
     from melodex.reference import onset_tempo
@@ -126,6 +170,8 @@ def measure_audio(audio: np.ndarray, sample_rate: int) -> AudioMeasures:
         flatness=float(np.mean(librosa.feature.spectral_flatness(S=spectrum))),
         percussive_share=share,
         drums_heard=share >= DRUMS_PERCUSSIVE_SHARE,
+        key_essentia=str(heard) if (heard := essentia_key(mono)) is not None else None,
+        tempo_essentia_bpm=essentia_tempo(mono),
     )
 
 

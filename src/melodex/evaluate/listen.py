@@ -142,6 +142,10 @@ def evaluate_take(brief: brief_mod.Brief, score: Score, events: np.ndarray, mix:
         "key_score": key_score(brief.key, heard.key) if brief.key else None,
         "declared_key": str(score.key),
         "declared_key_score": key_score(score.key, heard.key),
+        # The second, independent analyser (essentia), where installed.
+        "tempo_essentia": tempo_hits(heard.tempo_essentia_bpm, brief.bpm) if heard.tempo_essentia_bpm else None,
+        "key_score_essentia": (key_score(brief.key, heard.key_essentia) if brief.key and heard.key_essentia
+                               else None),
         "drums_right": heard.drums_heard == wants_drums,
         "score": score_checks(brief, score, events),
         "statistics": statistics(score),

@@ -37,6 +37,22 @@ def real_floor(real: np.ndarray, seed: int = 0) -> dict[str, float]:
     return distances(real[order[:half]], real[order[half:]], scale=real, seed=seed)
 
 
+def analyser_rates(done: list[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """Per analyser (librosa: chroma + Krumhansl, onset tempo; essentia: KeyExtractor, RhythmExtractor2013):
+    key exact and MIREX weighted over the prompts with an explicit key, tempo Acc1 (within 4%) and Acc2
+    (x2, x3, x1/2, x1/3 allowed) over all prompts."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, key_field, tempo_field in (("librosa", "key_score", "tempo"),
+                                         ("essentia", "key_score_essentia", "tempo_essentia")):
+        keys = [r[key_field] for r in done if r.get(key_field) is not None]
+        tempos = [r[tempo_field] for r in done if r.get(tempo_field) is not None]
+        out[name] = {"key_n": len(keys), "key_exact": _rate([k == 1.0 for k in keys]),
+                     "key_weighted": float(np.mean(keys)) if keys else None, "tempo_n": len(tempos),
+                     "tempo_acc1": _rate([t["tempo_exact"] for t in tempos]),
+                     "tempo_acc2": _rate([t["tempo_acc2"] for t in tempos])}
+    return out
+
+
 def summarise(results: list[dict[str, Any]], reference: dict[str, Any],
               song_reference: dict[str, Any] | None = None) -> dict[str, Any]:
     done = [r for r in results if "error" not in r]
@@ -59,6 +75,7 @@ def summarise(results: list[dict[str, Any]], reference: dict[str, Any],
         scores = [r["key_score"] for r in explicit_key]
         summary["key_weighted"] = float(np.mean(scores))
         summary["key_exact"] = float(np.mean([s == 1.0 for s in scores]))
+    summary["analysers"] = analyser_rates(done)
     declared = [r["declared_key_score"] for r in done]
     summary["declared_key_weighted"] = float(np.mean(declared))
     summary["declared_key_exact"] = float(np.mean([s == 1.0 for s in declared]))
@@ -143,6 +160,13 @@ def summary_markdown(summary: dict[str, Any]) -> list[str]:
     if "key_weighted" in s:
         lines.append(f"- key heard (chroma + Krumhansl) vs the prompt's key ({s['n_explicit_key']} prompts): exact "
                      f"{_pct(s['key_exact'])}, MIREX weighted score {s['key_weighted']:.3f}")
+    for name, rates in s.get("analysers", {}).items():
+        if rates["key_n"] or rates["tempo_n"]:
+            lines.append(
+                f"- {name}: key exact {_pct(rates['key_exact'])}, MIREX weighted "
+                f"{'-' if rates['key_weighted'] is None else format(rates['key_weighted'], '.3f')} "
+                f"(n={rates['key_n']}); tempo Acc1 {_pct(rates['tempo_acc1'])}, Acc2 {_pct(rates['tempo_acc2'])} "
+                f"(n={rates['tempo_n']})")
     lines += [
         f"- key heard vs the key the score declares (all prompts): exact {_pct(s['declared_key_exact'])}, "
         f"weighted {s['declared_key_weighted']:.3f}",
