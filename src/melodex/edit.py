@@ -25,7 +25,7 @@ from melodex.production import Levels, MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre, writing
 from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
-from melodex.timbre.sampleset import soundfont_sampleset
+from melodex.timbre.drumkit import extend_kit
 from melodex.tokens import Plan, decode, encode
 
 SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
@@ -219,9 +219,7 @@ def _missing_samplesets(score: Score, samplesets: dict) -> dict:
         have = set(out[index].pitches)
         missing = sorted(set(pipeline.sample_pitches(track, pipeline.PITCH_STEP)) - have)
         if track.is_drum and missing:
-            old = out[index]
-            extra = soundfont_sampleset(track.program, missing, old.velocities, sample_rate=old.sample_rate)
-            out[index] = replace(old, notes={**old.notes, **extra.notes})
+            out[index] = extend_kit(out[index], missing)  # from the kits the set was made from
     return out
 
 

@@ -35,6 +35,7 @@ from melodex.project import Project, TrackTimbre, Version
 from melodex.render_audio import PITCH_STEP, sample_pitches
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.score import Score
+from melodex.timbre.drumkit import drum_sampleset
 from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
 
 WEIGHTS = Path(__file__).parent / "weights"
@@ -340,8 +341,13 @@ def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
     generated = [i for i in texts if model is not None and not score.tracks[i].is_drum]
     report = progress or _ignore
 
+    kits = [i for i in texts if model is not None and score.tracks[i].is_drum]
+
     def record(index: int) -> SampleSet:
         track = score.tracks[index]
+        if index in kits:  # a kit chosen from the machine's kits by the words (timbre.drumkit)
+            return drum_sampleset(texts[index], sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS, options.cfg,
+                                  seeds[index], options.sample_rate)
         return soundfont_sampleset(track.program, sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS,
                                    sample_rate=options.sample_rate)
 
@@ -363,7 +369,8 @@ def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
             for i, sampleset in zip(generated, sets, strict=True):
                 made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.timbre_steps)
         for done, (i, future) in enumerate(recorded.items()):
-            made[i] = future.result(), TrackTimbre(texts[i], "soundfont", seeds[i])
+            made[i] = future.result(), (TrackTimbre(texts[i], "drumkit", seeds[i], options.cfg) if i in kits
+                                        else TrackTimbre(texts[i], "soundfont", seeds[i]))
             if not generated:
                 report((done + 1) / len(recorded))
     return {i: made[i] for i in texts}

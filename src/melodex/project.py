@@ -239,7 +239,7 @@ class TrackTimbre:
     """How one track's sound was made: enough to re-make or vary it."""
 
     text: str
-    renderer: str  # "timbre" (diffusion sample set) or "soundfont"
+    renderer: str  # "timbre" (diffusion sample set), "drumkit" (a kit chosen by the words) or "soundfont"
     seed: int
     cfg: float = 0.0
     steps: int = 0

@@ -119,9 +119,14 @@ def samplesets_for(score: Score, options: RenderOptions) -> tuple[list[SampleSet
             )
         by_track.update(zip(generated, made, strict=True))
     for i, track in enumerate(score.tracks):
+        if i not in by_track and track.is_drum and model is not None:
+            from melodex.timbre.drumkit import drum_sampleset
+
+            # The kit the words choose among the machine's kits (see timbre.drumkit).
+            by_track[i] = drum_sampleset(options.timbre_text or "", sample_pitches(track, options.pitch_step),
+                                         options.velocity_layers, options.cfg, options.seed, options.sample_rate)
         if i not in by_track:
             pitches = sample_pitches(track, options.pitch_step)
-            # The timbre model answers drum tracks with SoundFont one-shots, as here.
             by_track[i] = _soundfont_set(
                 track.program, pitches, options.velocity_layers, options.soundfont, options.sample_rate
             )

@@ -180,7 +180,7 @@ def note_events(score: Score, sample_rate: int, tracks: list[int] | None = None)
     return events
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=3)  # the default, TimGM6mb's drum kits, one more
 def loaded_soundfont(soundfont: str | Path | None = None) -> SoundFontSynth:
     """A SoundFont loaded once per process (loading FluidR3_GM takes ~0.7 s); every render still gets a
     fresh synth, so sharing it changes nothing in the audio."""
@@ -260,10 +260,10 @@ class SoundFontSynth:
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def _select(self, synth: Any, sfid: int, channel: int, program: int) -> None:
-        bank, preset = (128, 0) if program == DRUM_PROGRAM else (0, program)
+    def _select(self, synth: Any, sfid: int, channel: int, program: int, kit: int = 0) -> None:
+        bank, preset = (128, kit) if program == DRUM_PROGRAM else (0, program)
         if synth.program_select(channel, sfid, bank, preset) != 0:
-            what = "the drum kit (bank 128, preset 0)" if program == DRUM_PROGRAM else f"GM program {program}"
+            what = f"the drum kit (bank 128, preset {kit})" if program == DRUM_PROGRAM else f"GM program {program}"
             raise SoundFontError(f"SoundFont {self.path.name} has no preset for {what}: use another one")
 
     def _write(self, synth: Any, out: np.ndarray, start_block: int, n_blocks: int) -> None:
@@ -348,11 +348,12 @@ class SoundFontSynth:
         duration_s: float,
         release_s: float = 1.0,
         sample_rate: int = 44100,
+        kit: int = 0,
     ) -> np.ndarray:
         """One dry note as mono float32 (mean of the two channels): held `duration_s`, then released.
 
         The note starts at frame 0 and the result is `duration_s + release_s` long; program
-        DRUM_PROGRAM plays `pitch` from the GM drum kit.
+        DRUM_PROGRAM plays `pitch` from the drum kit at bank 128 preset `kit` (0: the GM standard kit).
         """
         if not 0 <= program <= DRUM_PROGRAM:
             raise SoundFontError(f"program {program} is not a GM program 0-127 or DRUM_PROGRAM")
@@ -367,7 +368,7 @@ class SoundFontSynth:
         channel = DRUM_CHANNEL if program == DRUM_PROGRAM else 0
         # One note needs few voices (layers, stereo pairs); a small pool makes the synth cheap.
         with self._fresh_synth(sample_rate, 64) as (synth, sfid):
-            self._select(synth, sfid, channel, program)
+            self._select(synth, sfid, channel, program, kit)
             synth.noteon(channel, pitch, velocity)
             self._write(synth, out, 0, held_blocks)
             synth.noteoff(channel, pitch)
