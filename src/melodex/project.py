@@ -95,7 +95,7 @@ class ProjectFile(_Schema):
 
 class TimbreRecord(_Schema):
     text: str = Field(max_length=10_000)
-    renderer: str = Field(pattern="^(timbre|soundfont)$")
+    renderer: str = Field(pattern="^(timbre|drumkit|soundfont)$")
     seed: int
     cfg: float = 0.0
     steps: int = 0
