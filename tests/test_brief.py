@@ -80,7 +80,7 @@ def test_style_fills_what_was_not_said() -> None:
         ("techno at 0 BPM", "0 BPM"),
         ("ambient, 2000 bars", "2000 bars"),
         ("pop in C major and D minor", "more than one key"),
-        ("tune in 5/7", None),  # not a meter at all: ignored, the style decides
+        ("tune in 5/7", "not a meter"),  # no note value is a 7th: refused, not read as the style's meter
         ("prog in 17/8", "17/8"),
     ],
 )

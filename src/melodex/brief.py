@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 from melodex import brief_chords as chords_mod
 from melodex import instruments as inst
 from melodex.brief_form import BriefError, bar_seconds, bars_for_seconds, fill_form, parse_form, parse_length
+from melodex.inputs import clean_prompt, clean_text
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
 from melodex.tokens import METERS, Plan
 
@@ -307,7 +308,7 @@ def _mood(text: str) -> str | None:
 
 def parse(prompt: str, use_text_model: bool = True) -> Brief:
     """Read a prompt into a Brief. Explicit values win; the style fills in what was not said."""
-    text = " ".join(prompt.split())
+    text = " ".join(clean_prompt(prompt).split())
     if not text:
         raise BriefError('the prompt is empty: describe the music, e.g. "calm piano, 80 BPM, A minor, 16 bars"')
     if len(text) > MAX_PROMPT_CHARS:
@@ -470,6 +471,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
             notes.append(f"--bpm {bpm} wins over the prompt's {brief.bpm} BPM")
         changes["bpm"], sources["bpm"] = bpm, "option"
     if key is not None:
+        key = clean_text(key, "--key")
         parsed, _ = parse_key(key if re.search(r"maj|min|m\b", key) else f"{key} major")
         if parsed is None:
             raise BriefError(f"--key {key!r} is not a key: write it like 'F minor', 'Bb major' or 'C#m'")
@@ -477,7 +479,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
             notes.append(f"--key {parsed} wins over the prompt's {brief.key}")
         changes["key"], sources["key"] = parsed, "option"
     if meter is not None:
-        parsed_meter = parse_meter(meter)
+        parsed_meter = parse_meter(clean_text(meter, "--meter"))
         if parsed_meter is None:
             raise BriefError(f"--meter {meter!r} is not a meter: write it like 3/4 or 6/8")
         if sources.get("meter") == "prompt" and parsed_meter != brief.meter:

@@ -53,7 +53,8 @@ def main() -> None:
     try:
         app()  # click handles usage errors itself (exit 2) in standalone mode
     except MelodexError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        message = str(exc).encode("utf-8", "backslashreplace").decode("utf-8")  # no surrogate breaks the print
+        typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)

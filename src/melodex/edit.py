@@ -20,6 +20,8 @@ import numpy as np
 from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError
+from melodex.files import output_dir
+from melodex.inputs import clean_text
 from melodex.instruments import family, program_name
 from melodex.production import Levels, MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre, writing
@@ -119,6 +121,8 @@ def save(session: Session, take: pipeline.Take, edit: str) -> str:
     old = session.take
     unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
     unchanged |= {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
+    folder = session.project.path.parent
+    output_dir(output_dir(folder) / "stems", inside=folder)  # refused before the version is saved, not after
     with writing(session.project.path), session.stage("write") as report:
         version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
         report(0.5)
@@ -354,6 +358,7 @@ def extend(session: Session, n_bars: int, seed: int) -> str:
 
 def retimbre(session: Session, track: int, text: str, seed: int) -> str:
     """A new sound for one track from words; its notes and every other track's sound stay."""
+    text = clean_text(text, "the sound description")
     if not text.strip():
         raise MelodexError('describe the new sound, e.g. "brighter, more distorted"')
     take = session.take

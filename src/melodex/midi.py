@@ -51,6 +51,7 @@ META_FORMAT = 2
 META_PREFIX = b"\x7dmelodex"
 _META_EVENT = re.compile(rb"\xff\x7f([\x80-\xff]{0,3}[\x00-\x7f])" + re.escape(META_PREFIX))
 REEXPORT = "re-export it from your DAW or notation program"
+MAX_READ_BARS = 4096  # ~2.7 hours at 4/4 and 100 BPM
 GM_BASSES = range(32, 40)  # General MIDI's bass family: acoustic, electric, fretless, slap, synth
 
 
@@ -109,9 +110,11 @@ def read_midi_bytes(data: bytes, name: str = "the MIDI data") -> Score:
         raise MidiError(f"{name} has no notes: nothing to read")
     meta = _read_meta(data, name)
     try:
-        return _to_score(raw, name) if meta is None else _meta_score(raw, meta, name)
+        score = _to_score(raw, name) if meta is None else _meta_score(raw, meta, name)
     except ScoreError as exc:
         raise MidiError(f"{name}: {exc}") from exc
+    _check_length(score, name)
+    return score
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -207,6 +210,17 @@ def _meta_score(raw: Any, meta: dict, name: str) -> Score:
                   key=_key(raw), sections=sorted(sections, key=lambda s: s.start_bar),
                   chords=sorted(chords, key=lambda c: c.tick), n_bars=int(n_bars or 0))
     return score
+
+
+def _check_length(score: Score, name: str) -> None:
+    """Refuse a file longer than MAX_READ_BARS before anything works bar by bar or renders it (a tiny
+    file can place one note hours in)."""
+    end = max((t.end_tick for t in score.tracks), default=0)
+    shortest = min(s.bar_ticks for s in score.time_signatures)
+    bars = max(score.n_bars or 0, max((s.end_bar for s in score.sections), default=0), end // max(shortest, 1))
+    if bars > MAX_READ_BARS:
+        raise MidiError(f"{name} reaches bar {bars:,} or beyond; Melodex reads at most {MAX_READ_BARS:,} bars: "
+                        "trim the file")
 
 
 def _malformed(name: str, text: str) -> MidiError:

@@ -185,9 +185,9 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
     from melodex import pipeline
 
     with _editing(project, version) as session:
-        session.project.checkout(session.version_id)
         with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
             pipeline.export_take(session.take, session.project.path.parent, session.options.formats, report)
+        session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
         console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
 

@@ -39,7 +39,18 @@ def serve(
         token = secrets.token_urlsafe(18)
     options = ServerOptions(data_dir=data, host=host, token=token, cpu_threads=threads)
     app = create_app(options)
-    shown = f"[{host}]" if ":" in host else host
-    link = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
-    typer.echo(f"Melodex Studio: {link}  (data in {data.resolve()}; Ctrl-C stops)")
+    typer.echo(f"Melodex Studio: {studio_link(host, port, token)}  (data in {data.resolve()}; Ctrl-C stops)")
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def studio_link(host: str, port: int, token: str | None) -> str:
+    """The link `serve` prints: one a browser can open, with the token when there is one.
+
+    A wildcard bind (0.0.0.0, ::) is not an address to browse to: the link names this machine instead.
+    """
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        import socket
+
+        host = socket.gethostname() or "127.0.0.1"
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")

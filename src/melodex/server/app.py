@@ -58,13 +58,16 @@ class ServerOptions:
             raise MelodexError(f"binding to {self.host} exposes the studio to the network: give --token")
 
 
-def is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
+def _loopback_address(host: str) -> bool:
+    """A loopback IP literal (127.0.0.2, ::1): a web page cannot make a browser send it for its own name."""
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_NAMES or _loopback_address(host)
 
 
 # -- request bodies ---------------------------------------------------------------------------------
@@ -153,7 +156,7 @@ class Guard:
                 host = urlsplit("//" + headers.get("host", "")).hostname or ""
             except ValueError:
                 host = ""
-            if host not in LOOPBACK_NAMES:
+            if not (host in LOOPBACK_NAMES or _loopback_address(host)):
                 await _send_json(send, 403, f"host {host!r} is not served: open http://127.0.0.1:<port>/")
                 return
         else:

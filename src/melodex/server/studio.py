@@ -8,6 +8,7 @@ of a version (WAV, stems, MIDI, notes as JSON, spectrogram) is exported once int
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -41,6 +42,7 @@ PROJECT_FILE = "song.melodex"
 SPECTROGRAM_ROWS = 256
 SPECTROGRAM_MAX_COLUMNS = 1600
 SPECTROGRAM_RANGE_DB = 80.0
+CACHE_BYTES = 256 << 20  # previews and zips kept under <data>/cache/; the least recently used go first
 
 
 class NotFound(MelodexError):
@@ -88,7 +90,8 @@ def options_from_json(data: dict[str, Any]) -> pipeline.GenerateOptions:
 class Studio:
     """Projects under one data folder, and the job handlers that change them."""
 
-    def __init__(self, data_dir: str | Path, store: JobStore) -> None:
+    def __init__(self, data_dir: str | Path, store: JobStore, cache_bytes: int = CACHE_BYTES) -> None:
+        self.cache_bytes = cache_bytes
         self.data_dir = Path(data_dir).resolve()
         self.projects_dir = self.data_dir / "projects"
         self.cache_dir = self.data_dir / "cache"
@@ -257,8 +260,8 @@ class Studio:
             raise Busy(f"project {pid} has queued or running jobs: check out a version when they finish")
         with self.editing(pid, wait=False):
             session = self.session(pid, version)
-            session.project.checkout(session.version_id)
             pipeline.export_take(session.take, session.project.path.parent, session.options.formats)
+            session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
         return session.version_id
 
     def undo(self, pid: str) -> str:
@@ -291,8 +294,43 @@ class Studio:
         vid = self.resolve(pid, version)
         target = self.cache_dir / pid / vid
         if (target / "spectrogram.png").is_file():
+            with contextlib.suppress(OSError):
+                os.utime(target)  # recently used: kept longest
             return target
         return self._preview(pid, vid, None)
+
+    def trim_cache(self, keep: Path | None = None) -> int:
+        """Delete the least recently used previews and zips until the cache is under `cache_bytes`; bytes freed.
+
+        Versions never change, so anything deleted is exported again when it is asked for."""
+        entries = [p for d in self.cache_dir.iterdir() if d.is_dir() for p in d.iterdir() if not p.name.startswith(".")]
+
+        def size(path: Path) -> int:
+            with contextlib.suppress(OSError):
+                return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() \
+                    else path.stat().st_size
+            return 0
+
+        def used(path: Path) -> float:
+            with contextlib.suppress(OSError):
+                return path.stat().st_mtime
+            return 0.0
+
+        sizes = {p: size(p) for p in entries}
+        total, freed = sum(sizes.values()), 0
+        for entry in sorted(entries, key=used):
+            if total <= self.cache_bytes:
+                break
+            if keep is not None and (entry == keep or keep.is_relative_to(entry)):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+            total -= sizes[entry]
+            freed += sizes[entry]
+        return freed
 
     def _preview(self, pid: str, vid: str, progress: Progress | None) -> Path:
         target = self.cache_dir / pid / vid
@@ -314,6 +352,7 @@ class Studio:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        self.trim_cache(keep=target)
         if progress:
             progress("preview", 1.0)
         return target
@@ -334,7 +373,9 @@ class Studio:
         project = self.open_project(pid)
         name = f"project-{project.current}-{len(project.history)}.zip"
         with self.editing(pid, wait=False):
-            return _zip_once(self.cache_dir / pid / name, self.folder(pid), f"melodex-{pid}")
+            archive = _zip_once(self.cache_dir / pid / name, self.folder(pid), f"melodex-{pid}")
+        self.trim_cache(keep=archive)
+        return archive
 
 
 def _zip_once(target: Path, source: Path, root: str) -> Path:
