@@ -101,6 +101,10 @@ class GenerateOptions:
                 raise MelodexError(f"audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
         if not 1 <= self.timbre_steps <= 200:
             raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
+        if self.timbre_cfg is not None and not 0 <= self.timbre_cfg <= 20:
+            raise MelodexError(f"--cfg {self.timbre_cfg}: use a timbre guidance from 0 to 20")
+        if not 0 < self.top_p <= 1:
+            raise MelodexError(f"top_p {self.top_p}: use more than 0 and at most 1")
         if self.guidance is not None and not 0 <= self.guidance <= 20:
             raise MelodexError(f"--guidance {self.guidance}: use 0-20")
         if self.temperature is not None and not 0 < self.temperature <= 3:
