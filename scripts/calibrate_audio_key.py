@@ -8,7 +8,7 @@ General MIDI SoundFont and analysed by librosa (chroma + Krumhansl-Kessler, onse
 (KeyExtractor with each key profile, RhythmExtractor2013). Key: exact and MIREX weighted (mir_eval);
 tempo: Acc1 (within 4% of the score's tempo) and Acc2 (x2, x3, x1/2, x1/3 allowed).
 
-    nice -n 15 python scripts/calibrate_audio_key.py --works 120 --json out/key_calibration.json
+    nice -n 15 python scripts/calibrate_audio_key.py --works 100 --json out/key_calibration.json
 """
 
 from __future__ import annotations
