@@ -409,6 +409,7 @@ class DecodingState:
     track_roles: list[int] = field(default_factory=list)  # role index of each track, in header order
     track_pitches: dict[int, np.ndarray] = field(default_factory=dict)  # per track, notes so far per MIDI pitch
     track_last_pitch: dict[int, int] = field(default_factory=dict)  # per track, the pitch of its latest note
+    chord: int = NO_CHORD  # the chord value sounding: the latest CHORD event's (it lasts across bar lines)
 
     def __post_init__(self) -> None:
         self._section_starts = self.plan.section_starts()
@@ -547,6 +548,7 @@ class DecodingState:
         elif kind == CHORD:
             self.phase = "body"
             self.last_pos = self.chord_pos = int(event[F_POS])
+            self.chord = int(event[F_CHORD])
         elif kind == NOTE:
             self.phase = "body"
             self.last_pos = int(event[F_POS])

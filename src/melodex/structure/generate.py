@@ -23,6 +23,7 @@ from melodex.tokens import (
     BAR,
     CHORD,
     EOS,
+    F_CHORD,
     F_KIND,
     F_PITCH,
     F_POS,
@@ -314,7 +315,7 @@ class Writer:
                     mask = _unstacked(mask, ~_stack_free_positions(state)[state.last_note[0]], state.last_note[0])
                 if last_draw and kind == NOTE and field_index == F_TRACK and chosen[F_POS] == state.last_note[0]:
                     mask = _unstacked(mask, True, state.last_note[1])
-                logits = model.field_logits(base, field_index)
+                logits = field_logits(model, base, field_index, state, chosen)
                 bias = sampler.field_bias(state, field_index, chosen)
                 if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                     return None
@@ -322,6 +323,19 @@ class Writer:
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
         return row
+
+
+def field_logits(model: StructureModel, base: torch.Tensor, field_index: int, state: DecodingState,
+                 chosen: dict[int, int]) -> torch.Tensor:
+    """The model's logits for one field of the event being written, with its harmony heads' terms."""
+    logits = model.field_logits(base, field_index)
+    if model.harmony is None or field_index not in (F_PITCH, F_CHORD):
+        return logits
+    rows = base.shape[0]
+    track = chosen.get(F_TRACK, 0)
+    role = state.track_roles[track] if track < len(state.track_roles) else 0
+    context = [torch.full((rows,), value, dtype=torch.long) for value in (state.chord, state.key, role)]
+    return logits + model.harmony_logits(base, field_index, *context)
 
 
 def _unstacked(mask: np.ndarray, drop: bool | np.bool_, index: int) -> np.ndarray:
@@ -519,7 +533,7 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                         mask[int(fixed[F_TRACK])] = False
             if not mask.any():
                 return None, False
-            logits = model.field_logits(base, field_index)
+            logits = field_logits(model, base, field_index, state, chosen)
             bias = sampler.field_bias(state, field_index, chosen)
             if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                 return None, True

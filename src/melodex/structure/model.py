@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import cast
@@ -25,15 +25,25 @@ from torch import nn
 from melodex.errors import MelodexError
 from melodex.score import MAX_BARS, ROLES
 from melodex.tokens import (
+    CHORD,
+    CHORD_QUALITIES,
+    F_CHORD,
+    F_KEY,
     F_KIND,
+    F_PITCH,
     F_POS,
+    F_ROLE,
+    F_TRACK,
     FIELD_SIZES,
     FIELD_USE,
     FIELDS,
+    KEY,
     KIND_FIELDS,
     METERS,
+    NO_CHORD,
     POSITIONS_PER_QUARTER,
     SECTION_NAMES,
+    TRACK,
 )
 
 CHECKPOINT_VERSION = 1
@@ -64,6 +74,8 @@ class StructureConfig:
     text_dim: int = 384
     max_bars: int = MAX_BARS + 1
     cond_dropout: float = 0.12  # probability of training a row unconditionally (for CFG)
+    # Harmony-relative heads (see `HarmonyHeads`); False for checkpoints trained before them.
+    harmony_heads: bool = False
     field_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(FIELD_SIZES[f] for f in FIELDS))
 
     @classmethod
@@ -92,6 +104,93 @@ def hierarchical_positions(events: torch.Tensor, bars: torch.Tensor) -> tuple[to
     beat = torch.where(has_pos, pos // POSITIONS_PER_QUARTER, N_BEATS - 1)
     sub = torch.where(has_pos, pos % POSITIONS_PER_QUARTER, N_SUBBEATS - 1)
     return bars.clamp(0, MAX_BARS), beat.clamp(0, N_BEATS - 1), sub
+
+
+@dataclass
+class HarmonyContext:
+    """What the harmony heads read for each predicted event: the chord sounding (the last CHORD event so far,
+    NO_CHORD before any), the key index (the last KEY event) and the role index of every track (-1: none)."""
+
+    chord: torch.Tensor  # (...,) long
+    key: torch.Tensor  # (...,) long
+    track_roles: torch.Tensor  # (..., MAX_TRACKS) long
+
+
+def harmony_context(events: torch.Tensor) -> HarmonyContext:
+    """The `HarmonyContext` after each event of `events` (B, T, fields): position t is what predicts t + 1."""
+    kind = events[..., F_KIND]
+    b, t = kind.shape
+    steps = torch.arange(t, device=events.device).expand(b, t)
+
+    def last(of_kind: int, field_index: int, none: int) -> torch.Tensor:
+        at = torch.where(kind == of_kind, steps, -1).cummax(dim=1).values
+        value = events[..., field_index].gather(1, at.clamp(min=0))
+        return torch.where(at >= 0, value, none)
+
+    is_track = kind == TRACK
+    order = (is_track.cumsum(1) - 1).clamp(min=0)  # the i-th TRACK event describes track i
+    roles = torch.full((b, FIELD_SIZES["track"] + 1), -1, dtype=events.dtype, device=events.device)
+    slot = torch.where(is_track, order.clamp(max=FIELD_SIZES["track"] - 1), FIELD_SIZES["track"])
+    roles.scatter_(1, slot, torch.where(is_track, events[..., F_ROLE], -1))
+    roles = roles[:, :-1, None].transpose(1, 2).expand(b, t, -1)  # header roles, seen from every position
+    return HarmonyContext(last(CHORD, F_CHORD, NO_CHORD), last(KEY, F_KEY, -1), roles)
+
+
+class HarmonyHeads(nn.Module):
+    """Logits added to the pitch and chord heads in the frame of the harmony: the chord's root and the key.
+
+    A note's pitch gets, for its interval class above the sounding chord's root, a term from the hidden state
+    plus a learned table per (track role, chord quality), and likewise above the key's tonic per (role, mode);
+    a chord gets a term for its root's interval above the tonic per (mode, quality). The transformer alone
+    must find the bar's chord event and map its root through 128 absolute pitches, which the first model did
+    not learn in ~3 M events (teacher-forced, 34% of a harmony note's probability on the chord's tones, the
+    share a key-only model gives). In this frame "play the root" is one number per role and quality, the same
+    in every key, so it is learnt from every example. All zero at start: an upgraded checkpoint decodes as
+    before until it trains.
+    """
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        n_roles, n_qualities = len(ROLES), len(CHORD_QUALITIES)
+        self.norm = nn.LayerNorm(d)
+        self.pitch_from_hidden = nn.Linear(d, 24)  # 12 chord-relative + 12 key-relative
+        self.chord_from_hidden = nn.Linear(d, 12 * n_qualities)  # per (root above tonic, quality)
+        self.pitch_chord = nn.Parameter(torch.zeros(n_roles, n_qualities, 12))
+        self.pitch_key = nn.Parameter(torch.zeros(n_roles, 2, 12))
+        self.chord_key = nn.Parameter(torch.zeros(2, 12, n_qualities))
+        self.reset()
+
+    def reset(self) -> None:
+        """Every term zero: the heads add nothing until trained."""
+        for parameter in (*self.pitch_from_hidden.parameters(), *self.chord_from_hidden.parameters(),
+                          self.pitch_chord, self.pitch_key, self.chord_key):
+            nn.init.zeros_(parameter)
+
+    def pitch(self, x: torch.Tensor, chord: torch.Tensor, key: torch.Tensor, role: torch.Tensor) -> torch.Tensor:
+        """(n, 128) logits for pitches, from x (n, d), chord values, key indices and track roles (n,)."""
+        n_qualities = len(CHORD_QUALITIES)
+        terms = self.pitch_from_hidden(self.norm(x))  # (n, 24)
+        role = role.clamp(min=0)
+        has_chord = chord < NO_CHORD
+        root, quality = chord.clamp(max=NO_CHORD - 1) // n_qualities, chord.clamp(max=NO_CHORD - 1) % n_qualities
+        tonic, mode = key.clamp(min=0) // 2, key.clamp(min=0) % 2
+        pitches = torch.arange(128, device=x.device)
+        above_root = (pitches[None, :] - root[:, None]) % 12
+        above_tonic = (pitches[None, :] - tonic[:, None]) % 12
+        by_chord = (terms[:, :12] + self.pitch_chord[role, quality]).gather(1, above_root)
+        by_key = (terms[:, 12:] + self.pitch_key[role, mode]).gather(1, above_tonic)
+        drums = role == ROLES.index("drums")
+        return (by_chord * (has_chord & ~drums)[:, None] + by_key * ((key >= 0) & ~drums)[:, None])
+
+    def chord(self, x: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        """(n, NO_CHORD + 1) logits for chord values, from x (n, d) and key indices (n,)."""
+        n_qualities = len(CHORD_QUALITIES)
+        tonic, mode = key.clamp(min=0) // 2, key.clamp(min=0) % 2
+        table = self.chord_from_hidden(self.norm(x)).view(-1, 12, n_qualities) + self.chord_key[mode]
+        roots = torch.arange(12, device=x.device)
+        above = ((roots[None, :] - tonic[:, None]) % 12)[:, :, None].expand(-1, -1, n_qualities)
+        by_root = table.gather(1, above).reshape(-1, 12 * n_qualities) * (key >= 0)[:, None]
+        return F.pad(by_root, (0, 1))  # NO_CHORD keeps the plain head's logit
 
 
 @dataclass
@@ -176,12 +275,15 @@ class StructureModel(nn.Module):
         self.field_query = nn.Embedding(len(sizes), d)
         self.field_mlp = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
         self.field_heads = nn.ModuleList(nn.Linear(d, n) for n in sizes)
+        self.harmony = HarmonyHeads(d) if config.harmony_heads else None
         self.register_buffer("slopes", alibi_slopes(config.n_heads), persistent=False)
         self.register_buffer("field_use", torch.as_tensor(FIELD_USE), persistent=False)
         self.register_buffer("prev_fields", torch.as_tensor(_PREV), persistent=False)
         self.register_buffer("value_offsets", torch.tensor(np.cumsum((0, *CONTROL_VALUES[:-1]))), persistent=False)
         self.register_buffer("extra_offsets", torch.tensor(np.cumsum((0, *CONTROL_EXTRAS[:-1]))), persistent=False)
         self.apply(self._init)
+        if self.harmony is not None:
+            self.harmony.reset()  # zero again after the generic init
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -254,6 +356,15 @@ class StructureModel(nn.Module):
         x = F.linear(F.gelu(F.linear(x, first.weight, first.bias)), second.weight, second.bias)
         return F.linear(x, head.weight, head.bias)
 
+    def harmony_logits(self, x: torch.Tensor, field_index: int, chord: torch.Tensor, key: torch.Tensor,
+                       role: torch.Tensor) -> torch.Tensor:
+        """The harmony heads' logits for the pitch or chord field (zeros without harmony heads)."""
+        if self.harmony is None:
+            return torch.zeros(x.shape[0], self.config.field_sizes[field_index])
+        if field_index == F_PITCH:
+            return self.harmony.pitch(x, chord, key, role)
+        return self.harmony.chord(x, key)
+
     def loss(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory,
              weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Next-event NLL (nats per event, summed over the event's fields) with teacher forcing.
@@ -271,6 +382,7 @@ class StructureModel(nn.Module):
         chosen = torch.stack([self.out_embed[f](target[..., f]) for f in range(len(FIELDS))], dim=2)
         base = h + self.out_embed[F_KIND](kind)
         flat_valid = valid.flatten()
+        context = harmony_context(events[:, :-1]) if self.harmony is not None else None
         nll = total
         for f in range(1, len(FIELDS)):
             sel = (self.field_use[kind, f] & (valid > 0)).flatten().nonzero().squeeze(1)
@@ -278,7 +390,13 @@ class StructureModel(nn.Module):
                 continue
             prev = self.prev_fields[kind.flatten()[sel], f]  # (n, fields)
             x = base.flatten(0, 1)[sel] + torch.einsum("nf,nfd->nd", prev, chosen.flatten(0, 1)[sel])
-            field_nll = F.cross_entropy(self.field_logits(x, f), target[..., f].flatten()[sel], reduction="none")
+            logits = self.field_logits(x, f)
+            if context is not None and f in (F_PITCH, F_CHORD):
+                track = target[..., F_TRACK].flatten()[sel]
+                roles = context.track_roles.flatten(0, 1)[sel].gather(1, track[:, None]).squeeze(1)
+                logits = logits + self.harmony_logits(x, f, context.chord.flatten()[sel],
+                                                      context.key.flatten()[sel], roles)
+            field_nll = F.cross_entropy(logits, target[..., f].flatten()[sel], reduction="none")
             nll = nll.index_add(0, sel, field_nll * flat_valid[sel])
             parts[FIELDS[f]] = float(field_nll.detach().sum() / valid.sum().clamp(min=1))
         mean = nll.sum() / valid.sum().clamp(min=1)
@@ -489,6 +607,18 @@ def load_model(directory: str | Path) -> StructureModel:
                                f"(-{MAX_INTERVAL}..+{MAX_INTERVAL} semitones)")
         model.interval_bias = intervals
     return model
+
+
+def with_harmony_heads(model: StructureModel) -> StructureModel:
+    """The same model with (zero) harmony heads added: it decodes exactly as before until trained."""
+    if model.harmony is not None:
+        return model
+    upgraded = StructureModel(replace(model.config, harmony_heads=True))
+    missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected and all(name.startswith("harmony.") for name in missing), (missing, unexpected)
+    upgraded.degree_bias, upgraded.stack_bias, upgraded.interval_bias = (
+        model.degree_bias, model.stack_bias, model.interval_bias)
+    return upgraded
 
 
 def checkpoint_metadata(directory: str | Path) -> dict:

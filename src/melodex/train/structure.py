@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from melodex.data.corpus import Corpus, load_corpus
 from melodex.errors import MelodexError
 from melodex.structure.conditioning import build_memory
-from melodex.structure.model import StructureConfig, StructureModel, load_model
+from melodex.structure.model import StructureConfig, StructureModel, load_model, with_harmony_heads
 from melodex.train import distributed
 from melodex.train.structure_data import Batch, DrumBank, ExampleStream, collate
 
@@ -52,6 +52,7 @@ class TrainOptions:
     device: str = "auto"  # cpu, cuda (mixed precision) or auto
     stop_step: int = 0  # stop once the run reaches this step (0: only the time limit stops it)
     log_every: int = 10
+    harmony_heads: bool = True  # a new model, or one started from `init`, gets the harmony heads
 
     def record(self) -> dict[str, str]:
         """The options as the run's state.json keeps them."""
@@ -197,11 +198,14 @@ def _train(options: TrainOptions, world: distributed.World, progress: bool) -> d
                  "options": options.record(), **world.record()}
         if options.init is not None:
             model = load_model(Path(options.init))
+            if options.harmony_heads:
+                model = with_harmony_heads(model)
             before = json.loads((Path(options.init) / "config.json").read_text()).get("metadata", {})
             state["init_from"] = {"path": str(options.init),
                                   **{k: before.get(k) for k in ("step", "events_seen", "train_seconds")}}
         else:
-            model = StructureModel(StructureConfig.tiny() if options.tiny else StructureConfig())
+            config = StructureConfig.tiny() if options.tiny else StructureConfig()
+            model = StructureModel(replace(config, harmony_heads=options.harmony_heads))
     state.update(world.record())  # this session's; "resumed" keeps each earlier one's
     model.to(world.device).train()
     torch.manual_seed(options.seed + world.rank)  # each rank its own dropout masks

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from melodex.brief import STYLE_BY_NAME, assign_roles
-from melodex.data.chords import CHORD_INTERVALS
+from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords
 from melodex.data.corpus import Corpus
 from melodex.instruments import default_role, program_name
 from melodex.score import (
@@ -518,7 +518,8 @@ class ExampleStream:
         work = self.corpus[index]
         try:
             if self.augment_examples:
-                ex = augment(work.score, work.attributes, work.captions, self.corpus.estimated_chords(index),
+                # The key-aware estimate (tonic at both ends), not the corpus's stored bar-alone one.
+                ex = augment(work.score, work.attributes, work.captions, estimate_bar_chords(work.score),
                              self.rng, self.drums)
             else:
                 score = work.score
