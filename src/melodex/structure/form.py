@@ -1,0 +1,156 @@
+"""Song form: which bars of a piece repeat which, layer by layer, and where the harmony must cadence.
+
+A listener hears a song as form, harmony and groove before notes. The structure model writes every note,
+but a piece is planned first (ARCHITECTURE.md, "Composition is hierarchical"):
+
+- sections with the same name are linked: a repeated chorus is the first chorus again (its last bar may
+  end differently, the drums may fill), a second verse keeps the first verse's chords and groove under a
+  new melody, and an outro comes back to the main section's harmony;
+- inside a section, phrases answer phrases: the second four bars open like the first (a a'), loop-based
+  styles keep a four-bar chord loop with the bass and harmony parts that go with it, and the drums keep
+  the groove of the section's first two bars, with a fill in its last bar;
+- the harmony establishes the key: the tonic chord on the first and last bar of the piece, and a tonic or
+  dominant chord closing every other section.
+
+`song_form` turns a plan's sections into a `SongForm`: for each (bar, layer), the earlier bar whose
+material that layer copies, or nothing (the model writes it). Copying only ever takes what the model
+wrote itself; the form says where, never which notes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from melodex.score import ROLES
+
+LAYERS = ("chords", "melody", "bass", "harmony", "drums")
+# The layer of each track role: a role's notes repeat with the other tracks of its layer.
+ROLE_LAYER = {"melody": "melody", "lead": "melody", "counter": "melody", "bass": "bass", "drums": "drums",
+              "harmony": "harmony", "accompaniment": "harmony", "pad": "harmony"}
+assert set(ROLE_LAYER) == set(ROLES)
+
+# Styles built on loops (a repeating chord cycle under a steady groove), as the brief names them.
+LOOP_STYLES = frozenset({"pop", "rock", "house", "hip hop", "synthwave", "lo-fi", "funk", "chiptune", "reggae",
+                         "country"})
+# Sections whose repeat varies the melody (new words over the same music); the others repeat whole.
+VARIED_REPEATS = frozenset({"verse", "pre-chorus", "bridge", "solo", "interlude", "breakdown", "build"})
+# The section the intro previews and the outro returns to: the first of these the form has.
+MAIN_SECTIONS = ("chorus", "drop", "A", "verse")
+
+TONIC = "tonic"
+TONIC_OR_DOMINANT = "tonic or dominant"
+
+
+@dataclass(frozen=True)
+class SongForm:
+    """Where each bar's material comes from, and where the harmony cadences.
+
+    `sources[(bar, layer)]` is the earlier bar whose events of `layer` this bar copies; a (bar, layer)
+    missing from it is written by the model. `cadences[bar]` is TONIC or TONIC_OR_DOMINANT: the chord that
+    bar opens on (only for bars whose chords the model writes). `links[i]` is, for the i-th section, the
+    index of the section it repeats (None for a first occurrence).
+    """
+
+    n_bars: int
+    sources: dict[tuple[int, str], int] = field(default_factory=dict)
+    cadences: dict[int, str] = field(default_factory=dict)
+    links: tuple[int | None, ...] = ()
+
+    def copies(self, bar: int) -> dict[str, int]:
+        """{layer: source bar} for one bar."""
+        return {layer: self.sources[(bar, layer)] for layer in LAYERS if (bar, layer) in self.sources}
+
+
+def base_name(name: str) -> str:
+    """'chorus 2' -> 'chorus': a section's name without its number."""
+    return re.sub(r"\s+\d+$", "", name)
+
+
+def song_form(sections: Sequence[tuple[str, int]], style: str | None = None,
+              unlinked: Sequence[int] = ()) -> SongForm:
+    """The form of a piece made of `sections` ((name, bars) in order) in `style`.
+
+    `unlinked` are indices of sections that do not repeat their namesake (a repeat rewritten on its own).
+    """
+    starts, bar = [], 0
+    for _, n in sections:
+        starts.append(bar)
+        bar += n
+    n_bars = bar
+    sources: dict[tuple[int, str], int] = {}
+    cadences: dict[int, str] = {}
+    first: dict[str, int] = {}
+    links: list[int | None] = []
+    loops = style in LOOP_STYLES
+    for index, (name, n) in enumerate(sections):
+        base = base_name(name)
+        link = first.get(base) if index not in unlinked else None
+        links.append(link)
+        first.setdefault(base, index)
+        start = starts[index]
+        last_section = index == len(sections) - 1
+        if link is not None:
+            source_start, source_n = starts[link], sections[link][1]
+            for j in range(min(n, source_n)):
+                for layer in LAYERS:
+                    sources[(start + j, layer)] = source_start + j
+                if base in VARIED_REPEATS and j >= min(n, source_n) // 2:
+                    del sources[(start + j, "melody")]
+            end = start + min(n, source_n) - 1
+            if n <= source_n and not last_section:
+                for layer in ("melody", "drums"):  # a new ending, a fill into the next section
+                    sources.pop((end, layer), None)
+            if n < source_n or last_section:  # it ends elsewhere than its source: it cadences itself
+                for layer in ("chords", "bass", "harmony", "melody"):
+                    sources.pop((end, layer), None)
+                cadences[end] = TONIC if last_section else TONIC_OR_DOMINANT
+            rest = range(source_n, n)
+        else:
+            rest = range(n)
+            cadences[start + n - 1] = TONIC if last_section else TONIC_OR_DOMINANT
+        _within(sources, start, n, rest, loops)
+    if n_bars and (0, "chords") not in sources:
+        cadences[0] = TONIC
+    _intro_and_outro(sections, starts, links, sources, cadences)
+    return SongForm(n_bars, sources, cadences, tuple(links))
+
+
+def _within(sources: dict[tuple[int, str], int], start: int, n: int, bars: range, loops: bool) -> None:
+    """Phrase repeats, chord loops and the drum groove inside one section (for its bars `bars`)."""
+    period = 4 if n >= 8 and n % 4 == 0 else 2 if n in (4, 6) else 0
+    for j in bars:
+        bar = start + j
+        if j == n - 1:
+            continue  # the section's last bar: a cadence and a fill, written fresh
+        if n >= 4 and j >= 2:
+            sources.setdefault((bar, "drums"), start + j % 2)
+        if not period or j < period:
+            continue
+        if j % period < max(1, period // 2):  # the answering phrase opens like the first (a a')
+            for layer in ("chords", "melody", "bass", "harmony"):
+                sources.setdefault((bar, layer), bar - period)
+        elif loops:  # the chord loop goes on under a new melody
+            for layer in ("chords", "bass", "harmony"):
+                sources.setdefault((bar, layer), bar - period)
+
+
+def _intro_and_outro(sections: Sequence[tuple[str, int]], starts: list[int], links: list[int | None],
+                     sources: dict[tuple[int, str], int], cadences: dict[int, str]) -> None:
+    """The main section opens with the intro's harmony and groove; the outro returns to the main section's."""
+    names = [base_name(name) for name, _ in sections]
+    main = next((names.index(m) for m in MAIN_SECTIONS if m in names), None)
+    if main is None:
+        return
+    if names[0] == "intro" and main > 0 and links[main] is None:
+        for j in range(min(sections[0][1], sections[main][1]) - (1 if sections[0][1] >= sections[main][1] else 0)):
+            for layer in ("chords", "bass", "harmony", "drums"):
+                sources[(starts[main] + j, layer)] = starts[0] + j
+            cadences.pop(starts[main] + j, None)
+    if names[-1] == "outro" and len(names) > 1 and main < len(names) - 1:
+        outro, n = starts[-1], sections[-1][1]
+        for j in range(min(n, sections[main][1]) - 1):  # its last bar comes home to the tonic
+            for layer in ("chords", "bass", "harmony"):
+                sources[(outro + j, layer)] = starts[main] + j
+            cadences.pop(outro + j, None)

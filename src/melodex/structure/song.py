@@ -1,0 +1,282 @@
+"""Writing a song bar by bar under its form: the model writes what is new, the form copies what repeats.
+
+`write_song` is `generate_score` with a `SongForm` (see `melodex.structure.form`): for every bar it first
+settles the chords (copied from the bar the form names, given by the user, or written by the model, opening
+on the tonic or dominant where the form cadences), then forces the copied layers' events into their
+canonical places while the model writes the other layers' notes around them, as infilling does. A bar
+whose every layer is copied costs one batched forward pass and no sampling. Inference only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from melodex.errors import MelodexError
+from melodex.score import Key, Score
+from melodex.structure.form import LAYERS, ROLE_LAYER, TONIC, SongForm
+from melodex.structure.generate import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_KEY_BIAS,
+    DEFAULT_PRESENCE_BIAS,
+    DEFAULT_REGISTER_BIAS,
+    DEFAULT_TEMPERATURE,
+    MAX_DRAWS,
+    MAX_EVENTS,
+    Sampler,
+    Writer,
+    _kind_mask,
+    _propose_before,
+    check_plan,
+)
+from melodex.tokens import (
+    BAR,
+    BOS,
+    CHORD,
+    CHORD_QUALITIES,
+    EOS,
+    F_CHORD,
+    F_KIND,
+    F_POS,
+    F_TRACK,
+    FIELDS,
+    MAX_POSITIONS,
+    MAX_TRACKS,
+    NO_CHORD,
+    NOTE,
+    ROLES,
+    SECTION,
+    Plan,
+    decode,
+    validate,
+)
+
+_N_QUALITIES = len(CHORD_QUALITIES)
+
+
+@dataclass(frozen=True)
+class SongResult:
+    score: Score
+    events: np.ndarray
+    sampled_events: int  # events the model chose (the rest were copied by the form)
+
+
+def cadence_chords(key: Key, kind: str) -> np.ndarray:
+    """Mask over chord values allowed on a cadence bar: the tonic triad (and its seventh), or also the dominant."""
+    mask = np.zeros(NO_CHORD + 1, dtype=bool)
+    tonic_quality = ("maj", "maj7", "6") if key.mode == "major" else ("min", "min7")
+    for quality in tonic_quality:
+        mask[key.tonic * _N_QUALITIES + CHORD_QUALITIES.index(quality)] = True
+    if kind != TONIC:
+        dominant = (key.tonic + 7) % 12
+        for quality in ("maj", "7", "sus4"):
+            mask[dominant * _N_QUALITIES + CHORD_QUALITIES.index(quality)] = True
+    return mask
+
+
+def _canonical(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Body events in the grammar's order: by position, chords before notes, then track, then pitch."""
+    return sorted(rows, key=lambda r: (int(r[F_POS]), 0 if r[F_KIND] == CHORD else 1, int(r[F_TRACK]), int(r[3])))
+
+
+def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = DEFAULT_GUIDANCE,
+               temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
+               max_events: int = MAX_EVENTS, *, mode: str | None = None, style: str | None = None,
+               energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
+               presence_bias: float = DEFAULT_PRESENCE_BIAS, register_bias: float = DEFAULT_REGISTER_BIAS,
+               calibrated: bool = True, chords: Mapping[int, int] | None = None,
+               quantized: bool = True) -> SongResult:
+    """Write a whole arrangement for `text` under `plan` (which must fix the sections) and `form`.
+
+    `chords` maps bars to chord values (`melodex.tokens.chord_value`) the user asked for: those bars open on
+    exactly that chord, and every copy of them follows. The other arguments are `generate_score`'s.
+    """
+    if plan.sections is None:
+        raise MelodexError("a song needs its sections planned: give the plan's sections (a form)")
+    check_plan(plan)
+    if form.n_bars != plan.n_bars:
+        raise MelodexError(f"the form covers {form.n_bars} bars but the plan has {plan.n_bars}")
+    chords = dict(chords or {})
+    for bar, value in chords.items():
+        if not 0 <= bar < form.n_bars or not 0 <= value < NO_CHORD:
+            raise MelodexError(f"chord {value} on bar {bar}: not a chord of the vocabulary inside the piece")
+    torch.manual_seed(seed)
+    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
+    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
+                      register_bias, calibrated)
+    song = _SongWriter(writer, sampler, form, chords, max_events)
+    song.run()
+    events = np.stack(writer.events)
+    validate(events, plan)
+    return SongResult(decode(events), events, song.sampled)
+
+
+class _SongWriter:
+    def __init__(self, writer: Writer, sampler: Sampler, form: SongForm, chords: dict[int, int],
+                 max_events: int) -> None:
+        self.writer, self.sampler, self.form, self.chords = writer, sampler, form, chords
+        self.max_events = max_events
+        self.bodies: dict[int, list[np.ndarray]] = {}  # each bar's CHORD and NOTE events, as written
+        self.bar_lengths: dict[int, int] = {}
+        self.sampled = 0
+
+    # -- the piece ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        writer = self.writer
+        start = np.zeros(len(FIELDS), dtype=np.int64)
+        start[F_KIND] = BOS
+        writer.feed(start[None])
+        while writer.state.phase in ("header", "tracks"):  # tempo, meter, key, tracks, then the first BAR
+            self._sample(_kind_mask(writer.state, self._budget()))
+        while True:
+            state = writer.state
+            if state.kind_mask()[SECTION] and state.bars - 1 in state._section_starts:
+                self._sample(self._only(SECTION))
+            closing = self._body(state.bars - 1)
+            writer.feed(closing[None])
+            if closing[F_KIND] == EOS:
+                return
+
+    def _budget(self) -> int:
+        return self.max_events - len(self.writer.events)
+
+    def _only(self, *kinds: int) -> np.ndarray:
+        mask = self.writer.state.kind_mask()
+        allowed = np.zeros_like(mask)
+        allowed[list(kinds)] = True
+        return mask & allowed
+
+    def _sample(self, kind_mask: np.ndarray, field_masks: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        row = self.writer.propose(self.sampler, kind_mask, field_masks)
+        self.writer.feed(row[None])
+        self.sampled += 1
+        return row
+
+    # -- one bar ------------------------------------------------------------------------------
+
+    def _body(self, bar: int) -> np.ndarray:
+        """Write bar `bar`'s body; returns the event that closes it (the next BAR or EOS), not yet fed."""
+        state = self.writer.state
+        first_event = len(self.writer.events)
+        length = state.bar_positions
+        self.bar_lengths[bar] = length
+        copies = {layer: src for layer, src in self.form.copies(bar).items()
+                  if self.bar_lengths.get(src) == length and src in self.bodies}
+        if bar in self.chords and self._first_chord(copies.get("chords")) != self.chords[bar]:
+            for layer in ("chords", "bass", "harmony", "melody"):  # the user's chord wins over the copy
+                copies.pop(layer, None)
+        layer_of = [ROLE_LAYER[ROLES[r]] for r in state.track_roles]
+        forced: list[np.ndarray] = []
+        for layer, src in copies.items():
+            for row in self.bodies[src]:
+                is_chord = row[F_KIND] == CHORD
+                if (layer == "chords" and is_chord) or (not is_chord and layer_of[int(row[F_TRACK])] == layer):
+                    forced.append(row)
+        chord_free = "chords" not in copies
+        if chord_free:
+            forced += self._opening_chord(bar)
+        forced = _canonical(forced)
+        free_tracks = np.array([t < len(layer_of) and layer_of[t] not in copies for t in range(MAX_TRACKS)])
+        if not free_tracks.any() and not chord_free:
+            rows = np.stack(forced) if forced else np.zeros((0, len(FIELDS)), dtype=np.int64)
+            if len(rows):
+                self.writer.feed(rows)  # nothing to choose: one forward pass for the whole bar
+        else:
+            for fixed in forced:
+                self._notes_before(fixed, free_tracks)
+                self.writer.feed(np.asarray(fixed)[None])
+        closing = self._free_until_bar_end(free_tracks, chord_free)
+        self.bodies[bar] = [np.asarray(r) for r in self.writer.events[first_event:]
+                            if r[F_KIND] in (CHORD, NOTE)]
+        return closing
+
+    def _first_chord(self, bar: int | None) -> int | None:
+        rows = self.bodies.get(bar, []) if bar is not None else []
+        return next((int(r[F_CHORD]) for r in rows if r[F_KIND] == CHORD), None)
+
+    def _opening_chord(self, bar: int) -> list[np.ndarray]:
+        """The bar's first chord at its downbeat: the user's, or the model's (within the cadence's chords)."""
+        state = self.writer.state
+        if bar in self.chords:
+            row = np.zeros(len(FIELDS), dtype=np.int64)
+            row[F_KIND], row[F_POS], row[F_CHORD] = CHORD, 0, self.chords[bar]
+            return [row]
+        allowed = np.ones(NO_CHORD + 1, dtype=bool)
+        allowed[NO_CHORD] = False
+        cadence = self.form.cadences.get(bar)
+        if cadence is not None and state.key >= 0:
+            allowed = cadence_chords(Key.from_index(state.key), cadence)
+        at_downbeat = np.zeros(MAX_POSITIONS, dtype=bool)
+        at_downbeat[0] = True
+        row = self.writer.propose(self.sampler, self._only(CHORD), {F_POS: at_downbeat, F_CHORD: allowed})
+        self.sampled += 1
+        return [row]  # fed by the caller, in its canonical place (first)
+
+    def _notes_before(self, fixed: np.ndarray, free_tracks: np.ndarray) -> None:
+        """Let the model add notes of free tracks that sort before the forced event `fixed`."""
+        writer = self.writer
+        kind = int(fixed[F_KIND])
+        if not free_tracks.any():
+            return
+        while self._budget() > 8:
+            kind_mask = self._only(NOTE, kind)
+            if not kind_mask[NOTE]:
+                return
+            limit = int(fixed[F_POS]) + 1 if kind == NOTE else int(fixed[F_POS])
+            pos_mask = np.arange(MAX_POSITIONS) < limit
+            track_mask = free_tracks.copy()
+            if kind == NOTE:
+                track_mask[int(fixed[F_TRACK])] = True  # choosing the forced note's track lets it come
+            row: np.ndarray | None = None
+            for draw in range(MAX_DRAWS):
+                row, redraw = _propose_before(writer, self.sampler, kind_mask, pos_mask, track_mask, fixed,
+                                              last_draw=draw == MAX_DRAWS - 1)
+                if not redraw:
+                    break
+            if row is None:
+                return
+            writer.feed(row[None])
+            self.sampled += 1
+
+    def _free_positions(self, free_tracks: np.ndarray) -> np.ndarray:
+        """Positions where a note of a free track may come next (at the current one, only later tracks may)."""
+        state = self.writer.state
+        positions = state.field_mask(NOTE, F_POS).copy()
+        here = state.last_pos
+        if 0 <= here < len(positions) and positions[here]:
+            positions[here] = bool((state.field_mask(NOTE, F_TRACK, {F_POS: here}) & free_tracks).any())
+        return positions
+
+    def _free_until_bar_end(self, free_tracks: np.ndarray, chord_free: bool) -> np.ndarray:
+        """The model writes free tracks' notes (and chords, when they are free) until it closes the bar."""
+        writer = self.writer
+        while True:
+            kind_mask = _kind_mask(writer.state, self._budget())
+            if not chord_free:
+                kind_mask[CHORD] = False
+            if not free_tracks.any():
+                kind_mask[NOTE] = False
+            close = kind_mask[BAR] or kind_mask[EOS]
+            if not close and not kind_mask.any():
+                raise MelodexError("the grammar left no way to close the bar")
+            positions = self._free_positions(free_tracks) if kind_mask[NOTE] else None
+            if positions is not None and not positions.any():
+                kind_mask[NOTE] = False
+            only_closing = not (kind_mask[NOTE] or kind_mask[CHORD])
+            if only_closing:
+                row = np.zeros(len(FIELDS), dtype=np.int64)
+                row[F_KIND] = BAR if kind_mask[BAR] else EOS
+                return row  # no choice left: no model step
+            masks = {F_TRACK: free_tracks} if positions is None else {F_TRACK: free_tracks, F_POS: positions}
+            row = writer.propose(self.sampler, kind_mask, masks)
+            self.sampled += 1
+            if row[F_KIND] in (BAR, EOS):
+                return row
+            writer.feed(row[None])
+
+
+__all__ = ["LAYERS", "SongResult", "cadence_chords", "write_song"]
