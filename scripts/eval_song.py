@@ -31,6 +31,8 @@ def main() -> int:
     parser.add_argument("--training", type=int, default=200, help="accompanied training examples (0 = skip)")
     parser.add_argument("--no-real", action="store_true", help="leave out the real songs")
     parser.add_argument("--no-generated", action="store_true", help="leave out the generated songs")
+    parser.add_argument("--arrangement", default="song", choices=("song", "flat"),
+                        help="compose under the song form (default) or in one flat pass, as before")
     parser.add_argument("--json", type=Path, help="write every song's measures and the options here")
     args = parser.parse_args()
 
@@ -51,9 +53,10 @@ def main() -> int:
         prompts = split_prompts(args.prompts)
         prompts = prompts[: args.limit] if args.limit else prompts
         started = time.perf_counter()
-        columns[f"generated {args.prompts}"] = generated_reports(
+        columns[f"generated {args.prompts} ({args.arrangement})"] = generated_reports(
             prompts, seeds, args.bars or None,
-            lambda done, total, what: print(f"\r  composing {done + 1}/{total}", end="", file=sys.stderr, flush=True))
+            lambda done, total, what: print(f"\r  composing {done + 1}/{total}", end="", file=sys.stderr, flush=True),
+            arrangement=args.arrangement)
         print(file=sys.stderr)
         seconds["generated"] = time.perf_counter() - started
     if args.training:

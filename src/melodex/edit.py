@@ -287,28 +287,136 @@ def _render_span(session: Session, score: Score, samplesets: dict, start: int,
 
 
 def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bars: tuple[int, int],
-                         tracks: list[int], label: str) -> str:
-    """Render the rewritten bars and splice them in over `bars` (to the end, tails included, if they reach it).
+                         tracks: list[int], label: str, also: tuple[tuple[int, int], ...] = (),
+                         settings_update: dict | None = None) -> str:
+    """Render the rewritten bars and splice them in over `bars` (to the end, tails included, if they reach it),
+    and likewise over each span of `also` (the linked repeats an edit rewrote too).
 
     The stems of tracks not in `tracks` are kept as they were; the mix is spliced like the stems.
     """
     take = session.take
     samplesets = _missing_samplesets(score, take.samplesets)
-    start, end = sample_span(score, bars, take.sample_rate)
-    to_end = None if bars[1] >= score.bar_count() else end
-    rendered = _render_span(session, score, samplesets, start, to_end)
-    if rendered is None:
-        full = _rerender(session, score, events, samplesets, take.timbres)
-        rendered, settings = (full.stems, full.mix), full.settings
-    else:
-        settings = take.settings
-    new_stems, new_mix = rendered
+    stems, mix, settings = dict(take.stems), take.mix, take.settings
     fade = int(SPLICE_FADE_S * take.sample_rate)
-    stems = {i: splice(take.stems[i], new_stems[i], start, to_end, fade) if i in tracks or to_end is None
-             else take.stems[i] for i in new_stems}
-    mix = splice(take.mix, new_mix, start, to_end, fade)
+    full: tuple[dict[int, np.ndarray], np.ndarray] | None = None  # the whole song re-rendered, if it had to be
+    for span in sorted({bars, *also}):
+        start, end = sample_span(score, span, take.sample_rate)
+        to_end = None if span[1] >= score.bar_count() else end
+        rendered = full or _render_span(session, score, samplesets, start, to_end)
+        if rendered is None:
+            whole = _rerender(session, score, events, samplesets, take.timbres)
+            rendered = full = (whole.stems, whole.mix)
+            settings = whole.settings
+        new_stems, new_mix = rendered
+        stems = {i: splice(stems[i], new_stems[i], start, to_end, fade) if i in tracks or to_end is None
+                 else stems[i] for i in new_stems}
+        mix = splice(mix, new_mix, start, to_end, fade)
+    if settings_update:
+        settings = {**settings, **settings_update}
     new = pipeline.Take(score, events, samplesets, take.timbres, stems, mix, take.sample_rate, settings)
     return save(session, new, label)
+
+
+# -- edits that follow the song's form -------------------------------------------------------------
+
+
+def section_links(session: Session) -> list[int | None]:
+    """For each section, the index of the section it repeats (None: its own music), as the version records
+    it; projects made before song forms have no links."""
+    n = len(session.score.sections)
+    links = (session.take.settings.get("form") or {}).get("links")
+    if not isinstance(links, list) or len(links) != n or not all(
+            link is None or (isinstance(link, int) and 0 <= link < i) for i, link in enumerate(links)):
+        return [None] * n
+    return list(links)
+
+
+def _root(links: list[int | None], index: int) -> int:
+    """The first occurrence of the music section `index` plays."""
+    link = links[index]
+    return index if link is None else link
+
+
+def _section_index(score: Score, name: str) -> int:
+    score.section(name)  # an unknown name raises with the list of sections
+    return next(i for i, s in enumerate(score.sections) if s.name == name)
+
+
+def regen_section(session: Session, name: str, tracks: list[int], seed: int, label: str,
+                  only: bool = False) -> str:
+    """Rewrite section `name` and every section linked to it (a repeated chorus is the same music again;
+    a varied repeat gets a new melody in its second half). `only` rewrites just this occurrence and
+    unlinks it. Every sample outside the rewritten sections stays identical."""
+    from melodex.structure.form import ROLE_LAYER, VARIED_REPEATS, base_name
+
+    score, sections = session.score, session.score.sections
+    index = _section_index(score, name)
+    links = section_links(session)
+    root = _root(links, index)
+    group: list[int]
+    if only:
+        group = [index]
+        followers = [i for i, link in enumerate(links) if link == index]
+        for i in followers:  # the others stay linked among themselves, to the first of them
+            links[i] = None if i == followers[0] else followers[0]
+        links[index] = None
+    else:
+        group = [root] + [i for i, link in enumerate(links) if link == root]
+    source = sections[group[0]]
+    _, events = _infill(session, session.take.events, (source.start_bar, source.end_bar), tracks, seed)
+    from melodex.structure.song import copy_bars
+
+    melody = [t for t in tracks if ROLE_LAYER[score.tracks[t].role] == "melody"]
+    spans = [(source.start_bar, source.end_bar)]
+    for k, other in enumerate(group[1:], start=1):
+        target = sections[other]
+        n = min(target.n_bars, source.n_bars)
+        events = copy_bars(events, (source.start_bar, source.start_bar + n), target.start_bar, tracks)
+        if base_name(target.name) in VARIED_REPEATS and melody and n >= 2:
+            _, events = _infill(session, events, (target.start_bar + n // 2, target.start_bar + n), melody,
+                                seed + 7919 * k)
+        spans.append((target.start_bar, target.start_bar + n))
+    new_score = decode(events)
+    form = {**(session.take.settings.get("form") or {}), "links": links}
+    return _save_rewritten_bars(session, new_score, events, spans[0], tracks, label, tuple(spans[1:]),
+                                {"form": form})
+
+
+def rechord(session: Session, name: str, chords: list[str], seed: int, label: str) -> str:
+    """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
+    "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
+    from melodex.brief_chords import chord_symbols
+    from melodex.structure.song import set_chords
+    from melodex.tokens import CHORD_QUALITIES
+
+    score = session.score
+    index = _section_index(score, name)
+    progression = []
+    for bar in " ".join(chords).split("|"):
+        names = bar.split()
+        values = []
+        for chord in names:
+            root, quality = chord_symbols(chord)
+            values.append(root * len(CHORD_QUALITIES) + CHORD_QUALITIES.index(quality))
+        if values:
+            if "|" in " ".join(chords):
+                progression.append(tuple(values))
+            else:
+                progression += [(v,) for v in values]
+    if not progression:
+        raise MelodexError("rechord needs chords, e.g. \"Am F C G\" (one a bar) or \"Am F | C G\" (two a bar)")
+    links = section_links(session)
+    root = _root(links, index)
+    group = [root] + [i for i, link in enumerate(links) if link == root]
+    events = session.take.events
+    for i in group:
+        section = score.sections[i]
+        events = set_chords(events, range(section.start_bar, section.end_bar), progression)
+    pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum]
+    if not pitched:
+        raise MelodexError("this song has no pitched tracks to follow new chords")
+    session = replace(session, take=replace(session.take, events=events, score=decode(events)))
+    return regen_section(session, score.sections[group[0]].name, pitched, seed, label)
 
 
 def variation(session: Session, strength: float, seed: int) -> str:

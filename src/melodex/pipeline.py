@@ -37,6 +37,7 @@ from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.score import Score
 from melodex.timbre.drumkit import drum_sampleset
 from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
+from melodex.tokens import Plan
 
 WEIGHTS = Path(__file__).parent / "weights"
 VELOCITY_LAYERS = (48, 96)
@@ -86,10 +87,14 @@ class GenerateOptions:
     bars: int | None = None
     duration: float | None = None  # seconds; the prompt's form wins over it
     reference: str | None = None  # a recording to build the track around ("hum a tune")
+    # "song": composed under a song form (linked sections, phrases, loops, cadences); "flat": one free pass
+    arrangement: str = "song"
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise MelodexError(f"preset {self.preset!r} is not one of {', '.join(PRESETS)}")
+        if self.arrangement not in ("song", "flat"):
+            raise MelodexError(f"arrangement {self.arrangement!r} is not 'song' or 'flat'")
         if self.renderer not in ("timbre", "soundfont"):
             raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
         if not 0 <= self.seed <= 2**31 - 1:
@@ -260,16 +265,65 @@ def energy_level(brief: brief_mod.Brief) -> int:
     return int(np.digitize(brief.energy, (0.3, 0.55, 0.8)))
 
 
+def song_plan(brief: brief_mod.Brief) -> Plan:
+    """The brief's plan with a form: the prompt's sections, else the form typical of the style for its length."""
+    from melodex.structure.form import typical_form
+
+    plan = brief.plan()
+    if plan.sections is None:
+        plan = replace(plan, sections=typical_form(brief.style, brief.n_bars), n_bars=None)
+    if plan.key is None and brief.implied_mode in ("major", "minor"):
+        plan = replace(plan, mode=brief.implied_mode)  # "something sad": a minor key, whichever the model picks
+    return plan
+
+
+def form_record(brief: brief_mod.Brief) -> dict[str, Any]:
+    """What a project keeps of a song's form: for each section, the index of the section it repeats."""
+    from melodex.structure.form import song_form
+
+    plan = song_plan(brief)
+    assert plan.sections is not None
+    return {"links": list(song_form(plan.sections, brief.style).links)}
+
+
+def chord_requests(brief: brief_mod.Brief, plan: Plan) -> dict[int, tuple[int, ...]]:
+    """The chords the prompt asked for, as chord values per bar (bars the brief leaves open are absent)."""
+    from melodex.brief_chords import chord_symbols
+    from melodex.tokens import CHORD_QUALITIES
+
+    asked: dict[int, tuple[int, ...]] = {}
+    for bar, names in enumerate(brief.chords or ()):
+        if bar >= (plan.n_bars or 0) or not names:
+            continue
+        values = []
+        for name in names:
+            root, quality = chord_symbols(name)
+            values.append(root * len(CHORD_QUALITIES) + CHORD_QUALITIES.index(quality))
+        asked[bar] = tuple(values)
+    return asked
+
+
 def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int,
             progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
+    """The arrangement for a brief: under its song form (see `melodex.structure.form`) unless the options
+    ask for the flat decoding of before (`arrangement="flat"`, for comparison)."""
+    from melodex.structure.form import song_form
     from melodex.structure.generate import DEFAULT_GUIDANCE, generate_score
+    from melodex.structure.song import write_song
 
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
+    decoding = dict(guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
+                    mode=brief.implied_mode, style=brief.style, energy=energy_level(brief),
+                    key_bias=options.key_bias)
     with single_thread():
-        return generate_score(structure_model(), brief.prompt, brief.plan(), guidance=guidance,
-                              temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
-                              mode=brief.implied_mode, style=brief.style,
-                              energy=energy_level(brief), key_bias=options.key_bias, progress=progress)
+        if options.arrangement == "flat":
+            return generate_score(structure_model(), brief.prompt, brief.plan(), progress=progress,
+                                  **decoding)  # type: ignore[arg-type]
+        plan = song_plan(brief)
+        assert plan.sections is not None
+        song = write_song(structure_model(), brief.prompt, plan, song_form(plan.sections, brief.style),
+                          chords=chord_requests(brief, plan), progress=progress, **decoding)  # type: ignore[arg-type]
+        return song.score, song.events
 
 
 def apply_reference(brief: brief_mod.Brief, reference: Any) -> brief_mod.Brief:
@@ -445,6 +499,8 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
         stems, mix, levels = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
                                                  progress=report)
     settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
+    if options.arrangement == "song" and reference is None:
+        settings["form"] = form_record(brief)
     return Take(score, events, samplesets, timbres, stems, mix, options.sample_rate, settings)
 
 

@@ -349,6 +349,7 @@ class Plan:
     tracks: tuple[tuple[int, str], ...] | None = None  # (program, role) per track
     sections: tuple[tuple[str, int], ...] | None = None  # (name, n_bars) in order
     n_bars: int | None = None
+    mode: str | None = None  # "major" or "minor": with no key, the model picks a key of this mode
 
     def __post_init__(self) -> None:
         if self.sections is not None:
@@ -362,6 +363,8 @@ class Plan:
             meter_index(*self.meter)
         if self.bpm is not None and not MIN_BPM <= self.bpm <= MAX_BPM:
             raise TokenError(f"tempo {self.bpm} BPM is outside {MIN_BPM}-{MAX_BPM}")
+        if self.mode is not None and self.mode not in ("major", "minor"):
+            raise TokenError(f"mode {self.mode!r} is not major or minor")
         if self.tracks is not None and not 1 <= len(self.tracks) <= MAX_TRACKS:
             raise TokenError(f"{len(self.tracks)} tracks: a piece needs 1-{MAX_TRACKS}")
 
@@ -482,6 +485,8 @@ class DecodingState:
                 return mask
             return _mask(size)
         if field_index == F_KEY:
+            if plan.key is None and plan.mode is not None:
+                return _mask(size, range(0 if plan.mode == "major" else 1, size, 2))  # index = tonic * 2 + mode
             return _mask(size, [plan.key.index] if plan.key is not None else None)
         if field_index in (F_PROGRAM, F_ROLE):
             if plan.tracks is None:

@@ -24,8 +24,8 @@ SEED = typer.Option(None, min=0, max=2**31 - 1,
 
 
 def register(app: typer.Typer) -> None:
-    for command in (regen, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout, undo,
-                    diff, export):
+    for command in (regen, rechord, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout,
+                    undo, diff, export):
         app.command(name=command.__name__.replace("_", "-"))(command)
 
 
@@ -67,25 +67,54 @@ def regen(
     section: str = typer.Argument(None, help="Section to rewrite, e.g. chorus or 'verse 2'. Or use --bars."),
     bars: str = typer.Option(None, help="Bars to rewrite, counted from 1, inclusive: 5:8."),
     track: list[str] = typer.Option(None, help="Only these tracks (index, role or instrument); repeatable."),
+    only: bool = typer.Option(False, "--only", help="Rewrite only this occurrence of a repeated section "
+                              "(e.g. 'chorus 2') and unlink it from the others."),
     seed: int = SEED,
 ) -> None:
     """Rewrite the notes of one section (or bars), optionally of some tracks only; everything else stays.
 
-    Every sample of audio outside the rewritten bars stays exactly as it was. Examples:
+    A section that repeats is rewritten with its repeats (a repeated chorus stays the same music): use
+    --only to rewrite one occurrence on its own. Every sample of audio outside the rewritten bars stays
+    exactly as it was. Examples:
       melodex regen out/song chorus
+      melodex regen out/song "chorus 2" --only
       melodex regen out/song --bars 9:12 --track bass
     """
     from melodex import edit
 
     if (section is None) == (bars is None):
         raise typer.BadParameter("give a SECTION or --bars, not both")
+    if only and section is None:
+        raise typer.BadParameter("--only goes with a SECTION (e.g. 'chorus 2'), not with --bars")
     with _editing(project) as session:
-        score = session.score
-        span = edit.bars_of_section(score, section) if section else edit.parse_bars(bars, score.bar_count())
         tracks = edit.pick_tracks(session.score, track)
-        what = section or f"bars {span[0] + 1}-{span[1]}"
-        label = f"regen {what}" + (f" tracks {', '.join(track)}" if track else "")
+        if section is not None:
+            label = (f"regen {section}" + (" only" if only else "")
+                     + (f" tracks {', '.join(track)}" if track else ""))
+            _edit(session, lambda: edit.regen_section(session, section, tracks, _seed(session, seed), label, only))
+            return
+        span = edit.parse_bars(bars, session.score.bar_count())
+        label = f"regen bars {span[0] + 1}-{span[1]}" + (f" tracks {', '.join(track)}" if track else "")
         _edit(session, lambda: edit.regen(session, span, tracks, _seed(session, seed), label))
+
+
+def rechord(
+    project: Path = PROJECT,
+    section: str = typer.Argument(..., help="Section to give new chords, e.g. chorus or 'verse 2'."),
+    chords: list[str] = typer.Argument(..., help='Chords, one a bar, cycled: "Am F C G"; "Am F | C G" for two '
+                                       "a bar."),
+    seed: int = SEED,
+) -> None:
+    """Give a section (and its repeats) new chords and rewrite its pitched parts around them.
+
+    Drums stay; every sample outside the section and its repeats stays exactly as it was. Example:
+      melodex rechord out/song chorus "Am F C G"
+    """
+    from melodex import edit
+
+    label = f"rechord {section} {' '.join(chords)}"
+    with _editing(project) as session:
+        _edit(session, lambda: edit.rechord(session, section, chords, _seed(session, seed), label))
 
 
 def retimbre(

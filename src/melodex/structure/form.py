@@ -8,7 +8,7 @@ but a piece is planned first (ARCHITECTURE.md, "Composition is hierarchical"):
   new melody, and an outro comes back to the main section's harmony;
 - inside a section, phrases answer phrases: the second four bars open like the first (a a'), loop-based
   styles keep a four-bar chord loop with the bass and harmony parts that go with it, and the drums keep
-  the groove of the section's first two bars, with a fill in its last bar;
+  the groove of the section's second bar, with a fill in its last bar;
 - the harmony establishes the key: the tonic chord on the first and last bar of the piece, and a tonic or
   dominant chord closing every other section.
 
@@ -124,8 +124,8 @@ def _within(sources: dict[tuple[int, str], int], start: int, n: int, bars: range
         bar = start + j
         if j == n - 1:
             continue  # the section's last bar: a cadence and a fill, written fresh
-        if n >= 4 and j >= 2:
-            sources.setdefault((bar, "drums"), start + j % 2)
+        if n >= 4 and j >= 2:  # the groove of the section's second bar (its first may open with a crash)
+            sources.setdefault((bar, "drums"), start + 1)
         if not period or j < period:
             continue
         if j % period < max(1, period // 2):  # the answering phrase opens like the first (a a')
@@ -154,3 +154,50 @@ def _intro_and_outro(sections: Sequence[tuple[str, int]], starts: list[int], lin
             for layer in ("chords", "bass", "harmony"):
                 sources[(outro + j, layer)] = starts[main] + j
             cadences.pop(outro + j, None)
+
+
+# The forms a style's songs usually take, as section cycles ((name, bars), ...), for prompts that name none.
+_VERSE_CHORUS = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("bridge", 8),
+                 ("chorus", 8), ("outro", 4))
+_TYPICAL_FORMS: dict[str, tuple[tuple[str, int], ...]] = {
+    **{style: _VERSE_CHORUS for style in ("pop", "rock", "synthwave", "lo-fi", "hip hop", "funk", "country",
+                                          "reggae", "chiptune")},
+    "house": (("intro", 8), ("build", 8), ("drop", 8), ("breakdown", 8), ("drop", 8), ("outro", 8)),
+    "jazz": (("A", 8), ("A", 8), ("B", 8), ("A", 8)),  # AABA, the standard's 32 bars
+    "blues": (("verse", 12),),  # choruses of 12 bars
+    "folk": (("A", 8), ("A", 8), ("B", 8), ("B", 8)),  # AABB, as tunes are played
+    "march": (("A", 8), ("A", 8), ("B", 8), ("B", 8)),
+    "waltz": (("A", 8), ("A", 8), ("B", 8), ("A", 8)),
+}
+_TERNARY = (("A", 8), ("B", 8), ("A", 8))  # classical, chorale, cinematic, ambient and the rest
+
+
+def typical_form(style: str | None, n_bars: int) -> tuple[tuple[str, int], ...]:
+    """A form of `n_bars` bars typical of `style`: its usual sections in order, cut or cycled to the length.
+
+    The cycle is followed while whole sections fit (its intro only in pieces of 24 bars or more); what is
+    left becomes an outro, or lengthens the last section if under four bars. Short pieces are one section.
+    """
+    cycle = [s for s in _TYPICAL_FORMS.get(style or "", _TERNARY) if s[0] != "outro"]
+    if n_bars < 24:
+        cycle = [s for s in cycle if s[0] != "intro"]
+    if n_bars <= cycle[0][1] or n_bars < 4:
+        return ((cycle[0][0], n_bars),)
+    sections: list[tuple[str, int]] = []
+    total, index = 0, 0
+    while True:
+        name, n = cycle[index % len(cycle)]
+        index += 1
+        if index > len(cycle) and name == "intro":
+            continue
+        if total + n > n_bars:
+            break
+        sections.append((name, n))
+        total += n
+    left = n_bars - total
+    if left >= 4:
+        sections.append(("outro", left))
+    elif left:
+        name, n = sections[-1]
+        sections[-1] = (name, n + left)
+    return tuple(sections)

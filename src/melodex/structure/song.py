@@ -9,7 +9,7 @@ whose every layer is copied costs one batched forward pass and no sampling. Infe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,17 +40,20 @@ from melodex.tokens import (
     EOS,
     F_CHORD,
     F_KIND,
+    F_METER,
     F_POS,
     F_TRACK,
     FIELDS,
     MAX_POSITIONS,
     MAX_TRACKS,
+    METER,
     NO_CHORD,
     NOTE,
     ROLES,
     SECTION,
     Plan,
     decode,
+    meter_positions,
     validate,
 )
 
@@ -87,27 +90,28 @@ def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = D
                max_events: int = MAX_EVENTS, *, mode: str | None = None, style: str | None = None,
                energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
                presence_bias: float = DEFAULT_PRESENCE_BIAS, register_bias: float = DEFAULT_REGISTER_BIAS,
-               calibrated: bool = True, chords: Mapping[int, int] | None = None,
-               quantized: bool = True) -> SongResult:
+               calibrated: bool = True, chords: Mapping[int, Sequence[int]] | None = None,
+               quantized: bool = True, progress: Callable[[float], None] | None = None) -> SongResult:
     """Write a whole arrangement for `text` under `plan` (which must fix the sections) and `form`.
 
-    `chords` maps bars to chord values (`melodex.tokens.chord_value`) the user asked for: those bars open on
-    exactly that chord, and every copy of them follows. The other arguments are `generate_score`'s.
+    `chords` maps bars to the chord values (`melodex.tokens.chord_value`) the user asked for, one or more per
+    bar splitting it evenly: those bars play exactly those chords, and copies of other bars give way to
+    them. `progress` hears the share of bars written. The other arguments are `generate_score`'s.
     """
     if plan.sections is None:
         raise MelodexError("a song needs its sections planned: give the plan's sections (a form)")
     check_plan(plan)
     if form.n_bars != plan.n_bars:
         raise MelodexError(f"the form covers {form.n_bars} bars but the plan has {plan.n_bars}")
-    chords = dict(chords or {})
-    for bar, value in chords.items():
-        if not 0 <= bar < form.n_bars or not 0 <= value < NO_CHORD:
-            raise MelodexError(f"chord {value} on bar {bar}: not a chord of the vocabulary inside the piece")
+    asked = {bar: tuple(values) for bar, values in (chords or {}).items() if values}
+    for bar, values in asked.items():
+        if not 0 <= bar < form.n_bars or not all(0 <= v < NO_CHORD for v in values):
+            raise MelodexError(f"chords {values} on bar {bar}: not chords of the vocabulary inside the piece")
     torch.manual_seed(seed)
     writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
     sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
                       register_bias, calibrated)
-    song = _SongWriter(writer, sampler, form, chords, max_events)
+    song = _SongWriter(writer, sampler, form, asked, max_events, progress)
     song.run()
     events = np.stack(writer.events)
     validate(events, plan)
@@ -115,9 +119,10 @@ def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = D
 
 
 class _SongWriter:
-    def __init__(self, writer: Writer, sampler: Sampler, form: SongForm, chords: dict[int, int],
-                 max_events: int) -> None:
+    def __init__(self, writer: Writer, sampler: Sampler, form: SongForm, chords: dict[int, tuple[int, ...]],
+                 max_events: int, progress: Callable[[float], None] | None = None) -> None:
         self.writer, self.sampler, self.form, self.chords = writer, sampler, form, chords
+        self.progress = progress
         self.max_events = max_events
         self.bodies: dict[int, list[np.ndarray]] = {}  # each bar's CHORD and NOTE events, as written
         self.bar_lengths: dict[int, int] = {}
@@ -138,6 +143,8 @@ class _SongWriter:
                 self._sample(self._only(SECTION))
             closing = self._body(state.bars - 1)
             writer.feed(closing[None])
+            if self.progress is not None:
+                self.progress(min(1.0, state.bars / max(self.form.n_bars, 1)))
             if closing[F_KIND] == EOS:
                 return
 
@@ -166,7 +173,7 @@ class _SongWriter:
         self.bar_lengths[bar] = length
         copies = {layer: src for layer, src in self.form.copies(bar).items()
                   if self.bar_lengths.get(src) == length and src in self.bodies}
-        if bar in self.chords and self._first_chord(copies.get("chords")) != self.chords[bar]:
+        if bar in self.chords and self._chords_of(copies.get("chords")) != self.chords[bar]:
             for layer in ("chords", "bass", "harmony", "melody"):  # the user's chord wins over the copy
                 copies.pop(layer, None)
         layer_of = [ROLE_LAYER[ROLES[r]] for r in state.track_roles]
@@ -176,9 +183,9 @@ class _SongWriter:
                 is_chord = row[F_KIND] == CHORD
                 if (layer == "chords" and is_chord) or (not is_chord and layer_of[int(row[F_TRACK])] == layer):
                     forced.append(row)
-        chord_free = "chords" not in copies
-        if chord_free:
+        if "chords" not in copies:
             forced += self._opening_chord(bar)
+        chord_free = "chords" not in copies and bar not in self.chords
         forced = _canonical(forced)
         free_tracks = np.array([t < len(layer_of) and layer_of[t] not in copies for t in range(MAX_TRACKS)])
         if not free_tracks.any() and not chord_free:
@@ -194,17 +201,21 @@ class _SongWriter:
                             if r[F_KIND] in (CHORD, NOTE)]
         return closing
 
-    def _first_chord(self, bar: int | None) -> int | None:
+    def _chords_of(self, bar: int | None) -> tuple[int, ...]:
         rows = self.bodies.get(bar, []) if bar is not None else []
-        return next((int(r[F_CHORD]) for r in rows if r[F_KIND] == CHORD), None)
+        return tuple(int(r[F_CHORD]) for r in rows if r[F_KIND] == CHORD)
 
     def _opening_chord(self, bar: int) -> list[np.ndarray]:
         """The bar's first chord at its downbeat: the user's, or the model's (within the cadence's chords)."""
         state = self.writer.state
         if bar in self.chords:
-            row = np.zeros(len(FIELDS), dtype=np.int64)
-            row[F_KIND], row[F_POS], row[F_CHORD] = CHORD, 0, self.chords[bar]
-            return [row]
+            values = self.chords[bar]
+            rows = []
+            for k, value in enumerate(values):
+                row = np.zeros(len(FIELDS), dtype=np.int64)
+                row[F_KIND], row[F_POS], row[F_CHORD] = CHORD, k * state.bar_positions // len(values), value
+                rows.append(row)
+            return rows
         allowed = np.ones(NO_CHORD + 1, dtype=bool)
         allowed[NO_CHORD] = False
         cadence = self.form.cadences.get(bar)
@@ -280,3 +291,86 @@ class _SongWriter:
 
 
 __all__ = ["LAYERS", "SongResult", "cadence_chords", "write_song"]
+
+
+# -- edits that follow the form -------------------------------------------------------------------------
+
+
+def _bar_spans(events: np.ndarray) -> list[tuple[int, int]]:
+    """(first body event, end) index ranges of every bar's body (after its BAR and bar-head events)."""
+    kinds = events[:, F_KIND]
+    bars = np.flatnonzero(kinds == BAR)
+    ends = [*bars[1:], int(np.flatnonzero(kinds == EOS)[0])]
+    spans = []
+    for start, end in zip(bars, ends, strict=True):
+        body = start + 1
+        while body < end and events[body, F_KIND] not in (CHORD, NOTE):
+            body += 1
+        spans.append((int(body), int(end)))
+    return spans
+
+
+def rewrite_bars(events: np.ndarray, bodies: Mapping[int, list[np.ndarray]]) -> np.ndarray:
+    """`events` with the bodies (CHORD and NOTE events) of some bars replaced, in canonical order."""
+    spans = _bar_spans(events)
+    pieces, cursor = [], 0
+    for bar in sorted(bodies):
+        start, end = spans[bar]
+        pieces += [events[cursor:start], *([np.stack(_canonical(list(bodies[bar])))] if bodies[bar] else [])]
+        cursor = end
+    pieces.append(events[cursor:])
+    out = np.concatenate(pieces).astype(events.dtype)
+    validate(out)
+    return out
+
+
+def copy_bars(events: np.ndarray, source: tuple[int, int], target_start: int, tracks: Sequence[int],
+              chords: bool = False) -> np.ndarray:
+    """Bars source[0]:source[1] of `tracks` (and their chords, if `chords`) copied over the bars from
+    `target_start` on; the target bars keep their other tracks' notes."""
+    spans = _bar_spans(events)
+    chosen = set(tracks)
+    bodies: dict[int, list[np.ndarray]] = {}
+    for offset, bar in enumerate(range(*source)):
+        target = target_start + offset
+        if target >= len(spans) or target == bar:
+            continue
+
+        def moves(row: np.ndarray) -> bool:
+            return bool((row[F_KIND] == CHORD and chords) or (row[F_KIND] == NOTE and int(row[F_TRACK]) in chosen))
+
+        kept = [r for r in events[slice(*spans[target])] if not moves(r)]
+        bodies[target] = kept + [r for r in events[slice(*spans[bar])] if moves(r)]
+    return rewrite_bars(events, bodies)
+
+
+def set_chords(events: np.ndarray, bars: range, progression: Sequence[Sequence[int]]) -> np.ndarray:
+    """The chords of `bars` replaced by `progression` (chord values per bar, cycled; several split a bar)."""
+    if not progression or not all(progression):
+        raise MelodexError("give at least one chord for every bar of the progression")
+    spans = _bar_spans(events)
+    positions = _bar_positions(events)
+    bodies: dict[int, list[np.ndarray]] = {}
+    for k, bar in enumerate(bars):
+        values = progression[k % len(progression)]
+        rows = [r for r in events[slice(*spans[bar])] if r[F_KIND] != CHORD]
+        for j, value in enumerate(values):
+            row = np.zeros(events.shape[1], dtype=events.dtype)
+            row[F_KIND], row[F_POS], row[F_CHORD] = CHORD, j * positions[bar] // len(values), value
+            rows.append(row)
+        bodies[bar] = rows
+    return rewrite_bars(events, bodies)
+
+
+def _bar_positions(events: np.ndarray) -> list[int]:
+    """Each bar's length in positions, following the meter events."""
+    lengths: list[int] = []
+    meter = int(events[2, F_METER])
+    for row in events[4:]:
+        if row[F_KIND] == METER:
+            meter = int(row[F_METER])
+            if lengths:
+                lengths[-1] = meter_positions(meter)
+        elif row[F_KIND] == BAR:
+            lengths.append(meter_positions(meter))
+    return lengths
