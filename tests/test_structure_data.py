@@ -41,14 +41,22 @@ def test_augmented_examples_encode_and_round_trip(seed: int) -> None:
 
 def test_accompaniment_follows_the_chords() -> None:
     tune = folk_tune()
-    score = accompany(tune, tune.chords, "pop", np.random.default_rng(1), None, 40)
-    assert [t.role for t in score.tracks][:3] == ["melody", "accompaniment", "bass"]
-    bass = score.tracks[2].notes
-    bar = tune.meter.bar_ticks
-    first_bar_bass = bass[bass[:, 0] < bar]
-    assert (first_bar_bass[:, 2] % 12 == 2).any()  # the D minor chord's root
-    chord_notes = score.tracks[1].notes
-    assert np.isin(chord_notes[chord_notes[:, 0] < bar, 2] % 12, [2, 5, 9]).all()
+    orders, without_chords = set(), 0
+    for seed in range(24):
+        score = accompany(tune, tune.chords, "pop", np.random.default_rng(seed), None, 40)
+        roles = [t.role for t in score.tracks]
+        orders.add(tuple(roles))
+        by_role = {t.role: t for t in score.tracks}
+        bar = tune.meter.bar_ticks
+        bass = by_role["bass"].notes
+        assert (bass[bass[:, 0] < bar, 2] % 12 == 2).any()  # the D minor chord's root
+        if "accompaniment" not in by_role:
+            without_chords += 1
+            continue
+        chord_notes = by_role["accompaniment"].notes
+        assert np.isin(chord_notes[chord_notes[:, 0] < bar, 2] % 12, [2, 5, 9]).all()
+    # the band comes in several orders, sometimes without its chord part (a role, not a slot, says what it plays)
+    assert len(orders) >= 3 and 0 < without_chords < 24
 
 
 def test_section_labels_and_captions() -> None:

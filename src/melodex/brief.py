@@ -135,15 +135,28 @@ class Brief:
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(what, value, source) rows for `melodex brief`."""
-        form = ", ".join(f"{n} {b}" for n, b in self.sections) if self.sections else "chosen by the model"
+        from melodex.structure.form import VARIED_REPEATS, base_name, song_form, typical_form
+
+        sections = self.sections or typical_form(self.style, self.n_bars)
+        form = ", ".join(f"{n} {b}" for n, b in sections) + ("" if self.sections else f" (the usual {self.style} form)")
+        named: list[str] = []
+        for (name, _), link in zip(sections, song_form(sections, self.style).links, strict=True):
+            count = sum(1 for n in named if base_name(n) == name) + 1
+            named.append(name if count == 1 else f"{name} {count}")
+            if link is not None:
+                how = " with a new melody in its second half" if name in VARIED_REPEATS else ""
+                named[-1] = f"{named[-1]} repeats {sections[link][0]}{how}"
+        repeats = "; ".join(n for n in named if " repeats " in n) or "none (no section name comes twice)"
         band = ", ".join(f"{inst.program_name(p)} ({r})" for p, r in self.instruments)
         return [
             ("tempo", f"{self.bpm} BPM", self.sources.get("bpm", "")),
             ("meter", f"{self.meter[0]}/{self.meter[1]}", self.sources.get("meter", "")),
             ("key", str(self.key) if self.key else f"chosen by the model{f' ({self.mode})' if self.mode else ''}",
              self.sources.get("key", "")),
-            ("form", form, self.sources.get("form", "")),
-            ("chords", chords_mod.describe(self.chords, self.sections) if self.chords else "chosen by the model",
+            ("form", form, self.sources.get("form", "") if self.sections else "style"),
+            ("repeats", repeats, "form"),
+            ("chords", chords_mod.describe(self.chords, self.sections) if self.chords
+             else "chosen by the model, on the tonic at the start, the end and section ends",
              self.sources.get("chords", "")),
             ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
             ("instruments", band, self.sources.get("instruments", "")),

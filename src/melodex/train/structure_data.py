@@ -252,6 +252,14 @@ def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.rando
               Track(bass_program, roles[2], notes=np.array(bass_notes).reshape(-1, 4))]
     if len(programs) == 4:
         tracks.append(Track(DRUM_PROGRAM, "drums", notes=np.array(drum_notes).reshape(-1, 4)))
+    # Bands as prompts name them: always [melody, chords, bass, drums] taught the first model to play chords on
+    # whatever track came second ("piano, bass and drums" got a bass playing triads). So the chord part is
+    # sometimes left out, and the order of the tracks sometimes shuffled: a part's role, not its slot, says
+    # what it plays.
+    if rng.random() < 0.25:
+        tracks = [tracks[0], *tracks[2:]]
+    if rng.random() < 0.35:
+        tracks = [tracks[int(i)] for i in rng.permutation(len(tracks))]
     out = score.copy()
     out.tracks = tracks
     out.chords = list(chords)
@@ -265,10 +273,10 @@ def add_intro_outro(score: Score, rng: np.random.Generator, intro: int, outro: i
     out = score.copy()
     n_bars = score.bar_count()
     end = n_bars * bar
-    for index, track in enumerate(out.tracks):
+    for track in out.tracks:
         notes = track.notes.copy()
         notes[:, 0] += shift
-        if index > 0:  # accompaniment: repeat its first bars as the intro, hold the last bar as the outro
+        if track.role != "melody":  # accompaniment: repeat its first bars as the intro, hold the last bar as the outro
             head = track.notes[track.notes[:, 0] < shift].copy()
             tail = track.notes[(track.notes[:, 0] >= end - bar) & (track.notes[:, 0] < end)].copy()
             tail_rows = []
