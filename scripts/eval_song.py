@@ -21,6 +21,21 @@ from pathlib import Path
 from melodex.errors import MelodexError
 
 
+def use_checkpoint(checkpoint: Path | None, calibration: str) -> None:
+    """Make the pipeline compose with another structure checkpoint and/or calibration."""
+    from melodex import pipeline
+    from melodex.structure.model import load_model
+
+    model = load_model(checkpoint) if checkpoint else pipeline.structure_model()
+    if calibration == "none":
+        model.degree_bias, model.interval_bias, model.stack_bias = None, None, 0.0
+    elif calibration != "own":
+        donor = load_model(calibration)
+        model.degree_bias, model.interval_bias, model.stack_bias = (donor.degree_bias, donor.interval_bias,
+                                                                    donor.stack_bias)
+    pipeline.structure_model = lambda: model  # type: ignore[assignment]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", default="tuning", help="tuning, test, all, or a prompt file (default tuning)")
@@ -33,6 +48,11 @@ def main() -> int:
     parser.add_argument("--no-generated", action="store_true", help="leave out the generated songs")
     parser.add_argument("--arrangement", default="song", choices=("song", "flat"),
                         help="compose under the song form (default) or in one flat pass, as before")
+    parser.add_argument("--checkpoint", type=Path, help="compose with this structure checkpoint (default: shipped)")
+    parser.add_argument("--calibration", default="own",
+                        help="decoding calibration tables: 'own' (the checkpoint's), 'none', or a checkpoint "
+                             "directory to take them from")
+    parser.add_argument("--drum-temperature", type=float, help="drum notes' temperature (default: the shipped)")
     parser.add_argument("--json", type=Path, help="write every song's measures and the options here")
     args = parser.parse_args()
 
@@ -49,6 +69,8 @@ def main() -> int:
         args.prompts = args.split
     columns = {}
     seconds = {}
+    if args.checkpoint or args.calibration != "own":
+        use_checkpoint(args.checkpoint, args.calibration)
     if not args.no_generated:
         prompts = split_prompts(args.prompts)
         prompts = prompts[: args.limit] if args.limit else prompts
@@ -56,7 +78,7 @@ def main() -> int:
         columns[f"generated {args.prompts} ({args.arrangement})"] = generated_reports(
             prompts, seeds, args.bars or None,
             lambda done, total, what: print(f"\r  composing {done + 1}/{total}", end="", file=sys.stderr, flush=True),
-            arrangement=args.arrangement)
+            arrangement=args.arrangement, drum_temperature=args.drum_temperature)
         print(file=sys.stderr)
         seconds["generated"] = time.perf_counter() - started
     if args.training:

@@ -88,6 +88,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
     raw.setdefault("scale_lock", 0.0)  # a project from before the scale lock keeps composing without it
     raw.setdefault("timbre_vibrato", False)  # and one from before the vibrato head re-makes its timbres steady
     raw.setdefault("timbre_detune", False)  # and one from before the detune with one harmonic bank
+    raw.setdefault("arrangement", "flat")  # and one from before song forms was composed in one flat pass
     try:
         options = pipeline.GenerateOptions(**raw)
         score = decode(stored.events)
@@ -235,6 +236,15 @@ def _share(report: pipeline.StageProgress, index: int, count: int, fraction: flo
 # -- note edits ---------------------------------------------------------------------------------------
 
 
+def _drum_temperature(options: pipeline.GenerateOptions) -> float | None:
+    """Songs draw drum notes cooler (see DEFAULT_DRUM_TEMPERATURE); projects made flat keep one temperature."""
+    from melodex.structure.generate import DEFAULT_DRUM_TEMPERATURE
+
+    if options.arrangement != "song":
+        return None
+    return options.drum_temperature if options.drum_temperature is not None else DEFAULT_DRUM_TEMPERATURE
+
+
 def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks: list[int], seed: int,
             plan: Plan | None = None) -> tuple[Score, np.ndarray]:
     from melodex.structure.generate import DEFAULT_GUIDANCE, infill
@@ -246,7 +256,8 @@ def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks:
         return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                       guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
-                      energy=pipeline.energy_level(brief), key_bias=options.key_bias, progress=report)
+                      energy=pipeline.energy_level(brief), key_bias=options.key_bias, progress=report,
+                      drum_temperature=_drum_temperature(options))
 
 
 def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:

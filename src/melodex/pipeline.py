@@ -89,6 +89,7 @@ class GenerateOptions:
     reference: str | None = None  # a recording to build the track around ("hum a tune")
     # "song": composed under a song form (linked sections, phrases, loops, cadences); "flat": one free pass
     arrangement: str = "song"
+    drum_temperature: float | None = None  # song arrangements: drum notes' temperature; None = the measured default
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -308,21 +309,22 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int,
     """The arrangement for a brief: under its song form (see `melodex.structure.form`) unless the options
     ask for the flat decoding of before (`arrangement="flat"`, for comparison)."""
     from melodex.structure.form import song_form
-    from melodex.structure.generate import DEFAULT_GUIDANCE, generate_score
+    from melodex.structure.generate import DEFAULT_DRUM_TEMPERATURE, DEFAULT_GUIDANCE, generate_score
     from melodex.structure.song import write_song
 
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
-    decoding = dict(guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
-                    mode=brief.implied_mode, style=brief.style, energy=energy_level(brief),
-                    key_bias=options.key_bias)
+    model, text = structure_model(), brief.prompt
+    common = dict(temperature=options.sampling_temperature, top_p=options.top_p, seed=seed, mode=brief.implied_mode,
+                  style=brief.style, energy=energy_level(brief), key_bias=options.key_bias, progress=progress)
     with single_thread():
         if options.arrangement == "flat":
-            return generate_score(structure_model(), brief.prompt, brief.plan(), progress=progress,
-                                  **decoding)  # type: ignore[arg-type]
+            return generate_score(model, text, brief.plan(), guidance, **common)  # type: ignore[arg-type]
         plan = song_plan(brief)
         assert plan.sections is not None
-        song = write_song(structure_model(), brief.prompt, plan, song_form(plan.sections, brief.style),
-                          chords=chord_requests(brief, plan), progress=progress, **decoding)  # type: ignore[arg-type]
+        drums = DEFAULT_DRUM_TEMPERATURE if options.drum_temperature is None else options.drum_temperature
+        song = write_song(model, text, plan, song_form(plan.sections, brief.style), guidance,
+                          chords=chord_requests(brief, plan), drum_temperature=drums,
+                          **common)  # type: ignore[arg-type]
         return song.score, song.events
 
 

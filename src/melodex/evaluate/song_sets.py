@@ -19,7 +19,8 @@ SHARE_ROWS = ("tonic_start", "tonic_end")  # 0/1 per song: the mean is the share
 
 
 def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = None,
-                      progress: Progress | None = None, arrangement: str = "song") -> list[dict[str, Any]]:
+                      progress: Progress | None = None, arrangement: str = "song",
+                      drum_temperature: float | None = None) -> list[dict[str, Any]]:
     """Compose every prompt x seed as `melodex generate` does (brief, then the structure model under its
     plan; no timbres, no audio) and measure the score. `bars` cuts each song like `melodex eval --bars`.
     A prompt the pipeline refuses is recorded with its error."""
@@ -29,7 +30,7 @@ def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = N
     reports: list[dict[str, Any]] = []
     total = len(prompts) * len(seeds)
     for seed in seeds:
-        options = GenerateOptions(seed=seed, arrangement=arrangement)
+        options = GenerateOptions(seed=seed, arrangement=arrangement, drum_temperature=drum_temperature)
         for prompt in prompts:
             if progress:
                 progress(len(reports), total, prompt)

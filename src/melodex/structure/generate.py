@@ -24,12 +24,14 @@ from melodex.tokens import (
     CHORD,
     EOS,
     F_CHORD,
+    F_DUR,
     F_KIND,
     F_PITCH,
     F_POS,
     F_PROGRAM,
     F_ROLE,
     F_TRACK,
+    F_VEL,
     FIELDS,
     KIND_FIELDS,
     KINDS,
@@ -65,6 +67,10 @@ DEFAULT_PRESENCE_BIAS = 3.0
 # the median of that track's notes so far loses this many nats per semitone beyond. The model steps like real
 # tunes but drifts: its melodies span more (a few notes an octave away from the rest) where real ones return.
 DEFAULT_REGISTER_BIAS = 1.0
+# Drum notes (instrument, length, velocity) are drawn cooler than the rest: at the shared temperature the model
+# spreads a kit over toms, crashes and claps where grooves sit on kick, snare and hats. Chosen on the tuning
+# prompts (scripts/eval_song.py --drum-temperature; docs/RESULTS.md, "Songs").
+DEFAULT_DRUM_TEMPERATURE = 0.6
 REGISTER_REACH = 9
 REGISTER_AFTER = 4  # notes a track writes before its register counts
 _MELODIC_ROLES = frozenset(ROLES.index(role) for role in ("melody", "lead", "counter", "bass"))
@@ -114,9 +120,13 @@ class Sampler:
 
     def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
                  top_p: float, seed: int, key_bias: float = 0.0, presence_bias: float = 0.0,
-                 register_bias: float = 0.0, calibrated: bool = True) -> None:
+                 register_bias: float = 0.0, calibrated: bool = True,
+                 drum_temperature: float | None = None) -> None:
         if temperature < 0 or not 0 < top_p <= 1:
             raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
+        if drum_temperature is not None and drum_temperature < 0:
+            raise MelodexError(f"drum temperature {drum_temperature} must be >= 0")
+        self.drum_temperature = temperature if drum_temperature is None else drum_temperature
         for name, value in (("key_bias", key_bias), ("presence_bias", presence_bias),
                             ("register_bias", register_bias)):
             if not 0 <= value <= 20:
@@ -219,7 +229,15 @@ class Sampler:
         probs = np.exp((scores - scores.max()) / self.temperature)
         return bool(self.rng.random() * probs.sum() < probs[mask].sum() * np.exp(penalty))
 
-    def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None) -> int:
+    def field_temperature(self, state: DecodingState, field_index: int, chosen: dict[int, int]) -> float:
+        """The temperature of one field: the drums' for a drum note's instrument, length and velocity."""
+        if field_index in (F_PITCH, F_DUR, F_VEL) and chosen.get(F_TRACK) in state.drum_tracks:
+            return self.drum_temperature
+        return self.temperature
+
+    def choose(self, logits: torch.Tensor, mask: np.ndarray, bias: np.ndarray | None = None,
+               temperature: float | None = None) -> int:
+        temperature = self.temperature if temperature is None else temperature
         if not mask.any():
             raise TokenError("the grammar left no choice here (a plan the decoder cannot satisfy)")
         scores = self._mix(logits)
@@ -229,9 +247,9 @@ class Sampler:
         if len(allowed) == 1:
             return int(allowed[0])
         values = scores[allowed].astype(np.float64)
-        if self.temperature == 0:
+        if temperature == 0:
             return int(allowed[int(np.argmax(values))])
-        values = (values - values.max()) / self.temperature
+        values = (values - values.max()) / temperature
         probs = np.exp(values)
         probs /= probs.sum()
         if self.top_p < 1:
@@ -319,7 +337,7 @@ class Writer:
                 bias = sampler.field_bias(state, field_index, chosen)
                 if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                     return None
-                value = sampler.choose(logits, mask, bias)
+                value = sampler.choose(logits, mask, bias, sampler.field_temperature(state, field_index, chosen))
                 chosen[field_index] = row[field_index] = value
                 base = base + model.choice_embedding(field_index, value)
         return row
@@ -436,7 +454,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
            energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
            presence_bias: float = DEFAULT_PRESENCE_BIAS,
            register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
-           progress: Callable[[float], None] | None = None) -> tuple[Score, np.ndarray]:
+           progress: Callable[[float], None] | None = None,
+           drum_temperature: float | None = None) -> tuple[Score, np.ndarray]:
     """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
@@ -463,7 +482,7 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     capacity = len(events) + max_new_events + 1
     writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
     sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
-                      register_bias, calibrated)
+                      register_bias, calibrated, drum_temperature)
     writer.feed(events[: start + 1])
     new_events = 0
     for done, fixed in enumerate(kept):
@@ -537,7 +556,7 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
             bias = sampler.field_bias(state, field_index, chosen)
             if not last_draw and sampler.refuses_stacked_note(state, field_index, chosen, logits, mask, bias):
                 return None, True
-            value = sampler.choose(logits, mask, bias)
+            value = sampler.choose(logits, mask, bias, sampler.field_temperature(state, field_index, chosen))
             if field_index == F_TRACK and fixed_kind == NOTE and value == int(fixed[F_TRACK]) \
                     and chosen[F_POS] == int(fixed[F_POS]):
                 return None, False  # the model wants the kept note here

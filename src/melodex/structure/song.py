@@ -19,6 +19,7 @@ from melodex.errors import MelodexError
 from melodex.score import Key, Score
 from melodex.structure.form import LAYERS, ROLE_LAYER, TONIC, SongForm
 from melodex.structure.generate import (
+    DEFAULT_DRUM_TEMPERATURE,
     DEFAULT_GUIDANCE,
     DEFAULT_KEY_BIAS,
     DEFAULT_PRESENCE_BIAS,
@@ -91,12 +92,14 @@ def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = D
                energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
                presence_bias: float = DEFAULT_PRESENCE_BIAS, register_bias: float = DEFAULT_REGISTER_BIAS,
                calibrated: bool = True, chords: Mapping[int, Sequence[int]] | None = None,
-               quantized: bool = True, progress: Callable[[float], None] | None = None) -> SongResult:
+               quantized: bool = True, progress: Callable[[float], None] | None = None,
+               drum_temperature: float = DEFAULT_DRUM_TEMPERATURE) -> SongResult:
     """Write a whole arrangement for `text` under `plan` (which must fix the sections) and `form`.
 
     `chords` maps bars to the chord values (`melodex.tokens.chord_value`) the user asked for, one or more per
     bar splitting it evenly: those bars play exactly those chords, and copies of other bars give way to
-    them. `progress` hears the share of bars written. The other arguments are `generate_score`'s.
+    them. `progress` hears the share of bars written; drum notes are drawn at `drum_temperature`. The other
+    arguments are `generate_score`'s.
     """
     if plan.sections is None:
         raise MelodexError("a song needs its sections planned: give the plan's sections (a form)")
@@ -110,7 +113,7 @@ def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = D
     torch.manual_seed(seed)
     writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
     sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
-                      register_bias, calibrated)
+                      register_bias, calibrated, drum_temperature)
     song = _SongWriter(writer, sampler, form, asked, max_events, progress)
     song.run()
     events = np.stack(writer.events)
