@@ -138,14 +138,15 @@ def _within(sources: dict[tuple[int, str], int], start: int, n: int, bars: range
 
 def _intro_and_outro(sections: Sequence[tuple[str, int]], starts: list[int], links: list[int | None],
                      sources: dict[tuple[int, str], int], cadences: dict[int, str]) -> None:
-    """The main section opens with the intro's harmony and groove; the outro returns to the main section's."""
+    """The main section opens with the intro's harmony; the outro returns to the main section's."""
     names = [base_name(name) for name, _ in sections]
     main = next((names.index(m) for m in MAIN_SECTIONS if m in names), None)
     if main is None:
         return
     if names[0] == "intro" and main > 0 and links[main] is None:
         for j in range(min(sections[0][1], sections[main][1]) - (1 if sections[0][1] >= sections[main][1] else 0)):
-            for layer in ("chords", "bass", "harmony", "drums"):
+            # Not the drums: an intro's groove is often a sparse build-up (hats alone), the main section's is full.
+            for layer in ("chords", "bass", "harmony"):
                 sources[(starts[main] + j, layer)] = starts[0] + j
             cadences.pop(starts[main] + j, None)
     if names[-1] == "outro" and len(names) > 1 and main < len(names) - 1:
