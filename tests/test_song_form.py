@@ -41,8 +41,8 @@ def test_a_repeated_chorus_copies_the_first_but_its_ending() -> None:
         for layer in ("chords", "bass", "harmony", "melody", "drums"):
             assert form.sources[(chorus2 + j, layer)] in (chorus + j, form.sources.get((chorus + j, layer)))
     assert (chorus2 + 7, "melody") not in form.sources and (chorus2 + 7, "drums") not in form.sources
-    # a second verse keeps the chords and the groove under a new melody in its second half
-    assert (20 + 1, "melody") in form.sources and (20 + 5, "melody") not in form.sources
+    # a second verse keeps the chords and the groove under a new melody in its last quarter
+    assert (20 + 5, "melody") in form.sources and (20 + 6, "melody") not in form.sources
     assert form.sources[(20 + 5, "chords")] == 4 + 5
 
 

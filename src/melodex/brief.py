@@ -144,7 +144,7 @@ class Brief:
             count = sum(1 for n in named if base_name(n) == name) + 1
             named.append(name if count == 1 else f"{name} {count}")
             if link is not None:
-                how = " with a new melody in its second half" if name in VARIED_REPEATS else ""
+                how = " with a new melody in its last quarter" if name in VARIED_REPEATS else ""
                 named[-1] = f"{named[-1]} repeats {sections[link][0]}{how}"
         repeats = "; ".join(n for n in named if " repeats " in n) or "none (no section name comes twice)"
         band = ", ".join(f"{inst.program_name(p)} ({r})" for p, r in self.instruments)

@@ -356,7 +356,7 @@ def _section_index(score: Score, name: str) -> int:
 def regen_section(session: Session, name: str, tracks: list[int], seed: int, label: str,
                   only: bool = False) -> str:
     """Rewrite section `name` and every section linked to it (a repeated chorus is the same music again;
-    a varied repeat gets a new melody in its second half). `only` rewrites just this occurrence and
+    a varied repeat gets a new melody in its last quarter). `only` rewrites just this occurrence and
     unlinks it. Every sample outside the rewritten sections stays identical."""
     from melodex.structure.form import ROLE_LAYER, VARIED_REPEATS, base_name
 
@@ -384,7 +384,7 @@ def regen_section(session: Session, name: str, tracks: list[int], seed: int, lab
         n = min(target.n_bars, source.n_bars)
         events = copy_bars(events, (source.start_bar, source.start_bar + n), target.start_bar, tracks)
         if base_name(target.name) in VARIED_REPEATS and melody and n >= 2:
-            _, events = _infill(session, events, (target.start_bar + n // 2, target.start_bar + n), melody,
+            _, events = _infill(session, events, (target.start_bar + n - max(1, n // 4), target.start_bar + n), melody,
                                 seed + 7919 * k)
         spans.append((target.start_bar, target.start_bar + n))
     new_score = decode(events)

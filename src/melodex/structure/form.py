@@ -96,8 +96,8 @@ def song_form(sections: Sequence[tuple[str, int]], style: str | None = None,
             for j in range(min(n, source_n)):
                 for layer in LAYERS:
                     sources[(start + j, layer)] = source_start + j
-                if base in VARIED_REPEATS and j >= min(n, source_n) // 2:
-                    del sources[(start + j, "melody")]
+                if base in VARIED_REPEATS and j >= min(n, source_n) - max(1, min(n, source_n) // 4):
+                    del sources[(start + j, "melody")]  # a new melody for its last quarter
             end = start + min(n, source_n) - 1
             if n <= source_n and not last_section:
                 for layer in ("melody", "drums"):  # a new ending, a fill into the next section
