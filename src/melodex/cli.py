@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Command families, in the order `--help` lists them.
-COMMAND_MODULES = ("compose", "edit", "render", "evaluate", "data", "train", "serve")
+COMMAND_MODULES = ("compose", "batch", "edit", "render", "evaluate", "data", "train", "serve")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"melodex.commands.{_name}").register(app)

@@ -50,6 +50,9 @@ def build(
         None, "--cache", help="Where finished source files are cached (default: .cache/corpus-build)."
     ),
     no_drums: bool = typer.Option(False, "--no-drums", help="Skip the hydrogen and LMMS drum patterns."),
+    ray: str = typer.Option(None, "--ray", help="Convert the source files as Ray tasks instead of --jobs "
+                            "processes: 'local' (this machine) or a cluster address ('auto', 'ray://head:10001') "
+                            "whose nodes have melodex set up. Needs bash scripts/setup.sh --extras=scale"),
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -71,6 +74,7 @@ def build(
         limit=limit,
         collections=tuple(collections or ()),
         drums=not no_drums,
+        ray=ray,
     )
     with Progress(
         TextColumn("[bold]corpus"),

@@ -57,6 +57,9 @@ def evaluate(
     renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
     real: int = typer.Option(100, help="Held-out real works rendered for Frechet distance and KID."),
     keep_audio: bool = typer.Option(False, "--keep-audio", help="Also write each mix to OUT/audio/."),
+    ray: str = typer.Option(None, "--ray", help="Evaluate the prompts as Ray tasks: 'local' (one per core of "
+                            "this machine) or a cluster address ('auto', 'ray://head:10001') whose nodes have "
+                            "melodex set up. Needs bash scripts/setup.sh --extras=scale"),
 ) -> None:
     """Run a prompt set through the pipeline and judge the final audio with independent analysers.
 
@@ -102,7 +105,7 @@ def evaluate(
     if limit:
         prompt_list = prompt_list[:limit]
     with _bar("generating and listening") as report:
-        results = run_eval(prompt_list, out, options, report, keep_audio=keep_audio)
+        results = run_eval(prompt_list, out, options, report, keep_audio=keep_audio, ray=ray)
     with _bar("rendering held-out real music") as report:
         reference = load_or_make_reference(out, options.real, options.bars,
                                            lambda done, total: report(done, total, "SoundFont"))

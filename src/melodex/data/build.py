@@ -48,6 +48,7 @@ class BuildOptions:
     limit: int | None = None  # at most this many works per collection (quick checks)
     collections: tuple[str, ...] = ()  # only these collections ("" = all)
     drums: bool = True
+    ray: str | None = None  # run the source files as Ray tasks: "local" or a cluster address (melodex.fanout)
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,13 @@ def cache_version() -> str:
 def _run_and_cache(job: tuple[Task, str]) -> tuple[Task, int, int, float]:
     """Worker entry: run one task and write its result to the cache (atomically)."""
     task, cache_file = job
+    meta, notes = convert_task(task)
+    _write_cache(Path(cache_file), meta, notes)
+    return task, len(meta["records"]), len(meta["failures"]), meta["seconds"]
+
+
+def convert_task(task: Task) -> tuple[dict[str, Any], np.ndarray]:
+    """One task's cache content (records, failures, seconds; the notes): what a Ray task sends back."""
     started = time.perf_counter()
     try:
         records, arrays, failures = run_task(task)
@@ -301,12 +309,14 @@ def _run_and_cache(job: tuple[Task, str]) -> tuple[Task, int, int, float]:
     meta = {"task": task.key, "records": records, "failures": failures, "seconds": seconds}
     for record, array in zip(records, arrays, strict=True):
         record["n_notes"] = len(array)
+    return meta, notes
+
+
+def _write_cache(path: Path, meta: dict[str, Any], notes: np.ndarray) -> None:
     blob = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path = Path(cache_file)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
     np.savez(tmp, notes=notes, meta=blob)
     os.replace(tmp, path)
-    return task, len(records), len(failures), seconds
 
 
 def _read_cache(path: Path) -> tuple[dict[str, Any], np.ndarray]:
@@ -365,7 +375,19 @@ def build_corpus(options: BuildOptions, progress: Callable[[int, int, str], None
     # Slowest first, so a big file does not start last and leave one core idle at the end.
     jobs = [(t, str(_cache_path(options, t))) for t in sorted(pending, key=lambda t: -t.cost)]
     if jobs:
-        if options.jobs <= 1:
+        if options.ray is not None:
+            from melodex.fanout import fan_out
+
+            # Ray's workers (on any node) convert; this machine writes each result to its cache.
+            for index, made, error in fan_out(convert_task, [(task,) for task, _ in jobs], options.ray):
+                if error is not None:
+                    raise error
+                task, cache_file = jobs[index]
+                _write_cache(Path(cache_file), *made)
+                done += task.weight
+                if progress:
+                    progress(done, total, task.relpath)
+        elif options.jobs <= 1:
             outcomes: Iterable[tuple[Task, int, int, float]] = map(_run_and_cache, jobs)
             for task, _, _, _ in outcomes:
                 done += task.weight

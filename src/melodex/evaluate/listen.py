@@ -283,26 +283,44 @@ def write_json(path: Path, data: Any) -> None:
     partial.replace(path)
 
 
+def evaluate_prompt_audio(prompt: str, options: EvalOptions, keep_audio: bool) -> tuple[dict[str, Any], bytes | None]:
+    """`evaluate_prompt` with the mix's WAV bytes (when kept): what a Ray task on any node sends back."""
+    if not keep_audio:
+        return evaluate_prompt(prompt, options), None
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="melodex-eval-") as scratch:
+        path = Path(scratch) / "mix.wav"
+        return evaluate_prompt(prompt, options, path), path.read_bytes()
+
+
 def run_eval(prompts: list[str], folder: Path, options: EvalOptions, progress: Progress | None = None,
-             keep_audio: bool = False) -> list[dict[str, Any]]:
+             keep_audio: bool = False, ray: str | None = None) -> list[dict[str, Any]]:
     """Evaluate every prompt whose result is not in `folder` yet; return all results in prompt order.
-    A prompt that fails (an impossible request) is recorded with its error, not fatal to the run."""
+    A prompt that fails (an impossible request) is recorded with its error, not fatal to the run.
+    `ray` ("local" or a cluster address) evaluates the prompts as Ray tasks (`melodex.fanout`)."""
+    from melodex.fanout import fan_out
+
     _check_folder(folder, options)
-    results = []
-    for index, prompt in enumerate(prompts):
-        path = result_path(folder, index, prompt)
+    paths = [result_path(folder, index, prompt) for index, prompt in enumerate(prompts)]
+    pending = [index for index, path in enumerate(paths) if not path.is_file()]
+    if progress:
+        progress(len(prompts) - len(pending), len(prompts), "starting")
+    work = [(prompts[index], options, keep_audio) for index in pending]
+    for done, (position, made, error) in enumerate(fan_out(evaluate_prompt_audio, work, ray), 1):
+        index = pending[position]
+        if isinstance(error, MelodexError):
+            result, audio = {"prompt": prompts[index], "version": RESULT_VERSION, "error": str(error)}, None
+        elif error is not None:
+            raise error
+        else:
+            result, audio = made
+        if audio is not None:
+            (folder / "audio").mkdir(parents=True, exist_ok=True)
+            (folder / "audio" / f"{paths[index].stem}.wav").write_bytes(audio)
+        write_json(paths[index], result)
         if progress:
-            progress(index, len(prompts), prompt)
-        if path.is_file():
-            results.append(json.loads(path.read_text()))
-            continue
-        audio_path = folder / "audio" / f"{path.stem}.wav" if keep_audio else None
-        try:
-            result = evaluate_prompt(prompt, options, audio_path)
-        except MelodexError as exc:
-            result = {"prompt": prompt, "version": RESULT_VERSION, "error": str(exc)}
-        write_json(path, result)
-        results.append(result)
+            progress(len(prompts) - len(pending) + done, len(prompts), prompts[index])
     if progress:
         progress(len(prompts), len(prompts), "done")
-    return results
+    return [json.loads(path.read_text()) for path in paths]

@@ -1,0 +1,79 @@
+"""`melodex batch`: a thin shell over `melodex.batch.run_batch`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from melodex.errors import MelodexError
+from melodex.fanout import RAY_HELP
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="batch")(batch)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise MelodexError(f"--seeds {text!r}: give whole numbers separated by commas, e.g. 0,1,2") from exc
+
+
+def batch(
+    prompts: Path = typer.Argument(..., help="Prompt file: one prompt per line; blank lines and # comments skipped."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for one sub-folder per track and results.csv "
+                             "(run again to resume: finished tracks are skipped)."),
+    seeds: str = typer.Option("0", help="Seeds, comma-separated: each prompt is made once per seed."),
+    ray: str = typer.Option(None, "--ray", help=RAY_HELP),
+    preset: str = typer.Option("social", help="Guidance preset: film, social or design."),
+    cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset."),
+    steps: int = typer.Option(16, help="Timbre diffusion steps."),
+    renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
+    bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
+    duration: float = typer.Option(None, help="Length in seconds; a form in the prompt wins over it."),
+    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+) -> None:
+    """Make many tracks: every prompt of a file with every seed, each exactly as `melodex generate` makes it.
+
+    In this process by default; `--ray local` runs one track per core on this machine, `--ray ADDRESS`
+    on a Ray cluster. A track that fails is recorded with its error and the rest go on.
+
+    Examples:
+
+        melodex batch prompts.txt -o out/cues --seeds 0,1
+
+        melodex batch prompts.txt -o out/cues --ray local
+    """
+    from melodex.batch import run_batch
+    from melodex.evaluate.listen import read_prompts
+    from melodex.pipeline import GenerateOptions
+
+    options = GenerateOptions(preset=preset, timbre_cfg=cfg, timbre_steps=steps, renderer=renderer, bars=bars,
+                              duration=duration,
+                              formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()))
+    prompt_list = read_prompts(prompts)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("tracks", total=None)
+
+        def report(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"tracks: {what[:40]}")
+
+        results = run_batch(prompt_list, out, options, _seeds(seeds), ray, report)
+    table = Table(title=f"melodex batch: {out}")
+    for column in ("prompt", "seed", "files", "seconds", "error"):
+        table.add_column(column)
+    for r in results:
+        shown = f"{r.item}/ ({len(r.files)})" if r.files else ""
+        table.add_row(r.prompt, str(r.seed), shown, f"{r.seconds:.1f}", r.error or "")
+    console.print(table)
+    failed = sum(r.error is not None for r in results)
+    console.print(f"{len(results) - failed} of {len(results)} tracks in {out} (table: {out / 'results.csv'})"
+                  + (f"; {failed} failed, run again to retry them" if failed else ""))

@@ -1,0 +1,58 @@
+"""`melodex batch` in one process: the same audio as `generate`, failures recorded, finished items skipped."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from melodex import batch as batch_mod
+from melodex.batch import BatchItem, read_results, run_batch
+from melodex.cli import app
+from melodex.pipeline import GenerateOptions, generate
+
+GOOD = "calm piano with drums, 90 BPM, C major, 2 bars"
+BAD = "a march at 500 BPM"
+OPTIONS = GenerateOptions(renderer="soundfont", sample_rate=22050)
+
+
+def test_batch_makes_each_prompt_and_seed_as_generate_does_and_resumes(tiny_models, tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    out = tmp_path / "cues"
+    results = run_batch([GOOD, BAD], out, OPTIONS, seeds=(0, 3))
+    assert [(r.prompt, r.seed) for r in results] == [(GOOD, 0), (GOOD, 3), (BAD, 0), (BAD, 3)]
+    assert [r.error is None for r in results] == [True, True, False, False]
+    assert "500 BPM" in (results[2].error or "") and results[2].files == ()
+    item = BatchItem(0, GOOD, 3)
+    assert f"{item.name}/mix.wav" in results[1].files and f"{item.name}/song.mid" in results[1].files
+    generate(GOOD, tmp_path / "alone", GenerateOptions(renderer="soundfont", sample_rate=22050, seed=3))
+    assert (out / item.name / "mix.wav").read_bytes() == (tmp_path / "alone" / "mix.wav").read_bytes()
+    assert (out / item.name / "mix.wav").read_bytes() != (out / BatchItem(0, GOOD, 0).name / "mix.wav").read_bytes()
+    with (out / "results.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["seed"] for row in rows] == ["0", "3", "0", "3"] and rows[2]["error"].startswith("tempo 500")
+
+    made: list[tuple[str, int]] = []
+    real_make_track = batch_mod.make_track
+
+    def counting(prompt: str, seed: int, options: GenerateOptions) -> tuple[dict[str, bytes], float]:
+        made.append((prompt, seed))
+        return real_make_track(prompt, seed, options)
+
+    monkeypatch.setattr(batch_mod, "make_track", counting)
+    again = run_batch([GOOD, BAD], out, OPTIONS, seeds=(0, 3))
+    assert made == [(BAD, 0), (BAD, 3)]  # finished items skipped, failed ones tried again
+    assert [r.files for r in again[:2]] == [r.files for r in results[:2]]
+    assert len(read_results(out)) == 4
+
+
+def test_batch_command_prints_the_table_and_refuses_bad_seeds(tiny_models, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"# cues\n{GOOD}\n\n{BAD}\n")
+    runner = CliRunner()
+    result = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "out"), "--renderer", "soundfont"])
+    assert result.exit_code == 0, result.output
+    assert "1 of 2 tracks" in result.output and "1 failed" in result.output
+    bad = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "out"), "--seeds", "one"])
+    assert bad.exit_code != 0 and "whole numbers" in str(bad.exception)
