@@ -72,6 +72,10 @@ class GenerationOptions:
     # Add the head's detune (a second harmonic bank) for notes it finds detuned, if the head predicts one.
     # False: one bank, as before 2026-11-30, which is how a project made before it re-makes its timbres.
     detune: bool = True
+    # A SoundFont name: each note is that SoundFont's recording of the program, pitch and velocity, changed
+    # by what the words change in the decoded note (`timbre.transform`) instead of synthesised from the
+    # decoded note. None: synthesised (every note before 2026-12-02).
+    carrier: str | None = None
 
 def guided_prediction(
     v: torch.Tensor, v_reference: torch.Tensor, sample: torch.Tensor, t: torch.Tensor, cfg: float, rescale: float
@@ -308,7 +312,7 @@ class TimbreModel:
         texts = [instrument_text(r.program, r.text) for r in requests]
         blends = [(i, instrument_text(r.program, r.text_b)) for i, r in enumerate(requests)
                   if r.text_b is not None and r.mix != 0.0]
-        names = [instrument_text(r.program, "") for r in requests] if options.guide_words else []
+        names = [instrument_text(r.program, "") for r in requests] if options.guide_words or options.carrier else []
         vectors = self.text_embedding(texts + [text for _, text in blends] + names)
         embeddings = vectors[: len(requests)].clone()
         for row, (i, _) in enumerate(blends):
@@ -345,10 +349,31 @@ class TimbreModel:
                       for p, u in zip(params, self.decode(unguided, pitch, velocity, False, detune=False),
                                       strict=True)]
         synthesis = phase(2)
+        recordings: list[np.ndarray] = []
+        bare: list[hn.HNParams] = []
+        if options.carrier is not None:
+            from melodex.soundfont import loaded_soundfont
+
+            bare_text = vectors[len(texts) + len(blends) :][rows]
+            _, bare_latents = self.sample_latents(bare_text, family, pitch, velocity, replace(options, cfg=1.0),
+                                                  torch.cat(noises), bare_text)
+            bare = self.decode(bare_latents, pitch, velocity, False, detune=False)
+            synth = loaded_soundfont(options.carrier)
+            release_s = hn.NOTE_FRAMES / hn.SAMPLE_RATE - hn.HOLD_S
+            # Recorded here, on this thread: FluidSynth synths borrowing one SoundFont are not shared.
+            recordings = [synth.render_note(requests[owner[n]].program, p, v, hn.HOLD_S, release_s,
+                                            hn.SAMPLE_RATE)[: hn.NOTE_FRAMES] for n, (p, v) in enumerate(keys)]
+
+        def make(n: int) -> np.ndarray:
+            if recordings:
+                from melodex.timbre.transform import transform
+
+                return transform(recordings[n], params[n], bare[n])
+            return hn.synthesize(params[n], seed=seeds[n], tuned=True)
+
         with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: both cores synthesise
             audio = []
-            for done, note in enumerate(pool.map(lambda p, seed: hn.synthesize(p, seed=seed, tuned=True), params,
-                                                 seeds)):
+            for done, note in enumerate(pool.map(make, range(len(params)))):
                 audio.append(note)
                 if synthesis is not None:
                     synthesis((done + 1) / len(params))
