@@ -24,7 +24,11 @@ def test_generate_writes_everything_and_obeys_the_prompt(tiny_models, tmp_path) 
     mix, rate = sf.read(result.files["mix.wav"])
     assert rate == 22050 and mix.ndim == 2 and np.abs(mix).max() > 0.05
     assert (tmp_path / "out" / "mix.flac").exists()
-    assert len(list((tmp_path / "out" / "stems").glob("*.wav"))) == 2
+    stems = sorted((tmp_path / "out" / "stems").glob("*.wav"))
+    assert [p.name for p in stems] == ["01-melody-acoustic-grand-piano.wav", "02-bass-acoustic-bass.wav",
+                                       "03-reverb.wav"]
+    total = sum(sf.read(p)[0] for p in stems)  # the tracks and the reverb return add up to the mix
+    assert np.abs(total - mix).max() < 1e-4
     midi = read_midi(result.files["midi"])
     assert midi.bar_count() == 3 and midi.bpm == 90
     project = Project.open(result.files["project"])

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from melodex import pipeline
 from melodex.errors import MelodexError
+from melodex.export import write_audio
 from melodex.files import TEMP_SUFFIX
 from melodex.project import ASIDE, Project
 
@@ -102,7 +102,7 @@ def test_export_temporaries_are_removed_on_open_and_exports_replace_links(projec
     outside = tmp_path / "outside.wav"
     outside.write_bytes(b"keep me")
     (out / "mix.wav").symlink_to(outside)
-    pipeline.write_audio(out / "mix.wav", np.zeros((100, 2), np.float32), 8000)
+    write_audio(out / "mix.wav", np.zeros((100, 2), np.float32), 8000)
     assert outside.read_bytes() == b"keep me" and not (out / "mix.wav").is_symlink()
 
 

@@ -79,7 +79,8 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
     assert (first[0][: rate * 3] == second[0][: rate * 3]).all()
 
     stems = zipfile.ZipFile(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems.zip").content))
-    assert len(stems.namelist()) == len(view["tracks"]) and all(n.endswith(".wav") for n in stems.namelist())
+    names = [n.rsplit("/", 1)[-1] for n in stems.namelist()]  # the tracks, 1-based, and the reverb return
+    assert len(names) == len(view["tracks"]) + 1 and names[0].startswith("01-") and names[-1].endswith("-reverb.wav")
     stem = client.get(f"/api/projects/{song}/versions/2/stems/0.wav")
     assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 22050
     assert client.get(f"/api/projects/{song}/versions/2/song.mid").content[:4] == b"MThd"

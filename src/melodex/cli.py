@@ -33,8 +33,17 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"melodex.commands.{_name}").register(app)
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        import melodex
+
+        typer.echo(f"melodex {melodex.__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """Melodex: an offline AI music studio."""
 
 

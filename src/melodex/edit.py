@@ -20,6 +20,7 @@ import numpy as np
 from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError
+from melodex.export import export_take
 from melodex.files import output_dir
 from melodex.inputs import clean_text
 from melodex.instruments import family, program_name
@@ -127,7 +128,7 @@ def save(session: Session, take: pipeline.Take, edit: str) -> str:
     with writing(session.project.path), session.stage("write") as report:
         version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
         report(0.5)
-        pipeline.export_take(take, session.project.path.parent, session.options.formats,
+        export_take(take, session.project.path.parent, session.options.export,
                              lambda f: report(0.5 + f / 2))
     return version
 
@@ -141,13 +142,14 @@ def bars_of_section(score: Score, name: str) -> tuple[int, int]:
 
 
 def parse_bars(text: str, n_bars: int) -> tuple[int, int]:
-    """'5:8' (bars 5 to 8, counted from 1, inclusive) -> (4, 8) as a 0-based half-open span."""
-    match = re.fullmatch(r"\s*(\d+)\s*[:-]\s*(\d+)\s*", text)
+    """'5:8' (bars 5 to 8, counted from 1, inclusive) -> (4, 8) as a 0-based half-open span; '3' is bar 3 alone."""
+    match = re.fullmatch(r"\s*(\d+)\s*(?:[:-]\s*(\d+)\s*)?", text)
     if not match:
-        raise MelodexError(f"--bars {text!r}: write a range like 5:8 (bars 5 to 8, counting from 1)")
-    first, last = int(match.group(1)), int(match.group(2))
+        raise MelodexError(f"bars {text!r}: write one bar like 3 or a range like 5:8 (counting from 1)")
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else first
     if not 1 <= first <= last <= n_bars:
-        raise MelodexError(f"--bars {text}: the song has bars 1-{n_bars}; give first:last inside that")
+        raise MelodexError(f"bars {text}: the song has bars 1-{n_bars}; give bars inside that")
     return first - 1, last
 
 
@@ -528,8 +530,8 @@ def set_tempo(session: Session, bpm: float) -> str:
 
 
 def transpose(session: Session, semitones: int) -> str:
-    if not -24 <= semitones <= 24:
-        raise MelodexError(f"transpose by {semitones}: use -24 to 24 semitones")
+    if not -12 <= semitones <= 12:
+        raise MelodexError(f"transpose by {semitones}: use -12 to 12 semitones (an octave either way)")
     take = session.take
     score = take.score.transposed(semitones)
     events = encode(score)
@@ -572,14 +574,15 @@ def diff(project: Project, a: str, b: str) -> list[str]:
         if first.timbres.get(index) != second.timbres.get(index):
             lines.append(f"track {index} ({ta.role}): timbre {first.timbres[index].text!r} -> "
                          f"{second.timbres[index].text!r}")
-    n = min(len(first.mix), len(second.mix))
-    same = np.all(first.mix[:n] == second.mix[:n], axis=1)
-    if not same.all():
-        changed_s = np.flatnonzero(~same)
+    n, longest = min(len(first.mix), len(second.mix)), max(len(first.mix), len(second.mix))
+    # Samples only one version has (the song grew or shrank) count as changed.
+    differs = np.concatenate([~np.all(first.mix[:n] == second.mix[:n], axis=1), np.ones(longest - n, dtype=bool)])
+    if differs.any():
+        changed_s = np.flatnonzero(differs)
         rate = first.sample_rate
-        lines.append(f"audio differs from {changed_s[0] / rate:.2f} s to {changed_s[-1] / rate:.2f} s "
-                     f"({(~same).mean():.0%} of samples); identical elsewhere")
-    elif len(first.mix) == len(second.mix):
+        lines.append(f"audio differs from {changed_s[0] / rate:.2f} s to {(changed_s[-1] + 1) / rate:.2f} s "
+                     f"({differs.mean():.0%} of samples); identical elsewhere")
+    else:
         lines.append("audio identical")
     if len(first.mix) != len(second.mix):
         seconds_a, seconds_b = len(first.mix) / first.sample_rate, len(second.mix) / second.sample_rate

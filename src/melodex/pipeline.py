@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from melodex import brief as brief_mod
 from melodex.errors import MelodexError
-from melodex.files import output_dir, write_atomic
+from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.production import Levels, MixSettings, mix_settings_from_text, produce
 from melodex.project import Project, TrackTimbre, Version
@@ -46,7 +45,6 @@ VELOCITY_LAYERS = (48, 96)
 # a tritone (within the range timbre stays natural) and scales one layer's level by velocity.
 TIMBRE_PITCH_STEP = 6
 TIMBRE_VELOCITY_LAYERS = (88,)
-AUDIO_FORMATS = ("wav", "flac", "mp3")
 # Guidance presets from the article Melodex grew from: how literally the sound follows the words. Kept
 # after the level limit (2026-11-30, scripts/eval_guidance.py): "bright"/"dark" centroid ratio 1.54 at
 # cfg 1, 3.00 at 4, 6.15 at 8.5, growing at every step, and no note more than 4x its instrument unguided.
@@ -90,6 +88,12 @@ class GenerateOptions:
     # "song": composed under a song form (linked sections, phrases, loops, cadences); "flat": one free pass
     arrangement: str = "song"
     drum_temperature: float | None = None  # song arrangements: drum notes' temperature; None = the measured default
+    lufs: float | None = None  # the master's loudness; None = production's default (-14 LUFS)
+    # How the files beside the project are written (see export.ExportOptions); the project keeps full quality.
+    stems: str = "processed"
+    bit_depth: int = 24
+    mp3_kbps: int = 320
+    master: bool = True
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -100,11 +104,7 @@ class GenerateOptions:
             raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
         if not 0 <= self.seed <= 2**31 - 1:
             raise MelodexError(f"--seed {self.seed}: use a whole number from 0 to {2**31 - 1}")
-        if not self.formats:
-            raise MelodexError(f"no mix format given: use one or more of {', '.join(AUDIO_FORMATS)}")
-        for fmt in self.formats:
-            if fmt not in AUDIO_FORMATS:
-                raise MelodexError(f"audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
+        self.export  # noqa: B018 -- checks the formats, stems, bit depth, bitrate and loudness now
         if not 1 <= self.timbre_steps <= 200:
             raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
         if self.timbre_cfg is not None and not 0 <= self.timbre_cfg <= 20:
@@ -133,6 +133,14 @@ class GenerateOptions:
     @property
     def cfg(self) -> float:
         return self.timbre_cfg if self.timbre_cfg is not None else PRESETS[self.preset]
+
+    @property
+    def export(self) -> ExportOptions:
+        """How `generate` and every edit write the files beside the project (the take is at `lufs` already)."""
+        if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
+            raise MelodexError(f"loudness {self.lufs:g} LUFS is outside {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}")
+        return ExportOptions(formats=self.formats, stems=self.stems, bit_depth=self.bit_depth,
+                             mp3_kbps=self.mp3_kbps, master=self.master)
 
 
 @dataclass
@@ -460,19 +468,28 @@ def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: Mix
     reuses the song's levels so the stretch can be spliced back seamlessly (see `production.produce`).
     """
     report = progress or _ignore
+    # playing takes ~10% of the time (0.5-0.65 s of 5.5-6.6 s), production the rest
+    dry = perform_tracks(score, samplesets, sample_rate, window, lambda f: report(PERFORM_SHARE * f))
+    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks],
+                       levels=levels, progress=lambda f: report(PERFORM_SHARE + (1 - PERFORM_SHARE) * f))
+    stems = {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}
+    return stems, produced.mix, produced.levels
+
+
+def perform_tracks(score: Score, samplesets: dict[int, SampleSet], sample_rate: int,
+                   window: tuple[int, int] | None = None, progress: StageProgress | None = None) -> list[np.ndarray]:
+    """The sampler's dry performance of every track (frames window[0]:window[1], or the whole song)."""
+    report = progress or _ignore
     sampler = SamplerOptions()
     length = stem_length(score, sample_rate, sampler)
     first, last = window if window is not None else (0, length)
     played = _notes_sounding_in(score, first, last, sample_rate) if window is not None else score
     dry = []
-    for i in range(len(score.tracks)):  # playing takes ~10% of the time (0.5-0.65 s of 5.5-6.6 s), production the rest
+    for i in range(len(score.tracks)):
         dry.append(perform(played, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate,
                            length=last)[first:])
-        report(PERFORM_SHARE * (i + 1) / len(score.tracks))
-    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks],
-                       levels=levels, progress=lambda f: report(PERFORM_SHARE + (1 - PERFORM_SHARE) * f))
-    stems = {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}
-    return stems, produced.mix, produced.levels
+        report((i + 1) / len(score.tracks))
+    return dry
 
 
 def seed_for(base: int, purpose: str, index: int = 0) -> int:
@@ -497,6 +514,8 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
         for i, (sampleset, timbre) in make_samplesets(score, texts, seeds, options, report).items():
             samplesets[i], timbres[i] = sampleset, timbre
     mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
+    if options.lufs is not None:
+        mix_settings = replace(mix_settings, target_lufs=options.lufs)
     with clock.stage("render") as report:
         stems, mix, levels = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
                                                  progress=report)
@@ -514,52 +533,6 @@ def _options_json(options: GenerateOptions) -> dict[str, Any]:
 
 
 # -- files ------------------------------------------------------------------------------------------
-
-
-def write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    fmt = path.suffix.lstrip(".").lower()
-    subtype = {"wav": "PCM_24", "flac": "PCM_24", "mp3": "MPEG_LAYER_III"}.get(fmt)
-    if subtype is None:
-        raise MelodexError(f"cannot write {path.name}: use .wav, .flac or .mp3")
-    try:  # to a temporary name, renamed when complete: a crash never leaves half a file, links are replaced
-        write_atomic(path, lambda tmp: sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype,
-                                                format=fmt.upper() if fmt != "mp3" else "MP3"))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise MelodexError(f"cannot write {path}: {exc}") from exc
-    return path
-
-
-def stem_name(score: Score, index: int) -> str:
-    track = score.tracks[index]
-    name = program_name(track.program).lower()
-    safe = "".join(c if c.isalnum() else "-" for c in name).strip("-")
-    return f"{index:02d}-{track.role}-{safe}"
-
-
-def export_take(take: Take, out_dir: Path, formats: tuple[str, ...] = ("wav",),
-                progress: StageProgress | None = None) -> dict[str, Path]:
-    """Write the mix in each format, the stems (WAV), and the MIDI into out_dir."""
-    report = progress or _ignore
-    from melodex.midi import write_midi
-
-    if not formats:
-        raise MelodexError(f"no mix format given: use one or more of {', '.join(AUDIO_FORMATS)}, comma-separated")
-    output_dir(out_dir)
-    stems_dir = output_dir(out_dir / "stems", inside=out_dir)
-    jobs = {f"mix.{fmt}": (out_dir / f"mix.{fmt}", take.mix) for fmt in formats}
-    for index, stem in take.stems.items():
-        name = stem_name(take.score, index)
-        jobs[f"stem {name}"] = (stems_dir / f"{name}.wav", stem)
-    # The encoders release the GIL: two threads use both cores.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        written = {key: pool.submit(write_audio, path, audio, take.sample_rate) for key, (path, audio) in jobs.items()}
-        files: dict[str, Path] = {}
-        for done, (key, job) in enumerate(written.items()):
-            files[key] = job.result()
-            report((done + 1) / (len(written) + 1))
-    midi_path = write_atomic(out_dir / "song.mid", lambda tmp: write_midi(take.score, tmp))
-    files["midi"] = midi_path
-    return files
 
 
 def take_to_version(take: Take, edit: str, parent: str | None) -> Version:
@@ -586,7 +559,7 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
             brief = apply_reference(brief, reference)
     take = make_take(brief, options, clock, reference)
     with clock.stage("write") as report:
-        files = export_take(take, out, options.formats, lambda f: report(0.8 * f))
+        files = export_take(take, out, options.export, lambda f: report(0.8 * f))
         project = Project.create(project_path, prompt, brief.to_json(), model_versions(),
                                  first=take_to_version(take, "generate", None))
         files["project"] = project.path

@@ -750,8 +750,10 @@ def produce(
     programs: list[int] | None = None,
     levels: Levels | None = None,
     progress: Callable[[float], None] | None = None,
+    mastering: bool = True,
 ) -> ProductionResult:
-    """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track.
+    """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track
+    (`mastering` False: the bus as it enters the master, no loudness, glue or limiter; parts sum to it).
 
     `levels` (the `levels` of a production of the whole song) makes this a re-production of a stretch
     of it: every gain the whole song decided is reused, so the stretch splices back in seamlessly.
@@ -808,6 +810,13 @@ def produce(
     wet = _reverb(sends, settings, sample_rate) if np.any(sends) else sends
     if progress is not None:
         progress(REVERB_SHARE)
+    if not mastering:
+        bus = _summed([*placed, wet])
+        peak = float(np.abs(bus).max()) if bus.size else 0.0
+        report = MasterReport(integrated_lufs(bus.T, sample_rate), true_peak_dbtp(bus.T),
+                              float(20 * np.log10(max(peak, 1e-12))), 0.0, 0.0, 0, int((np.abs(bus) >= 1.0).sum()))
+        unmastered = levels or Levels(tuple(c[1] for c in chained), (0.0, 0.0), 0.0, 0.0)
+        return ProductionResult(bus.T, [p.T for p in placed], wet.T, report, settings, unmastered)
     mastered, mix, report, found = master([*placed, wet], settings, sample_rate, levels)
     if levels is None:
         levels = replace(found, stems=tuple(c[1] for c in chained))

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from melodex import brief as brief_mod
+from melodex.commands import output
 from melodex.commands.progress import stage_bars
 
 console = Console()
@@ -43,7 +44,14 @@ def generate(
     bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
     duration: float = typer.Option(None, help="Length in seconds (bars follow from tempo and meter); a form in "
                                    "the prompt wins over it."),
-    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+    formats: str = output.FORMATS,
+    stems: output.Stems = output.STEMS,
+    sample_rate: output.SampleRate = typer.Option(output.SampleRate("44100"), "--sample-rate",
+                                                  help="Sample rate the song is made at, in Hz."),
+    bit_depth: output.BitDepth = output.BIT_DEPTH,
+    mp3_kbps: output.Mp3Kbps = output.MP3_BITRATE,
+    lufs: float = output.LUFS,
+    no_master: bool = output.NO_MASTER,
     reference: Path = typer.Option(None, help="A recording (WAV/FLAC) of a tune: its tempo, key and melody "
                                    "are heard and the arrangement is built around it."),
 ) -> None:
@@ -53,6 +61,7 @@ def generate(
     meter, form and instruments are obeyed exactly. Run `melodex brief PROMPT` first to see what will be
     understood. Then edit the project: `melodex regen`, `retimbre`, `variation`, `history`.
     """
+    from melodex.export import parse_formats
     from melodex.files import output_dir
     from melodex.pipeline import GenerateOptions
     from melodex.pipeline import generate as run
@@ -62,7 +71,8 @@ def generate(
         seed=seed, preset=preset, guidance=guidance, temperature=temperature, scale_lock=scale_lock, timbre_cfg=cfg,
         timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
-        formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()),
+        formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value),
+        bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
         reference=str(reference) if reference else None,
     )
     with stage_bars() as progress, writing(output_dir(out) / "song.melodex"):  # a second generate there waits

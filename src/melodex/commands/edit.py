@@ -11,7 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from melodex.commands import output
 from melodex.commands.progress import stage_bars
+from melodex.export import export_take
 
 if TYPE_CHECKING:
     from melodex.edit import Session
@@ -25,7 +27,7 @@ SEED = typer.Option(None, min=0, max=2**31 - 1,
 
 def register(app: typer.Typer) -> None:
     for command in (regen, rechord, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout,
-                    undo, diff, export):
+                    undo, redo, diff, export):
         app.command(name=command.__name__.replace("_", "-"))(command)
 
 
@@ -65,7 +67,7 @@ def _done(session: Session, version: str) -> None:
 def regen(
     project: Path = PROJECT,
     section: str = typer.Argument(None, help="Section to rewrite, e.g. chorus or 'verse 2'. Or use --bars."),
-    bars: str = typer.Option(None, help="Bars to rewrite, counted from 1, inclusive: 5:8."),
+    bars: str = typer.Option(None, help="Bars to rewrite, counted from 1, inclusive: 5:8, or one bar: 3."),
     track: list[str] = typer.Option(None, help="Only these tracks (index, role or instrument); repeatable."),
     only: bool = typer.Option(False, "--only", help="Rewrite only this occurrence of a repeated section "
                               "(e.g. 'chorus 2') and unlink it from the others."),
@@ -82,7 +84,9 @@ def regen(
     """
     from melodex import edit
 
-    if (section is None) == (bars is None):
+    if section is None and bars is None:
+        raise typer.BadParameter("say what to rewrite: a SECTION (e.g. chorus) or --bars (e.g. 5:8)")
+    if section is not None and bars is not None:
         raise typer.BadParameter("give a SECTION or --bars, not both")
     if only and section is None:
         raise typer.BadParameter("--only goes with a SECTION (e.g. 'chorus 2'), not with --bars")
@@ -186,7 +190,8 @@ def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="Ne
 
 
 def transpose(project: Path = PROJECT,
-              semitones: int = typer.Argument(..., help="Semitones up (positive) or down (negative).")) -> None:
+              semitones: int = typer.Argument(..., min=-12, max=12,
+                                              help="Semitones up (positive) or down (negative), -12 to 12.")) -> None:
     """Move the whole song to another key (drums stay)."""
     from melodex import edit
 
@@ -215,7 +220,7 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
 
     with _editing(project, version) as session:
         with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-            pipeline.export_take(session.take, session.project.path.parent, session.options.formats, report)
+            export_take(session.take, session.project.path.parent, session.options.export, report)
         session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
         console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
@@ -231,6 +236,19 @@ def undo(project: Path = PROJECT) -> None:
     if parent is None:
         raise MelodexError("nothing to undo: this is the first version")
     checkout(project, parent)
+
+
+def redo(project: Path = PROJECT) -> None:
+    """Undo the last undo: go forward to the newest version made from the current one."""
+    from melodex.edit import locate_project
+    from melodex.errors import MelodexError
+    from melodex.project import Project
+
+    opened = Project.open(locate_project(project))
+    children = [h["id"] for h in opened.history if h["parent"] == opened.current]
+    if not children:
+        raise MelodexError("nothing to redo: no version was made from this one")
+    checkout(project, children[-1])
 
 
 def diff(project: Path = PROJECT,
@@ -254,16 +272,38 @@ def diff(project: Path = PROJECT,
 
 def export(
     project: Path = PROJECT,
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write into."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write into (made if missing)."),
     version: str = typer.Option(None, help="Version to export (default: current)."),
-    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+    formats: str = output.FORMATS,
+    stems: output.Stems = output.STEMS,
+    sample_rate: output.SampleRate = typer.Option(None, "--sample-rate",
+                                                  help="Resample to this rate in Hz (default: the song's)."),
+    bit_depth: output.BitDepth = output.BIT_DEPTH,
+    mp3_kbps: output.Mp3Kbps = output.MP3_BITRATE,
+    lufs: float = output.LUFS,
+    no_master: bool = output.NO_MASTER,
+    section: str = typer.Option(None, help="Only this section (e.g. chorus), as a seamless loop: its tail rings "
+                                "into its start."),
+    click: bool = typer.Option(False, "--click", help="Also write click.<format>: every beat, bar starts higher."),
+    chord_markers: bool = typer.Option(False, "--chord-markers", help="Put the chords in the MIDI marker lane too."),
 ) -> None:
-    """Write a version's mix, stems and MIDI to a folder."""
-    from melodex import pipeline
+    """Write a version's mix, stems and MIDI to a folder, in the formats and quality you need.
 
+    Examples:
+      melodex export out/song -o delivery --format wav,mp3 --bit-depth 16 --sample-rate 48000
+      melodex export out/song -o loops --section chorus --stems dry --click
+    """
+    from melodex import pipeline
+    from melodex.export import ExportOptions, parse_formats
+
+    options = ExportOptions(  # checked before anything is read or written
+        formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value) if sample_rate else None,
+        bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
+        section=section, click=click, chord_markers=chord_markers)
     session = _session(project, version)  # a reader: exporting elsewhere does not lock the project
-    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    if section is not None:
+        session.score.section(section)  # an unknown section is an error before any file is written
     with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-        files = pipeline.export_take(session.take, out, chosen, report)
+        files = export_take(session.take, out, options, report)
     for name, path in files.items():
         console.print(f"  {name:<28} {path}")

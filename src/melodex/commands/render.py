@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +14,8 @@ import numpy as np
 import typer
 
 from melodex.errors import MelodexError
+from melodex.export import stem_name, write_audio
+from melodex.files import output_dir
 from melodex.midi import read_midi
 from melodex.score import Score
 from melodex.soundfont import SoundFontSynth, SynthOptions
@@ -43,38 +44,21 @@ def _check_output(path: Path) -> None:
         raise MelodexError(f"cannot write {path}: it is a folder; give a file name such as {path / 'song.wav'}")
     if path.suffix.lower() not in AUDIO_FORMATS:
         raise MelodexError(f"cannot write {path}: the output must end in .wav or .flac")
-    if not path.parent.is_dir():
-        raise MelodexError(f"cannot write {path}: the folder {path.parent} does not exist")
+    output_dir(path.parent)  # made if missing, as every -o/--out does
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise MelodexError(f"cannot write {path}: permission denied")
 
 
 def _stems_folder(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise MelodexError(f"cannot write stems to {folder}: it is a file, not a folder")
-    if not folder.parent.is_dir():
-        raise MelodexError(f"cannot write stems to {folder}: the folder {folder.parent} does not exist")
-    try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise MelodexError(f"cannot create the stems folder {folder}: {exc.strerror or exc}") from exc
-    if not os.access(folder, os.W_OK):
-        raise MelodexError(f"cannot write stems to {folder}: permission denied")
+    output_dir(folder)
 
 
 def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    import soundfile
-
-    try:
-        soundfile.write(str(path), audio, sample_rate, subtype=AUDIO_FORMATS[path.suffix.lower()])
-    except (OSError, RuntimeError) as exc:  # libsndfile errors are RuntimeErrors
-        raise MelodexError(f"cannot write {path}: {exc}") from exc
+    write_audio(path, audio, sample_rate)
 
 
 def _stem_name(index: int, score: Score) -> str:
-    track = score.tracks[index]
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{track.role} {track.name}".lower()).strip("-")
-    return f"{index + 1:02d}-{slug or 'track'}.wav"
+    return f"{stem_name(score, index)}.wav"  # the names generate and export give stems
 
 
 def render_score_to_files(
@@ -162,8 +146,9 @@ def register(app: typer.Typer) -> None:
     @app.command("render")
     def render(
         source: Path = typer.Argument(..., help="MIDI file to render (.mid)."),
-        output: Path = typer.Option(..., "--output", "-o", help="Audio file to write (.wav or .flac)."),
-        stems: Path | None = typer.Option(None, "--stems", help="Folder for one WAV per track."),
+        output: Path = typer.Option(..., "--out", "-o", help="Audio file to write (.wav or .flac); its folder "
+                                    "is made if missing."),
+        stems: Path | None = typer.Option(None, "--stems", help="Folder for one WAV per track (made if missing)."),
         soundfont: str | None = typer.Option(
             None, "--soundfont", help="SoundFont name (FluidR3_GM, TimGM6mb, MuseScore_General) or .sf2/.sf3 path."
         ),

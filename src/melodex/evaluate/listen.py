@@ -161,7 +161,8 @@ def evaluate_take(brief: brief_mod.Brief, score: Score, events: np.ndarray, mix:
 
 def evaluate_prompt(prompt: str, options: EvalOptions, audio_path: Path | None = None) -> dict[str, Any]:
     """Generate one prompt's track and measure it; the mix is written to `audio_path` when given."""
-    from melodex.pipeline import StageClock, make_take, read_brief, write_audio
+    from melodex.export import write_audio
+    from melodex.pipeline import StageClock, make_take, read_brief
 
     generate_options = options.generate_options()
     started = time.perf_counter()

@@ -28,6 +28,7 @@ import numpy as np
 from melodex import brief as brief_mod
 from melodex import edit, pipeline
 from melodex.errors import MelodexError
+from melodex.export import export_take
 from melodex.instruments import program_name
 from melodex.project import Project, ProjectBusy, ProjectError, writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
@@ -260,7 +261,7 @@ class Studio:
             raise Busy(f"project {pid} has queued or running jobs: check out a version when they finish")
         with self.editing(pid, wait=False):
             session = self.session(pid, version)
-            pipeline.export_take(session.take, session.project.path.parent, session.options.formats)
+            export_take(session.take, session.project.path.parent, session.options.export)
             session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
         return session.version_id
 
@@ -342,7 +343,7 @@ class Studio:
         session = edit.open_session(self.ready_folder(pid), vid)
         tmp = Path(tempfile.mkdtemp(prefix=f".{vid}.", dir=target.parent))
         try:
-            pipeline.export_take(session.take, tmp, ("wav",))
+            export_take(session.take, tmp)
             (tmp / "score.json").write_text(json.dumps(score_view(session, vid)))
             spectrogram_png(session.take.mix, session.take.sample_rate, tmp / "spectrogram.png")
             try:
@@ -358,10 +359,12 @@ class Studio:
         return target
 
     def stem_file(self, pid: str, version: str | None, index: int) -> Path:
+        """Track `index`'s stem (0-based, as the API counts tracks; the file names count from 1)."""
         folder = self.version_dir(pid, version) / "stems"
-        found = sorted(folder.glob(f"{index:02d}-*.wav"))
+        tracks = len(json.loads((folder.parent / "score.json").read_text())["tracks"])
+        found = sorted(folder.glob(f"{index + 1:02d}-*.wav")) if 0 <= index < tracks else []
         if not found:
-            raise NotFound(f"no stem {index} in this version (stems: {len(list(folder.glob('*.wav')))})")
+            raise NotFound(f"no stem {index} in this version (tracks 0-{tracks - 1})")
         return found[0]
 
     def stems_zip(self, pid: str, version: str | None) -> Path:

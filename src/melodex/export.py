@@ -1,0 +1,353 @@
+"""A take's files as a producer wants them: the mix in each format, the stems, the MIDI, a click.
+
+One naming rule for stems everywhere (`generate`, `render`, `export`, the studio's zip): 1-based,
+readable, `01-melody-lead-2-sawtooth.wav`. Processed stems and the reverb return (`NN-reverb.wav`)
+add up to the mix; dry stems are the sampler's output before any effect. Every audio file carries
+the tempo and key as metadata (ID3 TBPM/TKEY in WAV and MP3, Vorbis BPM/KEY in FLAC).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soundfile as sf
+
+from melodex.errors import MelodexError
+from melodex.files import output_dir, write_atomic
+from melodex.instruments import program_name
+from melodex.score import PITCH_CLASSES, TPQ, Key, Score, Section, Tempo
+
+if TYPE_CHECKING:
+    from melodex.pipeline import Take
+
+AUDIO_FORMATS = ("wav", "flac", "mp3")
+STEM_KINDS = ("processed", "dry", "none")
+BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # FLAC holds 16 or 24
+# libsndfile's MP3 encoder takes a compression level, not a bitrate: levels measured to give each
+# constant bitrate at 44.1/48 kHz (below 32 kHz MPEG-2 halves them).
+MP3_KBPS = {96: 0.78, 128: 0.65, 160: 0.55, 192: 0.45, 224: 0.33, 256: 0.2, 320: 0.05}
+SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+LUFS_RANGE = (-40.0, -6.0)
+CLICK_HZ = (1500.0, 1000.0)  # the bar's first beat, the others
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What to write and how. Checked when made, so nothing is written for a request that would fail."""
+
+    formats: tuple[str, ...] = ("wav",)  # of the mix; stems and click use the first
+    stems: str = "processed"  # processed (sum to the mix with the reverb stem), dry (no effects), none
+    sample_rate: int | None = None  # None: the take's own
+    bit_depth: int = 24
+    mp3_kbps: int = 320
+    lufs: float | None = None  # None: the take's master; else mastered again to this loudness
+    master: bool = True  # False: the mix as it enters the master (no loudness, glue or limiter)
+    chord_markers: bool = False  # the chords in the MIDI file's marker lane too
+    click: bool = False  # a click track on every beat (first beat of a bar higher)
+    section: str | None = None  # one section only, as a seamless loop
+
+    def __post_init__(self) -> None:
+        if not self.formats:
+            raise MelodexError(f"name at least one audio format: {', '.join(AUDIO_FORMATS)}")
+        for fmt in self.formats:
+            if fmt not in AUDIO_FORMATS:
+                raise MelodexError(f"audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}")
+        if self.stems not in STEM_KINDS:
+            raise MelodexError(f"stems {self.stems!r}: use one of {', '.join(STEM_KINDS)}")
+        if self.sample_rate is not None and self.sample_rate not in SAMPLE_RATES:
+            raise MelodexError(f"sample rate {self.sample_rate}: use one of {', '.join(map(str, SAMPLE_RATES))} Hz")
+        if self.bit_depth not in BIT_DEPTHS:
+            raise MelodexError(f"bit depth {self.bit_depth}: use 16, 24 or 32 (float)")
+        if self.bit_depth == 32 and "flac" in self.formats:
+            raise MelodexError("FLAC holds 16 or 24 bits: choose bit depth 16 or 24, or another format")
+        if self.mp3_kbps not in MP3_KBPS:
+            raise MelodexError(f"MP3 bitrate {self.mp3_kbps} kbps: use one of {', '.join(map(str, MP3_KBPS))}")
+        if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
+            raise MelodexError(f"loudness {self.lufs:g} LUFS is outside {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}")
+        if self.lufs is not None and not self.master:
+            raise MelodexError("a loudness target needs the master: give a LUFS target or no master, not both")
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """'wav, FLAC' -> ('wav', 'flac'), duplicates dropped (checked by ExportOptions)."""
+    return tuple(dict.fromkeys(f.strip().lower().lstrip(".") for f in text.split(",") if f.strip()))
+
+
+# -- names ------------------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def stem_name(score: Score, index: int) -> str:
+    """'01-melody-lead-2-sawtooth': 1-based, the role, then the track's name or instrument (once)."""
+    track = score.tracks[index]
+    role, what = _slug(track.role), _slug(track.name or program_name(track.program))
+    label = what if what.split("-")[0] == role else "-".join(p for p in (role, what) if p)
+    return f"{index + 1:02d}-{label or 'track'}"
+
+
+def stem_names(score: Score) -> list[str]:
+    return [stem_name(score, i) for i in range(len(score.tracks))]
+
+
+# -- audio files ------------------------------------------------------------------------------------
+
+
+def key_tag(key: Key) -> str:
+    """The key as ID3's TKEY and DJ software write it: 'Fm', 'Bb', 'C#m'."""
+    return PITCH_CLASSES[key.tonic] + ("m" if key.mode == "minor" else "")
+
+
+def write_audio(path: Path, audio: np.ndarray, sample_rate: int, bit_depth: int = 24, mp3_kbps: int = 320,
+                tags: dict[str, str] | None = None) -> Path:
+    """Write (frames, 2) audio as WAV, FLAC or MP3 (from the suffix), with `tags` ('bpm', 'key', 'title')."""
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in AUDIO_FORMATS:
+        raise MelodexError(f"cannot write {path.name}: use .wav, .flac or .mp3")
+    kwargs: dict = {}
+    if fmt == "mp3":
+        kwargs = {"subtype": "MPEG_LAYER_III", "compression_level": MP3_KBPS[mp3_kbps], "bitrate_mode": "CONSTANT"}
+    else:
+        kwargs = {"subtype": BIT_DEPTHS[bit_depth]}
+    signal = np.asarray(audio, dtype=np.float32)
+    if not (fmt == "wav" and bit_depth == 32):
+        signal = np.clip(signal, -1.0, 1.0)  # only float WAV holds more than full scale
+
+    def write(tmp: Path) -> None:
+        sf.write(tmp, signal, sample_rate, format=fmt.upper(), **kwargs)
+        if tags:
+            _tag(tmp, fmt, tags)
+
+    try:  # to a temporary name, renamed when complete: a crash never leaves half a file, links are replaced
+        write_atomic(path, write)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise MelodexError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def _tag(path: Path, fmt: str, tags: dict[str, str]) -> None:
+    """BPM, key and title as the format's usual tags, which DAWs and DJ software read."""
+    from mutagen.id3 import ID3, TBPM, TIT2, TKEY
+
+    frames = {"bpm": TBPM, "key": TKEY, "title": TIT2}
+    if fmt == "flac":
+        from mutagen.flac import FLAC
+
+        flac = FLAC(path)
+        for name, value in tags.items():
+            flac[name.upper()] = value
+        if "key" in tags:
+            flac["INITIALKEY"] = tags["key"]
+        flac.save()
+        return
+    if fmt == "wav":
+        from mutagen.wave import WAVE
+
+        wave = WAVE(path)
+        if wave.tags is None:
+            wave.add_tags()
+        id3 = wave.tags
+    else:
+        id3 = ID3()
+    assert id3 is not None
+    for name, value in tags.items():
+        id3.add(frames[name](encoding=3, text=value))
+    if fmt == "wav":
+        wave.save()
+    else:
+        id3.save(path)
+
+
+def click_track(score: Score, sample_rate: int, length: int) -> np.ndarray:
+    """(frames, 2): a short tick on every beat of the meter, the first beat of each bar higher."""
+    ticks, accents = [], []
+    starts = score.bar_starts()
+    for first, last in itertools.pairwise(starts):
+        beat = TPQ * 4 // score.meter_at(first).denominator
+        for tick in range(first, last, beat):
+            ticks.append(tick)
+            accents.append(tick == first)
+    out = np.zeros(length, dtype=np.float32)
+    n = int(0.03 * sample_rate)
+    envelope = np.exp(-np.arange(n) / (0.006 * sample_rate)).astype(np.float32)
+    for seconds, accent in zip(score.seconds_at(np.asarray(ticks, dtype=np.int64)), accents, strict=True):
+        at = round(seconds * sample_rate)
+        hz = CLICK_HZ[0] if accent else CLICK_HZ[1]
+        blip = 0.5 * envelope * np.sin(2 * np.pi * hz * np.arange(n) / sample_rate).astype(np.float32)
+        end = min(length, at + n)
+        if at < end:
+            out[at:end] += blip[: end - at]
+    return np.repeat(out[:, None], 2, axis=1)
+
+
+# -- what to write ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Audio:
+    mix: np.ndarray
+    stems: list[np.ndarray]  # one per track
+    reverb: np.ndarray | None  # the return that makes processed stems sum to the mix
+    score: Score
+    first_frame: int = 0  # where in the song the audio starts (a section loop)
+
+
+def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None = None,
+              score: Score | None = None) -> _Audio:
+    """The take's audio as `options` ask: the stored mix and stems, or produced again."""
+    from melodex import pipeline
+    from melodex.production import Levels, MixSettings, produce
+
+    score = score or take.score
+    stored = window is None and options.master and options.lufs is None and options.stems != "dry"
+    if stored:
+        stems = [take.stems[i] for i in range(len(score.tracks))]
+        total = np.zeros_like(take.mix)
+        for stem in stems:
+            total[: len(stem)] += stem[: len(total)]
+        return _Audio(take.mix, stems, take.mix - total, score)
+    dry = pipeline.perform_tracks(score, take.samplesets, take.sample_rate, window)
+    settings = MixSettings(**take.settings["mix"])
+    if options.lufs is not None:
+        settings = replace(settings, target_lufs=options.lufs)
+    levels = None
+    if window is not None and "levels" in take.settings and options.lufs is None:
+        levels = Levels.from_json(take.settings["levels"])  # a stretch at the song's own gains
+    produced = produce(dry, [t.role for t in score.tracks], settings, take.sample_rate,
+                       [t.program for t in score.tracks], levels=levels, mastering=options.master)
+    stems = dry if options.stems == "dry" else produced.stems
+    reverb = None if options.stems == "dry" else produced.reverb_return
+    return _Audio(produced.mix, [np.asarray(s, dtype=np.float32) for s in stems], reverb, score,
+                  window[0] if window else 0)
+
+
+def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
+    """One section as a seamless loop: its notes alone, rendered with their tails, the tail folded onto
+    the start (what plays from the section's end onwards rings into its next repeat)."""
+    score = take.score
+    starts = score.bar_starts()
+    first_tick, last_tick = starts[section.start_bar], starts[min(section.end_bar, len(starts) - 1)]
+    part = score.copy()
+    for track in part.tracks:
+        if len(track.notes):
+            track.notes = track.notes[(track.notes[:, 0] >= first_tick) & (track.notes[:, 0] < last_tick)]
+    rate = take.sample_rate
+    seconds = score.seconds_at(np.array([first_tick, last_tick]))
+    start, end = round(seconds[0] * rate), round(seconds[1] * rate)
+    from melodex.pipeline import RING_S
+    from melodex.sampler import stem_length
+
+    stop = min(stem_length(score, rate), end + int(RING_S * rate))
+    audio = _produced(take, options, (start, max(stop, end)), part)
+    period = end - start
+
+    def folded(signal: np.ndarray) -> np.ndarray:
+        out = np.zeros((period, *signal.shape[1:]), dtype=np.float32)
+        for offset in range(0, len(signal), period):
+            piece = signal[offset : offset + period]
+            out[: len(piece)] += piece
+        return out
+
+    return _Audio(folded(audio.mix), [folded(s) for s in audio.stems],
+                  None if audio.reverb is None else folded(audio.reverb), part, start)
+
+
+def _resampled(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
+    if rate == target:
+        return audio
+    from math import gcd
+
+    import scipy.signal
+
+    divisor = gcd(rate, target)
+    return scipy.signal.resample_poly(audio, target // divisor, rate // divisor, axis=0).astype(np.float32)
+
+
+def export_take(take: Take, out_dir: Path, options: ExportOptions | None = None,
+                progress: Callable[[float], None] | None = None) -> dict[str, Path]:
+    """Write the mix in each format, the stems, the MIDI (and a click) into out_dir; returns what was written.
+
+    Stems from an earlier export that this one does not write again are removed, so the stems folder
+    always holds one consistent set.
+    """
+    from melodex.midi import midi_bytes
+
+    options = options or ExportOptions()
+    report = progress or (lambda _: None)
+    score = take.score
+    section = score.section(options.section) if options.section else None
+    output_dir(out_dir)
+    audio = _loop(take, options, section) if section is not None else _produced(take, options)
+    report(0.3)
+    rate = options.sample_rate or take.sample_rate
+    tags = {"bpm": f"{score.bpm:g}", "key": key_tag(score.key)}
+    stem_format = options.formats[0]
+    jobs: dict[str, tuple[Path, np.ndarray]] = {
+        f"mix.{fmt}": (out_dir / f"mix.{fmt}", audio.mix) for fmt in options.formats}
+    stems_dir = out_dir / "stems"
+    if options.stems != "none":
+        output_dir(stems_dir, inside=out_dir)
+        names = stem_names(score)
+        for name, stem in zip(names, audio.stems, strict=True):
+            jobs[f"stem {name}"] = (stems_dir / f"{name}.{stem_format}", stem)
+        if audio.reverb is not None:
+            name = f"{len(names) + 1:02d}-reverb"
+            jobs[f"stem {name}"] = (stems_dir / f"{name}.{stem_format}", audio.reverb)
+    if options.click:
+        jobs["click"] = (out_dir / f"click.{stem_format}", click_track(score, take.sample_rate, len(audio.mix)) if
+                         section is None else _click_loop(score, take.sample_rate, audio))
+    if stems_dir.is_dir() and not stems_dir.is_symlink():
+        keep = {path for path, _ in jobs.values()}
+        for old in stems_dir.iterdir():
+            if old.is_file() and old not in keep and old.suffix.lstrip(".") in AUDIO_FORMATS:
+                old.unlink()  # another version's or format's stems: the folder holds one set
+    files: dict[str, Path] = {}
+    # The encoders release the GIL: two threads use both cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        written = {key: pool.submit(write_audio, path, _resampled(signal, take.sample_rate, rate), rate,
+                                    options.bit_depth, options.mp3_kbps, tags)
+                   for key, (path, signal) in jobs.items()}
+        for done, (key, job) in enumerate(written.items()):
+            files[key] = job.result()
+            report(0.3 + 0.65 * (done + 1) / len(written))
+    midi_score = _section_score(score, section) if section is not None else score
+    data = midi_bytes(midi_score, options.chord_markers)
+    midi_path = write_atomic(out_dir / "song.mid", lambda tmp: tmp.write_bytes(data))
+    files["midi"] = midi_path
+    report(1.0)
+    return files
+
+
+def _click_loop(score: Score, rate: int, audio: _Audio) -> np.ndarray:
+    whole = click_track(score, rate, audio.first_frame + len(audio.mix))
+    return whole[audio.first_frame :]
+
+
+def _section_score(score: Score, section: Section) -> Score:
+    """The section alone, moved to the start: its notes, chords, tempo and meter."""
+    starts = score.bar_starts()
+    first, last = starts[section.start_bar], starts[min(section.end_bar, len(starts) - 1)]
+    part = score.copy()
+    for track in part.tracks:
+        if len(track.notes):
+            keep = (track.notes[:, 0] >= first) & (track.notes[:, 0] < last)
+            track.notes = track.notes[keep].copy()
+            track.notes[:, 0] -= first
+    # The tempo and meter in force at the section's start, then the changes inside it.
+    part.tempos = [Tempo(score.tempo_at(first))] + [replace(t, tick=t.tick - first) for t in score.tempos
+                                                    if first < t.tick < last]
+    part.time_signatures = [replace(score.meter_at(first), tick=0)] + [
+        replace(m, tick=m.tick - first) for m in score.time_signatures if first < m.tick < last]
+    part.chords = [replace(c, tick=c.tick - first) for c in score.chords if first <= c.tick < last]
+    part.sections = [Section(section.name, 0, section.n_bars)]
+    part.n_bars = section.n_bars
+    return part

@@ -1,0 +1,71 @@
+"""The CLI's conventions: --version, choices listed, targets and bounds said clearly, redo, diff of growth."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from melodex import edit, pipeline
+from melodex.cli import app
+from melodex.errors import MelodexError
+from melodex.project import Project
+
+PROMPT = "lo-fi piano and bass, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def generated(tiny_models_module, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli") / "song"
+    pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
+    return folder
+
+
+@pytest.fixture
+def song(generated, tiny_models, tmp_path):
+    shutil.copytree(generated, tmp_path / "song")
+    return tmp_path / "song"
+
+
+def test_version_and_choices() -> None:
+    import melodex
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"melodex {melodex.__version__}"
+    shown = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"}).output
+    assert "processed|dry|none" in shown and "16|24|32" in shown and "96|128|160|192|224|256|320" in shown
+
+
+def test_targets_and_bounds_are_said_clearly(song) -> None:
+    result = runner.invoke(app, ["regen", str(song)])
+    assert result.exit_code == 2 and "say what to rewrite" in result.output
+    result = runner.invoke(app, ["regen", str(song), "chorus", "--bars", "2:3"])
+    assert result.exit_code == 2 and "not both" in result.output
+    result = runner.invoke(app, ["transpose", str(song), "20"])
+    assert result.exit_code == 2 and "less than or equal to 12" in result.output
+    assert edit.parse_bars("3", 5) == (2, 3) and edit.parse_bars("2:4", 5) == (1, 4)
+    with pytest.raises(MelodexError, match="bars 1-5"):
+        edit.parse_bars("6", 5)
+
+
+def test_export_refuses_a_bad_format_before_writing(song, tmp_path) -> None:
+    result = runner.invoke(app, ["export", str(song), "-o", str(tmp_path / "out"), "--format", "wav,ogg"])
+    assert result.exit_code != 0 and "'ogg'" in str(result.exception or result.output)
+    assert not (tmp_path / "out").exists()
+
+
+def test_undo_then_redo_and_diff_counts_growth(song) -> None:
+    session = edit.open_session(song)
+    edit.extend(session, 1, 5)
+    assert runner.invoke(app, ["undo", str(song)]).exit_code == 0
+    assert Project.open(song / "song.melodex").current == "0001"
+    assert runner.invoke(app, ["redo", str(song)]).exit_code == 0
+    opened = Project.open(song / "song.melodex")
+    assert opened.current == "0002"
+    lines = edit.diff(opened, "0001", "0002")
+    changed = next(line for line in lines if line.startswith("audio differs"))
+    assert "(0% of samples)" not in changed and any(line.startswith("length") for line in lines)
+    result = runner.invoke(app, ["redo", str(song)])
+    assert result.exit_code == 1 or "nothing to redo" in str(result.exception)
