@@ -30,6 +30,11 @@ def wait_for(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
+def detail(response, status: int) -> str:
+    assert response.status_code == status, response.text
+    return response.json()["detail"]
+
+
 @pytest.fixture
 def client(tiny_models, tmp_path):
     app = create_app(ServerOptions(data_dir=tmp_path / "data", cpu_threads=None))
@@ -118,10 +123,6 @@ def test_progress_streams_as_server_sent_events(client, song) -> None:
 
 @pytest.mark.slow
 def test_bad_requests_are_4xx_with_a_message(client, song) -> None:
-    def detail(response, status: int) -> str:
-        assert response.status_code == status, response.text
-        return response.json()["detail"]
-
     assert "prompt is empty" in detail(client.post("/api/projects", json={"prompt": "  "}), 400)
     assert "2000" in detail(client.post("/api/projects", json={"prompt": "piano " * 400}), 400)
     assert "preset" in detail(client.post("/api/projects", json={"prompt": "piano", "preset": "loud"}), 400)
@@ -225,3 +226,47 @@ def test_edits_wait_in_order_and_checkout_waits_for_them(client, song) -> None:
     assert done["result"] == {"version": "0003", "edit": "regen chorus tracks piano"}
     history = client.get(f"/api/projects/{song}/versions").json()["versions"]
     assert [(v["id"], v["parent"]) for v in history] == [("0001", None), ("0002", "0001"), ("0003", "0002")]
+
+
+@pytest.mark.slow
+def test_tempo_and_transpose_edits_and_downloads_in_every_format(client, song) -> None:
+    for path, body, edit_text in (("tempo", {"bpm": 90}, "set tempo 90 BPM"), ("transpose", {"semitones": -3},
+                                                                                "transpose -3")):
+        job = client.post(f"/api/projects/{song}/{path}", json=body)
+        assert job.status_code == 202, job.text
+        done = wait_for(client, job.json()["id"])
+        assert done["status"] == "done" and done["result"]["edit"] == edit_text, done
+    view = client.get(f"/api/projects/{song}/versions/current/score.json").json()
+    assert view["bpm"] == 90 and view["key"] == "A major"
+    assert client.post(f"/api/projects/{song}/tempo", json={"bpm": 500}).status_code == 422
+    assert client.post(f"/api/projects/{song}/transpose", json={"semitones": 20}).status_code == 422
+    for fmt, media in (("wav", "audio/wav"), ("flac", "audio/flac"), ("mp3", "audio/mpeg")):
+        response = client.get(f"/api/projects/{song}/versions/current/mix.{fmt}")
+        assert response.status_code == 200 and response.headers["content-type"] == media
+        audio, rate = soundfile.read(io.BytesIO(response.content))
+        assert rate == 22050 and len(audio) > rate
+        head = client.head(f"/api/projects/{song}/versions/current/mix.{fmt}")
+        assert head.status_code == 200 and head.content == b"" and head.headers["content-type"] == media
+    assert "no job" in detail(client.post("/api/jobs/nosuchjob/cancel"), 404)
+    finished = client.get("/api/jobs", params={"project": song}).json()[0]
+    assert "only queued or running" in detail(client.post(f"/api/jobs/{finished['id']}/cancel"), 409)
+    assert client.delete(f"/api/projects/{song}").status_code == 204
+    assert client.get(f"/api/projects/{song}").status_code == 404
+    assert all(p["id"] != song for p in client.get("/api/projects").json())
+
+
+def test_the_schema_types_every_route_and_its_errors(client) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    mix = paths["/api/projects/{pid}/versions/{version}/mix.mp3"]
+    assert "audio/mpeg" in mix["get"]["responses"]["200"]["content"]
+    assert "audio/midi" in paths["/api/projects/{pid}/versions/{version}/song.mid"]["get"]["responses"]["200"][
+        "content"]
+    job = paths["/api/jobs/{job_id}"]["get"]["responses"]
+    assert job["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobOut"}
+    assert {"400", "404", "409", "422"} <= set(job)
+    statuses = schema["components"]["schemas"]["JobOut"]["properties"]["status"]
+    assert statuses["enum"] == ["queued", "running", "done", "failed"]
+    tempo = schema["components"]["schemas"]["TempoRequest"]["properties"]["bpm"]
+    assert (tempo["minimum"], tempo["maximum"]) == (20, 300)
+    assert "delete" in paths["/api/projects/{pid}"] and "/api/jobs/{job_id}/cancel" in paths

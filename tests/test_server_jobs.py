@@ -145,3 +145,32 @@ def test_server_restart_keeps_projects_and_reports_interrupted_jobs(tiny_models,
         assert client.get(f"/api/jobs/{made['job']['id']}").json()["result"]["version"] == "0001"
         audio = client.get(f"/api/projects/{made['project']}/versions/1/mix.wav")
         assert audio.status_code == 200 and len(audio.content) > 1000
+
+
+def test_cancel_a_queued_job_and_a_running_one_before_it_writes(tmp_path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    started = threading.Event()
+    wrote: list[str] = []
+
+    def handler(job, progress):
+        started.set()
+        for step in range(1000):  # composing: cancellable at every report
+            progress("compose", step / 1000)
+            time.sleep(0.01)
+        progress("write", 0.5)
+        wrote.append(job.id)
+        return {}
+
+    running, queued = store.submit("p", "work", {}), store.submit("p", "work", {})
+    worker = Worker(store, {"work": handler}, poll_seconds=0.01)
+    worker.start()
+    try:
+        assert started.wait(10)
+        assert worker.cancel(queued.id) and store.get(queued.id).status == "failed"
+        assert worker.cancel(running.id)
+        wait(lambda: store.get(running.id).status == "failed")
+        assert store.get(running.id).error == store.get(queued.id).error == "cancelled"
+        assert not worker.cancel(running.id)  # finished: nothing to cancel
+    finally:
+        assert worker.stop()
+    assert wrote == []

@@ -16,12 +16,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,7 +30,7 @@ from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError
 from melodex.instruments import ALIASES
-from melodex.score import MAX_BARS
+from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.jobs import JobStore, Worker
 from melodex.server.studio import FORM_SECTIONS, SAMPLE_RATES, Busy, FormSection, NotFound, Studio
 
@@ -129,8 +129,58 @@ class ExtendRequest(Body):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
+class TempoRequest(Body):
+    bpm: float = Field(ge=MIN_BPM, le=MAX_BPM, description="the new tempo in BPM; the notes stay")
+
+
+class TransposeRequest(Body):
+    semitones: int = Field(ge=-12, le=12, description="semitones up (positive) or down (negative); drums stay")
+
+
 class CheckoutRequest(Body):
     version: str = Field(max_length=16)
+
+
+# -- responses --------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """Every error: what is wrong and what to do, in one sentence."""
+
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request cannot be done as asked (the message says why)"},
+    401: {"model": Problem, "description": "This server needs its token"},
+    404: {"model": Problem, "description": "No such project, version, job or file"},
+    409: {"model": Problem, "description": "Not now: the project or job is busy or finished"},
+    413: {"model": Problem, "description": "Request body too large"},
+    422: {"model": Problem, "description": "A field is missing, of the wrong type or out of range"},
+}
+
+
+class JobOut(BaseModel):
+    """A queued, running or finished job (`fraction` is the share done of `stage`)."""
+
+    id: str
+    project: str
+    kind: Literal["generate", "regen", "retimbre", "rerender", "variation", "extend", "tempo", "transpose"]
+    params: dict[str, Any]
+    status: Literal["queued", "running", "done", "failed"]
+    stage: str
+    fraction: float = Field(ge=0, le=1)
+    error: str | None
+    result: dict[str, Any] | None
+    created: float
+    started: float | None
+    finished: float | None
+    queue_position: int | None = Field(None, ge=1)
+
+
+def file_response(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a route that answers with a file."""
+    return {200: {"content": {media_type: {}}, "description": what}}
 
 
 # -- safety: token, host and body size, before anything else sees the request ---------------------
@@ -258,7 +308,7 @@ def create_app(options: ServerOptions) -> FastAPI:
 
     app = FastAPI(title="Melodex Studio", version=melodex.__version__,
                   description="Generate, listen, regenerate sections and undo. Every change is a queued job.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan, responses=ERRORS)
     app.state.store, app.state.studio, app.state.worker = store, studio, worker
 
     @app.exception_handler(MelodexError)
@@ -306,16 +356,34 @@ def create_app(options: ServerOptions) -> FastAPI:
         opened = studio.open_project(pid)
         return {"current": opened.current, "versions": opened.history}
 
-    @app.get("/api/jobs")
+    @app.get("/api/jobs", response_model=list[JobOut])
     def jobs(project: str | None = None) -> list[dict[str, Any]]:
         return [j.to_json() for j in store.jobs(project)]
 
-    @app.get("/api/jobs/{job_id}")
+    @app.get("/api/jobs/{job_id}", response_model=JobOut)
     def job(job_id: str) -> dict[str, Any]:
         found = store.get(job_id)
         if found is None:
             raise NotFound(f"no job {job_id!r}")
         return found.to_json()
+
+    @app.post("/api/jobs/{job_id}/cancel", response_model=JobOut)
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Cancel a queued job, or a running one before it starts writing (the project is then unchanged)."""
+        found = store.get(job_id)
+        if found is None:
+            raise NotFound(f"no job {job_id!r}")
+        if not worker.cancel(job_id):
+            raise Busy(f"job {job_id} is {found.status}: only queued or running jobs can be cancelled")
+        current = store.get(job_id)
+        assert current is not None
+        return current.to_json()
+
+    @app.delete("/api/projects/{pid}", status_code=204)
+    def delete_project(pid: str) -> Response:
+        """Delete a project and everything of it (files, versions, jobs)."""
+        studio.delete(pid)
+        return Response(status_code=204)
 
     @app.get("/api/jobs/{job_id}/events")
     async def job_events(job_id: str) -> StreamingResponse:
@@ -383,6 +451,16 @@ def create_app(options: ServerOptions) -> FastAPI:
     def extend(pid: str, body: ExtendRequest) -> JSONResponse:
         return queued(studio.submit_edit(pid, "extend", body.model_dump()))
 
+    @app.post("/api/projects/{pid}/tempo", status_code=202)
+    def tempo(pid: str, body: TempoRequest) -> JSONResponse:
+        """Play the same notes at another tempo (a new version)."""
+        return queued(studio.submit_edit(pid, "tempo", body.model_dump()))
+
+    @app.post("/api/projects/{pid}/transpose", status_code=202)
+    def transpose(pid: str, body: TransposeRequest) -> JSONResponse:
+        """Move the song to another key (a new version); drums stay."""
+        return queued(studio.submit_edit(pid, "transpose", body.model_dump()))
+
     @app.post("/api/projects/{pid}/checkout")
     def checkout(pid: str, body: CheckoutRequest) -> dict[str, str]:
         """Make a version current (undo / redo); nothing is deleted."""
@@ -402,20 +480,36 @@ def create_app(options: ServerOptions) -> FastAPI:
         return FileResponse(resolved, media_type=media_type, filename=filename,
                             headers={"Cache-Control": "no-cache"})
 
-    @app.get("/api/projects/{pid}/versions/{version}/mix.wav")
+    @app.get("/api/projects/{pid}/versions/{version}/mix.wav", response_class=FileResponse,
+             responses=file_response("audio/wav", "The mix, 24-bit WAV"))
     def mix(pid: str, version: str) -> FileResponse:
         return file(studio.version_dir(pid, version) / "mix.wav", "audio/wav")
 
-    @app.get("/api/projects/{pid}/versions/{version}/stems/{index}.wav")
+    @app.get("/api/projects/{pid}/versions/{version}/mix.flac", response_class=FileResponse,
+             responses=file_response("audio/flac", "The mix, 24-bit FLAC with BPM and key tags"))
+    def mix_flac(pid: str, version: str) -> FileResponse:
+        """The mix as 24-bit FLAC, with BPM and key tags."""
+        return file(studio.mix_file(pid, version, "flac"), "audio/flac", filename=f"{pid}-{version}.flac")
+
+    @app.get("/api/projects/{pid}/versions/{version}/mix.mp3", response_class=FileResponse,
+             responses=file_response("audio/mpeg", "The mix, 320 kbps MP3 with BPM and key tags"))
+    def mix_mp3(pid: str, version: str) -> FileResponse:
+        """The mix as 320 kbps MP3, with BPM and key tags."""
+        return file(studio.mix_file(pid, version, "mp3"), "audio/mpeg", filename=f"{pid}-{version}.mp3")
+
+    @app.get("/api/projects/{pid}/versions/{version}/stems/{index}.wav", response_class=FileResponse,
+             responses=file_response("audio/wav", "One track's stem (0-based track index)"))
     def stem(pid: str, version: str, index: int) -> FileResponse:
         path = studio.stem_file(pid, version, index)
         return file(path, "audio/wav", filename=path.name)
 
-    @app.get("/api/projects/{pid}/versions/{version}/stems.zip")
+    @app.get("/api/projects/{pid}/versions/{version}/stems.zip", response_class=FileResponse,
+             responses=file_response("application/zip", "Every stem and the reverb return; they add up to the mix"))
     def stems(pid: str, version: str) -> FileResponse:
         return file(studio.stems_zip(pid, version), "application/zip", filename=f"{pid}-stems.zip")
 
-    @app.get("/api/projects/{pid}/versions/{version}/song.mid")
+    @app.get("/api/projects/{pid}/versions/{version}/song.mid", response_class=FileResponse,
+             responses=file_response("audio/midi", "The MIDI file: instrument track names, section markers, CC7/CC10"))
     def midi(pid: str, version: str) -> FileResponse:
         return file(studio.version_dir(pid, version) / "song.mid", "audio/midi", filename=f"{pid}.mid")
 
@@ -424,14 +518,22 @@ def create_app(options: ServerOptions) -> FastAPI:
         """The notes in seconds (start, duration, pitch, velocity) per track, sections and bar lines."""
         return file(studio.version_dir(pid, version) / "score.json", "application/json")
 
-    @app.get("/api/projects/{pid}/versions/{version}/spectrogram.png")
+    @app.get("/api/projects/{pid}/versions/{version}/spectrogram.png", response_class=FileResponse,
+             responses=file_response("image/png", "A log-frequency spectrogram of the mix"))
     def spectrogram(pid: str, version: str) -> FileResponse:
         return file(studio.version_dir(pid, version) / "spectrogram.png", "image/png")
 
-    @app.get("/api/projects/{pid}/project.zip")
+    @app.get("/api/projects/{pid}/project.zip", response_class=FileResponse,
+             responses=file_response("application/zip", "The project folder with every version"))
     def project_zip(pid: str) -> FileResponse:
         """The whole project folder: current files and song.melodex with every version."""
         return file(studio.project_zip(pid), "application/zip", filename=f"melodex-{pid}.zip")
+
+    # HEAD on every file: its size and type without the body (a link checker, a player deciding to fetch).
+    from fastapi.routing import APIRoute
+
+    for route in [r for r in app.routes if isinstance(r, APIRoute) and r.response_class is FileResponse]:
+        app.add_api_route(route.path, route.endpoint, methods=["HEAD"], include_in_schema=False)
 
     # -- the page --------------------------------------------------------------------------------
 

@@ -25,6 +25,13 @@ log = logging.getLogger("melodex.server")
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 INTERRUPTED = "interrupted: the server stopped while this job was running; submit it again"
+CANCELLED = "cancelled"
+# A running job can be cancelled until it starts writing: a cancelled edit leaves the project as it was.
+UNSTOPPABLE_STAGES = ("write", "preview")
+
+
+class JobCancelled(MelodexError):
+    """A running job was asked to stop; raised from its progress callback."""
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -175,6 +182,19 @@ class JobStore:
                              (RUNNING, time.time(), row[0], QUEUED))
         return self.get(row[0])
 
+    def cancel_queued(self, job_id: str) -> bool:
+        """Cancel a job that has not started; False if it is running or finished."""
+        with self._lock:
+            cursor = self._db.execute("UPDATE jobs SET status=?, error=?, finished=? WHERE id=? AND status=?",
+                                      (FAILED, CANCELLED, time.time(), job_id, QUEUED))
+            return cursor.rowcount == 1
+
+    def delete_project(self, project: str) -> None:
+        """Forget a project and its finished jobs."""
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE project=?", (project,))
+            self._db.execute("DELETE FROM projects WHERE id=?", (project,))
+
     def progress(self, job_id: str, stage: str, fraction: float) -> None:
         self._update("UPDATE jobs SET stage=?, fraction=? WHERE id=?", (stage, float(fraction), job_id))
 
@@ -222,6 +242,25 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.current: str | None = None
+        self._cancelled: set[str] = set()
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a queued job, or the running one at its next progress report before it writes; False if the
+        job is finished (or unknown)."""
+        if self.store.cancel_queued(job_id):
+            return True
+        if job_id == self.current:
+            self._cancelled.add(job_id)
+            return True
+        return False
+
+    def _report(self, job: Job) -> Progress:
+        def report(stage: str, fraction: float) -> None:
+            if job.id in self._cancelled and stage not in UNSTOPPABLE_STAGES:
+                raise JobCancelled(CANCELLED)
+            self.store.progress(job.id, stage, fraction)
+
+        return report
 
     def start(self) -> None:
         if self._thread is None:
@@ -257,7 +296,7 @@ class Worker:
         try:
             if handler is None:
                 raise MelodexError(f"unknown job kind {job.kind!r}")
-            result = handler(job, lambda stage, fraction: self.store.progress(job.id, stage, fraction))
+            result = handler(job, self._report(job))
         except MelodexError as exc:
             self.store.fail(job.id, str(exc))
         except Exception as exc:  # a bug, not bad input: keep the worker alive and say what happened
@@ -267,3 +306,4 @@ class Worker:
             self.store.finish(job.id, result)
         finally:
             self.current = None
+            self._cancelled.discard(job.id)

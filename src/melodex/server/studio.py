@@ -192,7 +192,8 @@ class Studio:
 
     def handlers(self) -> dict[str, Any]:
         return {"generate": self.run_generate, "regen": self.run_regen, "retimbre": self.run_retimbre,
-                "rerender": self.run_rerender, "variation": self.run_variation, "extend": self.run_extend}
+                "rerender": self.run_rerender, "variation": self.run_variation, "extend": self.run_extend,
+                "tempo": self.run_tempo, "transpose": self.run_transpose}
 
     def run_generate(self, job: Job, progress: Progress) -> dict[str, Any]:
         folder = self.folder(job.project)
@@ -253,6 +254,12 @@ class Studio:
         return self._edit(job, progress, lambda s: edit.extend(s, job.params["bars"],
                                                                self._seed(s, job.params.get("seed"))))
 
+    def run_tempo(self, job: Job, progress: Progress) -> dict[str, Any]:
+        return self._edit(job, progress, lambda s: edit.set_tempo(s, job.params["bpm"]))
+
+    def run_transpose(self, job: Job, progress: Progress) -> dict[str, Any]:
+        return self._edit(job, progress, lambda s: edit.transpose(s, job.params["semitones"]))
+
     # -- requests answered at once ----------------------------------------------------------------
 
     def checkout(self, pid: str, version: str) -> str:
@@ -264,6 +271,17 @@ class Studio:
             export_take(session.take, session.project.path.parent, session.options.export)
             session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
         return session.version_id
+
+    def delete(self, pid: str) -> None:
+        """Remove a project: its folder, its cached views and its jobs. Refused while a job of it is queued or
+        running (cancel those first)."""
+        folder = self.folder(pid)
+        if any(j.active for j in self.store.jobs(pid, limit=1000)):
+            raise Busy(f"project {pid} has queued or running jobs: cancel them (POST /api/jobs/<id>/cancel) first")
+        with self.editing(pid, wait=False):
+            shutil.rmtree(self.cache_dir / pid, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            self.store.delete_project(pid)
 
     def undo(self, pid: str) -> str:
         project = self.open_project(pid)
@@ -366,6 +384,19 @@ class Studio:
         if not found:
             raise NotFound(f"no stem {index} in this version (tracks 0-{tracks - 1})")
         return found[0]
+
+    def mix_file(self, pid: str, version: str | None, fmt: str) -> Path:
+        """The version's mix as WAV, FLAC or MP3 (made once, with its tempo and key tags)."""
+        from melodex.export import key_tag, write_audio
+
+        folder = self.version_dir(pid, version)
+        path = folder / f"mix.{fmt}"
+        if not path.is_file():
+            session = edit.open_session(self.ready_folder(pid), folder.name)
+            score = session.score
+            write_audio(path, session.take.mix, session.take.sample_rate,
+                        tags={"bpm": f"{score.bpm:g}", "key": key_tag(score.key)})
+        return path
 
     def stems_zip(self, pid: str, version: str | None) -> Path:
         folder = self.version_dir(pid, version)

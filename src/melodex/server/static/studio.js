@@ -189,7 +189,7 @@ function showJob(job) {
   if (!job) { box.hidden = true; return; }
   box.hidden = false;
   const what = {generate: "Generating", regen: "Regenerating", retimbre: "New timbre", rerender: "Re-rendering",
-    variation: "Variation", extend: "Extending"}[job.kind] || job.kind;
+    variation: "Variation", extend: "Extending", tempo: "New tempo", transpose: "Transposing"}[job.kind] || job.kind;
   const target = job.kind === "regen" ? ` ${job.params.section || "bars " + job.params.bars}` : "";
   $("job-label").textContent = what + target;
   if (job.status === "queued") {
@@ -275,6 +275,8 @@ async function showVersion(version) {
   $("viewing-note").textContent = version === state.summary.current ? " (current)" : " (not current: use it to make it current)";
   $("spectrogram").src = versionUrl(version, "spectrogram.png");
   $("dl-wav").href = versionUrl(version, "mix.wav");
+  $("dl-flac").href = versionUrl(version, "mix.flac");
+  $("dl-mp3").href = versionUrl(version, "mix.mp3");
   $("dl-stems").href = versionUrl(version, "stems.zip");
   $("dl-midi").href = versionUrl(version, "song.mid");
   $("dl-project").href = `/api/projects/${state.pid}/project.zip`;
@@ -519,6 +521,12 @@ async function start() {
   $("create-form").addEventListener("submit", onGenerate);
   $("project-select").onchange = () => openProject($("project-select").value || null);
   $("undo").onclick = undo;
+  const number = (id) => Number($(id).value);
+  $("do-extend").onclick = () => submitEdit("extend", {bars: number("extend-bars")});
+  $("do-variation").onclick = () => submitEdit("variation", {strength: number("variation-strength")});
+  $("do-rerender").onclick = () => submitEdit("rerender", $("rerender-cfg").value ? {cfg: number("rerender-cfg")} : {});
+  $("do-tempo").onclick = () => submitEdit("tempo", {bpm: number("tempo-bpm")});
+  $("do-transpose").onclick = () => submitEdit("transpose", {semitones: number("transpose-semitones")});
   for (const tab of document.querySelectorAll(".tab")) tab.onclick = () => switchView(tab.dataset.view);
   window.addEventListener("resize", drawPianoRoll);
   requestAnimationFrame(movePlayhead);
