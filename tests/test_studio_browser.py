@@ -2,7 +2,9 @@
 served by uvicorn in this process, so the tiny random-weight models stand in for the shipped ones.
 
 It types a prompt, builds a form, generates, regenerates a section, checks the history and the audio
-element, undoes, and saves screenshots. Without Chromium this test fails: install it with
+element, undoes, sets the tempo from the song controls (a branch in the history tree, the chips follow),
+checks the new controls and downloads, lays the page out at 420 px without sideways scrolling, and saves
+screenshots. Without Chromium this test fails: install it with
 scripts/test.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep
 the screenshots.
 """
@@ -128,7 +130,7 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, tmp_pa
 
     browser.find_element(By.CSS_SELECTOR, '.regen-section[data-section="verse"]').click()
     wait.until(lambda _: len(history()) == 2)
-    assert history() == [("0002", "regen verse", True), ("0001", "generate", False)]
+    assert history() == [("0001", "generate", False), ("0002", "regen verse", True)]  # a tree: parent first
     assert wait.until(audio_ready("0002")) > 0
     browser.find_element(By.CSS_SELECTOR, '.tab[data-view="spectrogram"]').click()
     wait.until(lambda _: js("const i = document.getElementById('spectrogram');"
@@ -146,6 +148,28 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, tmp_pa
     wait.until(lambda _: [h[0] for h in history() if h[2]] == ["0001"])
     assert wait.until(audio_ready("0001")) > 0
     assert browser.find_element(By.ID, "project-error").get_attribute("hidden") is not None
+
+    # A song edit from the controls after the undo: a branch of 0001, shown above the older one
+    tempo = browser.find_element(By.ID, "tempo-bpm")
+    tempo.send_keys("90")
+    browser.find_element(By.ID, "do-tempo").click()
+    wait.until(lambda _: len(history()) == 3)
+    assert history() == [("0001", "generate", False), ("0003", "set tempo 90 BPM", True),
+                         ("0002", "regen verse", False)]
+    depths = js("return [...document.querySelectorAll('#history li')].map((li) => li.style.paddingLeft);")
+    assert depths == ["0px", "12px", "12px"]
+    assert wait.until(audio_ready("0003")) > duration  # slower: longer
+    assert js("return document.querySelector('#brief [data-what=tempo] .value').textContent") == "90 BPM"
+    for control in ("do-extend", "do-variation", "do-rerender", "do-transpose", "dl-flac", "dl-mp3"):
+        assert browser.find_element(By.ID, control).is_displayed(), control
+    assert browser.find_element(By.ID, "dl-mp3").get_attribute("href").endswith("/versions/0003/mix.mp3")
+    browser.save_screenshot(str(shots / "studio_branch.png"))
+
+    browser.set_window_size(420, 900)  # a phone held upright: no sideways scrolling
+    wait.until(lambda _: js("return window.innerWidth") <= 420)
+    assert js("return document.documentElement.scrollWidth <= window.innerWidth"), \
+        js("return [document.documentElement.scrollWidth, window.innerWidth]")
+    browser.save_screenshot(str(shots / "studio_420px.png"))
 
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not severe, severe

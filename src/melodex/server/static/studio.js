@@ -159,9 +159,13 @@ async function refreshProject(keepView) {
     if (["style", "mood", "energy", "texture"].includes(row.what) && row.value === "-") continue;
     const chip = document.createElement("span");
     chip.title = row.source ? `from the ${row.source}` : "";
+    chip.dataset.what = row.what;
     const label = document.createElement("b");
     label.textContent = row.what;
-    chip.append(label, row.value);
+    const value = document.createElement("span");
+    value.className = "value";
+    value.textContent = row.value;
+    chip.append(label, value);
     brief.append(chip);
   }
   showError($("project-error"), summary.state === "failed" ? `Generation failed: ${summary.error}` : null);
@@ -272,6 +276,7 @@ async function showVersion(version) {
     {once: true});
   if (wasPlaying) audio.play().catch(() => {});
   $("viewing-version").textContent = version;
+  followChips(state.view);
   $("viewing-note").textContent = version === state.summary.current ? " (current)" : " (not current: use it to make it current)";
   $("spectrogram").src = versionUrl(version, "spectrogram.png");
   $("dl-wav").href = versionUrl(version, "mix.wav");
@@ -380,14 +385,46 @@ function renderTracks() {
   }
 }
 
+// The prompt's chips show what the version being played has, not what the first version had: a tempo or
+// key edit, or an extension, changes them.
+function followChips(view) {
+  const now = {tempo: `${view.bpm} BPM`, key: view.key, meter: view.meter,
+    length: `${view.n_bars} bars, ${view.duration.toFixed(1)} s`};
+  for (const chip of document.querySelectorAll("#brief [data-what]")) {
+    const value = now[chip.dataset.what];
+    if (value !== undefined) chip.querySelector(".value").textContent = value;
+  }
+}
+
+// History as a tree: each version under the one it was made from, newest branch first, so an edit made
+// after an undo shows as a branch instead of hiding in a flat list.
+function historyTree(history) {
+  const children = new Map();
+  for (const entry of history) {
+    const key = entry.parent || "";
+    if (!children.has(key)) children.set(key, []);
+    children.get(key).push(entry);
+  }
+  const ordered = [];
+  const visit = (parent, depth) => {
+    for (const entry of [...(children.get(parent) || [])].reverse()) {
+      ordered.push({entry, depth});
+      visit(entry.id, depth + 1);
+    }
+  };
+  visit("", 0);
+  return ordered;
+}
+
 function renderHistory() {
   const summary = state.summary;
   const list = $("history");
   list.replaceChildren();
   const busy = summary.jobs.some((j) => j.status === "queued" || j.status === "running");
-  for (const entry of [...summary.history].reverse()) {
+  for (const {entry, depth} of historyTree(summary.history)) {
     const item = document.createElement("li");
     item.dataset.version = entry.id;
+    item.style.paddingLeft = `${Math.min(depth, 8) * 12}px`;
     item.classList.toggle("current", entry.id === summary.current);
     item.classList.toggle("viewing", entry.id === state.viewVersion);
     const id = document.createElement("span");
@@ -529,6 +566,12 @@ async function start() {
   $("do-transpose").onclick = () => submitEdit("transpose", {semitones: number("transpose-semitones")});
   for (const tab of document.querySelectorAll(".tab")) tab.onclick = () => switchView(tab.dataset.view);
   window.addEventListener("resize", drawPianoRoll);
+  document.addEventListener("keydown", (event) => {  // space plays and pauses, except while typing
+    if (event.code !== "Space" || event.target.closest("input, textarea, select, button")) return;
+    event.preventDefault();
+    const audio = $("audio");
+    if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+  });
   requestAnimationFrame(movePlayhead);
   const projects = await refreshProjectList();
   const wanted = location.hash.slice(1);
