@@ -176,10 +176,19 @@ class _SongWriter:
         self.bar_lengths[bar] = length
         copies = {layer: src for layer, src in self.form.copies(bar).items()
                   if self.bar_lengths.get(src) == length and src in self.bodies}
+        layer_of = [ROLE_LAYER[ROLES[r]] for r in state.track_roles]
+        if "drums" in copies:  # a groove is a whole bar: a bar whose drums stop early is not looped
+            source = copies["drums"]  # else the bar before it, else the first whole bar written since
+            candidates = (source, source - 1, *range(source + 1, bar))
+            groove = next((src for src in candidates if src in self.bodies and self.bar_lengths.get(src) == length
+                           and self._drums_fill(src, layer_of, length)), None)
+            if groove is None:
+                del copies["drums"]
+            else:
+                copies["drums"] = groove
         if bar in self.chords and self._chords_of(copies.get("chords")) != self.chords[bar]:
             for layer in ("chords", "bass", "harmony", "melody"):  # the user's chord wins over the copy
                 copies.pop(layer, None)
-        layer_of = [ROLE_LAYER[ROLES[r]] for r in state.track_roles]
         forced: list[np.ndarray] = []
         for layer, src in copies.items():
             for row in self.bodies[src]:
@@ -203,6 +212,12 @@ class _SongWriter:
         self.bodies[bar] = [np.asarray(r) for r in self.writer.events[first_event:]
                             if r[F_KIND] in (CHORD, NOTE)]
         return closing
+
+    def _drums_fill(self, bar: int, layer_of: list[str], length: int) -> bool:
+        """Whether bar `bar`'s drums play into its last quarter (a groove to loop, not a bar cut short)."""
+        positions = [int(r[F_POS]) for r in self.bodies.get(bar, [])
+                     if r[F_KIND] == NOTE and layer_of[int(r[F_TRACK])] == "drums"]
+        return bool(positions) and max(positions) >= length * 3 // 4
 
     def _chords_of(self, bar: int | None) -> tuple[int, ...]:
         rows = self.bodies.get(bar, []) if bar is not None else []
