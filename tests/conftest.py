@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -33,3 +35,21 @@ def tiny_models_module():
         patch.setattr(pipeline, "structure_model", lambda: model)
         patch.setattr(pipeline, "timbre_model", lambda: None)
         yield model
+
+
+
+@pytest.fixture(scope="module")
+def generated(tiny_models_module, tmp_path_factory, request):
+    """A project generated once per test module from the module's PROMPT, with the tiny models (SoundFont
+    timbres, 16 kHz)."""
+    folder = tmp_path_factory.mktemp("generated") / "song"
+    pipeline.generate(request.module.PROMPT, folder,
+                      pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
+    return folder
+
+
+@pytest.fixture
+def song(generated, tiny_models, tmp_path):
+    """A fresh copy of the module's generated project per test (generating takes far longer than copying)."""
+    shutil.copytree(generated, tmp_path / "song")
+    return tmp_path / "song"

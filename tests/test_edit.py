@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -14,18 +12,6 @@ from melodex.project import Project
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
 
 
-@pytest.fixture(scope="module")
-def generated(tiny_models_module, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generated") / "song"
-    pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
-    return folder
-
-
-@pytest.fixture
-def song(generated, tiny_models, tmp_path):
-    """A fresh copy of one generated project per test (generating takes far longer than copying)."""
-    shutil.copytree(generated, tmp_path / "song")
-    return tmp_path / "song"
 
 
 def audio_span(session: edit.Session, bars: tuple[int, int]) -> tuple[int, int]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 import torch
 
-from melodex import edit, pipeline
+from melodex import edit
 from melodex.errors import MelodexError
 from melodex.score import Key
 from melodex.structure.form import TONIC, TONIC_OR_DOMINANT, song_form, typical_form
@@ -213,17 +211,6 @@ def test_harmony_context_reads_the_sounding_chord_key_and_roles() -> None:
 PROMPT = "synthwave with bass and drums, 100 BPM, A minor, verse 2 bars, chorus 2 bars, verse 2 bars, chorus 2 bars"
 
 
-@pytest.fixture(scope="module")
-def generated(tiny_models_module, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generated") / "song"
-    pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
-    return folder
-
-
-@pytest.fixture
-def song(generated, tiny_models, tmp_path):
-    shutil.copytree(generated, tmp_path / "song")
-    return tmp_path / "song"
 
 
 def _section_notes(session: edit.Session, name: str) -> list[np.ndarray]:
