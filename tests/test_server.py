@@ -73,6 +73,9 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
     assert done["result"] == {"version": "0002", "edit": "regen verse"}
     history = client.get(f"/api/projects/{song}/versions").json()
     assert history["current"] == "0002" and [v["id"] for v in history["versions"]] == ["0001", "0002"]
+    marks = client.get(f"/api/projects/{song}/versions/2/score.json").json()["changed_bars"]
+    assert marks and set(marks) <= {2, 3}  # the verse's bars, 0-based: what the timeline marks
+    assert client.get(f"/api/projects/{song}/versions/1/score.json").json()["changed_bars"] == []
     assert history["versions"][1]["parent"] == "0001"
 
     first = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/1/mix.wav").content))

@@ -3,8 +3,8 @@ served by uvicorn in this process, so the tiny random-weight models stand in for
 
 It types a prompt, builds a form, generates, regenerates a section, checks the history and the audio
 element, undoes, sets the tempo from the song controls (a branch in the history tree, the chips follow),
-checks the new controls and downloads, lays the page out at 420 px without sideways scrolling, and saves
-screenshots. Without Chromium this test fails: install it with
+checks the new controls and downloads, loops the chorus, lays the page out at 420 px without sideways
+scrolling, and saves screenshots. Without Chromium this test fails: install it with
 scripts/test.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep
 the screenshots.
 """
@@ -164,6 +164,15 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, tmp_pa
         assert browser.find_element(By.ID, control).is_displayed(), control
     assert browser.find_element(By.ID, "dl-mp3").get_attribute("href").endswith("/versions/0003/mix.mp3")
     browser.save_screenshot(str(shots / "studio_branch.png"))
+
+    # Loop the chorus: playback past its end comes back to its start
+    browser.find_element(By.CSS_SELECTOR, '#timeline .section[data-section="chorus"]').click()
+    browser.find_element(By.ID, "loop").click()
+    chorus = js("return state.view.sections.find((s) => s.name === 'chorus')")
+    js("const a = document.getElementById('audio'); a.currentTime = arguments[0]; a.play();", chorus["end"] - 0.3)
+    wait.until(lambda _: js("return document.getElementById('audio').currentTime") < chorus["end"] - 0.5)
+    assert js("return document.getElementById('audio').currentTime") >= chorus["start"] - 0.05
+    js("document.getElementById('audio').pause();")
 
     browser.set_window_size(420, 900)  # a phone held upright: no sideways scrolling
     wait.until(lambda _: js("return window.innerWidth") <= 420)

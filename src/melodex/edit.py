@@ -552,6 +552,18 @@ def transpose(session: Session, semitones: int) -> str:
 # -- looking ------------------------------------------------------------------------------------------
 
 
+def changed_bars(score_a: Score, score_b: Score) -> list[list[int]]:
+    """Per track (of those both scores have), the 0-based bars whose notes differ."""
+    starts = score_a.bar_starts(max(score_a.bar_count(), score_b.bar_count()))
+    out = []
+    for ta, tb in zip(score_a.tracks, score_b.tracks, strict=False):
+        bars_a = np.searchsorted(starts, ta.notes[:, 0], side="right") - 1
+        bars_b = np.searchsorted(starts, tb.notes[:, 0], side="right") - 1
+        out.append([bar for bar in range(len(starts) - 1)
+                    if not np.array_equal(ta.notes[bars_a == bar], tb.notes[bars_b == bar])])
+    return out
+
+
 def diff(project: Project, a: str, b: str) -> list[str]:
     """What changed between two versions, bar by bar and track by track, and in the audio."""
     first, second = project.load_version(a), project.load_version(b)
@@ -563,12 +575,9 @@ def diff(project: Project, a: str, b: str) -> list[str]:
         lines.append(f"key {score_a.key} -> {score_b.key}")
     if score_a.bar_count() != score_b.bar_count():
         lines.append(f"bars {score_a.bar_count()} -> {score_b.bar_count()}")
-    starts = score_a.bar_starts(max(score_a.bar_count(), score_b.bar_count()))
-    for index, (ta, tb) in enumerate(zip(score_a.tracks, score_b.tracks, strict=False)):
-        bars_a = np.searchsorted(starts, ta.notes[:, 0], side="right") - 1
-        bars_b = np.searchsorted(starts, tb.notes[:, 0], side="right") - 1
-        changed = [bar + 1 for bar in range(len(starts) - 1)
-                   if not np.array_equal(ta.notes[bars_a == bar], tb.notes[bars_b == bar])]
+    by_track = changed_bars(score_a, score_b)
+    for index, ta in enumerate(score_a.tracks[: len(score_b.tracks)]):
+        changed = [bar + 1 for bar in by_track[index]]
         if changed:
             lines.append(f"track {index} ({ta.role}): notes changed in bars {_ranges(changed)}")
         if first.timbres.get(index) != second.timbres.get(index):

@@ -33,7 +33,7 @@ from melodex.instruments import program_name
 from melodex.project import Project, ProjectBusy, ProjectError, writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
 from melodex.server.jobs import Job, JobStore, Progress
-from melodex.tokens import SECTION_NAMES
+from melodex.tokens import SECTION_NAMES, decode
 
 PROJECT_ID = re.compile(r"[a-z0-9]{12}")
 SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
@@ -449,7 +449,20 @@ def score_view(session: edit.Session, vid: str) -> dict[str, Any]:
     return {"version": vid, "bpm": score.bpm, "meter": str(score.meter), "key": str(score.key),
             "n_bars": score.bar_count(), "duration": round(len(session.take.mix) / session.take.sample_rate, 4),
             "sample_rate": session.take.sample_rate, "bar_lines": np.round(bar_seconds, 4).tolist(),
-            "sections": sections, "tracks": tracks}
+            "sections": sections, "tracks": tracks, "changed_bars": _changed_bars(session, vid)}
+
+
+def _changed_bars(session: edit.Session, vid: str) -> list[int]:
+    """The 0-based bars whose notes this version changed from the one it was made from (for the timeline)."""
+    parent = session.project.parent_of(vid)
+    if parent is None:
+        return []
+    try:
+        events = np.load(session.project.path / "versions" / parent / "events.npy", allow_pickle=False)
+        before = decode(events)
+    except (OSError, ValueError):
+        return []  # a damaged parent only loses the marks, never the view
+    return sorted({bar for bars in edit.changed_bars(before, session.score) for bar in bars})
 
 
 def spectrogram_png(mix: np.ndarray, sample_rate: int, path: Path) -> None:

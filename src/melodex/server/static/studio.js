@@ -189,6 +189,7 @@ const STAGES = {brief: "reading the prompt", compose: "composing", timbres: "mak
   render: "playing and mixing", write: "writing files", edit: "editing", preview: "preparing the views"};
 
 function showJob(job) {
+  markBars(barsBeingRewritten(job), "rewriting", "being rewritten");
   const box = $("job");
   if (!job) { box.hidden = true; return; }
   box.hidden = false;
@@ -332,6 +333,40 @@ function renderTimeline() {
     timeline.append(block);
   }
   if ([...scope.options].some((o) => o.value === chosen)) scope.value = chosen;
+  markBars(view.changed_bars || [], "changed", "changed by this version");
+}
+
+// Bars an edit rewrote: marked "changed" under the timeline after it, "rewriting" while its job runs.
+function markBars(bars, kind, title) {
+  const timeline = $("timeline");
+  for (const old of timeline.querySelectorAll(`.bar-mark.${kind}`)) old.remove();
+  const lines = state.view ? state.view.bar_lines : [];
+  for (const bar of bars) {
+    if (bar + 1 >= lines.length) continue;
+    const mark = document.createElement("div");
+    mark.className = `bar-mark ${kind}`;
+    mark.dataset.bar = String(bar + 1);
+    mark.title = `bar ${bar + 1}: ${title}`;
+    mark.style.left = `${(lines[bar] / state.view.duration) * 100}%`;
+    mark.style.width = `${((lines[bar + 1] - lines[bar]) / state.view.duration) * 100}%`;
+    timeline.append(mark);
+  }
+}
+
+function barsBeingRewritten(job) {
+  const view = state.view;
+  if (!view || !job || job.project !== state.pid || !["queued", "running"].includes(job.status)) return [];
+  const range = (a, b) => Array.from({length: Math.max(0, b - a)}, (_, i) => a + i);
+  if (job.kind === "regen" && job.params.section) {
+    const section = view.sections.find((s) => s.name === job.params.section);
+    return section ? range(section.start_bar, section.start_bar + section.n_bars) : [];
+  }
+  if (job.kind === "regen" && job.params.bars) {
+    const [first, last] = String(job.params.bars).split(/[:-]/).map(Number);
+    return range(first - 1, last || first);
+  }
+  if (["variation", "tempo", "transpose", "rerender", "retimbre"].includes(job.kind)) return range(0, view.n_bars);
+  return [];
 }
 
 function trackColour(index) { return TRACK_COLOURS[index % TRACK_COLOURS.length]; }
@@ -519,10 +554,21 @@ function drawPianoRoll() {
   if (hasDrums) g.fillText("drums", 4, height - drumLane + 12);
 }
 
+// With "Loop" ticked, playback repeats the section picked on the timeline (or the whole song).
+function loopRegion() {
+  if (!$("loop").checked || !state.view) return null;
+  const section = state.view.sections.find((s) => s.name === state.selectedSection);
+  return section ? {start: section.start, end: section.end} : {start: 0, end: state.view.duration};
+}
+
 function movePlayhead() {
   const audio = $("audio");
   const duration = (state.view && state.view.duration) || audio.duration || 0;
   const playhead = $("playhead");
+  const loop = loopRegion();
+  if (loop && !audio.paused && (audio.currentTime >= loop.end || audio.currentTime < loop.start - 0.05)) {
+    audio.currentTime = loop.start;  // checked every frame: the loop closes within one frame of its end
+  }
   playhead.style.left = duration ? `${Math.min(100, (audio.currentTime / duration) * 100)}%` : "0";
   requestAnimationFrame(movePlayhead);
 }
