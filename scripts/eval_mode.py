@@ -4,20 +4,30 @@ compare the key the model chose with the brief's implied mode.
     PYTHONPATH=src .venv/bin/python scripts/eval_mode.py
 """
 
+from __future__ import annotations
+
 from melodex import pipeline
 
-prompts = ["something sad for a rainy evening", "dark cinematic tension", "melancholic piano at night",
+PROMPTS = ("something sad for a rainy evening", "dark cinematic tension", "melancholic piano at night",
            "happy upbeat summer song", "gloomy ambient drone", "cheerful folk dance", "a mournful cello tune",
-           "bright uplifting pop", "sad lo-fi beat", "triumphant brass fanfare"]
-ok = total = implied = 0
-for p in prompts:
-    for seed in (0, 1):
-        o = pipeline.GenerateOptions(seed=seed, bars=8)
-        b = pipeline.read_brief(p, o)
-        if b.key is not None or b.implied_mode is None:
-            print("no implied mode:", p); break
-        implied += 1
-        s, _ = pipeline.compose(b, o, pipeline.seed_for(seed, "compose"))
-        total += 1; ok += s.key.mode == b.implied_mode
-        print(p, "|", b.implied_mode, "->", s.key)
-print(f"mode as implied: {ok}/{total}")
+           "bright uplifting pop", "sad lo-fi beat", "triumphant brass fanfare")
+
+
+def main() -> None:
+    obeyed = total = 0
+    for prompt in PROMPTS:
+        for seed in (0, 1):
+            options = pipeline.GenerateOptions(seed=seed, bars=8)
+            brief = pipeline.read_brief(prompt, options)
+            if brief.key is not None or brief.implied_mode is None:
+                print(f"{prompt} | the brief implies no mode")
+                break
+            score, _ = pipeline.compose(brief, options, pipeline.seed_for(seed, "compose"))
+            total += 1
+            obeyed += score.key.mode == brief.implied_mode
+            print(f"{prompt} | {brief.implied_mode} -> {score.key}")
+    print(f"mode as implied: {obeyed}/{total}")
+
+
+if __name__ == "__main__":
+    main()
