@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from typer.testing import CliRunner
 
-from melodex import edit, pipeline
+from melodex import edit
 from melodex.cli import app
 from melodex.errors import MelodexError
 from melodex.project import Project
 
 PROMPT = "lo-fi piano and bass, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
-runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def generated(tiny_models_module, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cli") / "song"
-    pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
-    return folder
-
-
-@pytest.fixture
-def song(generated, tiny_models, tmp_path):
-    shutil.copytree(generated, tmp_path / "song")
-    return tmp_path / "song"
+runner = CliRunner()  # the project: conftest's `song`, generated from PROMPT
 
 
 def test_version_and_choices() -> None:

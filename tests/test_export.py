@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from melodex import edit, pipeline
+from melodex import edit
 from melodex.errors import MelodexError
 from melodex.export import ExportOptions, export_take, stem_name
 from melodex.production import integrated_lufs
@@ -16,15 +16,8 @@ from melodex.production import integrated_lufs
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, F minor, intro 2 bars, verse 4 bars, chorus 4 bars"
 
 
-@pytest.fixture(scope="module")
-def generated(tiny_models_module, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export") / "song"
-    pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=2, renderer="soundfont", sample_rate=22050))
-    return folder
-
-
 @pytest.fixture
-def take(generated, tiny_models):
+def take(generated, tiny_models):  # conftest's project, generated from PROMPT
     return edit.open_session(generated).take
 
 
@@ -43,7 +36,7 @@ def test_processed_stems_and_reverb_add_up_to_the_mix_in_any_format(take, tmp_pa
     stems = stems_of(tmp_path)
     assert all(p.suffix == ".flac" for p in stems) and "mix.wav" in files and "mix.flac" in files
     info = sf.info(str(stems[0]))
-    assert info.subtype == "PCM_16" and info.samplerate == 22050
+    assert info.subtype == "PCM_16" and info.samplerate == 16000
     mix = sf.read(tmp_path / "mix.flac")[0]
     assert np.abs(sum(sf.read(p)[0] for p in stems) - mix).max() < 4 * 2**-15  # 16-bit rounding per file
 
