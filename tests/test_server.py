@@ -128,13 +128,15 @@ def test_progress_streams_as_server_sent_events(client, song) -> None:
 def test_bad_requests_are_4xx_with_a_message(client, song) -> None:
     assert "prompt is empty" in detail(client.post("/api/projects", json={"prompt": "  "}), 400)
     assert "2000" in detail(client.post("/api/projects", json={"prompt": "piano " * 400}), 400)
-    assert "preset" in detail(client.post("/api/projects", json={"prompt": "piano", "preset": "loud"}), 400)
+    assert "preset" in detail(client.post("/api/projects", json={"prompt": "piano", "preset": "loud"}), 422)
     assert "unknown instrument" in detail(client.post("/api/projects", json={"prompt": "x", "instruments": ["zz"]}),
                                           400)
     assert "already gives a form" in detail(client.post("/api/projects", json={
         "prompt": "piano, verse 8 bars, chorus 8 bars", "form": FORM}), 400)
-    assert "sample rate" in detail(client.post("/api/projects", json={"prompt": "piano", "sample_rate": 123}), 400)
-    assert "steps" in detail(client.post("/api/projects", json={"prompt": "piano", "steps": 0}), 400)
+    assert "sample_rate" in detail(client.post("/api/projects", json={"prompt": "piano", "sample_rate": 123}), 422)
+    assert "steps" in detail(client.post("/api/projects", json={"prompt": "piano", "steps": 0}), 422)
+    bpm = detail(client.post("/api/projects", json={"prompt": "piano", "bpm": 500}), 422)
+    assert bpm.startswith("bpm:") and "--" not in bpm  # the API's own field name, not a CLI flag
     assert "seed" in detail(client.post("/api/projects", json={"prompt": "piano", "seed": -1}), 422)
     assert "surprise" in detail(client.post("/api/projects", json={"prompt": "piano", "surprise": 1}), 422)
     assert "JSON" in detail(client.post("/api/projects", content=b"{not json",
@@ -273,3 +275,9 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
     tempo = schema["components"]["schemas"]["TempoRequest"]["properties"]["bpm"]
     assert (tempo["minimum"], tempo["maximum"]) == (20, 300)
     assert "delete" in paths["/api/projects/{pid}"] and "/api/jobs/{job_id}/cancel" in paths
+    create = schema["components"]["schemas"]["CreateProject"]["properties"]
+    from melodex.pipeline import PRESETS
+    from melodex.server.studio import SAMPLE_RATES
+
+    assert create["preset"]["enum"] == list(PRESETS) and create["sample_rate"]["enum"] == list(SAMPLE_RATES)
+    assert create["renderer"]["enum"] == ["timbre", "soundfont"] and create["bpm"]["anyOf"][0]["maximum"] == 300

@@ -84,21 +84,21 @@ class FormSectionIn(Body):
 
 class CreateProject(Body):
     prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
-    bpm: int | None = None
-    key: str | None = Field(None, max_length=20)
-    meter: str | None = Field(None, max_length=8)
+    bpm: int | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="tempo; wins over the prompt")
+    key: str | None = Field(None, max_length=20, description="e.g. 'F minor', 'Bb'; see GET /api/options")
+    meter: str | None = Field(None, max_length=8, description="e.g. 3/4; see GET /api/options")
     form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
     instruments: list[str] = Field(default_factory=list, max_length=16)
-    bars: int | None = None
-    preset: str = pipeline.DEFAULT_PRESET
+    bars: int | None = Field(None, ge=1, le=MAX_BARS, description="length when the prompt gives no form")
+    preset: Literal["film", "social", "design"] = pipeline.DEFAULT_PRESET  # type: ignore[assignment]
     cfg: float | None = Field(None, ge=0, le=20)
-    steps: int = 16
+    steps: int = Field(16, ge=1, le=200, description="timbre diffusion steps")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    guidance: float | None = None
+    guidance: float | None = Field(None, ge=0, le=20)
     temperature: float | None = Field(None, gt=0, le=3)
     top_p: float = Field(0.95, gt=0, le=1)
-    renderer: str = "timbre"
-    sample_rate: int = 44100
+    renderer: Literal["timbre", "soundfont"] = "timbre"
+    sample_rate: Literal[16000, 22050, 24000, 32000, 44100, 48000] = 44100
 
 
 class RegenRequest(Body):
