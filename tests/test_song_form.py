@@ -208,7 +208,7 @@ def test_harmony_context_reads_the_sounding_chord_key_and_roles() -> None:
 
 # -- edits that follow the form -------------------------------------------------------------------------
 
-PROMPT = "synthwave with bass and drums, 100 BPM, A minor, verse 2 bars, chorus 2 bars, verse 2 bars, chorus 2 bars"
+PROMPT = "synthwave, only bass and drums, 100 BPM, A minor, verse 2 bars, chorus 2 bars, verse 2 bars, chorus 2 bars"
 
 
 

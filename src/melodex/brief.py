@@ -1,8 +1,10 @@
 """Conditioning: a prompt becomes a `Brief`, with everything stated parsed exactly.
 
-Explicit values (BPM, key, meter, form, length, instruments) are read with patterns and always win.
-What the prompt only implies (style, mood, energy, and from the style a tempo, meter and band) comes
-from a style table matched by keywords, then by nearest style description in MiniLM space.
+Explicit values (BPM, key, meter, form, length, chords, instruments) are read with patterns and always
+win (form and length: `brief_form`; chords: `brief_chords`; band: `brief_band`). What the prompt only
+implies (style, mood, energy, tempo words, and from the style a tempo, meter and band) comes from the
+tables in `brief_styles`, a style matched by keywords, else by nearest description in MiniLM space.
+Words no table knows are listed in `Brief.ignored`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,18 @@ from dataclasses import asdict, dataclass, field, replace
 
 from melodex import brief_chords as chords_mod
 from melodex import instruments as inst
+from melodex.brief_band import assign_roles, band_for
 from melodex.brief_form import BriefError, bar_seconds, bars_for_seconds, fill_form, parse_form, parse_length
+from melodex.brief_styles import (
+    CORPUS_STYLES,
+    MAJOR_MOODS,
+    MINOR_MOODS,
+    MOOD_ENERGY,
+    STYLE_BY_NAME,
+    STYLES,
+    Style,
+)
+from melodex.brief_words import correct_typos, energy_shift, ignored_words, mood_of, tempo_words, texture_of
 from melodex.inputs import clean_prompt, clean_text
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
 from melodex.tokens import METERS, Plan
@@ -21,80 +34,6 @@ from melodex.tokens import METERS, Plan
 MAX_PROMPT_CHARS = 2000
 DEFAULT_SECONDS = 60.0
 BRIEF_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Style:
-    name: str
-    keywords: tuple[str, ...]
-    description: str  # what MiniLM compares a vague prompt against
-    bpm: int
-    meter: tuple[int, int]
-    band: tuple[int, ...]  # GM programs, 128 = drums
-    energy: float
-    form: tuple[tuple[str, int], ...]  # a typical form at this style's scale (bars)
-
-
-STYLES = (
-    Style("synthwave", ("synthwave", "retrowave", "outrun", "80s synth"), "retro 1980s synthwave with analog synths",
-          100, (4, 4), (81, 89, 38, 128), 0.6, (("intro", 4), ("verse", 8), ("chorus", 8), ("outro", 4))),
-    Style("lo-fi", ("lo-fi", "lofi", "chillhop", "study beats"), "mellow lo-fi hip hop beat with dusty piano",
-          84, (4, 4), (4, 33, 128), 0.3, (("intro", 4), ("verse", 8), ("chorus", 8), ("outro", 4))),
-    Style("hip hop", ("hip hop", "hip-hop", "boom bap", "rap", "trap"), "hip hop beat with heavy drums and bass",
-          90, (4, 4), (0, 38, 128), 0.6, (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8))),
-    Style("house", ("house", "techno", "edm", "dance", "club", "disco"), "four on the floor electronic dance music",
-          124, (4, 4), (81, 90, 38, 128), 0.8, (("intro", 8), ("build", 8), ("drop", 8), ("outro", 8))),
-    Style("pop", ("pop", "radio", "catchy"), "catchy modern pop song", 110, (4, 4), (0, 81, 33, 128), 0.6,
-          (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8))),
-    Style("rock", ("rock", "punk", "grunge", "metal"), "energetic rock band with guitars and drums", 130, (4, 4),
-          (29, 27, 33, 128), 0.8, (("intro", 4), ("verse", 8), ("chorus", 8), ("bridge", 4), ("chorus", 8))),
-    Style("jazz", ("jazz", "swing", "bebop", "bossa", "lounge"), "smooth jazz combo with piano and upright bass",
-          120, (4, 4), (0, 65, 32, 128), 0.5, (("A", 8), ("A", 8), ("B", 8), ("A", 8))),
-    Style("blues", ("blues", "bluesy"), "twelve bar blues with guitar", 96, (4, 4), (26, 0, 33, 128), 0.5,
-          (("verse", 12), ("verse", 12))),
-    Style("funk", ("funk", "funky", "groove"), "funky groove with slap bass", 105, (4, 4), (27, 4, 36, 128), 0.7,
-          (("intro", 4), ("verse", 8), ("chorus", 8))),
-    Style("ambient", ("ambient", "drone", "atmospheric", "meditation"), "slow ambient soundscape with pads", 70,
-          (4, 4), (89, 94, 4), 0.15, (("intro", 8), ("A", 8), ("B", 8), ("outro", 8))),
-    Style("cinematic", ("cinematic", "film", "orchestral", "epic", "soundtrack", "score"),
-          "orchestral film score with strings and brass", 90, (4, 4), (48, 60, 73, 42, 47), 0.5,
-          (("intro", 4), ("A", 8), ("B", 8), ("outro", 4))),
-    Style("classical", ("classical", "sonata", "baroque", "string quartet", "minuet"),
-          "classical chamber music", 100, (4, 4), (40, 41, 42, 0), 0.4, (("A", 8), ("B", 8), ("A", 8))),
-    Style("chorale", ("chorale", "hymn", "choral", "bach"), "four part chorale harmony", 80, (4, 4),
-          (52, 52, 52, 52), 0.3, (("A", 8), ("B", 8))),
-    Style("folk", ("folk", "celtic", "irish", "reel", "jig", "hornpipe", "fiddle tune", "scottish", "ballad"),
-          "traditional irish folk tune on fiddle", 112, (4, 4), (40, 24, 32), 0.6, (("A", 8), ("B", 8))),
-    Style("waltz", ("waltz",), "elegant waltz in three", 150, (3, 4), (0, 48, 32), 0.4,
-          (("A", 8), ("B", 8), ("A", 8))),
-    Style("march", ("march", "marching"), "military march with brass and snare", 116, (2, 4), (56, 57, 58, 128),
-          0.7, (("A", 8), ("B", 8))),
-    Style("chiptune", ("chiptune", "8-bit", "8 bit", "video game", "retro game"), "8-bit video game music", 140,
-          (4, 4), (80, 80, 38, 128), 0.7, (("intro", 4), ("A", 8), ("B", 8))),
-    Style("reggae", ("reggae", "dub", "ska"), "laid back reggae with offbeat guitar", 76, (4, 4), (27, 16, 33, 128),
-          0.5, (("intro", 4), ("verse", 8), ("chorus", 8))),
-    Style("country", ("country", "bluegrass", "americana"), "country song with acoustic guitar and banjo", 104,
-          (4, 4), (25, 105, 32, 128), 0.5, (("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8))),
-)
-STYLE_BY_NAME = {s.name: s for s in STYLES}
-CORPUS_STYLES = ("folk", "chorale", "classical", "waltz", "march")  # styles the training corpus holds
-
-MOODS = {
-    "happy": ("happy", "joyful", "cheerful", "upbeat", "uplifting", "bright", "sunny", "playful"),
-    "sad": ("sad", "melancholic", "melancholy", "sorrowful", "mournful", "lonely", "wistful", "nostalgic"),
-    "dark": ("dark", "ominous", "menacing", "tense", "eerie", "sinister", "spooky", "haunting"),
-    "calm": ("calm", "peaceful", "relaxing", "serene", "gentle", "soft", "mellow", "chill", "dreamy"),
-    "energetic": ("energetic", "driving", "aggressive", "intense", "powerful", "hype", "fast", "epic"),
-    "romantic": ("romantic", "tender", "intimate", "love"),
-}
-MINOR_MOODS = {"sad", "dark"}
-TEXTURE_WORDS = (
-    "warm", "bright", "dark", "lo-fi", "lofi", "dusty", "vintage", "tape", "spacious", "reverb", "roomy", "dry",
-    "punchy", "distorted", "saturated", "gritty", "wide", "narrow", "mono", "clean", "airy", "crisp", "soft",
-    "muffled", "analog", "plucky", "lush", "thick", "thin", "glassy", "metallic", "hazy",
-)
-ENERGY_WORDS = {"slow": -0.25, "calm": -0.2, "gentle": -0.2, "soft": -0.1, "fast": 0.25, "energetic": 0.25,
-                "driving": 0.2, "intense": 0.25, "upbeat": 0.15, "laid back": -0.15, "chill": -0.15}
 
 
 @dataclass(frozen=True)
@@ -119,6 +58,8 @@ class Brief:
     # bar evenly ("Am", "F", "G7", "Bbmaj7"; melodex.brief_chords.chord_symbols gives (root, quality)).
     # () = the model chooses that bar's chords; None = no chords were asked for.
     chords: tuple[tuple[str, ...], ...] | None = None
+    genre: str | None = None  # the style the prompt named when the model plays it as `style` (bossa nova: jazz)
+    ignored: tuple[str, ...] = ()  # words of the prompt nothing understood
 
     @property
     def implied_mode(self) -> str | None:
@@ -160,10 +101,12 @@ class Brief:
              self.sources.get("chords", "")),
             ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
             ("instruments", band, self.sources.get("instruments", "")),
-            ("style", self.style, self.sources.get("style", "")),
+            ("style", f"{self.genre} (played as {self.style})" if self.genre and self.genre != self.style
+             else self.style, self.sources.get("style", "")),
             ("mood", self.mood, self.sources.get("mood", "")),
             ("energy", f"{self.energy:.2f}", self.sources.get("energy", "")),
             ("texture", ", ".join(self.texture) or "-", "prompt" if self.texture else ""),
+            ("ignored", ", ".join(self.ignored) or "-", "not understood" if self.ignored else ""),
         ]
 
     def to_json(self) -> dict:
@@ -187,6 +130,7 @@ class Brief:
             "texture": tuple(data["texture"]),
             "notes": tuple(data["notes"]),
             "chords": None if data.get("chords") is None else tuple(tuple(bar) for bar in data["chords"]),
+            "ignored": tuple(data.get("ignored", ())),
         })
 
 
@@ -219,10 +163,13 @@ def _pitch_class(letter: str, accidental: str | None) -> int:
 
 def parse_key(text: str) -> tuple[Key | None, list[str]]:
     found: list[tuple[int, Key, str]] = []
+    taken: list[tuple[int, int]] = []
     for m in _KEY_WITH_MODE.finditer(text):
+        if m.group(1) == "a" and not m.group(2) and re.match(r"\s+(?:key|mode|tonality|scale)\b", text[m.end():]):
+            continue  # "in a minor key": the article and a mode, not A minor
         found.append((m.start(), Key(_pitch_class(m.group(1), m.group(2)), _MODE_NAMES[m.group(3).lower()]),
                       m.group(0)))
-    taken = [(m.start(), m.end()) for m in _KEY_WITH_MODE.finditer(text)]
+        taken.append((m.start(), m.end()))
     for pattern, mode in ((_KEY_SHORT_MINOR, "minor"), (_KEY_OF, "major")):
         for m in pattern.finditer(text):
             if any(a <= m.start(1) < b for a, b in taken):
@@ -263,43 +210,19 @@ def parse_meter(text: str) -> tuple[int, int] | None:
     return meter
 
 
-def parse_instruments(text: str) -> tuple[tuple[int, str], ...]:
-    programs: list[int] = []
-    for _, program in inst.find_in_text(text):
-        if program not in programs:
-            programs.append(program)
-    return assign_roles(programs)
-
-
-def assign_roles(programs: list[int]) -> tuple[tuple[int, str], ...]:
-    """Roles for a band: the first melodic voice leads; a band without a melody voice gets one."""
-    roles = [inst.default_role(p) for p in programs]
-    if programs and "melody" not in roles:
-        for i, role in enumerate(roles):
-            if role in ("accompaniment", "pad"):
-                roles[i] = "melody"
-                break
-    seen_melody = False
-    for i, role in enumerate(roles):
-        if role == "melody":
-            if seen_melody:
-                roles[i] = "counter"
-            seen_melody = True
-    return tuple(zip(programs, roles, strict=True))
-
-
 # -- implied attributes ---------------------------------------------------------------------------
 
 
 def _keyword_style(text: str) -> Style | None:
+    """The style whose keyword comes first in the text (the longest one where several start together)."""
     lowered = text.lower()
-    best: tuple[int, Style] | None = None
+    best: tuple[int, int, Style] | None = None
     for style in STYLES:
         for word in style.keywords:
             m = re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", lowered)
-            if m and (best is None or m.start() < best[0]):
-                best = (m.start(), style)
-    return best[1] if best else None
+            if m and (best is None or (m.start(), -len(word)) < (best[0], best[1])):
+                best = (m.start(), -len(word), style)
+    return best[2] if best else None
 
 
 def _embedded_style(text: str) -> Style:
@@ -311,12 +234,8 @@ def _embedded_style(text: str) -> Style:
     return STYLES[int(scores.argmax())]
 
 
-def _mood(text: str) -> str | None:
-    lowered = text.lower()
-    for mood, words in MOODS.items():
-        if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in words):
-            return mood
-    return None
+_MODE_ONLY = re.compile(r"\b(?:in\s+(?:a\s+)?)?(major|minor)\s+(?:key|mode|tonality|scale)\b|\bin\s+(major|minor)\b",
+                        re.IGNORECASE)
 
 
 def parse(prompt: str, use_text_model: bool = True) -> Brief:
@@ -328,12 +247,13 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         raise BriefError(f"the prompt has {len(text)} characters; keep it under {MAX_PROMPT_CHARS} "
                          "(say the style, tempo, key, form and instruments)")
     sources: dict[str, str] = {}
-    notes: list[str] = []
+    text, typo_notes = correct_typos(text)
+    notes: list[str] = list(typo_notes)
 
+    # 1. what is stated exactly
     progressions, without_chords, chord_notes = chords_mod.find_progressions(text, None)
     blues = chords_mod.find_blues(without_chords)
     form = parse_form(chords_mod.strip_blues(without_chords))
-    sections = form.sections
     notes += form.notes
     bpm = parse_bpm(text)
     meter = parse_meter(text)
@@ -341,25 +261,32 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     if key is not None and progressions:
         progressions, _, chord_notes = chords_mod.find_progressions(text, key)  # roman numerals in this key
     seconds, bars = parse_length(form.rest)
-    band = parse_instruments(text)
 
+    # 2. style, mood, energy, tempo
     style = _keyword_style(text)
     sources["style"] = "prompt" if style else "text model"
     if style is None:
         style = _embedded_style(text) if use_text_model else STYLE_BY_NAME["pop"]
         if not use_text_model:
             sources["style"] = "default"
-    mood = _mood(text)
-    sources["mood"] = "prompt" if mood else "style"
-    mood = mood or ("calm" if style.energy < 0.35 else "energetic" if style.energy > 0.7 else "happy")
-
-    energy = style.energy + sum(v for w, v in ENERGY_WORDS.items() if re.search(rf"\b{w}\b", text.lower()))
-    energy = min(1.0, max(0.0, energy))
+    if style.model_style:
+        notes.append(f"{style.name} is played as the model's {style.model_style} style, with {style.name}'s "
+                     "tempo, meter and band")
+    mood, mood_word = mood_of(text)
+    energy = style.energy + energy_shift(text) + (MOOD_ENERGY[mood] if mood else 0.0)
+    energy = round(min(1.0, max(0.0, energy)), 3)
     sources["energy"] = "style + prompt words"
+    sources["mood"] = f"prompt ('{mood_word}')" if mood else "style"
+    if mood is None:
+        mood = style.mood or ("calm" if style.energy < 0.35 else "energetic" if style.energy > 0.7 else "happy")
+        if key is not None and key.mode == "minor" and mood == "happy":  # a minor key is never "happy" by default
+            mood, sources["mood"] = ("dark" if energy >= 0.6 else "sad"), "key (minor)"
 
     sources["bpm"] = "prompt" if bpm else "style"
     if bpm is None:
-        bpm = round(style.bpm * (1 + 0.3 * (energy - style.energy)))
+        bpm, said = _implied_tempo(text, style, energy)
+        if said:
+            sources["bpm"] = f"style + {said}"
     sources["meter"] = "prompt" if meter else "style"
     if meter is None:
         meter = style.meter
@@ -368,6 +295,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
                      f"{style.meter[0]}/{style.meter[1]}")
     if use_text_model and sources["meter"] == "style":
         meter, sources["meter"] = _implied_meter(text, style, sources["style"], meter)
+
+    # 3. key and mode: stated, else from the chords, else the 12-bar blues, else implied by mode words or mood
     sources["key"] = "prompt" if key else "model"
     notes += chord_notes
     if key is None and progressions:
@@ -375,33 +304,55 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         sources["key"] = "chords"
         notes.append(f"the key {key} is the one the chords fit best (say a key to choose another)")
     elif key is None and blues:
-        key, sources["key"] = Key(9, "major"), "12-bar blues"
-        notes.append("12-bar blues in A (say e.g. 'in E' for another key)")
-    if key is None and mood in MINOR_MOODS:
-        notes.append(f"{mood} mood: the model will choose a minor key")
+        key, sources["key"] = Key(style.tonics[0] if style.name == "blues" else 9, "major"), "12-bar blues"
+        notes.append(f"12-bar blues in {key} (say e.g. 'in E' for another key)")
+    if key is None:
+        key, sources["key"] = _implied_key(text, style, mood, sources["mood"], notes)
 
-    sections, n_bars = _form_and_length(sections, form.partial, blues, seconds, bars, bpm, meter, style,
+    # 4. form, length, chords, band, texture
+    sections, n_bars = _form_and_length(form.sections, form.partial, blues, seconds, bars, bpm, meter, style,
                                         sources, notes)
-
-    if band and any(p != 128 for p, _ in band):
-        sources["instruments"] = "prompt"
-    elif band:  # only a beat was named: the style brings the pitched parts
-        band = assign_roles([p for p in style.band if p != 128] + [128])
-        sources["instruments"] = "prompt + style"
-    else:
-        band = assign_roles(list(style.band))
-        sources["instruments"] = "style"
-    if re.search(r"\b(no drums|without drums|drumless)\b", text.lower()):
-        band = tuple((p, r) for p, r in band if p != 128)
-
-    mode = key.mode if key else None
-    if mode is None and mood in MINOR_MOODS:
-        mode = "minor"
-    texture = tuple(w for w in TEXTURE_WORDS if re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", text.lower()))
     chords, sources["chords"] = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
+    band, sources["instruments"] = band_for(without_chords, style, notes, style_named=sources["style"] == "prompt")
+    texture, texture_notes, unsupported = texture_of(text)
+    notes += texture_notes
+    if unsupported:
+        notes.append(f"the renderer has no effect for: {', '.join(unsupported)} (ignored)")
     return Brief(prompt=text, bpm=bpm, meter=meter, key=key, sections=sections, n_bars=n_bars,
-                 instruments=band, style=style.name, mood=mood, energy=round(energy, 3), texture=texture,
-                 sources=sources, notes=tuple(notes), mode=mode, chords=chords)
+                 instruments=band, style=style.plays_as, mood=mood, energy=energy, texture=texture,
+                 sources=sources, notes=tuple(notes), mode=key.mode if key else None, chords=chords,
+                 genre=style.name if style.model_style else None, ignored=ignored_words(without_chords))
+
+
+def _implied_tempo(text: str, style: Style, energy: float) -> tuple[int, str]:
+    """The style's tempo moved by tempo words ("slow", "medium tempo", "allegro") and by the energy."""
+    bpm = style.bpm * (1 + 0.3 * (energy - style.energy))
+    words = tempo_words(text)
+    for _, factor in words:
+        bpm = min(max(bpm, 95.0), 120.0) if factor == "mid" else bpm * float(factor)
+    bpm = min(max(bpm, 40.0), 220.0)
+    return round(bpm), " + ".join(f"'{w}'" for w, _ in words)
+
+
+def _implied_key(text: str, style: Style, mood: str, mood_source: str,
+                 notes: list[str]) -> tuple[Key | None, str]:
+    """A key in the mode the prompt implies ("minor key", "sad", "dark"; a style whose mood is dark), on the
+    style's usual tonic for that mode; None when nothing implies a mode (the model chooses)."""
+    said = _MODE_ONLY.search(text)
+    if said:
+        mode, why = (said.group(1) or said.group(2)).lower(), f"'{said.group(0).strip()}'"
+    elif mood in MINOR_MOODS | MAJOR_MOODS and mood_source != "key (minor)":
+        mode = "minor" if mood in MINOR_MOODS else "major"
+        why = mood_source.removeprefix("prompt ").strip("()") if mood_source.startswith("prompt") else \
+            f"the {style.name} style's {mood} mood"
+        if mood_source == "style" and not style.mood:
+            return None, "model"  # "happy" only because of the style's energy: no mode is implied
+    else:
+        return None, "model"
+    key = Key(style.tonics[0 if mode == "major" else 1], mode)
+    notes.append(f"{why} means a {mode} key: {key}, the {style.name} style's usual {mode} tonic "
+                 "(say a key to choose another)")
+    return key, f"implied ({mode})"
 
 
 def _implied_meter(text: str, style: Style, style_source: str, meter: tuple[int, int]) -> tuple[tuple[int, int], str]:
@@ -411,7 +362,7 @@ def _implied_meter(text: str, style: Style, style_source: str, meter: tuple[int,
     from melodex.attributes import predict
 
     implied = predict(text)
-    trusted = style_source == "text model" or style.name in CORPUS_STYLES
+    trusted = style_source == "text model" or style.plays_as in CORPUS_STYLES
     if implied is not None and trusted and implied.meter != "other" and implied.meter_confidence >= 0.6:
         return parse_meter(implied.meter) or meter, "text model"
     return meter, "style"
@@ -517,7 +468,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
     if wanted is not None:
         if sources.get("form") == "prompt + style":  # a frame the style fills: fill it to the new length
             frame = parse_form(chords_mod.strip_blues(chords_mod.find_progressions(brief.prompt, None)[1]))
-            style = STYLE_BY_NAME.get(brief.style, STYLE_BY_NAME["pop"])
+            style = STYLE_BY_NAME.get(brief.genre or brief.style, STYLE_BY_NAME["pop"])
             if frame.sections is not None and frame.partial:
                 changes["sections"] = fill_form(frame.sections, style.form, wanted)
                 changes["n_bars"] = sum(b for _, b in changes["sections"])

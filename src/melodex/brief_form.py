@@ -57,11 +57,11 @@ _LETTER_FORM = re.compile(r"(?<![\w-])([A-E](?:\s*-\s*[A-E]){1,11}|[A-E]{2,12})(
 _EACH = re.compile(rf"(\d+)\s*-?\s*{_BARS_WORD}\s*(?:each|per (?:section|part)|apiece|a (?:section|part))",
                    re.IGNORECASE)
 _COUNTED = re.compile(rf"\b{_COUNT}\s+{_NAME}\b", re.IGNORECASE)
-_DASHED = re.compile(rf"\b{_NAME}(?:\s*(?:-|–|—|,|→|->|>|\bthen\b|\band\b|\+)\s*{_NAME})+\b", re.IGNORECASE)
+_DASHED = re.compile(rf"\b{_NAME}(?:\s*(?:-|–|—|,|/|→|->|>|\bthen\b|\band\b|\+)\s*{_NAME})+\b", re.IGNORECASE)
 _BARS = re.compile(rf"\b{_COUNT}\s*-?\s*{_BARS_WORD}\b(?!\s*(?:each|per|apiece))", re.IGNORECASE)
 # "80s synth" is a decade, "30s" thirty seconds; "a 20s jazz band" the 1920s: a bare "s" after 20-90 is a decade.
 _SECONDS = re.compile(
-    r"\b(\d+(?:\.\d+)?)\s*-?\s*(?:seconds?|secs?)\b|\b(?![2-9]0s)(\d+(?:\.\d+)?)s\b"
+    r"\b(\d+(?:\.\d+)?)\s*-?\s*(?:seconds?|secs?)\b|\b(?![2-9]0s|1[5-9]\d0s|20\d0s)(\d+(?:\.\d+)?)s\b"
     r"|\b(?:(\d+(?:\.\d+)?)\s*-?\s*(?:minutes?|mins?|m)"
     r"|(a|an|one|two|three|four|five|half an?)\s*-?\s*(?:minutes?|mins?))\b"
     r"(?:\s*(?:and\s*)?(\d+)\s*(?:seconds?|secs?|s)\b|\s+and\s+a\s+half)?"
@@ -110,13 +110,13 @@ def _overlaps(a: int, b: int, spans: list[tuple[int, int]]) -> bool:
 
 def parse_form(text: str) -> FormReading:
     notes: list[str] = []
-    found: list[tuple[int, int, str, int]] = []  # start, end, name, bars
+    found: list[tuple[int, int, str, int | None]] = []  # start, end, name, bars (None: not said)
 
     letter_sections = list(_LETTER_SECTION.finditer(text))
     for m in letter_sections:
         # "A section of strings" is no form: a lettered section needs a bar count or a second letter
         if m.group(3) or len(letter_sections) > 1:
-            found.append((m.start(), m.end(), m.group(1) or m.group(2), int(m.group(3)) if m.group(3) else 0))
+            found.append((m.start(), m.end(), m.group(1) or m.group(2), int(m.group(3)) if m.group(3) else None))
     for m in _NAME_FIRST.finditer(text):
         if not _overlaps(m.start(), m.end(), [(a, b) for a, b, _, _ in found]):
             found.append((m.start(), m.end(), canonical_section(m.group(1), notes), int(m.group(2))))
@@ -129,7 +129,7 @@ def parse_form(text: str) -> FormReading:
     sections: tuple[tuple[str, int], ...] | None
     if found:
         found.sort()
-        sections = tuple((name, bars or per or 8) for _, _, name, bars in found)
+        sections = tuple((name, bars if bars is not None else per or 8) for _, _, name, bars in found)
         spans = [(a, b) for a, b, _, _ in found]
     else:
         sections, spans = _form_without_counts(text, per, notes)
