@@ -451,6 +451,9 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
         changes["meter"], sources["meter"] = parsed_meter, "option"
     if instruments:
         changes["instruments"] = assign_roles([inst.lookup(name) for name in instruments])
+        if sources.get("instruments", "").startswith("prompt"):
+            notes.append("--instruments wins over the band the prompt names: "
+                         + ", ".join(inst.program_name(p) for p, _ in brief.instruments))
         sources["instruments"] = "option"
     new_bpm, new_meter = changes.get("bpm", brief.bpm), changes.get("meter", brief.meter)
     if bars is not None and duration is not None:
