@@ -59,6 +59,7 @@ from melodex.tokens import (
 )
 
 _N_QUALITIES = len(CHORD_QUALITIES)
+_SOME_CHORD = np.arange(NO_CHORD + 1) < NO_CHORD
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,9 @@ class _SongWriter:
                 row = np.zeros(len(FIELDS), dtype=np.int64)
                 row[F_KIND] = BAR if kind_mask[BAR] else EOS
                 return row  # no choice left: no model step
-            masks = {F_TRACK: free_tracks} if positions is None else {F_TRACK: free_tracks, F_POS: positions}
+            masks = {F_TRACK: free_tracks, F_CHORD: _SOME_CHORD}  # "no chord" would not survive the Score
+            if positions is not None:
+                masks[F_POS] = positions
             row = writer.propose(self.sampler, kind_mask, masks)
             self.sampled += 1
             if row[F_KIND] in (BAR, EOS):
