@@ -24,7 +24,7 @@ def main() -> None:
     from melodex import pipeline
     from melodex.structure.model import load_model
 
-    shipped = pipeline.structure_model()
+    shipped = pipeline.shipped().structure
     old = load_model(args.old_checkpoint) if args.old_checkpoint else shipped
     setups = {"flat": (old, pipeline.GenerateOptions(arrangement="flat")),
               "song": (shipped, pipeline.GenerateOptions(arrangement="song"))}

@@ -27,7 +27,10 @@ from melodex.evaluate.renderer import (
     synthetic_score,
     transcribe,
 )
-from melodex.render_audio import RenderOptions, render_score, samplesets_for
+from melodex.models import load_timbre
+from melodex.pipeline import seed_for
+from melodex.production import mix_settings_from_text
+from melodex.render_audio import RenderOptions, render_score
 from melodex.sampler import Instrument, perform, stem_length
 from melodex.score import Score
 from melodex.soundfont import SoundFontSynth
@@ -41,21 +44,20 @@ def reference_dbtp(audio: np.ndarray) -> float:
 
 def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str,
              timbre: str | None = None, weights: Path | None = None) -> dict[str, float | str]:
-    options = RenderOptions(mix_text=mix_text, timbre_text=timbre, timbre_weights=weights)
-    clock = time.perf_counter()
-    samplesets_for(score, options)  # made once here and cached: the timings below are the renderer's
-    samplesets_s = time.perf_counter() - clock
+    # The product's render path (`melodex generate`'s sample-set spacing, layers, cfg and steps).
+    model = load_timbre(weights) if timbre else None
+    tracks = range(len(score.tracks))
     clock, cpu = time.perf_counter(), time.process_time()
-    result = render_score(score, options)
+    result = render_score(score, {i: timbre or "" for i in tracks}, {i: seed_for(0, "timbre", i) for i in tracks},
+                          mix_settings_from_text(mix_text), RenderOptions(sample_rate=RATE), model)
     ours_s, ours_cpu = time.perf_counter() - clock, time.process_time() - cpu
 
     clock, cpu = time.perf_counter(), time.process_time()
     reference = synth.render_stems(score, RATE)
     soundfont_s, soundfont_cpu = time.perf_counter() - clock, time.process_time() - cpu
 
-    samplesets, _ = samplesets_for(score, options)
     length = stem_length(score, RATE)
-    dry = [perform(score, i, Instrument(s, RATE), RATE, length=length) for i, s in enumerate(samplesets)]
+    dry = [perform(score, i, Instrument(result.samplesets[i], RATE), RATE, length=length) for i in tracks]
 
     f1: dict[str, list[float]] = {"ours dry": [], "ours mixed": [], "soundfont": []}
     clicks_ours, clicks_ref = [], []
@@ -80,7 +82,7 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str,
             )
     ours_db, ref_db = np.concatenate(clicks_ours), np.concatenate(clicks_ref)
     duration = len(result.mix) / RATE
-    render_s = result.seconds["sampler"] + result.seconds["production"]
+    render_s = result.seconds["render"]
     return {
         "score": name,
         "seconds": duration,
@@ -92,7 +94,7 @@ def evaluate(name: str, score: Score, synth: SoundFontSynth, mix_text: str,
         "dbtp": reference_dbtp(result.mix),
         "clicks ours p99/max dB": f"{np.percentile(ours_db, 99):.0f} / {ours_db.max():.0f}",
         "clicks sf p99/max dB": f"{np.percentile(ref_db, 99):.0f} / {ref_db.max():.0f}",
-        "sample sets s": samplesets_s,
+        "sample sets s": result.seconds["samplesets"],
         "render s (sampler+prod)": render_s,
         "x real time": duration / render_s,
         "render_score s": ours_s,

@@ -26,7 +26,7 @@ def use_checkpoint(checkpoint: Path | None, calibration: str) -> None:
     from melodex import pipeline
     from melodex.structure.model import load_model
 
-    model = load_model(checkpoint) if checkpoint else pipeline.structure_model()
+    model = load_model(checkpoint) if checkpoint else pipeline.shipped().structure
     if calibration == "none":
         model.degree_bias, model.interval_bias, model.stack_bias = None, None, 0.0
     elif calibration != "own":

@@ -1,5 +1,5 @@
 """When each progress report arrives inside the render stage and the timbre batch: the shares that
-`pipeline.PERFORM_SHARE`, `production.CHAINS_SHARE`/`REVERB_SHARE` and the timbre model's phases are set from.
+`render_audio.PERFORM_SHARE`, `production.CHAINS_SHARE`/`REVERB_SHARE` and the timbre model's phases are set from.
 
     python scripts/time_progress.py out/synthwave      # a project `melodex generate` wrote
 """
@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from melodex import edit, pipeline
+from melodex import edit
+from melodex.models import load_timbre
 from melodex.production import produce
+from melodex.render_audio import TIMBRE_PITCH_STEP, TIMBRE_VELOCITY_LAYERS, sample_pitches
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
-from melodex.timbre.model import GenerationOptions, TimbreModel, TimbreRequest
+from melodex.timbre.model import GenerationOptions, TimbreRequest
 
 
 def main() -> None:
@@ -33,11 +35,9 @@ def main() -> None:
     print(f"render: perform {played - began:.2f} s, produce {total:.2f} s; "
           + ", ".join(f"{f:.2f} at {t:.2f} s" for f, t in marks))
 
-    model = pipeline.timbre_model()
-    if model is None:
-        model = TimbreModel.load()
-    requests = [TimbreRequest(t.program, timbre.text, pipeline.sample_pitches(t, pipeline.TIMBRE_PITCH_STEP),
-                              pipeline.TIMBRE_VELOCITY_LAYERS, timbre.seed)
+    model = load_timbre()
+    requests = [TimbreRequest(t.program, timbre.text, sample_pitches(t, TIMBRE_PITCH_STEP),
+                              TIMBRE_VELOCITY_LAYERS, timbre.seed)
                 for t, timbre in zip(score.tracks, session.take.timbres.values(), strict=True) if not t.is_drum]
     marks = []
     began = time.perf_counter()

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from melodex import pipeline
+from melodex.song import Pipeline
 from melodex.structure.model import StructureConfig, StructureModel
 
 
@@ -18,24 +19,26 @@ def _tiny_structure_model() -> StructureModel:
     return model
 
 
+def tiny_pipeline() -> Pipeline:
+    """A 2-layer, width-32 structure model with random weights and no timbre model (SoundFont sample sets)."""
+    return Pipeline(_tiny_structure_model(), None, "tests run without a timbre model")
+
+
 @pytest.fixture
 def tiny_models(monkeypatch):
-    """A 2-layer, width-32 structure model with random weights; sample sets come from the SoundFont."""
-    model = _tiny_structure_model()
-    monkeypatch.setattr(pipeline, "structure_model", lambda: model)
-    monkeypatch.setattr(pipeline, "timbre_model", lambda: None)
-    return model
+    """The tiny pipeline in place of the shipped models (for entry points that take no pipeline)."""
+    pipe = tiny_pipeline()
+    monkeypatch.setattr(pipeline, "shipped", lambda: pipe)
+    return pipe.structure
 
 
 @pytest.fixture(scope="module")
 def tiny_models_module():
     """The same tiny models for a whole test module (for fixtures that generate once and copy)."""
-    model = _tiny_structure_model()
+    pipe = tiny_pipeline()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "structure_model", lambda: model)
-        patch.setattr(pipeline, "timbre_model", lambda: None)
-        yield model
-
+        patch.setattr(pipeline, "shipped", lambda: pipe)
+        yield pipe.structure
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def reference_dbtp(audio: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def stems() -> tuple[list[np.ndarray], list[str], list[int]]:
     """Real content: 12 s of melody, chords, bass and drums from the SoundFont sample sets."""
-    from melodex.render_audio import RenderOptions, samplesets_for
+    from melodex.render_audio import RenderOptions, make_samplesets
     from melodex.sampler import perform_all
 
     rng = np.random.default_rng(3)
@@ -51,8 +51,11 @@ def stems() -> tuple[list[np.ndarray], list[str], list[int]]:
         ],
         tempos=[Tempo(120.0)],
     )
-    samplesets, _ = samplesets_for(score, RenderOptions())
-    return perform_all(score, samplesets), [t.role for t in score.tracks], [t.program for t in score.tracks]
+    tracks = range(len(score.tracks))
+    made = make_samplesets(score, dict.fromkeys(tracks, ""), dict.fromkeys(tracks, 0),
+                           RenderOptions(renderer="soundfont"), None)
+    dry = perform_all(score, [made[i][0] for i in tracks])
+    return dry, [t.role for t in score.tracks], [t.program for t in score.tracks]
 
 
 @pytest.mark.slow

@@ -24,3 +24,5 @@ def test_python_example_runs(tiny_models, tmp_path, monkeypatch, capsys):
 
     history = Project.open(tmp_path / "out/lofi/song.melodex").history
     assert [h["edit"] for h in history] == ["generate", "new chorus melody"]
+    history = Project.open(tmp_path / "out/synthwave-api/song.melodex").history
+    assert [h["edit"] for h in history] == ["generate", "regen chorus"]

@@ -9,7 +9,7 @@ sets. Tempo and transposition change the whole performance, so they re-render ev
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
@@ -24,11 +24,14 @@ from melodex.export import export_take
 from melodex.files import output_dir
 from melodex.inputs import clean_text
 from melodex.instruments import family, program_name
+from melodex.models import single_thread
 from melodex.production import Levels, MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre, writing
+from melodex.render_audio import PITCH_STEP, StageProgress, make_samplesets, perform_and_produce, sample_pitches
 from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
 from melodex.timbre.drumkit import extend_kit
+from melodex.timbre.sampleset import SampleSet
 from melodex.tokens import Plan, decode, encode
 
 SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
@@ -36,23 +39,35 @@ WARMUP_S = 6.0  # an edited stretch is rendered from this long before it: the re
 
 
 @dataclass
-class Session:
-    """A project opened at one version, with everything needed to edit it."""
+class Draft:
+    """What an edit reads and changes: a take with the brief and options it was made with, in memory
+    (`melodex.Song`'s edits). An edit leaves its new take in `take`."""
 
-    project: Project
-    version_id: str
     take: pipeline.Take
     brief: brief_mod.Brief
     options: pipeline.GenerateOptions
     progress: pipeline.Progress | None = None  # hears (stage, share done) as an edit runs: compose, timbres, ...
+    pipe: pipeline.Models | None = None  # the models to edit with; None: the shipped ones
 
     @property
     def score(self) -> Score:
         return self.take.score
 
-    def stage(self, name: str) -> AbstractContextManager[pipeline.StageProgress]:
+    @property
+    def models(self) -> pipeline.Models:
+        return self.pipe or pipeline.shipped()
+
+    def stage(self, name: str) -> AbstractContextManager[StageProgress]:
         """A stage of an edit, reported to `progress` (the stages of `pipeline.generate`)."""
         return pipeline.StageClock(self.progress).stage(name)
+
+
+@dataclass(kw_only=True)
+class Session(Draft):
+    """A project opened at one version: an edit saves its take as a new version and re-exports the files."""
+
+    project: Project
+    version_id: str
 
 
 def locate_project(path: str | Path) -> Path:
@@ -98,7 +113,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
     take = pipeline.Take(score=score, events=stored.events, samplesets=stored.samplesets,
                          timbres=stored.timbres, stems=stored.stems, mix=stored.mix,
                          sample_rate=stored.sample_rate, settings=stored.settings)
-    return Session(project, version_id, take, brief, options)
+    return Session(take=take, brief=brief, options=options, project=project, version_id=version_id)
 
 
 @contextmanager
@@ -113,16 +128,18 @@ def editing(path: str | Path, version: str | None = None) -> Iterator[Session]:
         yield open_session(folder, version)
 
 
-def save(session: Session, take: pipeline.Take, edit: str) -> str:
-    """Store the edited take as a new version and re-export the files beside the project.
+def save(session: Draft, take: pipeline.Take, edit: str) -> str:
+    """Store the edited take as a new version and re-export the files beside the project; returns its id.
+    A `Draft` (no project) keeps the take in memory instead and returns the edit's label.
 
     Stems and sample sets the edit kept (the very arrays of the version it started from) are linked
     from that version rather than encoded again. The version and the files are written under the
     project's write lock, so two writers never interleave them.
     """
-    old = session.take
-    unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
-    unchanged |= {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
+    if not isinstance(session, Session):
+        session.take = take
+        return edit
+    unchanged = pipeline.shared_files(take, session.take)
     folder = session.project.path.parent
     output_dir(output_dir(folder) / "stems", inside=folder)  # refused before the version is saved, not after
     with writing(session.project.path), session.stage("write") as report:
@@ -134,6 +151,23 @@ def save(session: Session, take: pipeline.Take, edit: str) -> str:
 
 
 # -- choosing what to edit ----------------------------------------------------------------------------
+
+
+def next_seed(n_versions: int, seed: int | None) -> int:
+    """The seed of an edit's new material: the one given, else a new one from the count of versions so far."""
+    return seed if seed is not None else 1000 + n_versions
+
+
+def regen_target(score: Score, section: str | None, bars: str | None,
+                 tracks: Sequence[str] | None) -> tuple[tuple[int, int], list[int], str]:
+    """(bars as a 0-based half-open span, track indices, the edit's label) for a regen of one section
+    (e.g. "chorus", "verse 2") or of bars ("5:8", counted from 1), of the named tracks or all."""
+    if (section is None) == (bars is None):
+        raise MelodexError("give a section (e.g. chorus) or bars (e.g. 5:8), not both")
+    span = bars_of_section(score, section) if section else parse_bars(str(bars), score.bar_count())
+    chosen = pick_tracks(score, list(tracks) if tracks else None)
+    what = section or f"bars {span[0] + 1}-{span[1]}"
+    return span, chosen, f"regen {what}" + (f" tracks {', '.join(tracks)}" if tracks else "")
 
 
 def bars_of_section(score: Score, name: str) -> tuple[int, int]:
@@ -208,12 +242,12 @@ def _mix_settings(take: pipeline.Take) -> MixSettings:
     return MixSettings(**take.settings["mix"])
 
 
-def _rerender(session: Session, score: Score, events: np.ndarray, samplesets: dict,
+def _rerender(session: Draft, score: Score, events: np.ndarray, samplesets: dict,
               timbres: dict[int, TrackTimbre], settings: dict | None = None) -> pipeline.Take:
     take = session.take
     with session.stage("render") as report:
-        stems, mix, levels = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate,
-                                                          progress=report)
+        stems, mix, levels, _ = perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate,
+                                                    progress=report)
     settings = {**(settings or take.settings), "levels": levels.to_json()}
     return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate, settings)
 
@@ -224,13 +258,13 @@ def _missing_samplesets(score: Score, samplesets: dict) -> dict:
     out = dict(samplesets)
     for index, track in enumerate(score.tracks):
         have = set(out[index].pitches)
-        missing = sorted(set(pipeline.sample_pitches(track, pipeline.PITCH_STEP)) - have)
+        missing = sorted(set(sample_pitches(track, PITCH_STEP)) - have)
         if track.is_drum and missing:
             out[index] = extend_kit(out[index], missing)  # from the kits the set was made from
     return out
 
 
-def _share(report: pipeline.StageProgress, index: int, count: int, fraction: float) -> None:
+def _share(report: StageProgress, index: int, count: int, fraction: float) -> None:
     """Item `index` of `count` is `fraction` done: the share of the whole."""
     report((index + fraction) / count)
 
@@ -247,28 +281,28 @@ def _drum_temperature(options: pipeline.GenerateOptions) -> float | None:
     return options.drum_temperature if options.drum_temperature is not None else DEFAULT_DRUM_TEMPERATURE
 
 
-def _infill(session: Session, events: np.ndarray, bars: tuple[int, int], tracks: list[int], seed: int,
+def _infill(session: Draft, events: np.ndarray, bars: tuple[int, int], tracks: list[int], seed: int,
             plan: Plan | None = None) -> tuple[Score, np.ndarray]:
     from melodex.structure.generate import DEFAULT_GUIDANCE, infill
 
     options = session.options
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     brief = session.brief
-    with pipeline.single_thread(), session.stage("compose") as report:
-        return infill(pipeline.structure_model(), events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
+    with single_thread(), session.stage("compose") as report:
+        return infill(session.models.structure, events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
                       guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
                       mode=brief.implied_mode, style=brief.style,
                       energy=pipeline.energy_level(brief), key_bias=options.key_bias, progress=report,
                       drum_temperature=_drum_temperature(options))
 
 
-def regen(session: Session, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
+def regen(session: Draft, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:
     """Rewrite the notes of `tracks` in `bars`; every sample outside those bars stays identical."""
     score, events = _infill(session, session.take.events, bars, tracks, seed)
     return _save_rewritten_bars(session, score, events, bars, tracks, label)
 
 
-def _render_span(session: Session, score: Score, samplesets: dict, start: int,
+def _render_span(session: Draft, score: Score, samplesets: dict, start: int,
                  end: int | None) -> tuple[dict[int, np.ndarray], np.ndarray] | None:
     """New stems and mix for frames start:end (None: to the new end), placed at their song positions.
 
@@ -288,8 +322,8 @@ def _render_span(session: Session, score: Score, samplesets: dict, start: int,
     first = max(0, start - int(WARMUP_S * rate))
     last = length if end is None else min(length, end + int(0.5 * rate))
     with session.stage("render") as report:
-        stems, mix, _ = pipeline.perform_and_produce(score, samplesets, _mix_settings(take), rate, levels,
-                                                     (first, last), report)
+        stems, mix, _, _ = perform_and_produce(score, samplesets, _mix_settings(take), rate, levels,
+                                               (first, last), report)
 
     def placed(part: np.ndarray) -> np.ndarray:
         whole = np.zeros((last, *part.shape[1:]), dtype=np.float32)
@@ -299,7 +333,7 @@ def _render_span(session: Session, score: Score, samplesets: dict, start: int,
     return {i: placed(s) for i, s in stems.items()}, placed(mix)
 
 
-def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bars: tuple[int, int],
+def _save_rewritten_bars(session: Draft, score: Score, events: np.ndarray, bars: tuple[int, int],
                          tracks: list[int], label: str, also: tuple[tuple[int, int], ...] = (),
                          settings_update: dict | None = None) -> str:
     """Render the rewritten bars and splice them in over `bars` (to the end, tails included, if they reach it),
@@ -333,7 +367,7 @@ def _save_rewritten_bars(session: Session, score: Score, events: np.ndarray, bar
 # -- edits that follow the song's form -------------------------------------------------------------
 
 
-def section_links(session: Session) -> list[int | None]:
+def section_links(session: Draft) -> list[int | None]:
     """For each section, the index of the section it repeats (None: its own music), as the version records
     it; projects made before song forms have no links."""
     n = len(session.score.sections)
@@ -355,7 +389,7 @@ def _section_index(score: Score, name: str) -> int:
     return next(i for i, s in enumerate(score.sections) if s.name == name)
 
 
-def regen_section(session: Session, name: str, tracks: list[int], seed: int, label: str,
+def regen_section(session: Draft, name: str, tracks: list[int], seed: int, label: str,
                   only: bool = False) -> str:
     """Rewrite section `name` and every section linked to it (a repeated chorus is the same music again;
     a varied repeat gets a new melody in its last quarter). `only` rewrites just this occurrence and
@@ -395,7 +429,7 @@ def regen_section(session: Session, name: str, tracks: list[int], seed: int, lab
                                 {"form": form})
 
 
-def rechord(session: Session, name: str, chords: list[str], seed: int, label: str) -> str:
+def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str) -> str:
     """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
     "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
     from melodex.brief_chords import chord_symbols
@@ -432,7 +466,7 @@ def rechord(session: Session, name: str, chords: list[str], seed: int, label: st
     return regen_section(session, score.sections[group[0]].name, pitched, seed, label)
 
 
-def variation(session: Session, strength: float, seed: int) -> str:
+def variation(session: Draft, strength: float, seed: int) -> str:
     """Same plan, new seed. strength 0-1: the share of bars rewritten (1 composes the song anew)."""
     if not 0 < strength <= 1:
         raise MelodexError(f"--strength {strength}: use a value above 0 and at most 1 (1 = completely new)")
@@ -441,7 +475,8 @@ def variation(session: Session, strength: float, seed: int) -> str:
         # New notes, the same timbres: compose only (making new sample sets here would be thrown away).
         options = replace(session.options, seed=seed)
         with session.stage("compose") as report:
-            score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"), report)
+            score, events = pipeline.compose(session.brief, options, pipeline.seed_for(seed, "compose"),
+                                             session.models.structure, report)
         settings = {**take.settings, "options": pipeline._options_json(options)}
         new = _rerender(session, score, events, _missing_samplesets(score, take.samplesets),
                         take.timbres, settings)
@@ -455,7 +490,7 @@ def variation(session: Session, strength: float, seed: int) -> str:
                  f"variation strength {strength:g} seed {seed}: bars {first + 1}-{first + span}")
 
 
-def extend(session: Session, n_bars: int, seed: int) -> str:
+def extend(session: Draft, n_bars: int, seed: int) -> str:
     """Add n_bars at the end, written by the model as a continuation of everything before."""
     take = session.take
     total = take.score.bar_count() + n_bars
@@ -477,7 +512,15 @@ def extend(session: Session, n_bars: int, seed: int) -> str:
 # -- sound edits --------------------------------------------------------------------------------------
 
 
-def retimbre(session: Session, track: int, text: str, seed: int) -> str:
+def _remade(session: Draft, score: Score, track: int, text: str, seed: int,
+            progress: StageProgress | None = None) -> tuple[SampleSet, TrackTimbre]:
+    """Track `track`'s sample set made anew from `text` and `seed` under the session's options and models."""
+    made = make_samplesets(score, {track: text}, {track: seed}, session.options.render_options(),
+                           session.models.timbre, progress)
+    return made[track]
+
+
+def retimbre(session: Draft, track: int, text: str, seed: int) -> str:
     """A new sound for one track from words; its notes and every other track's sound stay."""
     text = clean_text(text, "the sound description")
     if not text.strip():
@@ -488,13 +531,12 @@ def retimbre(session: Session, track: int, text: str, seed: int) -> str:
     base = pipeline.timbre_text(session.brief, take.score.tracks[track].program)
     full_text = f"{text} {base}"
     with session.stage("timbres") as report:
-        samplesets[track], timbres[track] = pipeline.make_sampleset(take.score, track, full_text, session.options,
-                                                                    seed, report)
+        samplesets[track], timbres[track] = _remade(session, take.score, track, full_text, seed, report)
     new = _rerender(session, take.score, take.events, samplesets, timbres)
     return save(session, new, f"retimbre track {track}: {text}")
 
 
-def rerender(session: Session, cfg: float | None, steps: int | None) -> str:
+def rerender(session: Draft, cfg: float | None, steps: int | None) -> str:
     """Re-make every timbre from the same seeds (same starting noise) at another guidance or step count."""
     if steps is not None and not 1 <= steps <= 200:
         raise MelodexError(f"--steps {steps}: use 1-200 diffusion steps")
@@ -510,14 +552,13 @@ def rerender(session: Session, cfg: float | None, steps: int | None) -> str:
         for i in range(n_tracks):
             timbre = take.timbres[i]
             done = partial(_share, report, i, n_tracks)
-            samplesets[i], timbres[i] = pipeline.make_sampleset(take.score, i, timbre.text, options, timbre.seed,
-                                                                done)
+            samplesets[i], timbres[i] = _remade(session, take.score, i, timbre.text, timbre.seed, done)
     settings = {**take.settings, "options": pipeline._options_json(options)}
     new = _rerender(session, take.score, take.events, samplesets, timbres, settings)
     return save(session, new, f"rerender cfg {options.cfg:g} steps {options.timbre_steps}")
 
 
-def set_tempo(session: Session, bpm: float) -> str:
+def set_tempo(session: Draft, bpm: float) -> str:
     if not MIN_BPM <= bpm <= MAX_BPM:
         raise MelodexError(f"tempo {bpm:g} BPM is outside {MIN_BPM}-{MAX_BPM}")
     take = session.take
@@ -529,7 +570,7 @@ def set_tempo(session: Session, bpm: float) -> str:
     return save(session, new, f"set tempo {bpm:g} BPM")
 
 
-def transpose(session: Session, semitones: int) -> str:
+def transpose(session: Draft, semitones: int) -> str:
     if not -12 <= semitones <= 12:
         raise MelodexError(f"transpose by {semitones}: use -12 to 12 semitones (an octave either way)")
     take = session.take
@@ -542,8 +583,7 @@ def transpose(session: Session, semitones: int) -> str:
             if not track.is_drum and len(track.notes) and (track.notes[:, 2].min() < low - 2 or
                                                             track.notes[:, 2].max() > high + 2):
                 timbre = take.timbres[index]
-                samplesets[index], _ = pipeline.make_sampleset(score, index, timbre.text, session.options,
-                                                               timbre.seed)
+                samplesets[index], _ = _remade(session, score, index, timbre.text, timbre.seed)
             report((index + 1) / len(score.tracks))
     new = _rerender(session, decode(events), events, samplesets, take.timbres)
     return save(session, new, f"transpose {semitones:+d}")

@@ -243,7 +243,7 @@ def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
     rate = take.sample_rate
     seconds = score.seconds_at(np.array([first_tick, last_tick]))
     start, end = round(seconds[0] * rate), round(seconds[1] * rate)
-    from melodex.pipeline import RING_S
+    from melodex.render_audio import RING_S
     from melodex.sampler import stem_length
 
     stop = min(stem_length(score, rate), end + int(RING_S * rate))

@@ -1,5 +1,7 @@
 """Text to track: the one inference entry point behind the Python API and `melodex generate`.
 
+The Python API over these steps is `melodex.song` (`melodex.load()`, `Pipeline`, `Song`).
+
     1. brief      prompt -> Brief (exact structure + implied attributes)
     2. compose    Brief -> Score, with the structure model under the Brief's plan
     3. timbres    one sample set per track (timbre model, or the SoundFont)
@@ -15,8 +17,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
@@ -29,36 +30,25 @@ from melodex import brief as brief_mod
 from melodex.errors import MelodexError
 from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
-from melodex.production import Levels, MixSettings, mix_settings_from_text, produce
+from melodex.models import WEIGHTS, load_structure, model_versions, single_thread, try_load_timbre
+from melodex.production import mix_settings_from_text
 from melodex.project import Project, TrackTimbre, Version
-from melodex.render_audio import PITCH_STEP, sample_pitches
-from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
+from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py plays edits' spans with it
+    DEFAULT_PRESET,
+    PRESETS,
+    RenderOptions,
+    StageProgress,
+    ignore_progress,
+    make_samplesets,
+    perform_and_produce,
+    perform_tracks,
+)
 from melodex.score import Score
-from melodex.timbre.drumkit import drum_sampleset
-from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
+from melodex.timbre.sampleset import SampleSet
 from melodex.tokens import Plan
 
-WEIGHTS = Path(__file__).parent / "weights"
-VELOCITY_LAYERS = (48, 96)
-# Generated sample sets are sparser than SoundFont ones: every generated note costs a diffusion sample
-# and a harmonic-plus-noise decode, the largest share of a track's time; the sampler repitches at most
-# a tritone (within the range timbre stays natural) and scales one layer's level by velocity.
-TIMBRE_PITCH_STEP = 6
-TIMBRE_VELOCITY_LAYERS = (88,)
-# Guidance presets from the article Melodex grew from: how literally the sound follows the words. Kept
-# after the level limit (2026-11-30, scripts/eval_guidance.py): "bright"/"dark" centroid ratio 1.54 at
-# cfg 1, 3.00 at 4, 6.15 at 8.5, growing at every step, and no note more than 4x its instrument unguided.
-PRESETS: dict[str, float] = {"film": 1.5, "social": 4.0, "design": 8.5}
-DEFAULT_PRESET = "social"
-
 Progress = Callable[[str, float], None]  # (stage, fraction done of that stage)
-StageProgress = Callable[[float], None]  # one stage's share done, 0-1
-PERFORM_SHARE = 0.1  # of the render stage: the sampler; production takes the rest
 PROGRESS_STEP = 0.01  # smaller advances are not reported: a bar or a job record is not redrawn for them
-
-
-def _ignore(_: float) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -134,6 +124,10 @@ class GenerateOptions:
     def cfg(self) -> float:
         return self.timbre_cfg if self.timbre_cfg is not None else PRESETS[self.preset]
 
+    def render_options(self) -> RenderOptions:
+        return RenderOptions(renderer=self.renderer, sample_rate=self.sample_rate, cfg=self.cfg,
+                             steps=self.timbre_steps, vibrato=self.timbre_vibrato, detune=self.timbre_detune)
+
     @property
     def export(self) -> ExportOptions:
         """How `generate` and every edit write the files beside the project (the take is at `lufs` already)."""
@@ -196,7 +190,7 @@ class StageClock:
         if progress:
             progress(name, 0.0)
         start, cpu = time.perf_counter(), time.process_time()
-        yield report if progress else _ignore
+        yield report if progress else ignore_progress
         self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
         self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + time.process_time() - cpu
         if progress:
@@ -206,58 +200,29 @@ class StageClock:
 # -- models -----------------------------------------------------------------------------------------
 
 
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run small-batch inference on one thread: at these sizes a second thread only adds synchronisation,
-    and on a busy machine it made decoding 40x slower (3 s vs 117 s for the same 20 bars).
+@dataclass(frozen=True)
+class Models:
+    """The models a song is made with: any (a tiny random-weight one in tests, your own training run) or
+    the shipped ones (`load_models`). `melodex.Pipeline` adds making songs from prompts."""
 
-    Never run two of these at once on Python threads: torch's OpenMP workers then fight over the cores
-    (composing while the timbres were made on a second thread took 105-361 s instead of 8 s).
-    """
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    structure: Any  # melodex.structure.model.StructureModel
+    timbre: Any | None = None  # melodex.timbre.model.TimbreModel; None: every track from the SoundFont
+    timbre_missing: str = "no timbre model was given"  # why `timbre` is None, for the song's notes
+    versions: dict[str, dict] = field(default_factory=dict)  # name and SHA-256 of each model, for projects
 
 
-@lru_cache(maxsize=1)
-def structure_model() -> Any:
-    from melodex.structure.model import load_model
-
-    directory = WEIGHTS / "structure"
-    if not (directory / "model.safetensors").exists():
-        raise MelodexError(f"the structure model's weights are not installed ({directory}); reinstall Melodex")
-    return load_model(directory)
+def load_models(weights: str | Path | None = None) -> Models:
+    """The models in `weights` (default: the shipped ones), SHA-256 checked. The structure model must
+    load; a timbre model that does not leaves the SoundFont playing, and the songs say why."""
+    folder = Path(weights) if weights is not None else WEIGHTS
+    timbre, why_not = try_load_timbre(folder / "timbre")
+    return Models(load_structure(folder / "structure"), timbre, why_not, model_versions(folder))
 
 
 @lru_cache(maxsize=1)
-def timbre_model() -> Any | None:
-    """The timbre model, or None when its weights are not shipped (then the SoundFont plays)."""
-    try:
-        from melodex.timbre.model import TimbreModel  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    try:
-        return TimbreModel.load()
-    except MelodexError:
-        return None
-
-
-def model_versions() -> dict[str, dict]:
-    """Name and SHA-256 of every shipped model, for the project file."""
-    import json
-
-    versions = {}
-    for name in ("structure", "timbre"):
-        config = WEIGHTS / name / "config.json"
-        if config.exists():
-            meta = json.loads(config.read_text())
-            versions[name] = {"sha256": meta.get("sha256", ""), "metadata": meta.get("metadata", {})}
-    return versions
+def shipped() -> Models:
+    """The shipped models, loaded once per process (what the CLI, the studio and the edits use)."""
+    return load_models()
 
 
 # -- stages -----------------------------------------------------------------------------------------
@@ -312,7 +277,7 @@ def chord_requests(brief: brief_mod.Brief, plan: Plan) -> dict[int, tuple[int, .
     return asked
 
 
-def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int,
+def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int, structure: Any,
             progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
     """The arrangement for a brief: under its song form (see `melodex.structure.form`) unless the options
     ask for the flat decoding of before (`arrangement="flat"`, for comparison)."""
@@ -321,7 +286,7 @@ def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int,
     from melodex.structure.song import write_song
 
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
-    model, text = structure_model(), brief.prompt
+    model, text = structure, brief.prompt
     common = dict(temperature=options.sampling_temperature, top_p=options.top_p, seed=seed, mode=brief.implied_mode,
                   style=brief.style, energy=energy_level(brief), key_bias=options.key_bias, progress=progress)
     with single_thread():
@@ -356,13 +321,14 @@ def apply_reference(brief: brief_mod.Brief, reference: Any) -> brief_mod.Brief:
 
 
 def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, reference: Any,
-                           seed: int, progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
+                           seed: int, structure: Any,
+                           progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
     """The recording's melody becomes the melody track; the model writes every other part around it."""
     from melodex.structure.generate import DEFAULT_GUIDANCE, infill
     from melodex.tokens import encode
 
-    report = progress or _ignore
-    score, _ = compose(brief, options, seed, lambda f: report(f / 2))
+    report = progress or ignore_progress
+    score, _ = compose(brief, options, seed, structure, lambda f: report(f / 2))
     lead = next(i for i, t in enumerate(score.tracks) if t.role == "melody")
     notes = reference.melody_ticks(reference.bpm, score.end_tick)
     if brief.key is not None and brief.key != reference.key:
@@ -378,7 +344,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
         return decode(events), events
     guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
     with single_thread():
-        return infill(structure_model(), events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
+        return infill(structure, events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
                       plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature,
                       top_p=options.top_p, seed=seed + 1, mode=brief.implied_mode, style=brief.style,
                       energy=energy_level(brief), key_bias=options.key_bias,
@@ -391,107 +357,6 @@ def timbre_text(brief: brief_mod.Brief, program: int) -> str:
     return " ".join(w for w in words if w)
 
 
-def make_sampleset(score: Score, track_index: int, text: str, options: GenerateOptions,
-                   seed: int, progress: StageProgress | None = None) -> tuple[SampleSet, TrackTimbre]:
-    """The track's sample set: generated from `text` (timbre renderer, pitched tracks) or from the SoundFont."""
-    return make_samplesets(score, {track_index: text}, {track_index: seed}, options, progress)[track_index]
-
-
-def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int],
-                    options: GenerateOptions,
-                    progress: StageProgress | None = None) -> dict[int, tuple[SampleSet, TrackTimbre]]:
-    """Sample sets of the tracks in `texts`: the generated ones in one batch of the timbre model while the
-    SoundFont records the others (drums, or every track without the model) on a second thread.
-
-    `progress` hears the timbre model's share done; without generated sets, the recorded tracks' share.
-    """
-    model = timbre_model() if options.renderer == "timbre" else None
-    generated = [i for i in texts if model is not None and not score.tracks[i].is_drum]
-    report = progress or _ignore
-
-    kits = [i for i in texts if model is not None and score.tracks[i].is_drum]
-
-    def record(index: int) -> SampleSet:
-        track = score.tracks[index]
-        if index in kits:  # a kit chosen from the machine's kits by the words (timbre.drumkit)
-            return drum_sampleset(texts[index], sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS, options.cfg,
-                                  seeds[index], options.sample_rate)
-        return soundfont_sampleset(track.program, sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS,
-                                   sample_rate=options.sample_rate)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        recorded = {i: pool.submit(record, i) for i in texts if i not in generated}
-        made: dict[int, tuple[SampleSet, TrackTimbre]] = {}
-        if generated and model is not None:
-            from melodex.timbre.model import GenerationOptions, TimbreRequest
-
-            requests = [TimbreRequest(score.tracks[i].program, texts[i],
-                                      sample_pitches(score.tracks[i], TIMBRE_PITCH_STEP), TIMBRE_VELOCITY_LAYERS,
-                                      seeds[i]) for i in generated]
-            with single_thread():
-                sets = model.generate_samplesets(
-                    requests, GenerationOptions(cfg=options.cfg, steps=options.timbre_steps,
-                                                vibrato=options.timbre_vibrato, detune=options.timbre_detune),
-                    options.sample_rate, progress=report
-                )
-            for i, sampleset in zip(generated, sets, strict=True):
-                made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.timbre_steps)
-        for done, (i, future) in enumerate(recorded.items()):
-            made[i] = future.result(), (TrackTimbre(texts[i], "drumkit", seeds[i], options.cfg) if i in kits
-                                        else TrackTimbre(texts[i], "soundfont", seeds[i]))
-            if not generated:
-                report((done + 1) / len(recorded))
-    return {i: made[i] for i in texts}
-
-
-RING_S = 8.0  # no sampled note rings longer than this after its note-off (releases, cymbals, loops' fades)
-
-
-def _notes_sounding_in(score: Score, first: int, last: int, sample_rate: int) -> Score:
-    """A copy of `score` keeping only the notes that can be heard between frames first and last."""
-    part = score.copy()
-    for track in part.tracks:
-        if len(track.notes) == 0:
-            continue
-        onset = score.seconds_at(track.notes[:, 0]) * sample_rate
-        offset = score.seconds_at(track.notes[:, 0] + track.notes[:, 1]) * sample_rate
-        track.notes = track.notes[(onset < last) & (offset + RING_S * sample_rate > first)]
-    return part
-
-
-def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: MixSettings, sample_rate: int,
-                        levels: Levels | None = None, window: tuple[int, int] | None = None,
-                        progress: StageProgress | None = None) -> tuple[dict[int, np.ndarray], np.ndarray, Levels]:
-    """Play and produce the whole song; or, with the whole song's `levels`, only frames window[0]:window[1].
-
-    A window is what an edit re-renders: only the notes that sound in it are played, and production
-    reuses the song's levels so the stretch can be spliced back seamlessly (see `production.produce`).
-    """
-    report = progress or _ignore
-    # playing takes ~10% of the time (0.5-0.65 s of 5.5-6.6 s), production the rest
-    dry = perform_tracks(score, samplesets, sample_rate, window, lambda f: report(PERFORM_SHARE * f))
-    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks],
-                       levels=levels, progress=lambda f: report(PERFORM_SHARE + (1 - PERFORM_SHARE) * f))
-    stems = {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}
-    return stems, produced.mix, produced.levels
-
-
-def perform_tracks(score: Score, samplesets: dict[int, SampleSet], sample_rate: int,
-                   window: tuple[int, int] | None = None, progress: StageProgress | None = None) -> list[np.ndarray]:
-    """The sampler's dry performance of every track (frames window[0]:window[1], or the whole song)."""
-    report = progress or _ignore
-    sampler = SamplerOptions()
-    length = stem_length(score, sample_rate, sampler)
-    first, last = window if window is not None else (0, length)
-    played = _notes_sounding_in(score, first, last, sample_rate) if window is not None else score
-    dry = []
-    for i in range(len(score.tracks)):
-        dry.append(perform(played, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate,
-                           length=last)[first:])
-        report((i + 1) / len(score.tracks))
-    return dry
-
-
 def seed_for(base: int, purpose: str, index: int = 0) -> int:
     """Independent, stable seeds per purpose and track, so regenerating one part leaves the others."""
     rng = np.random.default_rng([base, sum(map(ord, purpose)), index])
@@ -499,26 +364,28 @@ def seed_for(base: int, purpose: str, index: int = 0) -> int:
 
 
 def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageClock,
-              reference: Any = None) -> Take:
+              reference: Any = None, models: Models | None = None) -> Take:
+    models = models or shipped()
     with clock.stage("compose") as report:
         seed = seed_for(options.seed, "compose")
         if reference is not None:
-            score, events = compose_with_reference(brief, options, reference, seed, report)
+            score, events = compose_with_reference(brief, options, reference, seed, models.structure, report)
         else:
-            score, events = compose(brief, options, seed, report)
+            score, events = compose(brief, options, seed, models.structure, report)
     samplesets: dict[int, SampleSet] = {}
     timbres: dict[int, TrackTimbre] = {}
     with clock.stage("timbres") as report:
         texts = {i: timbre_text(brief, track.program) for i, track in enumerate(score.tracks)}
         seeds = {i: seed_for(options.seed, "timbre", i) for i in texts}
-        for i, (sampleset, timbre) in make_samplesets(score, texts, seeds, options, report).items():
+        made = make_samplesets(score, texts, seeds, options.render_options(), models.timbre, report)
+        for i, (sampleset, timbre) in made.items():
             samplesets[i], timbres[i] = sampleset, timbre
     mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
     if options.lufs is not None:
         mix_settings = replace(mix_settings, target_lufs=options.lufs)
     with clock.stage("render") as report:
-        stems, mix, levels = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
-                                                 progress=report)
+        stems, mix, levels, _ = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
+                                                    progress=report)
     settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
     if options.arrangement == "song" and reference is None:
         settings["form"] = form_record(brief)
@@ -535,19 +402,20 @@ def _options_json(options: GenerateOptions) -> dict[str, Any]:
 # -- files ------------------------------------------------------------------------------------------
 
 
+def shared_files(take: Take, old: Take) -> set[str]:
+    """The project files of `take` that are `old`'s (the very arrays an edit kept): linked, not encoded again."""
+    unchanged = {f"stems/{i}.flac" for i, stem in take.stems.items() if stem is old.stems.get(i)}
+    return unchanged | {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
+
+
 def take_to_version(take: Take, edit: str, parent: str | None) -> Version:
     return Version(events=take.events, timbres=take.timbres, samplesets=take.samplesets, stems=take.stems,
                    mix=take.mix, sample_rate=take.sample_rate, settings=take.settings, edit=edit, parent=parent)
 
 
-def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None = None,
-             progress: Progress | None = None) -> GenerateResult:
-    """Prompt -> mix, stems, MIDI and a project in out_dir. Refuses to overwrite an existing project."""
-    options = options or GenerateOptions()
-    out = Path(out_dir)
-    project_path = out / "song.melodex"
-    Project.check_new(project_path)
-    clock = StageClock(progress)
+def make_song(prompt: str, options: GenerateOptions, models: Models,
+              clock: StageClock) -> tuple[brief_mod.Brief, Take, tuple[str, ...]]:
+    """Steps 1-5: the brief, the take, and notes for the user (what the prompt left open, what was missing)."""
     with clock.stage("brief"):
         brief = read_brief(prompt, options)
     reference = None
@@ -557,18 +425,49 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
         with clock.stage("reference"):
             reference = analyse(options.reference)
             brief = apply_reference(brief, reference)
-    take = make_take(brief, options, clock, reference)
-    with clock.stage("write") as report:
-        files = export_take(take, out, options.export, lambda f: report(0.8 * f))
-        project = Project.create(project_path, prompt, brief.to_json(), model_versions(),
-                                 first=take_to_version(take, "generate", None))
-        files["project"] = project.path
+    take = make_take(brief, options, clock, reference, models)
     notes = list(brief.notes)
     used = sorted({t.renderer for t in take.timbres.values()})
     if options.renderer == "timbre" and used == ["soundfont"]:
-        notes.append("the timbre model is not installed: every track was played by the General MIDI SoundFont")
+        notes.append(f"the timbre model is not loaded ({models.timbre_missing}): every track was played by "
+                     "the General MIDI SoundFont")
+    return brief, take, tuple(notes)
+
+
+def write_project(out: Path, prompt: str, brief: brief_mod.Brief, versions: dict[str, dict],
+                  takes: Sequence[tuple[Take, str]], export: ExportOptions,
+                  progress: StageProgress | None = None) -> dict[str, Path]:
+    """Step 6: the last take's mix (each format), stems and MIDI into `out`, and a `song.melodex` project
+    with every take as a version (each the parent of the next, oldest first). Refuses an existing project."""
+    report = progress or ignore_progress
+    project_path = out / "song.melodex"
+    Project.check_new(project_path)
+    files = export_take(takes[-1][0], out, export, lambda f: report(0.8 * f))
+    first, first_edit = takes[0]
+    project = Project.create(project_path, prompt, brief.to_json(), versions,
+                             first=take_to_version(first, first_edit, None))
+    version, previous = project.current, first
+    for take, edit in takes[1:]:
+        version = project.save_version(take_to_version(take, edit, version), shared_files(take, previous))
+        previous = take
+    files["project"] = project.path
+    return files
+
+
+def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None = None,
+             progress: Progress | None = None, models: Models | None = None) -> GenerateResult:
+    """Prompt -> mix, stems, MIDI and a project in out_dir (with the shipped models unless others are given).
+    Refuses to overwrite an existing project."""
+    options = options or GenerateOptions()
+    out = Path(out_dir)
+    Project.check_new(out / "song.melodex")
+    clock = StageClock(progress)
+    models = models or shipped()
+    brief, take, notes = make_song(prompt, options, models, clock)
+    with clock.stage("write") as report:
+        files = write_project(out, prompt, brief, models.versions, [(take, "generate")], options.export, report)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return GenerateResult(out, files, brief, take.score, clock.seconds, peak, tuple(notes), clock.cpu_seconds)
+    return GenerateResult(out, files, brief, take.score, clock.seconds, peak, notes, clock.cpu_seconds)
 
 
 def with_options(options: GenerateOptions, **changes: Any) -> GenerateOptions:

@@ -1,49 +1,70 @@
-"""Score to finished audio: sample sets for every track, the sampler, then production and mastering.
+"""Score to audio: one sample set per track (timbre model or SoundFont), the sampler, then production.
 
-`render_score` is the one library function the CLI calls. Sample sets come from the timbre model
-when it is installed and a timbre text is given, otherwise from the General MIDI SoundFont; the
-result says which.
+The one path from a `Score` to stems and a mix, with one `RenderOptions`: `melodex generate`, every
+edit and `melodex render --timbre` play through it. Models come in as arguments (see `melodex.models`).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from melodex.errors import MelodexError
-from melodex.production import MasterReport, MixSettings, mix_settings_from_text, produce
+from melodex.models import single_thread
+from melodex.production import Levels, MasterReport, MixSettings, produce
+from melodex.project import TrackTimbre
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.score import PITCH, Score, Track
+from melodex.timbre.drumkit import drum_sampleset
 from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
 
-DEFAULT_VELOCITY_LAYERS = (48, 96)
-PITCH_STEP = 3  # sampled every minor third: no note is repitched by more than one semitone and a half
-# Recorded notes are held 1.5 s (longer notes loop) with 0.8 s of release: 40% less to render than the
-# SoundFont set's 2 s + 1 s defaults, and enough for a loop after the attack.
-HOLD_S, RELEASE_S = 1.5, 0.8
+PITCH_STEP = 3  # SoundFont sets: sampled every minor third, no note repitched by more than a semitone and a half
+VELOCITY_LAYERS = (48, 96)
+# Generated sample sets are sparser than SoundFont ones: every generated note costs a diffusion sample
+# and a harmonic-plus-noise decode, the largest share of a track's time; the sampler repitches at most
+# a tritone (within the range timbre stays natural) and scales one layer's level by velocity.
+TIMBRE_PITCH_STEP = 6
+TIMBRE_VELOCITY_LAYERS = (88,)
+# Guidance presets from the article Melodex grew from: how literally the sound follows the words. Kept
+# after the level limit (2026-11-30, scripts/eval_guidance.py): "bright"/"dark" centroid ratio 1.54 at
+# cfg 1, 3.00 at 4, 6.15 at 8.5, growing at every step, and no note more than 4x its instrument unguided.
+PRESETS: dict[str, float] = {"film": 1.5, "social": 4.0, "design": 8.5}
+DEFAULT_PRESET = "social"
+RENDERERS = ("timbre", "soundfont")
+RING_S = 8.0  # no sampled note rings longer than this after its note-off (releases, cymbals, loops' fades)
+PERFORM_SHARE = 0.1  # of the render stage: the sampler; production takes the rest
+
+StageProgress = Callable[[float], None]  # one stage's share done, 0-1
+
+
+def ignore_progress(_: float) -> None:
+    pass
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How a score becomes audio."""
+    """How a score becomes audio (the sample sets' part; the mix settings come with the call)."""
 
+    renderer: str = "timbre"  # "timbre": the timbre model's sample sets for pitched tracks; "soundfont": none
     sample_rate: int = 44100
-    timbre_text: str | None = None  # e.g. "warm", "plucky": for the timbre model; None = SoundFont
-    timbre_weights: Path | None = None  # a timbre weights folder; None = the shipped weights
-    mix_text: str | None = None  # the prompt's texture words, for `mix_settings_from_text`
-    mix: MixSettings | None = None  # explicit settings win over `mix_text`
-    soundfont: str | None = None  # name or path; None = FluidR3_GM
-    velocity_layers: tuple[int, ...] = DEFAULT_VELOCITY_LAYERS
-    pitch_step: int = PITCH_STEP
-    cfg: float = 3.0  # timbre model: classifier-free guidance scale
-    steps: int = 20  # timbre model: diffusion steps
-    seed: int = 0
-    sampler: SamplerOptions = field(default_factory=SamplerOptions)
+    cfg: float = PRESETS[DEFAULT_PRESET]  # timbre model: classifier-free guidance scale
+    steps: int = 16  # timbre model: diffusion steps
+    vibrato: bool = True  # the timbre model's vibrato head (projects from before it: False)
+    detune: bool = True  # its detune, a second harmonic bank for detuned pads (projects from before: False)
+    soundfont: str | None = None  # name or path for the recorded sets; None = FluidR3_GM
+
+    def __post_init__(self) -> None:
+        if self.renderer not in RENDERERS:
+            raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
+        if not 1 <= self.steps <= 200:
+            raise MelodexError(f"--steps {self.steps}: use 1-200 diffusion steps")
+        if not 8000 <= self.sample_rate <= 96000:
+            raise MelodexError(f"sample rate {self.sample_rate} Hz is outside 8000-96000 (--sample-rate)")
 
 
 @dataclass(frozen=True)
@@ -51,14 +72,14 @@ class RenderResult:
     """A rendered score: stereo mix (frames, 2), one processed stereo stem per track, and how it was made."""
 
     mix: np.ndarray
-    stems: list[np.ndarray]
-    reverb_return: np.ndarray  # the shared reverb's output; stems + reverb_return ~ mix before mastering
+    stems: dict[int, np.ndarray]
+    samplesets: dict[int, SampleSet]
+    timbres: dict[int, TrackTimbre]
+    levels: Levels
     sample_rate: int
     report: str
-    timbre_source: str  # "soundfont FluidR3_GM", or the timbre model's name and version
     master: MasterReport
-    mix_settings: MixSettings
-    seconds: dict[str, float]  # wall time of each stage: samplesets, sampler, production
+    seconds: dict[str, float]  # wall time of each stage: samplesets, render (sampler + production)
 
 
 def sample_pitches(track: Track, step: int = PITCH_STEP) -> tuple[int, ...]:
@@ -73,116 +94,120 @@ def sample_pitches(track: Track, step: int = PITCH_STEP) -> tuple[int, ...]:
     return tuple(int(np.clip(p, 0, 127)) for p in grid)
 
 
-@lru_cache(maxsize=64)
-def _soundfont_set(
-    program: int, pitches: tuple[int, ...], velocities: tuple[int, ...], soundfont: str | None, rate: int
-) -> SampleSet:
-    # Cached: re-rendering a score (another mix, another edit) reuses the recorded notes.
-    return soundfont_sampleset(
-        program, pitches, velocities, soundfont=soundfont, sample_rate=rate, hold_s=HOLD_S, release_s=RELEASE_S
-    )
+def make_samplesets(score: Score, texts: dict[int, str], seeds: dict[int, int], options: RenderOptions,
+                    timbre_model: Any | None,
+                    progress: StageProgress | None = None) -> dict[int, tuple[SampleSet, TrackTimbre]]:
+    """Sample sets of the tracks in `texts`: the generated ones in one batch of `timbre_model` while the
+    SoundFont records the others (drums, or every track without a model) on a second thread.
 
-
-def _timbre_model(weights: Path | None = None) -> tuple[Any | None, str]:
-    """(the timbre model, "") if its code and weights (default: shipped) load, else (None, why not)."""
-    try:
-        from melodex.timbre.model import TimbreModel
-
-        return TimbreModel.load(weights), ""
-    except ImportError as exc:
-        return None, f"the timbre model is not installed ({exc})"
-    except MelodexError as exc:
-        return None, str(exc)
-
-
-def samplesets_for(score: Score, options: RenderOptions) -> tuple[list[SampleSet], str]:
-    """One sample set per track, and a sentence saying where they came from.
-
-    Generated sets are made in one batch on one torch thread: at these sizes a second thread only
-    adds waiting, and on a busy 2-core machine two threads made the sets 5-10x slower (2.0 s vs 11-26 s).
+    `progress` hears the timbre model's share done; without generated sets, the recorded tracks' share.
     """
-    model, why_not = _timbre_model(options.timbre_weights) if options.timbre_text else (None, "")
-    generated = [i for i, track in enumerate(score.tracks) if model is not None and not track.is_drum]
-    by_track: dict[int, SampleSet] = {}
-    if model is not None and generated:
-        from melodex.pipeline import single_thread
-        from melodex.timbre.model import GenerationOptions, TimbreRequest
+    model = timbre_model if options.renderer == "timbre" else None
+    generated = [i for i in texts if model is not None and not score.tracks[i].is_drum]
+    report = progress or ignore_progress
+    kits = [i for i in texts if model is not None and score.tracks[i].is_drum]
 
-        requests = [
-            TimbreRequest(score.tracks[i].program, options.timbre_text or "",
-                          sample_pitches(score.tracks[i], options.pitch_step), options.velocity_layers, options.seed)
-            for i in generated
-        ]
-        with single_thread():
-            made = model.generate_samplesets(
-                requests, GenerationOptions(cfg=options.cfg, steps=options.steps), options.sample_rate
-            )
-        by_track.update(zip(generated, made, strict=True))
-    for i, track in enumerate(score.tracks):
-        if i not in by_track and track.is_drum and model is not None:
-            from melodex.timbre.drumkit import drum_sampleset
+    def record(index: int) -> SampleSet:
+        track = score.tracks[index]
+        if index in kits:  # a kit chosen from the machine's kits by the words (timbre.drumkit)
+            return drum_sampleset(texts[index], sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS, options.cfg,
+                                  seeds[index], options.sample_rate)
+        return soundfont_sampleset(track.program, sample_pitches(track, PITCH_STEP), VELOCITY_LAYERS,
+                                   soundfont=options.soundfont, sample_rate=options.sample_rate)
 
-            # The kit the words choose among the machine's kits (see timbre.drumkit).
-            by_track[i] = drum_sampleset(options.timbre_text or "", sample_pitches(track, options.pitch_step),
-                                         options.velocity_layers, options.cfg, options.seed, options.sample_rate)
-        if i not in by_track:
-            pitches = sample_pitches(track, options.pitch_step)
-            by_track[i] = _soundfont_set(
-                track.program, pitches, options.velocity_layers, options.soundfont, options.sample_rate
-            )
-    sets = [by_track[i] for i in range(len(score.tracks))]
-    sources = ", ".join(sorted({s.source for s in sets}))
-    if options.timbre_text and model is None:
-        note = f"timbre {options.timbre_text!r} NOT applied ({why_not}); SoundFont sample sets used: {sources}"
-    elif options.timbre_text:
-        note = f"timbre {options.timbre_text!r} from {sources} (cfg {options.cfg:g}, {options.steps} steps)"
-    else:
-        note = f"sample sets from {sources}"
-    return sets, note
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        recorded = {i: pool.submit(record, i) for i in texts if i not in generated}
+        made: dict[int, tuple[SampleSet, TrackTimbre]] = {}
+        if generated and model is not None:
+            from melodex.timbre.model import GenerationOptions, TimbreRequest
+
+            requests = [TimbreRequest(score.tracks[i].program, texts[i],
+                                      sample_pitches(score.tracks[i], TIMBRE_PITCH_STEP), TIMBRE_VELOCITY_LAYERS,
+                                      seeds[i]) for i in generated]
+            # One batch on one torch thread: on a busy 2-core machine two threads made the sets 5-10x slower.
+            with single_thread():
+                sets = model.generate_samplesets(
+                    requests, GenerationOptions(cfg=options.cfg, steps=options.steps, vibrato=options.vibrato,
+                                                detune=options.detune),
+                    options.sample_rate, progress=report
+                )
+            for i, sampleset in zip(generated, sets, strict=True):
+                made[i] = sampleset, TrackTimbre(texts[i], "timbre", seeds[i], options.cfg, options.steps)
+        for done, (i, future) in enumerate(recorded.items()):
+            made[i] = future.result(), (TrackTimbre(texts[i], "drumkit", seeds[i], options.cfg) if i in kits
+                                        else TrackTimbre(texts[i], "soundfont", seeds[i]))
+            if not generated:
+                report((done + 1) / len(recorded))
+    return {i: made[i] for i in texts}
 
 
-def render_score(score: Score, options: RenderOptions | None = None) -> RenderResult:
-    """Render `score` to a mastered stereo mix and per-track stems."""
+def _notes_sounding_in(score: Score, first: int, last: int, sample_rate: int) -> Score:
+    """A copy of `score` keeping only the notes that can be heard between frames first and last."""
+    part = score.copy()
+    for track in part.tracks:
+        if len(track.notes) == 0:
+            continue
+        onset = score.seconds_at(track.notes[:, 0]) * sample_rate
+        offset = score.seconds_at(track.notes[:, 0] + track.notes[:, 1]) * sample_rate
+        track.notes = track.notes[(onset < last) & (offset + RING_S * sample_rate > first)]
+    return part
+
+
+def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: MixSettings, sample_rate: int,
+                        levels: Levels | None = None, window: tuple[int, int] | None = None,
+                        progress: StageProgress | None = None,
+                        ) -> tuple[dict[int, np.ndarray], np.ndarray, Levels, MasterReport]:
+    """Play and produce the whole song; or, with the whole song's `levels`, only frames window[0]:window[1].
+
+    A window is what an edit re-renders: only the notes that sound in it are played, and production
+    reuses the song's levels so the stretch can be spliced back seamlessly (see `production.produce`).
+    """
+    report = progress or ignore_progress
+    # playing takes ~10% of the time (0.5-0.65 s of 5.5-6.6 s), production the rest
+    dry = perform_tracks(score, samplesets, sample_rate, window, lambda f: report(PERFORM_SHARE * f))
+    produced = produce(dry, [t.role for t in score.tracks], mix, sample_rate, [t.program for t in score.tracks],
+                       levels=levels, progress=lambda f: report(PERFORM_SHARE + (1 - PERFORM_SHARE) * f))
+    stems = {i: np.asarray(stem, dtype=np.float32) for i, stem in enumerate(produced.stems)}
+    return stems, produced.mix, produced.levels, produced.report
+
+
+def perform_tracks(score: Score, samplesets: dict[int, SampleSet], sample_rate: int,
+                   window: tuple[int, int] | None = None, progress: StageProgress | None = None) -> list[np.ndarray]:
+    """The sampler's dry performance of every track (frames window[0]:window[1], or the whole song)."""
+    report = progress or ignore_progress
+    sampler = SamplerOptions()
+    length = stem_length(score, sample_rate, sampler)
+    first, last = window if window is not None else (0, length)
+    played = _notes_sounding_in(score, first, last, sample_rate) if window is not None else score
+    dry = []
+    for i in range(len(score.tracks)):
+        dry.append(perform(played, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate,
+                           length=last)[first:])
+        report((i + 1) / len(score.tracks))
+    return dry
+
+
+def render_score(score: Score, texts: dict[int, str], seeds: dict[int, int], mix: MixSettings,
+                 options: RenderOptions | None = None, timbre_model: Any | None = None) -> RenderResult:
+    """`score` to a mastered stereo mix and per-track stems: track i's sound from texts[i] and seeds[i]
+    (the timbre model when given and `options.renderer` is "timbre", else the SoundFont)."""
     options = options or RenderOptions()
-    rate = options.sample_rate
     clock = time.perf_counter()
-    samplesets, source_note = samplesets_for(score, options)
+    made = make_samplesets(score, texts, seeds, options, timbre_model)
+    samplesets = {i: sampleset for i, (sampleset, _) in made.items()}
     seconds = {"samplesets": time.perf_counter() - clock}
-
     clock = time.perf_counter()
-    length = stem_length(score, rate, options.sampler)
-    dry = [
-        perform(score, index, Instrument(sampleset, rate, options.sampler), rate, length=length)
-        for index, sampleset in enumerate(samplesets)
-    ]
-    seconds["sampler"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    settings = options.mix or mix_settings_from_text(options.mix_text)
-    produced = produce(dry, [t.role for t in score.tracks], settings, rate, [t.program for t in score.tracks])
-    seconds["production"] = time.perf_counter() - clock
-
-    master_report = produced.report
-    duration = len(produced.mix) / rate
-    render_time = seconds["sampler"] + seconds["production"]
-    report = "\n".join(
-        [
-            source_note,
-            f"mix: {settings.describe()}",
-            f"master: {master_report}",
-            f"time: sample sets {seconds['samplesets']:.2f} s, sampler {seconds['sampler']:.2f} s, "
-            f"production {seconds['production']:.2f} s ({duration / max(render_time, 1e-9):.0f}x real time "
-            f"for {duration:.1f} s of audio)",
-        ]
-    )
-    return RenderResult(
-        mix=produced.mix,
-        stems=produced.stems,
-        reverb_return=produced.reverb_return,
-        sample_rate=rate,
-        report=report,
-        timbre_source=", ".join(sorted({s.source for s in samplesets})),
-        master=master_report,
-        mix_settings=settings,
-        seconds=seconds,
-    )
+    stems, mixed, levels, master = perform_and_produce(score, samplesets, mix, options.sample_rate)
+    seconds["render"] = time.perf_counter() - clock
+    sources = ", ".join(sorted({s.source for s in samplesets.values()}))
+    duration = len(mixed) / options.sample_rate
+    report = "\n".join([
+        f"sample sets from {sources}" + (f" (cfg {options.cfg:g}, {options.steps} steps)"
+                                         if any(t.renderer == "timbre" for _, t in made.values()) else ""),
+        f"mix: {mix.describe()}",
+        f"master: {master}",
+        f"time: sample sets {seconds['samplesets']:.2f} s, sampler + production {seconds['render']:.2f} s "
+        f"({duration / max(seconds['render'], 1e-9):.0f}x real time for {duration:.1f} s of audio)",
+    ])
+    return RenderResult(mixed, stems, samplesets, {i: t for i, (_, t) in made.items()}, levels,
+                        options.sample_rate, report, master, seconds)

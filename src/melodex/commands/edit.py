@@ -55,7 +55,9 @@ def _edit(session: Session, change: Callable[[], str]) -> None:
 
 
 def _seed(session: Session, seed: int | None) -> int:
-    return seed if seed is not None else 1000 + len(session.project.history)
+    from melodex.edit import next_seed
+
+    return next_seed(len(session.project.history), seed)
 
 
 def _done(session: Session, version: str) -> None:

@@ -124,19 +124,25 @@ def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
 def _render_produced(
     score: Score, source: Path, output: Path, stems: Path | None, timbre: str, soundfont: str | None, rate: int
 ) -> None:
-    """`--timbre`: sample sets + sampler + production (melodex.render_audio), mastered mix and stems."""
+    """`--timbre`: the score through `melodex.render_audio` as `melodex generate` plays one, mastered mix and stems."""
+    from melodex.models import try_load_timbre
+    from melodex.pipeline import seed_for
+    from melodex.production import mix_settings_from_text
     from melodex.render_audio import RenderOptions, render_score
 
     if stems is not None:
         _stems_folder(stems)
-    result = render_score(
-        score, RenderOptions(sample_rate=rate, timbre_text=timbre, mix_text=timbre, soundfont=soundfont)
-    )
+    model, why_not = try_load_timbre()
+    tracks = range(len(score.tracks))
+    result = render_score(score, {i: timbre for i in tracks}, {i: seed_for(0, "timbre", i) for i in tracks},
+                          mix_settings_from_text(timbre), RenderOptions(sample_rate=rate, soundfont=soundfont), model)
     _write_audio(output, result.mix, rate)
     if stems is not None:
-        for index, stem in enumerate(result.stems):
+        for index, stem in result.stems.items():
             _write_audio(stems / _stem_name(index, score), stem, rate)
     typer.echo(f"rendered {source.name} -> {output}" + (f" + stems in {stems}" if stems is not None else ""))
+    if model is None:
+        typer.echo(f"timbre {timbre!r} NOT applied ({why_not}): SoundFont sample sets used")
     typer.echo(result.report)
 
 

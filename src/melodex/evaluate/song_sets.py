@@ -25,7 +25,7 @@ def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = N
     plan; no timbres, no audio) and measure the score. `bars` cuts each song like `melodex eval --bars`.
     A prompt the pipeline refuses is recorded with its error."""
     from melodex.evaluate.listen import shorten
-    from melodex.pipeline import GenerateOptions, compose, read_brief, seed_for
+    from melodex.pipeline import GenerateOptions, compose, read_brief, seed_for, shipped
 
     reports: list[dict[str, Any]] = []
     total = len(prompts) * len(seeds)
@@ -37,7 +37,7 @@ def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = N
             started = time.perf_counter()
             try:
                 brief = shorten(read_brief(prompt, options), bars)
-                score, _ = compose(brief, options, seed_for(seed, "compose"))
+                score, _ = compose(brief, options, seed_for(seed, "compose"), shipped().structure)
             except MelodexError as exc:
                 reports.append({"prompt": prompt, "seed": seed, "error": str(exc)})
                 continue

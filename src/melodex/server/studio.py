@@ -216,18 +216,11 @@ class Studio:
 
     @staticmethod
     def _seed(session: edit.Session, seed: int | None) -> int:
-        return seed if seed is not None else 1000 + len(session.project.history)  # the CLI's rule
+        return edit.next_seed(len(session.project.history), seed)
 
     @staticmethod
     def _regen_target(session: edit.Session, params: dict[str, Any]) -> tuple[tuple[int, int], list[int], str]:
-        section, bars, tracks = params.get("section"), params.get("bars"), params.get("tracks") or []
-        if (section is None) == (bars is None):
-            raise MelodexError("give a section (e.g. 'chorus') or bars (e.g. '5:8'), not both")
-        span = (edit.bars_of_section(session.score, section) if section
-                else edit.parse_bars(str(bars), session.score.bar_count()))
-        chosen = edit.pick_tracks(session.score, tracks)
-        what = section or f"bars {span[0] + 1}-{span[1]}"
-        return span, chosen, f"regen {what}" + (f" tracks {', '.join(tracks)}" if tracks else "")
+        return edit.regen_target(session.score, params.get("section"), params.get("bars"), params.get("tracks"))
 
     def run_regen(self, job: Job, progress: Progress) -> dict[str, Any]:
         def change(session: edit.Session) -> str:

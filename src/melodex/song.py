@@ -1,0 +1,174 @@
+"""The Python API: a `Pipeline` of models makes a `Song` in memory from a prompt; edits make new Songs.
+
+    pipe = melodex.load()                 # the shipped models, or Pipeline(structure, timbre) with your own
+    song = pipe("warm synthwave, 100 BPM, F minor, verse 8, chorus 8")   # mix, stems by track, score, seeds
+    song.regen("chorus").save("out/synthwave")   # files and a project holding both versions
+
+The steps themselves are `melodex.pipeline` (making) and `melodex.edit` (changing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from melodex import brief as brief_mod
+from melodex import edit as edits
+from melodex.errors import MelodexError
+from melodex.pipeline import (
+    GenerateOptions,
+    Models,
+    Progress,
+    StageClock,
+    Take,
+    load_models,
+    make_song,
+    seed_for,
+    shipped,
+    write_project,
+)
+from melodex.score import Score
+
+
+@dataclass(frozen=True)
+class Pipeline(Models):
+    """Models that make songs: `pipe(prompt, options)` composes and renders a `Song` in memory."""
+
+    @overload
+    def __call__(self, prompt: str, options: GenerateOptions | None = None, *, seed: int | None = None,
+                 progress: Progress | None = None) -> Song: ...
+
+    @overload
+    def __call__(self, prompt: str, options: GenerateOptions | None = None, *, seed: list[int],
+                 progress: Progress | None = None) -> list[Song]: ...
+
+    @overload
+    def __call__(self, prompt: list[str], options: GenerateOptions | None = None, *,
+                 seed: int | list[int] | None = None, progress: Progress | None = None) -> list[Song]: ...
+
+    def __call__(self, prompt: str | list[str], options: GenerateOptions | None = None, *,
+                 seed: int | list[int] | None = None, progress: Progress | None = None) -> Song | list[Song]:
+        """One song, or a list: one per prompt and/or per seed (equal-length lists pair up, one value
+        repeats). Each song is seeded on its own, so a batch gives exactly the songs single calls give."""
+        options = options or GenerateOptions()
+        if isinstance(prompt, str) and (seed is None or isinstance(seed, int)):
+            return self.song(prompt, options if seed is None else replace(options, seed=seed), progress)
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        seeds = [options.seed] if seed is None else [seed] if isinstance(seed, int) else list(seed)
+        if not prompts or not seeds:
+            raise MelodexError("give at least one prompt and one seed")
+        if len(prompts) > 1 and len(seeds) > 1 and len(prompts) != len(seeds):
+            raise MelodexError(f"{len(prompts)} prompts and {len(seeds)} seeds: give as many seeds as prompts, "
+                               "or one seed, or one prompt")
+        count = max(len(prompts), len(seeds))
+        return [self.song(prompts[i % len(prompts)], replace(options, seed=seeds[i % len(seeds)]), progress)
+                for i in range(count)]
+
+    def song(self, prompt: str, options: GenerateOptions, progress: Progress | None = None) -> Song:
+        clock = StageClock(progress)
+        brief, take, notes = make_song(prompt, options, self, clock)
+        return Song(prompt, brief, options, take, self, notes=notes, seconds=dict(clock.seconds))
+
+
+def load(weights: str | Path | None = None) -> Pipeline:
+    """A `Pipeline` with the models in `weights` (default: the shipped ones, loaded once per process), SHA-256
+    checked. The structure model must load; a timbre model that does not leaves the SoundFont playing, and
+    the songs say why."""
+    models = load_models(weights) if weights is not None else shipped()
+    return Pipeline(models.structure, models.timbre, models.timbre_missing, models.versions)
+
+
+@dataclass(frozen=True)
+class Song:
+    """A made song in memory: its mix, stems by track, score and seeds. Edits return new Songs (their
+    `parent` is the song they changed); `save` writes the files and a project holding the whole history."""
+
+    prompt: str
+    brief: brief_mod.Brief
+    options: GenerateOptions
+    take: Take
+    models: Models
+    edit: str = "generate"
+    parent: Song | None = None
+    notes: tuple[str, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mix(self) -> np.ndarray:
+        return self.take.mix
+
+    @property
+    def stems(self) -> dict[int, np.ndarray]:
+        """Track index -> processed stereo stem."""
+        return self.take.stems
+
+    @property
+    def score(self) -> Score:
+        return self.take.score
+
+    @property
+    def sample_rate(self) -> int:
+        return self.take.sample_rate
+
+    @property
+    def seeds(self) -> dict[str, Any]:
+        """The seeds every random choice took: the options' seed, composition's, and each track's timbre."""
+        return {"seed": self.options.seed, "compose": seed_for(self.options.seed, "compose"),
+                "timbres": {i: t.seed for i, t in self.take.timbres.items()}}
+
+    def history(self) -> list[Song]:
+        """This song and the songs it was edited from, oldest first."""
+        chain: list[Song] = []
+        song: Song | None = self
+        while song is not None:
+            chain.append(song)
+            song = song.parent
+        return chain[::-1]
+
+    def save(self, directory: str | Path, formats: tuple[str, ...] | None = None) -> dict[str, Path]:
+        """Write the mix (each format), stems, MIDI and a `song.melodex` project with every version of
+        `history()` into `directory`; refuses a folder that already holds a project."""
+        takes = [(song.take, song.edit) for song in self.history()]
+        export = replace(self.options.export, formats=formats) if formats else self.options.export
+        return write_project(Path(directory), self.prompt, self.brief, self.models.versions, takes, export)
+
+    def _edited(self, change: Callable[[edits.Draft], str]) -> Song:
+        draft = edits.Draft(self.take, self.brief, self.options, pipe=self.models)
+        label = change(draft)
+        return Song(self.prompt, self.brief, draft.options, draft.take, self.models, label, self)
+
+    def _seed(self, seed: int | None) -> int:
+        return edits.next_seed(len(self.history()), seed)
+
+    def regen(self, section: str | None = None, *, bars: str | None = None, tracks: Sequence[str] | None = None,
+              seed: int | None = None) -> Song:
+        """New notes for one section and its linked repeats (or bars "5:8", counted from 1), of the named
+        tracks only if any."""
+        span, chosen, label = edits.regen_target(self.score, section, bars, tracks)
+        if section is not None:  # with its linked repeats, as `melodex regen SECTION` does
+            return self._edited(lambda draft: edits.regen_section(draft, section, chosen, self._seed(seed), label))
+        return self._edited(lambda draft: edits.regen(draft, span, chosen, self._seed(seed), label))
+
+    def retimbre(self, track: str | int, text: str, seed: int | None = None) -> Song:
+        """A new sound from words for one track (index, role or instrument); its notes stay."""
+        (index,) = edits.pick_tracks(self.score, [str(track)])[:1]
+        return self._edited(lambda draft: edits.retimbre(draft, index, text, self._seed(seed)))
+
+    def variation(self, strength: float = 0.3, seed: int | None = None) -> Song:
+        return self._edited(lambda draft: edits.variation(draft, strength, self._seed(seed)))
+
+    def extend(self, bars: int = 8, seed: int | None = None) -> Song:
+        return self._edited(lambda draft: edits.extend(draft, bars, self._seed(seed)))
+
+    def rerender(self, cfg: float | None = None, steps: int | None = None) -> Song:
+        return self._edited(lambda draft: edits.rerender(draft, cfg, steps))
+
+    def set_tempo(self, bpm: float) -> Song:
+        return self._edited(lambda draft: edits.set_tempo(draft, bpm))
+
+    def transpose(self, semitones: int) -> Song:
+        return self._edited(lambda draft: edits.transpose(draft, semitones))
