@@ -32,10 +32,9 @@ def main() -> None:
     events: dict[str, int] = {}
     for run in range(args.runs + 1):
         for name, (model, options) in setups.items():
-            pipeline.structure_model = lambda model=model: model  # type: ignore[assignment]
             brief = pipeline.read_brief(PROMPT, options)
             started = time.perf_counter()
-            score, ev = pipeline.compose(brief, options, seed=run)
+            score, ev = pipeline.compose(brief, options, run, model)
             seconds = time.perf_counter() - started
             if run:
                 times[name].append(seconds)

@@ -22,7 +22,8 @@ def main() -> None:
             if brief.key is not None or brief.implied_mode is None:
                 print(f"{prompt} | the brief implies no mode")
                 break
-            score, _ = pipeline.compose(brief, options, pipeline.seed_for(seed, "compose"))
+            score, _ = pipeline.compose(brief, options, pipeline.seed_for(seed, "compose"),
+                                        pipeline.shipped().structure)
             total += 1
             obeyed += score.key.mode == brief.implied_mode
             print(f"{prompt} | {brief.implied_mode} -> {score.key}")

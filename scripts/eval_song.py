@@ -33,7 +33,8 @@ def use_checkpoint(checkpoint: Path | None, calibration: str) -> None:
         donor = load_model(calibration)
         model.degree_bias, model.interval_bias, model.stack_bias = (donor.degree_bias, donor.interval_bias,
                                                                     donor.stack_bias)
-    pipeline.structure_model = lambda: model  # type: ignore[assignment]
+    chosen = pipeline.Models(model, None, "composition only")
+    pipeline.shipped = lambda: chosen  # type: ignore[assignment]
 
 
 def main() -> int:

@@ -231,7 +231,7 @@ def test_a_fuller_band_survives_the_score_round_trip(tiny_models) -> None:
     options = pipeline.GenerateOptions(seed=1)
     brief = pipeline.read_brief("synthwave with bass and drums, 100 BPM, A minor, verse 2 bars, chorus 2 bars, "
                                 "verse 2 bars, chorus 2 bars", options)
-    score, events = pipeline.compose(brief, options, pipeline.seed_for(1, "compose"))
+    score, events = pipeline.compose(brief, options, pipeline.seed_for(1, "compose"), tiny_models)
     np.testing.assert_array_equal(encode(score), events)
 
 

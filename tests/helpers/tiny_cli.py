@@ -27,8 +27,8 @@ def use_tiny_models() -> None:
     torch.manual_seed(0)
     model = StructureModel(StructureConfig.tiny())
     model.eval()
-    pipeline.structure_model = lambda: model  # type: ignore[assignment]
-    pipeline.timbre_model = lambda: None  # type: ignore[assignment]
+    tiny = pipeline.Models(model, None, "tests run without a timbre model")
+    pipeline.shipped = lambda: tiny  # type: ignore[assignment]
 
 
 def run(args: list[str]) -> dict:
