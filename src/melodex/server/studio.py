@@ -225,7 +225,11 @@ class Studio:
     def run_regen(self, job: Job, progress: Progress) -> dict[str, Any]:
         def change(session: edit.Session) -> str:
             span, tracks, label = self._regen_target(session, job.params)
-            return edit.regen(session, span, tracks, self._seed(session, job.params.get("seed")), label)
+            seed = self._seed(session, job.params.get("seed"))
+            section = job.params.get("section")
+            if section is not None:  # with its linked repeats, as `melodex regen SECTION` and the API do
+                return edit.regen_section(session, section, tracks, seed, label)
+            return edit.regen(session, span, tracks, seed, label)
 
         return self._edit(job, progress, change)
 
