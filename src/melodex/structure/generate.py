@@ -550,6 +550,8 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                         mask &= np.arange(len(mask)) <= int(fixed[F_TRACK])
                     elif fixed_kind == NOTE:  # the kept note's track only stands for "let it come" at its position
                         mask[int(fixed[F_TRACK])] = False
+                    if last_draw and chosen[F_POS] == state.last_note[0]:  # as in Writer._draw: no stacking
+                        mask = _unstacked(mask, True, state.last_note[1])
             if not mask.any():
                 return None, False
             logits = field_logits(model, base, field_index, state, chosen)

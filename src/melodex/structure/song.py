@@ -32,6 +32,7 @@ from melodex.structure.generate import (
     _kind_mask,
     _propose_before,
     check_plan,
+    track_group,
 )
 from melodex.tokens import (
     BAR,
@@ -258,7 +259,7 @@ class _SongWriter:
                 return
             limit = int(fixed[F_POS]) + 1 if kind == NOTE else int(fixed[F_POS])
             pos_mask = np.arange(MAX_POSITIONS) < limit
-            track_mask = free_tracks.copy()
+            track_mask = self._unstack(free_tracks).copy()
             if kind == NOTE:
                 track_mask[int(fixed[F_TRACK])] = True  # choosing the forced note's track lets it come
             row: np.ndarray | None = None
@@ -271,6 +272,24 @@ class _SongWriter:
                 return
             writer.feed(row[None])
             self.sampled += 1
+
+    def _unstack(self, tracks: np.ndarray) -> np.ndarray:
+        """`tracks` without a line (melody, lead, counter, bass) that already has two notes on the current
+        position: a run of stacked notes climbs the grammar's pitch mask to a cluster (the rejection in
+        `Writer.propose` lets one through whenever the model insists)."""
+        events, (pos, track, _) = self.writer.events, self.writer.state.last_note
+        if track < 0 or track_group(self.writer.state.track_roles[track]) != 0:
+            return tracks
+        run = 0
+        for row in reversed(events):
+            if row[F_KIND] != NOTE or int(row[F_POS]) != pos or int(row[F_TRACK]) != track:
+                break
+            run += 1
+        if run < 2:
+            return tracks
+        tracks = tracks.copy()
+        tracks[track] = False
+        return tracks
 
     def _free_positions(self, free_tracks: np.ndarray) -> np.ndarray:
         """Positions where a note of a free track may come next (at the current one, only later tracks may)."""
@@ -293,7 +312,10 @@ class _SongWriter:
             close = kind_mask[BAR] or kind_mask[EOS]
             if not close and not kind_mask.any():
                 raise MelodexError("the grammar left no way to close the bar")
-            positions = self._free_positions(free_tracks) if kind_mask[NOTE] else None
+            free_now = self._unstack(free_tracks)
+            positions = self._free_positions(free_now) if kind_mask[NOTE] else None
+            if not free_now.any():  # the only free line is full here: it may go on at a later position
+                free_now = free_tracks
             if positions is not None and not positions.any():
                 kind_mask[NOTE] = False
             only_closing = not (kind_mask[NOTE] or kind_mask[CHORD])
@@ -301,7 +323,7 @@ class _SongWriter:
                 row = np.zeros(len(FIELDS), dtype=np.int64)
                 row[F_KIND] = BAR if kind_mask[BAR] else EOS
                 return row  # no choice left: no model step
-            masks = {F_TRACK: free_tracks, F_CHORD: _SOME_CHORD}  # "no chord" would not survive the Score
+            masks = {F_TRACK: free_now, F_CHORD: _SOME_CHORD}  # "no chord" would not survive the Score
             if positions is not None:
                 masks[F_POS] = positions
             row = writer.propose(self.sampler, kind_mask, masks)
