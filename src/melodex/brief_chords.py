@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 from melodex.errors import MelodexError
-from melodex.score import PITCH_CLASSES, Key
-from melodex.tokens import CHORD_QUALITIES
+from melodex.score import PITCH_CLASSES, ChordSymbol, Key
+from melodex.tokens import CHORD_QUALITIES, chord_value
 
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -106,6 +106,11 @@ def chord_symbols(name: str) -> tuple[int, str]:
     """(root, quality) of a canonical chord name, as the structure model's chord events carry them."""
     root, quality, _ = parse_chord(name)
     return root, quality
+
+
+def chord_token(name: str) -> int:
+    """The structure model's chord value of a chord name ('Am' -> A minor's value in `tokens.chord_value`)."""
+    return chord_value(ChordSymbol(0, *chord_symbols(name)))
 
 
 def roman_chord(numeral: str, key: Key) -> str:

@@ -432,24 +432,14 @@ def regen_section(session: Draft, name: str, tracks: list[int], seed: int, label
 def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str) -> str:
     """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
     "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
-    from melodex.brief_chords import chord_symbols
+    from melodex.brief_chords import chord_token
     from melodex.structure.song import set_chords
-    from melodex.tokens import CHORD_QUALITIES
 
     score = session.score
     index = _section_index(score, name)
-    progression = []
-    for bar in " ".join(chords).split("|"):
-        names = bar.split()
-        values = []
-        for chord in names:
-            root, quality = chord_symbols(chord)
-            values.append(root * len(CHORD_QUALITIES) + CHORD_QUALITIES.index(quality))
-        if values:
-            if "|" in " ".join(chords):
-                progression.append(tuple(values))
-            else:
-                progression += [(v,) for v in values]
+    text = " ".join(chords)
+    bars = [bar.split() for bar in text.split("|")] if "|" in text else [[chord] for chord in text.split()]
+    progression = [tuple(chord_token(chord) for chord in bar) for bar in bars if bar]
     if not progression:
         raise MelodexError("rechord needs chords, e.g. \"Am F C G\" (one a bar) or \"Am F | C G\" (two a bar)")
     links = section_links(session)

@@ -262,19 +262,10 @@ def form_record(brief: brief_mod.Brief) -> dict[str, Any]:
 
 def chord_requests(brief: brief_mod.Brief, plan: Plan) -> dict[int, tuple[int, ...]]:
     """The chords the prompt asked for, as chord values per bar (bars the brief leaves open are absent)."""
-    from melodex.brief_chords import chord_symbols
-    from melodex.tokens import CHORD_QUALITIES
+    from melodex.brief_chords import chord_token
 
-    asked: dict[int, tuple[int, ...]] = {}
-    for bar, names in enumerate(brief.chords or ()):
-        if bar >= (plan.n_bars or 0) or not names:
-            continue
-        values = []
-        for name in names:
-            root, quality = chord_symbols(name)
-            values.append(root * len(CHORD_QUALITIES) + CHORD_QUALITIES.index(quality))
-        asked[bar] = tuple(values)
-    return asked
+    return {bar: tuple(chord_token(name) for name in names) for bar, names in enumerate(brief.chords or ())
+            if names and bar < (plan.n_bars or 0)}
 
 
 def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int, structure: Any,

@@ -504,11 +504,7 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
             if kind == NOTE:
                 track_mask = track_mask.copy()
                 track_mask[int(fixed[F_TRACK])] = True  # choosing the kept note's track lets it come
-            for draw in range(MAX_DRAWS):  # redraws as in Writer.propose
-                row, redraw = _propose_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed,
-                                              last_draw=draw == MAX_DRAWS - 1)
-                if not redraw:
-                    break
+            row = note_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed)
             if row is None:
                 break
             writer.feed(row[None])
@@ -517,6 +513,19 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     out = np.concatenate([np.stack(writer.events), events[stop + 1:]])
     validate(out, plan)
     return decode(out), out
+
+
+def note_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos_mask: np.ndarray,
+                track_mask: np.ndarray, fixed: np.ndarray) -> np.ndarray | None:
+    """A new note of a track in `track_mask` that sorts before the kept event `fixed`, or None if the model
+    lets `fixed` come; a refused stacked note is drawn again, as in `Writer.propose`."""
+    row: np.ndarray | None = None
+    for draw in range(MAX_DRAWS):
+        row, redraw = _propose_before(writer, sampler, kind_mask, pos_mask, track_mask, fixed,
+                                      last_draw=draw == MAX_DRAWS - 1)
+        if not redraw:
+            break
+    return row
 
 
 def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos_mask: np.ndarray,

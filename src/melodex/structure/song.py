@@ -25,13 +25,12 @@ from melodex.structure.generate import (
     DEFAULT_PRESENCE_BIAS,
     DEFAULT_REGISTER_BIAS,
     DEFAULT_TEMPERATURE,
-    MAX_DRAWS,
     MAX_EVENTS,
     Sampler,
     Writer,
     _kind_mask,
-    _propose_before,
     check_plan,
+    note_before,
     track_group,
 )
 from melodex.tokens import (
@@ -262,12 +261,7 @@ class _SongWriter:
             track_mask = self._unstack(free_tracks).copy()
             if kind == NOTE:
                 track_mask[int(fixed[F_TRACK])] = True  # choosing the forced note's track lets it come
-            row: np.ndarray | None = None
-            for draw in range(MAX_DRAWS):
-                row, redraw = _propose_before(writer, self.sampler, kind_mask, pos_mask, track_mask, fixed,
-                                              last_draw=draw == MAX_DRAWS - 1)
-                if not redraw:
-                    break
+            row = note_before(writer, self.sampler, kind_mask, pos_mask, track_mask, fixed)
             if row is None:
                 return
             writer.feed(row[None])
