@@ -91,3 +91,20 @@ def test_chords_survive_json() -> None:
     old = brief.to_json()
     del old["chords"]  # a project written before chords existed
     assert Brief.from_json(old).chords is None
+
+
+@pytest.mark.parametrize(
+    ("prompt", "said"),
+    [("pop, 4 bars, chords Am F C G Em D", "6 bars of chords for the piece, which has 4: the first 4 play"),
+     ("pop, verse 4 bars, chorus 4 bars, chorus chords C G Am F Dm Em", "6 bars of chords for the chorus"),
+     ("pop, verse 8, bridge chords C G", "the chords given for the bridge play nowhere")],
+)
+def test_chords_that_do_not_fit_the_form_are_said(prompt: str, said: str) -> None:
+    brief = parse(prompt, use_text_model=False)
+    assert any(said in note for note in brief.notes), brief.notes
+    assert brief.chords is not None and len(brief.chords) == brief.n_bars  # read as said, never a traceback
+
+
+def test_chords_that_fit_say_nothing() -> None:
+    brief = parse("pop, verse 4, chorus 4, chords Am F C G Em D Bb C", use_text_model=False)
+    assert not any("bars of chords" in note or "play nowhere" in note for note in brief.notes)

@@ -121,6 +121,12 @@ def test_the_writer_follows_the_form_and_copies_cost_no_sampling() -> None:
     for bar in (0, 39):
         first_chord = next(r for r in _bar_rows(song.events, bar) if r[F_KIND] == CHORD)
         assert first_chord[F_POS] == 0 and tonic[first_chord[F_CHORD]]
+    # the last bar holds its tonic; other cadence bars change only within their cadence's chords
+    assert [r[F_CHORD] for r in _bar_rows(song.events, 39) if r[F_KIND] == CHORD] == [first_chord[F_CHORD]]
+    for bar, kind in form.cadences.items():
+        if bar not in (0, 39):
+            allowed = cadence_chords(key, kind)
+            assert all(allowed[r[F_CHORD]] for r in _bar_rows(song.events, bar) if r[F_KIND] == CHORD), bar
     assert [s.name for s in song.score.sections] == ["intro", "verse", "chorus", "verse 2", "chorus 2", "outro"]
 
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from melodex.data.drums import has_backbeat, has_four_on_the_floor
 from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
 from melodex.tokens import F_KIND, TRACK, bar_and_position, decode, encode
-from melodex.train.structure_data import accompany, augment, example_controls, label_sections, prompt_caption, window
+from melodex.train.structure_data import (
+    DrumBank,
+    accompany,
+    augment,
+    example_controls,
+    label_sections,
+    prompt_caption,
+    window,
+)
 
 
 def folk_tune(meter: tuple[int, int] = (4, 4), n_bars: int = 16) -> Score:
@@ -81,3 +90,26 @@ def test_windows_keep_the_header_in_front() -> None:
         assert w.bars.max() <= bars.max() and start >= 0
         if w.weights[0] == 0:  # a later window: the header is context, not a target
             assert w.weights[header:].all()
+
+
+def _bar(hits: list[tuple[int, int]]) -> np.ndarray:
+    return np.array([[tick, 120, pitch, 90] for tick, pitch in hits]).reshape(-1, 4)
+
+
+def test_accompanied_drums_loop_a_groove_of_the_style() -> None:
+    backbeat = _bar([(0, 36), (480, 38), (960, 36), (1440, 38), *[(t, 42) for t in range(0, 1920, 240)]])
+    floor = _bar([(t, 36) for t in range(0, 1920, 480)] + [(t + 240, 46) for t in range(0, 1920, 480)])
+    hats = _bar([(t, 42) for t in range(0, 1920, 240)])
+    bank = DrumBank({1920: [backbeat, floor, hats]})
+    tune = folk_tune()
+    for style, wanted in (("pop", has_backbeat), ("synthwave", has_backbeat), ("house", has_four_on_the_floor)):
+        for seed in range(16):
+            score = accompany(tune, tune.chords, style, np.random.default_rng(seed), bank, 40)
+            drums = next((t.notes for t in score.tracks if t.is_drum), None)
+            if drums is None:
+                continue
+            for b in range(tune.n_bars):  # every bar, whether looped from the bank or the style's own groove
+                assert wanted(drums, b * 1920, 4, 480), (style, seed, b)
+    rng = np.random.default_rng(0)
+    assert bank.bar(1920, rng, "jazz") is None  # no bank loop for a style whose groove the bank lacks
+    assert {id(bank.bar(1920, rng)) for _ in range(40)} == {id(backbeat), id(floor), id(hats)}

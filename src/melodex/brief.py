@@ -313,6 +313,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     sections, n_bars = _form_and_length(form.sections, form.partial, blues, seconds, bars, bpm, meter, style,
                                         sources, notes)
     chords, sources["chords"] = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
+    if chords is not None and sources["chords"] == "prompt":
+        notes += chords_mod.cut_notes(chords_mod.find_progressions(text, key)[0], sections, n_bars)
     band, sources["instruments"] = band_for(without_chords, style, notes, style_named=sources["style"] == "prompt")
     texture, texture_notes, unsupported = texture_of(text)
     notes += texture_notes

@@ -296,6 +296,32 @@ def expand(progressions: list[Progression], sections: tuple[tuple[str, int], ...
     return tuple(out)
 
 
+def cut_notes(progressions: list[Progression], sections: tuple[tuple[str, int], ...] | None,
+              n_bars: int) -> list[str]:
+    """What `expand` leaves out, said: a progression longer than the section (or piece) it plays in is cut
+    to that many bars, and a progression for a section the form does not have plays nowhere."""
+    notes = []
+    names = {re.sub(r"\s+\d+$", "", name) for name, _ in sections} if sections else set()
+    spans = [(name, bars) for name, bars in sections] if sections else [("the piece", n_bars)]
+    for progression in progressions:
+        if progression.section is not None and progression.section not in names:
+            notes.append(f"the chords given for the {progression.section} play nowhere: the form has no "
+                         f"{progression.section} (add one, e.g. '{progression.section} 8')")
+            continue
+        if progression.section is None:
+            longest = n_bars
+            where = "the piece"
+        else:
+            longest = max(bars for name, bars in spans if re.sub(r"\s+\d+$", "", name) == progression.section)
+            where = f"the {progression.section}"
+        if len(progression.bars) > longest:
+            kept = " | ".join(" ".join(bar) for bar in progression.bars[:longest])
+            notes.append(f"{len(progression.bars)} bars of chords for {where}, which has {longest}: the first "
+                         f"{longest} play ({kept}); give {where} more bars or put two chords in a bar "
+                         "with '|' between bars")
+    return notes
+
+
 def describe(chords: tuple[tuple[str, ...], ...], sections: tuple[tuple[str, int], ...] | None) -> str:
     """'verse: Am | F | C | G (looped); chorus: ...' for `melodex brief`."""
     spans = list(sections) if sections else [("piece", len(chords))]

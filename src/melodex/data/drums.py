@@ -367,3 +367,41 @@ def convert_drum_file(path: Path, collection: str, relpath: str) -> Iterator[tup
         yield from parse_hydrogen(path)
     else:
         yield from parse_lmms(path)
+
+
+# -- grooves -----------------------------------------------------------------------------------------
+
+KICKS = frozenset((35, 36))
+BACKBEAT_DRUMS = frozenset((37, 38, 39, 40))  # side stick, snares, hand clap
+ON_BEAT = TPQ // 8  # a hit within a 32nd of the beat is on it
+# Styles of the prompt parser whose grooves have a backbeat, or four on the floor (`brief.STYLES`).
+BACKBEAT_STYLES = frozenset(("pop", "rock", "funk", "hip hop", "lo-fi", "synthwave", "country", "blues",
+                             "chiptune"))
+FOUR_ON_THE_FLOOR_STYLES = frozenset(("house",))
+
+
+def hits_on(notes: np.ndarray, drums: frozenset[int], tick: int) -> bool:
+    """Whether one of `drums` starts within a 32nd of `tick` (notes: rows of start, duration, pitch, velocity)."""
+    onsets = notes[np.isin(notes[:, 2], list(drums)), 0]
+    return bool(np.any(np.abs(onsets - tick) <= ON_BEAT))
+
+
+def has_backbeat(notes: np.ndarray, lo: int, n_beats: int, beat: int) -> bool:
+    """A snare, side stick or clap on beats 2 and 4 (beat 2 in two-beat bars) of the bar starting at `lo`."""
+    return n_beats in (2, 4) and all(hits_on(notes, BACKBEAT_DRUMS, lo + b * beat) for b in range(1, n_beats, 2))
+
+
+def has_four_on_the_floor(notes: np.ndarray, lo: int, n_beats: int, beat: int) -> bool:
+    """A kick on every beat of the four-beat bar starting at `lo`."""
+    return n_beats == 4 and all(hits_on(notes, KICKS, lo + b * beat) for b in range(4))
+
+
+def fits_style(notes: np.ndarray, bar_ticks: int, style: str) -> bool:
+    """Whether one bar of drums (ticks from the bar's start) is a groove of `style`: backbeat styles want the
+    backbeat and a kick on the one, house four on the floor; other styles take no loop from the bank."""
+    n_beats = bar_ticks // TPQ
+    if style in BACKBEAT_STYLES:
+        return has_backbeat(notes, 0, n_beats, TPQ) and hits_on(notes, KICKS, 0)
+    if style in FOUR_ON_THE_FLOOR_STYLES:
+        return has_four_on_the_floor(notes, 0, n_beats, TPQ)
+    return False

@@ -21,20 +21,20 @@ from typing import Any
 import numpy as np
 
 from melodex.data.chords import SYMBOL_INTERVALS, estimate_bar_chords
+from melodex.data.drums import (
+    BACKBEAT_STYLES,
+    FOUR_ON_THE_FLOOR_STYLES,
+    ON_BEAT,
+    has_backbeat,
+    has_four_on_the_floor,
+)
 from melodex.score import DUR, PITCH, START, TPQ, ChordSymbol, Key, Score, Section, Track
 
 SIXTEENTH, EIGHTH = TPQ // 4, TPQ // 2
-ON_BEAT = TPQ // 8  # a hit within a 32nd of the beat is on it
-KICKS = frozenset((35, 36))
-BACKBEAT_DRUMS = frozenset((37, 38, 39, 40))  # side stick, snares, hand clap
 HARMONY_ROLES = frozenset(("harmony", "accompaniment", "pad"))
 MELODY_ROLES = ("melody", "lead")
 LEAP = 5  # semitones: a fourth or more
 MOTIF = 4  # intervals per motif n-gram
-# Styles of the prompt parser whose grooves have a backbeat, or four on the floor (`brief.STYLES`).
-BACKBEAT_STYLES = frozenset(("pop", "rock", "funk", "hip hop", "lo-fi", "synthwave", "country", "blues",
-                             "chiptune"))
-FOUR_ON_THE_FLOOR_STYLES = frozenset(("house",))
 METRICS = (
     "section_similarity", "repetition", "drum_consistency", "backbeat", "four_on_the_floor", "bass_root_at_changes",
     "bass_root_per_bar", "chord_tones_harmony", "chord_tones_pitched", "clashes", "motif_recurrence",
@@ -107,10 +107,6 @@ def _drum_tracks(score: Score) -> list[Track]:
 def _drum_notes(score: Score) -> np.ndarray:
     drums = _drum_tracks(score)
     return np.concatenate([t.notes for t in drums]) if drums else np.zeros((0, 4), dtype=np.int64)
-
-
-def _hits_near(onsets: np.ndarray, tick: int) -> bool:
-    return bool(np.any(np.abs(onsets - tick) <= ON_BEAT))
 
 
 def _mean(values: list[float]) -> float | None:
@@ -224,8 +220,7 @@ def backbeat_share(score: Score) -> float | None:
     for lo, n_beats, beat, notes in _drum_bars(score):
         if n_beats not in (2, 4):
             continue
-        onsets = notes[np.isin(notes[:, PITCH], list(BACKBEAT_DRUMS)), START]
-        hits.append(all(_hits_near(onsets, lo + b * beat) for b in range(1, n_beats, 2)))
+        hits.append(has_backbeat(notes, lo, n_beats, beat))
     return _mean([float(h) for h in hits])
 
 
@@ -236,8 +231,7 @@ def four_on_the_floor_share(score: Score) -> float | None:
     for lo, n_beats, beat, notes in _drum_bars(score):
         if n_beats != 4:
             continue
-        onsets = notes[np.isin(notes[:, PITCH], list(KICKS)), START]
-        hits.append(all(_hits_near(onsets, lo + b * beat) for b in range(4)))
+        hits.append(has_four_on_the_floor(notes, lo, n_beats, beat))
     return _mean([float(h) for h in hits])
 
 

@@ -199,6 +199,8 @@ class _SongWriter:
         if "chords" not in copies:
             forced += self._opening_chord(bar)
         chord_free = "chords" not in copies and bar not in self.chords
+        later_chords = self._later_chords(bar) if chord_free else None
+        chord_free = later_chords is not None
         forced = _canonical(forced)
         free_tracks = np.array([t < len(layer_of) and layer_of[t] not in copies for t in range(MAX_TRACKS)])
         if not free_tracks.any() and not chord_free:
@@ -209,10 +211,22 @@ class _SongWriter:
             for fixed in forced:
                 self._notes_before(fixed, free_tracks)
                 self.writer.feed(np.asarray(fixed)[None])
-        closing = self._free_until_bar_end(free_tracks, chord_free)
+        closing = self._free_until_bar_end(free_tracks, later_chords)
         self.bodies[bar] = [np.asarray(r) for r in self.writer.events[first_event:]
                             if r[F_KIND] in (CHORD, NOTE)]
         return closing
+
+    def _later_chords(self, bar: int) -> np.ndarray | None:
+        """The chords the model may change to after bar `bar`'s first one (None: it holds). A cadence keeps its
+        chord set for the whole bar, so a section ends on what its cadence asked for, and the piece's last
+        bar holds its tonic (the model sometimes moved off it within the bar: last chord tonic 88%)."""
+        state = self.writer.state
+        cadence = self.form.cadences.get(bar)
+        if cadence is None or bar == 0 or state.key < 0:
+            return _SOME_CHORD
+        if cadence == TONIC:
+            return None
+        return cadence_chords(Key.from_index(state.key), cadence) & _SOME_CHORD
 
     def _drums_fill(self, bar: int, layer_of: list[str], length: int) -> bool:
         """Whether bar `bar`'s drums play into its last quarter (a groove to loop, not a bar cut short)."""
@@ -294,12 +308,12 @@ class _SongWriter:
             positions[here] = bool((state.field_mask(NOTE, F_TRACK, {F_POS: here}) & free_tracks).any())
         return positions
 
-    def _free_until_bar_end(self, free_tracks: np.ndarray, chord_free: bool) -> np.ndarray:
-        """The model writes free tracks' notes (and chords, when they are free) until it closes the bar."""
+    def _free_until_bar_end(self, free_tracks: np.ndarray, chords: np.ndarray | None) -> np.ndarray:
+        """The model writes free tracks' notes (and chords among `chords`, None: none) until it closes the bar."""
         writer = self.writer
         while True:
             kind_mask = _kind_mask(writer.state, self._budget())
-            if not chord_free:
+            if chords is None:
                 kind_mask[CHORD] = False
             if not free_tracks.any():
                 kind_mask[NOTE] = False
@@ -317,7 +331,8 @@ class _SongWriter:
                 row = np.zeros(len(FIELDS), dtype=np.int64)
                 row[F_KIND] = BAR if kind_mask[BAR] else EOS
                 return row  # no choice left: no model step
-            masks = {F_TRACK: free_now, F_CHORD: _SOME_CHORD}  # "no chord" would not survive the Score
+            # (never "no chord": it would not survive the Score)
+            masks = {F_TRACK: free_now, F_CHORD: _SOME_CHORD if chords is None else chords}
             if positions is not None:
                 masks[F_POS] = positions
             row = writer.propose(self.sampler, kind_mask, masks)

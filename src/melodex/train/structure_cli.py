@@ -12,6 +12,10 @@ def structure_command(
     corpus: Path = typer.Option(None, "--corpus", help="Corpus directory (default: the committed data/corpus)."),
     minutes: float = typer.Option(120.0, help="Stop after this many minutes (resume by running again)."),
     max_steps: int = typer.Option(500, help="Length of the learning-rate schedule in steps."),
+    lr: float = typer.Option(8e-4, "--lr", help="Peak learning rate (after a 30-step warm-up; cosine to a tenth "
+                             "of it). Lower it to fine-tune shipped weights."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the data stream (examples and augmentations); a new "
+                             "run from --init takes another seed to see other draws."),
     batch_size: int = typer.Option(8, help="Windows per step, summed over all processes under torchrun."),
     window: int = typer.Option(512, help="Events per training window (the header is always kept in front)."),
     threads: int = typer.Option(1, help="CPU threads per process (one leaves the other core to other jobs)."),
@@ -39,7 +43,7 @@ def structure_command(
 
     options = TrainOptions(run_dir=run_dir or DEFAULT_RUN_DIR, corpus_dir=corpus, minutes=minutes,
                            max_steps=max_steps, batch_size=batch_size, window=window, threads=threads, tiny=tiny,
-                           init=init, device=device, stop_step=stop_step,
+                           init=init, device=device, stop_step=stop_step, lr=lr, seed=seed,
                            log_every=log_every)
     state = train(options, progress=not no_progress)
     if os.environ.get("RANK", "0") != "0":

@@ -21,6 +21,7 @@ import torch
 from melodex.brief import STYLE_BY_NAME, assign_roles
 from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords
 from melodex.data.corpus import Corpus
+from melodex.data.drums import fits_style
 from melodex.instruments import default_role, program_name
 from melodex.score import (
     DRUM_PROGRAM,
@@ -125,10 +126,16 @@ def builtin_drum_bar(style: str, bar_ticks: int, beat: int) -> list[tuple[int, i
 
 
 class DrumBank:
-    """One-bar drum patterns cut from the corpus drum works (hydrogen/lmms), by bar length in ticks."""
+    """One-bar drum patterns cut from the corpus drum works (hydrogen/lmms), by bar length in ticks.
+
+    An accompanied example in a backbeat style loops one of the bank's backbeat bars, a house example one
+    of its four-on-the-floor bars (`fits_style`): a bar drawn from the whole bank taught the model that the
+    style says little about the groove (35% of "pop" examples looped a hats-only, latin or fill bar), and
+    it wrote pop and synthwave drums without a snare (backbeat in 10-37% of generated bars)."""
 
     def __init__(self, patterns: dict[int, list[np.ndarray]]) -> None:
         self.patterns = patterns
+        self._fitting: dict[tuple[int, str], list[np.ndarray]] = {}
 
     @classmethod
     def from_corpus(cls, corpus: Corpus) -> DrumBank:
@@ -147,8 +154,15 @@ class DrumBank:
                     patterns.setdefault(b - a, []).append(bar)
         return cls(patterns)
 
-    def bar(self, bar_ticks: int, rng: np.random.Generator) -> np.ndarray | None:
-        found = self.patterns.get(bar_ticks)
+    def bar(self, bar_ticks: int, rng: np.random.Generator, style: str | None = None) -> np.ndarray | None:
+        """A random bar of `bar_ticks` ticks; with `style`, one that is a groove of that style (None when the
+        bank has none, or the style takes its groove from `builtin_drum_bar` only)."""
+        found = self.patterns.get(bar_ticks, [])
+        if style is not None:
+            key = (bar_ticks, style)
+            if key not in self._fitting:
+                self._fitting[key] = [p for p in found if fits_style(p, bar_ticks, style)]
+            found = self._fitting[key]
         return found[int(rng.integers(len(found)))] if found else None
 
 
@@ -193,7 +207,7 @@ def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.rando
     bass_notes: list[list[int]] = []
     drum_notes: list[list[int]] = []
     starts = score.bar_starts()
-    loop = drums.bar(starts[1] - starts[0], rng) if drums is not None and rng.random() < 0.35 else None
+    loop = drums.bar(starts[1] - starts[0], rng, style) if drums is not None and rng.random() < 0.35 else None
     for bar, (a, b) in enumerate(pairwise(starts)):
         chord = _chord_at(chords, b - 1) if _chord_at(chords, a) is None else _chord_at(chords, a)
         if chord is None:
