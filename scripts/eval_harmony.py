@@ -6,6 +6,8 @@ conditioning. Reported: for notes of harmony parts (harmony, accompaniment, pad 
 model gives the sounding chord's tones; for the first bass note after each chord change, the probability it
 gives the chord's root (any octave); for each CHORD event, the probability of the written chord, of its
 root, and of the tonic chord on the first bar. Chance for a model that knows only the key is ~0.35 / ~0.12.
+Drums: the probability of each drum hit (which drum, where: kind, position, track and instrument) in the
+first bar the drums play (the style's groove from the prompt alone) and in later bars (the groove held).
 
     .venv/bin/python scripts/eval_harmony.py --checkpoint src/melodex/weights/structure --works 120
 """
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 
 from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords
 from melodex.data.corpus import load_corpus
-from melodex.score import ROLES
+from melodex.score import DRUM_PROGRAM, ROLES
 from melodex.structure.conditioning import build_memory
 from melodex.structure.model import harmony_context, load_model
 from melodex.tokens import (
@@ -31,9 +33,11 @@ from melodex.tokens import (
     F_CHORD,
     F_KIND,
     F_PITCH,
+    F_PROGRAM,
     F_TRACK,
     NO_CHORD,
     NOTE,
+    TRACK,
     encode,
 )
 from melodex.train.structure_data import (
@@ -106,6 +110,31 @@ def measure(model, examples) -> dict[str, float]:
             "n_harmony": len(harmony), "n_bass": len(bass), "n_chords": len(chord_exact)}
 
 
+DRUM_FIELDS = ("kind", "pos", "track", "pitch")
+
+
+@torch.no_grad()
+def measure_drums(model, examples) -> dict[str, float]:
+    """Mean probability of a drum hit, teacher-forced: in the drums' first bar, and in the bars after it."""
+    first, later = [], []
+    for events, bars, caption, controls in examples:
+        drum_tracks = [i for i, row in enumerate(r for r in events if r[F_KIND] == TRACK)
+                       if row[F_PROGRAM] == DRUM_PROGRAM]
+        target, target_bars = events[1:], bars[1:]
+        hits = (target[:, F_KIND] == NOTE) & np.isin(target[:, F_TRACK], drum_tracks)
+        if not hits.any():
+            continue
+        memory = build_memory(model, [caption], [controls], torch.tensor([True]))
+        fields = model.field_nll(torch.from_numpy(events.astype(np.int64))[None],
+                                 torch.from_numpy(bars.astype(np.int64))[None], memory)
+        nll = sum(fields[name][0] for name in DRUM_FIELDS).numpy()
+        opening = target_bars[hits].min()
+        for t in np.flatnonzero(hits):
+            (first if target_bars[t] == opening else later).append(float(np.exp(-nll[t])))
+    return {"drum_hit_first_bar": float(np.mean(first)), "drum_hit_later_bars": float(np.mean(later)),
+            "n_drum_first": len(first), "n_drum_later": len(later)}
+
+
 def held_out_examples(n_works: int, seed: int = 0) -> list:
     corpus = load_corpus()
     _, valid = corpus.split(0.05, seed=0)
@@ -144,7 +173,8 @@ def main() -> None:
     examples = held_out_examples(args.works)
     rows = {}
     for path in args.checkpoint:
-        rows[path] = measure(load_model(path), examples)
+        model = load_model(path)
+        rows[path] = measure(model, examples) | measure_drums(model, examples)
         print(path, json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in rows[path].items()}))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

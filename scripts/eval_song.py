@@ -37,6 +37,30 @@ def use_checkpoint(checkpoint: Path | None, calibration: str) -> None:
     pipeline.shipped = lambda: chosen  # type: ignore[assignment]
 
 
+# The issue's loop-based styles (pop, rock, electronic, hip hop), as the prompt parser names them.
+LOOP_BASED = frozenset({"pop", "rock", "house", "synthwave", "chiptune", "hip hop", "lo-fi"})
+BY_STYLE = ("bass_root_at_changes", "backbeat", "four_on_the_floor", "drum_consistency")
+
+
+def style_lines(reports: list[dict]) -> list[str]:
+    """Medians of the groove and bass rows per style group: loop-based styles against the rest, then each
+    style with a value."""
+    import numpy as np
+
+    def cell(rows: list[dict], metric: str) -> str:
+        values = [r[metric] for r in rows if r.get(metric) is not None]
+        return f"{np.median(values):.2f} n={len(values)}" if values else "-"
+
+    ok = [r for r in reports if "error" not in r]
+    groups = {"loop-based styles": [r for r in ok if r.get("style") in LOOP_BASED],
+              "other styles": [r for r in ok if r.get("style") not in LOOP_BASED]}
+    groups |= {style: [r for r in ok if r.get("style") == style] for style in sorted({r.get("style") for r in ok})}
+    lines = ["", "| style | " + " | ".join(BY_STYLE) + " |", "|---|" + "---|" * len(BY_STYLE)]
+    for group, rows in groups.items():
+        lines.append(f"| {group} ({len(rows)}) | " + " | ".join(cell(rows, m) for m in BY_STYLE) + " |")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", default="tuning", help="tuning, test, all, or a prompt file (default tuning)")
@@ -92,6 +116,10 @@ def main() -> int:
         seconds["real"] = time.perf_counter() - started
     for line in table_lines(columns):
         print(line)
+    for name, reports in columns.items():
+        if name.startswith("generated"):
+            for line in style_lines(reports):
+                print(line)
     for reports in columns.values():
         for r in (r for r in reports if "error" in r):
             print(f"failed: {r['prompt']!r} (seed {r['seed']}): {r['error']}", file=sys.stderr)

@@ -113,3 +113,21 @@ def test_accompanied_drums_loop_a_groove_of_the_style() -> None:
     rng = np.random.default_rng(0)
     assert bank.bar(1920, rng, "jazz") is None  # no bank loop for a style whose groove the bank lacks
     assert {id(bank.bar(1920, rng)) for _ in range(40)} == {id(backbeat), id(floor), id(hats)}
+
+
+def test_a_tune_that_a_style_loop_fits_is_trained_under_it() -> None:
+    from melodex.data.chords import fit_progression
+
+    # a C major tune spelling C, G, Am, F bar by bar: the I-V-vi-IV loop fits it as well as the estimate
+    arpeggios = ((60, 64, 67), (55, 59, 62), (57, 60, 64), (53, 57, 60))
+    notes = [[b * 1920 + k * 480, 480, arpeggios[b % 4][k % 3], 80] for b in range(8) for k in range(4)]
+    tune = Score(tracks=[Track(73, "melody", notes=np.array(notes))], tempos=[Tempo(100)],
+                 time_signatures=[TimeSignature(4, 4)], key=Key(0, "major"), n_bars=8)
+    loop = fit_progression(tune, np.random.default_rng(0))
+    assert loop is not None and [(c.root, c.quality) for c in loop[:4]] == [(0, "maj"), (7, "maj"), (9, "min"),
+                                                                            (5, "maj")]
+    # a tune that sits on one chord fits no four-chord loop
+    drone = Score(tracks=[Track(73, "melody", notes=np.array([[b * 1920 + k * 480, 480, (60, 64, 67, 64)[k], 80]
+                                                               for b in range(8) for k in range(4)]))],
+                  tempos=[Tempo(100)], time_signatures=[TimeSignature(4, 4)], key=Key(0, "major"), n_bars=8)
+    assert fit_progression(drone, np.random.default_rng(0)) is None

@@ -174,3 +174,61 @@ def quality_from_pitch_classes(pitch_classes: set[int], root: int) -> str:
         if score > best_score:
             best, best_score = quality, score
     return best
+
+
+# -- style progressions ------------------------------------------------------------------------------
+
+# Chord loops typical of the loop-based styles, one chord per bar, as (semitones above the tonic, quality).
+# The corpus's tunes are folk and classical, so the estimated plans are mostly tonic and dominant (generated
+# songs sat on the tonic in 0.6-0.7 of their bars, real songs 0.4); a tune that a style's loop also fits is
+# trained under that loop too (`fit_progression`), so the model learns the style's harmony as well.
+I, II, III, IV, V, VI, VII = 0, 2, 4, 5, 7, 9, 11
+STYLE_LOOPS: dict[str, tuple[tuple[tuple[int, str], ...], ...]] = {
+    "major": (
+        ((I, "maj"), (V, "maj"), (VI, "min"), (IV, "maj")),  # I-V-vi-IV
+        ((VI, "min"), (IV, "maj"), (I, "maj"), (V, "maj")),  # vi-IV-I-V
+        ((I, "maj"), (VI, "min"), (IV, "maj"), (V, "maj")),  # I-vi-IV-V
+        ((I, "maj"), (IV, "maj"), (VI, "min"), (V, "maj")),  # I-IV-vi-V
+        ((IV, "maj"), (I, "maj"), (V, "maj"), (VI, "min")),  # IV-I-V-vi
+        ((I, "maj"), (IV, "maj"), (V, "maj"), (IV, "maj")),  # I-IV-V-IV
+        ((I, "maj"), (10, "maj"), (IV, "maj"), (I, "maj")),  # I-bVII-IV-I (rock)
+        ((II, "min"), (V, "maj"), (I, "maj"), (I, "maj")),  # ii-V-I
+    ),
+    "minor": (
+        ((0, "min"), (8, "maj"), (3, "maj"), (10, "maj")),  # i-VI-III-VII
+        ((0, "min"), (5, "min"), (8, "maj"), (7, "maj")),  # i-iv-VI-V
+        ((0, "min"), (10, "maj"), (8, "maj"), (10, "maj")),  # i-VII-VI-VII
+        ((0, "min"), (8, "maj"), (10, "maj"), (0, "min")),  # i-VI-VII-i
+        ((0, "min"), (5, "min"), (7, "min"), (0, "min")),  # i-iv-v-i
+        ((0, "min"), (3, "maj"), (10, "maj"), (5, "min")),  # i-III-VII-iv
+    ),
+}
+
+
+def fit_progression(score: Score, rng: np.random.Generator, margin: float = 0.08) -> list[ChordSymbol] | None:
+    """A style loop (`STYLE_LOOPS` of the score's mode, any rotation) that fits the tune's bars nearly as
+    well as the per-bar estimate: its chords, one per bar, or None when no loop comes within `margin` of
+    the estimate's mean template fit. Among the loops that fit, one is drawn at random. At 0.08, 29% of the
+    corpus's single-line tunes take a loop, their melodies 0.66 on its chord tones (0.79 on the estimate's;
+    real songs' pitched parts 0.75)."""
+    profiles, starts = bar_profiles(score)
+    totals = profiles.sum(axis=1)
+    sounding = np.flatnonzero(totals > 0)
+    if len(sounding) < 4:
+        return None
+    fits = (profiles[sounding] / totals[sounding, None]) @ _TEMPLATES.T  # (bars, labels)
+    estimate = float(fits.max(axis=1).mean())
+    index = {label: i for i, label in enumerate(_LABELS)}
+    tonic = score.key.tonic
+    candidates = []
+    for loop in STYLE_LOOPS[score.key.mode]:
+        for rotation in range(len(loop)):
+            steps = [loop[(bar + rotation) % len(loop)] for bar in sounding]
+            labels = [index[((tonic + step) % 12, quality)] for step, quality in steps]
+            fit = float(fits[np.arange(len(sounding)), labels].mean())
+            if fit >= estimate - margin:
+                candidates.append(labels)
+    if not candidates:
+        return None
+    labels = candidates[int(rng.integers(len(candidates)))]
+    return [ChordSymbol(starts[bar], *_LABELS[label]) for bar, label in zip(sounding, labels, strict=True)]

@@ -365,27 +365,21 @@ class StructureModel(nn.Module):
             return self.harmony.pitch(x, chord, key, role)
         return self.harmony.chord(x, key)
 
-    def loss(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory,
-             weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
-        """Next-event NLL (nats per event, summed over the event's fields) with teacher forcing.
-
-        events (B, T, fields): position t predicts event t + 1. `weights` (B, T) marks which targets count
-        (0 for padding and for the kept header of a window).
-        """
+    def field_nll(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory) -> dict[str, torch.Tensor]:
+        """Teacher-forced NLL of every target event, field by field: {field name: (B, T - 1)} in nats, zero
+        where the target's kind does not use the field (position t predicts event t + 1)."""
         h = self.hidden(events[:, :-1], bars[:, :-1], memory)
         target = events[:, 1:]
-        valid = (weights[:, 1:] if weights is not None else torch.ones_like(target[..., 0])).float()
         kind = target[..., F_KIND]
-        total = F.cross_entropy(self.kind_head(h).flatten(0, 1), kind.flatten(), reduction="none") * valid.flatten()
-        parts = {"kind": float(total.detach().sum() / valid.sum().clamp(min=1))}
+        shape = kind.shape
+        out = {FIELDS[F_KIND]: F.cross_entropy(self.kind_head(h).flatten(0, 1), kind.flatten(),
+                                               reduction="none").view(shape)}
         # Embeddings of every target field, for conditioning the later fields of the same event.
         chosen = torch.stack([self.out_embed[f](target[..., f]) for f in range(len(FIELDS))], dim=2)
         base = h + self.out_embed[F_KIND](kind)
-        flat_valid = valid.flatten()
         context = harmony_context(events[:, :-1]) if self.harmony is not None else None
-        nll = total
         for f in range(1, len(FIELDS)):
-            sel = (self.field_use[kind, f] & (valid > 0)).flatten().nonzero().squeeze(1)
+            sel = self.field_use[kind, f].flatten().nonzero().squeeze(1)
             if sel.numel() == 0:
                 continue
             prev = self.prev_fields[kind.flatten()[sel], f]  # (n, fields)
@@ -396,10 +390,23 @@ class StructureModel(nn.Module):
                 roles = context.track_roles.flatten(0, 1)[sel].gather(1, track[:, None]).squeeze(1)
                 logits = logits + self.harmony_logits(x, f, context.chord.flatten()[sel],
                                                       context.key.flatten()[sel], roles)
-            field_nll = F.cross_entropy(logits, target[..., f].flatten()[sel], reduction="none")
-            nll = nll.index_add(0, sel, field_nll * flat_valid[sel])
-            parts[FIELDS[f]] = float(field_nll.detach().sum() / valid.sum().clamp(min=1))
-        mean = nll.sum() / valid.sum().clamp(min=1)
+            field = torch.zeros(kind.numel(), dtype=logits.dtype, device=logits.device)
+            field[sel] = F.cross_entropy(logits, target[..., f].flatten()[sel], reduction="none")
+            out[FIELDS[f]] = field.view(shape)
+        return out
+
+    def loss(self, events: torch.Tensor, bars: torch.Tensor, memory: Memory,
+             weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+        """Next-event NLL (nats per event, summed over the event's fields) with teacher forcing.
+
+        events (B, T, fields): position t predicts event t + 1. `weights` (B, T) marks which targets count
+        (0 for padding and for the kept header of a window).
+        """
+        fields = self.field_nll(events, bars, memory)
+        valid = (weights[:, 1:] if weights is not None else torch.ones_like(events[:, 1:, 0])).float()
+        count = valid.sum().clamp(min=1)
+        parts = {name: float((nll.detach() * valid).sum() / count) for name, nll in fields.items()}
+        mean = (sum(fields.values()) * valid).sum() / count
         parts["nll"] = float(mean.detach())
         return mean, parts
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from melodex.brief import STYLE_BY_NAME, assign_roles
-from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords
+from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords, fit_progression
 from melodex.data.corpus import Corpus
 from melodex.data.drums import fits_style
 from melodex.instruments import default_role, program_name
@@ -36,6 +36,7 @@ from melodex.score import (
     Track,
 )
 from melodex.structure.conditioning import controls_from_plan, energy_of
+from melodex.structure.form import LOOP_STYLES
 from melodex.tokens import F_KIND, TRACK, Plan, TokenError, bar_and_position, encode
 
 FOLK = {"essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "nottingham-dataset",
@@ -408,6 +409,12 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
         band = [p for p in STYLE_BY_NAME[style].band if p != DRUM_PROGRAM]
         melody_program = score.tracks[0].program if keep_instrument else next(
             (p for p in band if default_role(p) == "melody"), band[0])
+        if style in LOOP_STYLES and not original.chords:  # a tune's own written chords stay
+            loop = fit_progression(score, rng)
+            if loop is not None:
+                score = score.copy()
+                score.chords = loop
+                done.append("style loop")
         score = accompany(score, score.chords, style, rng, drums, melody_program)
         done.append(f"accompaniment:{style}")
         if rng.random() < 0.5:
