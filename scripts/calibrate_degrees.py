@@ -45,6 +45,7 @@ from melodex.structure.generate import (
     DEFAULT_REGISTER_BIAS,
     DEFAULT_TEMPERATURE,
     MAX_INTERVAL,
+    DecodingOptions,
     generate_score,
     track_group,
 )
@@ -147,11 +148,11 @@ def main() -> None:
         steps = np.zeros(2 * MAX_INTERVAL + 1)
         for n, work in enumerate(works):
             try:
-                score, _ = generate_score(
-                    model, work.captions[0] if work.captions else "", real_plan(work.score), seed=1000 + n,
-                    guidance=DEFAULT_GUIDANCE, temperature=args.temperature, max_events=2500,
-                    style=corpus_style(work.attributes), energy=energy_of(work.score), key_bias=args.key_bias,
-                    register_bias=args.register_bias)
+                score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
+                                          options=DecodingOptions(seed=1000 + n, guidance=DEFAULT_GUIDANCE,
+                                          temperature=args.temperature, style=corpus_style(work.attributes),
+                                          energy=energy_of(work.score), key_bias=args.key_bias,
+                                          register_bias=args.register_bias), max_events=2500)
             except TokenError:
                 continue
             generated += degree_counts(score)

@@ -27,6 +27,7 @@ from melodex.structure.generate import (
     DEFAULT_PRESENCE_BIAS,
     DEFAULT_REGISTER_BIAS,
     DEFAULT_TEMPERATURE,
+    DecodingOptions,
     Writer,
     generate_score,
 )
@@ -101,7 +102,7 @@ def decoding_divergence(model: StructureModel, text: str, plan: Plan, events: np
     """Mean KL(float32 || int8) per event of the guided next-event distributions (kind and every field of
     the true next event, teacher-forced on `events`), in nats."""
     def distributions(quantized: bool) -> list[list[torch.Tensor]]:
-        writer = Writer(model, text, plan, guidance, len(events) + 1, None, None, None, quantized)
+        writer = Writer(model, text, plan, DecodingOptions(guidance=guidance, quantized=quantized), len(events) + 1)
         out = []
         with torch.inference_mode():
             for row, following in itertools.pairwise(events):
@@ -138,10 +139,10 @@ def generated_vs_real(model: StructureModel, works: list[CorpusWork], guidance: 
     for n, work in enumerate(works):
         try:
             score, _ = generate_score(model, work.captions[0] if work.captions else "", real_plan(work.score),
-                                      seed=100 + n, guidance=guidance, temperature=temperature, top_p=top_p,
-                                      max_events=2500, style=corpus_style(work.attributes),
+                                      options=DecodingOptions(seed=100 + n, guidance=guidance,
+                                      temperature=temperature, top_p=top_p, style=corpus_style(work.attributes),
                                       energy=energy_of(work.score), key_bias=key_bias, presence_bias=presence_bias,
-                                      register_bias=register_bias, calibrated=calibrated)
+                                      register_bias=register_bias, calibrated=calibrated), max_events=2500)
         except TokenError:
             continue
         real_stats.append(statistics(work.score))
@@ -179,7 +180,7 @@ def main() -> None:
     events_total, seconds_total = 0, 0.0
     for i, plan in enumerate(random_plans(args.plans, seed=1)):
         t0 = time.perf_counter()
-        score, events = generate_score(model, "a piece", plan, seed=i, max_events=1500)
+        score, events = generate_score(model, "a piece", plan, options=DecodingOptions(seed=i), max_events=1500)
         seconds_total += time.perf_counter() - t0
         events_total += len(events)
         for name, ok in plan_obeyed(score, events, plan).items():
@@ -234,8 +235,8 @@ def main() -> None:
         hits, in_key = [], []
         for prompt, mode, meter, programs in prompts:
             for seed in range(3):
-                score, _ = generate_score(model, prompt, Plan(n_bars=4), guidance=guidance, temperature=temperature,
-                                          seed=seed, max_events=500, key_bias=0.0)
+                score, _ = generate_score(model, prompt, Plan(n_bars=4), options=DecodingOptions(guidance=guidance,
+                                          temperature=temperature, seed=seed, key_bias=0.0), max_events=500)
                 hits.append(np.mean([score.key.mode == mode, (score.meter.numerator, score.meter.denominator) == meter,
                                      bool(programs & {t.program for t in score.tracks})]))
                 in_key.append(statistics(score)["in_declared_key"])
@@ -253,7 +254,8 @@ def main() -> None:
     for _ in range(2):
         for quantized in (True, False):
             t0 = time.perf_counter()
-            score, events = generate_score(model, text, plan, seed=0, max_events=4000, quantized=quantized)
+            score, events = generate_score(model, text, plan, options=DecodingOptions(seed=0, quantized=quantized),
+                                           max_events=4000)
             timings[quantized].append(time.perf_counter() - t0)
             if quantized:
                 results["events_60s_four_tracks"] = len(events)

@@ -22,7 +22,7 @@ import torch
 from eval_structure import HELDOUT_SETS, generated_vs_real, heldout_set, mean_two_sample_accuracy
 
 from melodex.data.corpus import load_corpus
-from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS, generate_score
+from melodex.structure.generate import DEFAULT_PRESENCE_BIAS, DEFAULT_REGISTER_BIAS, DecodingOptions, generate_score
 from melodex.structure.model import StructureModel, load_model
 
 Stats = dict[str, float]
@@ -95,10 +95,10 @@ def prompts_in_key(model: StructureModel, n: int, guidance: float, top_p: float,
     in_key = total = 0
     for prompt in read_prompts(Path("data/eval/prompts.txt"))[:n]:
         brief = shorten(read_brief(prompt, GenerateOptions()), 8)
-        score, _ = generate_score(model, brief.prompt, brief.plan(), guidance=guidance, temperature=temperature,
-                                  top_p=top_p, seed=0, mode=brief.implied_mode, style=brief.style,
-                                  energy=energy_level(brief), key_bias=key_bias, register_bias=register_bias,
-                                  calibrated=calibrated)
+        score, _ = generate_score(model, brief.prompt, brief.plan(), options=DecodingOptions(guidance=guidance,
+                                  temperature=temperature, top_p=top_p, seed=0, mode=brief.implied_mode,
+                                  style=brief.style, energy=energy_level(brief), key_bias=key_bias,
+                                  register_bias=register_bias, calibrated=calibrated))
         for track in score.tracks:
             if not track.is_drum and len(track.notes):
                 in_key += int(np.isin(track.notes[:, 2] % 12, score.key.scale).sum())

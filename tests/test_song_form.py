@@ -10,7 +10,7 @@ from melodex import edit, pipeline
 from melodex.errors import MelodexError
 from melodex.score import Key
 from melodex.structure.form import TONIC, TONIC_OR_DOMINANT, song_form, typical_form
-from melodex.structure.generate import generate_score
+from melodex.structure.generate import DecodingOptions, generate_score
 from melodex.structure.model import StructureConfig, StructureModel, harmony_context, with_harmony_heads
 from melodex.structure.song import cadence_chords, copy_bars, set_chords, write_song
 from melodex.tokens import (
@@ -102,7 +102,7 @@ def test_the_writer_follows_the_form_and_copies_cost_no_sampling() -> None:
     key = Key(5, "minor")
     plan = Plan(bpm=100, meter=(4, 4), key=key, tracks=TRACKS, sections=SECTIONS)
     form = song_form(SECTIONS, "synthwave")
-    song = write_song(model, "warm synthwave", plan, form, seed=3, max_events=3000)
+    song = write_song(model, "warm synthwave", plan, form, options=DecodingOptions(seed=3), max_events=3000)
     validate(song.events, plan)
     assert song.sampled_events < len(song.events)
     for j in range(7):  # the second chorus is the first again (its last bar may differ)
@@ -136,7 +136,8 @@ def test_the_users_chords_are_obeyed_exactly() -> None:
     values = [9 * 12 + 1, 5 * 12, 0, 7 * 12]  # Am F C G
     asked = {bar: (values[bar % 4],) for bar in range(8)}
     asked[3] = (7 * 12, 4 * 12 + CHORD_QUALITIES.index("7"))  # G E7: two in one bar
-    song = write_song(model, "x", plan, song_form(plan.sections, "pop"), seed=1, chords=asked)
+    song = write_song(model, "x", plan, song_form(plan.sections, "pop"), options=DecodingOptions(seed=1),
+                      chords=asked)
     for bar in range(8):
         got = tuple(r[F_CHORD] for r in _bar_rows(song.events, bar) if r[F_KIND] == CHORD)
         assert got == asked[bar]
@@ -156,7 +157,7 @@ def test_bad_chords_and_forms_are_clear() -> None:
 def test_copy_bars_and_set_chords_keep_the_grammar() -> None:
     model = _tiny()
     plan = Plan(bpm=100, meter=(4, 4), key=Key(0), tracks=TRACKS, sections=(("verse", 4), ("chorus", 4)))
-    _, events = generate_score(model, "x", plan, seed=2, max_events=600)
+    _, events = generate_score(model, "x", plan, options=DecodingOptions(seed=2), max_events=600)
     copied = copy_bars(events, (0, 2), 4, tracks=[0, 2])
     validate(copied, plan)
     assert _layer_rows(copied, 4, {0, 2}, False) == _layer_rows(events, 0, {0, 2}, False)
@@ -171,12 +172,13 @@ def test_zero_harmony_heads_change_nothing_and_trained_ones_steer_pitch() -> Non
     plain = _tiny(harmony=False)
     upgraded = with_harmony_heads(plain)
     plan = Plan(bpm=100, meter=(4, 4), key=Key(0), tracks=TRACKS[:3], n_bars=2)
-    a = generate_score(plain, "x", plan, seed=4, max_events=300)[1]
-    b = generate_score(upgraded, "x", plan, seed=4, max_events=300)[1]
+    a = generate_score(plain, "x", plan, options=DecodingOptions(seed=4), max_events=300)[1]
+    b = generate_score(upgraded, "x", plan, options=DecodingOptions(seed=4), max_events=300)[1]
     np.testing.assert_array_equal(a, b)
     with torch.no_grad():  # "the bass plays the root": a large bonus on interval 0 above the chord root
         upgraded.harmony.pitch_chord[3, :, 0] = 30.0
-    events = write_song(upgraded, "x", replace_sections(plan), song_form((("verse", 2),)), seed=4).events
+    events = write_song(upgraded, "x", replace_sections(plan), song_form((("verse", 2),)),
+                        options=DecodingOptions(seed=4)).events
     chord = None
     for row in events:
         if row[F_KIND] == CHORD:
@@ -192,7 +194,7 @@ def replace_sections(plan: Plan) -> Plan:
 def test_harmony_context_reads_the_sounding_chord_key_and_roles() -> None:
     model = _tiny()
     plan = Plan(bpm=100, meter=(4, 4), key=Key(2, "minor"), tracks=TRACKS, sections=(("verse", 2),))
-    events = write_song(model, "x", plan, song_form(plan.sections), seed=0).events
+    events = write_song(model, "x", plan, song_form(plan.sections), options=DecodingOptions(seed=0)).events
     context = harmony_context(torch.from_numpy(events.astype(np.int64))[None])
     assert (context.key[0, 4:] == Key(2, "minor").index).all()
     assert context.track_roles[0, -1, :4].tolist() == [0, 6, 3, 4]
@@ -284,7 +286,7 @@ def test_the_shipped_weights_write_a_song_whose_parts_follow_the_chords() -> Non
     plan = Plan(bpm=110, meter=(4, 4), key=Key(7), tracks=((0, "melody"), (48, "pad"), (33, "bass"), (128, "drums")),
                 sections=sections)
     song = write_song(model, "bright pop song with piano, strings, bass and drums", plan, song_form(sections, "pop"),
-                      seed=0, style="pop")
+                      options=DecodingOptions(seed=0, style="pop"))
     report = song_report(song.score, style="pop")
     assert report["bass_root_per_bar"] >= 0.6
     assert report["chord_tones_harmony"] >= 0.7

@@ -12,7 +12,14 @@ import torch
 from melodex.errors import MelodexError
 from melodex.score import DRUM_PROGRAM, Key, Score
 from melodex.structure.conditioning import build_memory, controls_from_plan
-from melodex.structure.generate import MAX_INTERVAL, REGISTER_AFTER, REGISTER_REACH, generate_score, infill
+from melodex.structure.generate import (
+    MAX_INTERVAL,
+    REGISTER_AFTER,
+    REGISTER_REACH,
+    DecodingOptions,
+    generate_score,
+    infill,
+)
 from melodex.structure.model import StructureConfig, StructureModel, load_model
 from melodex.tokens import (
     F_KIND,
@@ -109,7 +116,7 @@ def test_guidance_changes_the_logits(tiny: StructureModel) -> None:
 def test_random_weights_still_obey_the_plan_exactly(tiny: StructureModel, seed: int) -> None:
     plan = PLAN if seed != 1 else Plan(bpm=140, meter=(6, 8), key=Key(9, "minor"),
                                        tracks=((40, "melody"), (24, "accompaniment")), sections=(("A", 2), ("B", 2)))
-    score, events = generate_score(tiny, "a test", plan, seed=seed, max_events=700)
+    score, events = generate_score(tiny, "a test", plan, options=DecodingOptions(seed=seed), max_events=700)
     validate(events, plan)
     assert score.bpm == plan.bpm and (score.meter.numerator, score.meter.denominator) == plan.meter
     assert score.key == plan.key
@@ -120,7 +127,7 @@ def test_random_weights_still_obey_the_plan_exactly(tiny: StructureModel, seed: 
 
 
 def test_free_form_generation_ends_within_the_budget(tiny: StructureModel) -> None:
-    score, events = generate_score(tiny, "anything", None, seed=4, max_events=200)
+    score, events = generate_score(tiny, "anything", None, options=DecodingOptions(seed=4), max_events=200)
     assert len(events) <= 200 and events[-1, F_KIND] == 2  # EOS
     validate(events)
     for track in score.tracks:
@@ -128,9 +135,9 @@ def test_free_form_generation_ends_within_the_budget(tiny: StructureModel) -> No
 
 
 def test_generation_is_deterministic_by_seed(tiny: StructureModel) -> None:
-    _, a = generate_score(tiny, "a test", PLAN, seed=7, max_events=500)
-    _, b = generate_score(tiny, "a test", PLAN, seed=7, max_events=500)
-    _, c = generate_score(tiny, "a test", PLAN, seed=8, max_events=500)
+    _, a = generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=7), max_events=500)
+    _, b = generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=7), max_events=500)
+    _, c = generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=8), max_events=500)
     np.testing.assert_array_equal(a, b)
     assert a.shape != c.shape or not np.array_equal(a, c)
 
@@ -138,7 +145,8 @@ def test_generation_is_deterministic_by_seed(tiny: StructureModel) -> None:
 def test_infilling_keeps_everything_outside_the_span(tiny: StructureModel) -> None:
     original = encode(make_score())
     plan = Plan(tracks=((0, "melody"), (DRUM_PROGRAM, "drums"), (33, "bass")))
-    score, events = infill(tiny, original, bars=(2, 5), tracks=[0], text="x", plan=plan, seed=3)
+    score, events = infill(tiny, original, options=DecodingOptions(seed=3), bars=(2, 5), tracks=[0], text="x",
+                           plan=plan)
     validate(events, plan)
     bars_before, _ = bar_and_position(original)
     bars_after, _ = bar_and_position(events)
@@ -169,8 +177,8 @@ def test_checkpoint_round_trip_and_corruption(tiny: StructureModel, tmp_path: Pa
     assert loaded.config == tiny.config
     for (name, a), (_, b) in zip(tiny.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
-    _, first = generate_score(tiny, "a test", PLAN, seed=2, max_events=400)
-    _, second = generate_score(loaded, "a test", PLAN, seed=2, max_events=400)
+    _, first = generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=2), max_events=400)
+    _, second = generate_score(loaded, "a test", PLAN, options=DecodingOptions(seed=2), max_events=400)
     np.testing.assert_array_equal(first, second)
     weights = tmp_path / "ckpt" / "model.safetensors"
     data = bytearray(weights.read_bytes())
@@ -208,7 +216,7 @@ def test_a_tight_budget_still_closes_a_long_plan(tiny: StructureModel, seed: int
     # Without sections every bar head may take an optional SECTION: once the budget only fits the closing
     # BARs, those must not be spent on it (a 476-bar corpus plan once ran out of cache this way).
     plan = Plan(bpm=100, meter=(3, 8), key=Key(10, "major"), tracks=((40, "melody"), (42, "bass")), n_bars=120)
-    score, events = generate_score(tiny, "x", plan, seed=seed, max_events=300)
+    score, events = generate_score(tiny, "x", plan, options=DecodingOptions(seed=seed), max_events=300)
     validate(events, plan)
     assert score.bar_count() == 120 and len(events) <= 300
 
@@ -223,7 +231,7 @@ def test_a_model_stuck_on_stacked_notes_does_not_climb_to_the_top(tiny: Structur
         model.field_heads[FIELDS.index("pos")].bias[:] = -2.0 * torch.arange(MAX_POSITIONS)  # earliest allowed
         model.kind_head.bias[NOTE] += 4.0
     plan = Plan(bpm=100, meter=(4, 4), key=Key(0, "major"), tracks=((73, "melody"),), n_bars=4)
-    score, _ = generate_score(model, "x", plan, seed=0, max_events=400)
+    score, _ = generate_score(model, "x", plan, options=DecodingOptions(seed=0), max_events=400)
     assert int(score.tracks[0].notes[:, 2].max()) < 90
 
 
@@ -251,7 +259,8 @@ def test_interval_calibration_is_read_from_the_checkpoint_and_keeps_melodies_ste
 
     steps = {}
     for calibrated in (True, False):
-        score, events = generate_score(model, "a test", plan, seed=2, max_events=700, calibrated=calibrated)
+        score, events = generate_score(model, "a test", plan, options=DecodingOptions(seed=2, calibrated=calibrated),
+                                       max_events=700)
         validate(events, plan)
         steps[calibrated] = largest_step(score, 0), largest_step(score, 1)
     assert steps[True][0] <= 2 and steps[False][0] > 4
@@ -290,7 +299,8 @@ def test_stack_bias_is_read_from_the_checkpoint_and_keeps_melody_like_tracks_sin
 
     counts = {}
     for calibrated in (True, False):
-        score, events = generate_score(model, "x", plan, seed=0, max_events=500, calibrated=calibrated)
+        score, events = generate_score(model, "x", plan, options=DecodingOptions(seed=0, calibrated=calibrated),
+                                       max_events=500)
         validate(events, plan)
         counts[calibrated] = [stacked(score, t) for t in range(3)]
     assert counts[False][0] >= 3 and counts[False][2] >= 3
@@ -315,7 +325,7 @@ def shipped_model() -> StructureModel:
 @pytest.mark.slow
 def test_shipped_weights_obey_the_plan() -> None:
     score, events = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN,
-                                   seed=0)
+                                   options=DecodingOptions(seed=0))
     validate(events, SHIPPED_PLAN)
     assert score.bar_count() == 8 and score.bpm == 100 and score.key == Key(7, "major")
     assert [(s.name.split(" ")[0], s.n_bars) for s in score.sections] == [("verse", 4), ("chorus", 4)]
@@ -331,14 +341,16 @@ def in_key_share(score: Score, key: Key) -> float:
 @pytest.mark.slow
 def test_shipped_weights_write_mostly_in_key_without_the_scale_lock() -> None:
     """The model alone (chance 0.58; held-out real music 0.98; the model ~0.94 over validation plans)."""
-    score, _ = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN, seed=0,
-                              key_bias=0.0, calibrated=False, register_bias=0.0, temperature=1.0)
+    score, _ = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN,
+                              options=DecodingOptions(seed=0, key_bias=0.0, calibrated=False, register_bias=0.0,
+                              temperature=1.0))
     assert in_key_share(score, Key(7, "major")) > 0.75
 
 
 @pytest.mark.slow
 def test_shipped_weights_with_the_default_scale_lock_stay_in_key() -> None:
-    score, _ = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN, seed=0)
+    score, _ = generate_score(shipped_model(), "bright folk tune with piano, bass and drums", SHIPPED_PLAN,
+                              options=DecodingOptions(seed=0))
     assert in_key_share(score, Key(7, "major")) > 0.9
 
 
@@ -351,7 +363,8 @@ def test_presence_bias_lets_every_asked_for_track_play(tiny: StructureModel) -> 
     for bias in (0.0, 20.0):
         silent[bias] = 0
         for seed in (0, 2, 4):
-            score, events = generate_score(tiny, "x", plan, seed=seed, max_events=900, presence_bias=bias)
+            score, events = generate_score(tiny, "x", plan, options=DecodingOptions(seed=seed, presence_bias=bias),
+                                           max_events=900)
             validate(events, plan)
             silent[bias] += sum(len(t.notes) == 0 for t in score.tracks)
     assert silent[0.0] >= 3
@@ -362,13 +375,14 @@ def test_scale_lock_moves_random_weights_into_the_key(tiny: StructureModel) -> N
     """Random weights pick pitches with no regard for the key; a strong lock leaves only scale notes."""
     shares = {}
     for bias in (0.0, 20.0):
-        score, events = generate_score(tiny, "a test", PLAN, seed=2, max_events=700, key_bias=bias)
+        score, events = generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=2, key_bias=bias),
+                                       max_events=700)
         validate(events, PLAN)
         shares[bias] = in_key_share(score, PLAN.key)
     assert shares[0.0] < 0.85
     assert shares[20.0] == 1.0
     with pytest.raises(MelodexError, match="key_bias"):
-        generate_score(tiny, "a test", PLAN, seed=2, max_events=700, key_bias=-1.0)
+        generate_score(tiny, "a test", PLAN, options=DecodingOptions(seed=2, key_bias=-1.0), max_events=700)
 
 
 @pytest.fixture(scope="module")
@@ -394,14 +408,15 @@ def test_register_bias_keeps_a_melody_near_its_register(chatty: StructureModel) 
 
     spreads = {}
     for bias in (0.0, 20.0):
-        score, events = generate_score(chatty, "a test", plan, seed=2, max_events=700, register_bias=bias)
+        score, events = generate_score(chatty, "a test", plan, options=DecodingOptions(seed=2, register_bias=bias),
+                                       max_events=700)
         validate(events, plan)
         spreads[bias] = spread(score, 0), spread(score, 1)
     assert spreads[0.0][0] > REGISTER_REACH + 6
     assert spreads[20.0][0] <= REGISTER_REACH + 1  # the median of the notes so far, rounded down
     assert spreads[20.0][1] > REGISTER_REACH + 6
     with pytest.raises(MelodexError, match="register_bias"):
-        generate_score(chatty, "a test", plan, seed=2, max_events=700, register_bias=-1.0)
+        generate_score(chatty, "a test", plan, options=DecodingOptions(seed=2, register_bias=-1.0), max_events=700)
 
 
 def test_degree_calibration_is_read_from_the_checkpoint_and_steers_the_degrees(chatty: StructureModel,
@@ -423,8 +438,8 @@ def test_degree_calibration_is_read_from_the_checkpoint_and_steers_the_degrees(c
     plan = Plan(bpm=97, meter=(4, 4), key=Key(2, "major"), tracks=((0, "melody"), (48, "harmony")), n_bars=4)
     degrees = {}
     for calibrated in (True, False):
-        score, _ = generate_score(model, "a test", plan, seed=2, max_events=700, key_bias=0.0,
-                                  calibrated=calibrated)
+        score, _ = generate_score(model, "a test", plan, options=DecodingOptions(seed=2, key_bias=0.0,
+                                  calibrated=calibrated), max_events=700)
         degrees[calibrated] = [set(((t.notes[:, 2] - 2) % 12).tolist()) for t in score.tracks]
     assert degrees[True][0] and degrees[True][0] <= {0, 7}
     assert len(degrees[False][0] - {0, 7}) >= 2

@@ -272,28 +272,14 @@ def _share(report: StageProgress, index: int, count: int, fraction: float) -> No
 # -- note edits ---------------------------------------------------------------------------------------
 
 
-def _drum_temperature(options: pipeline.GenerateOptions) -> float | None:
-    """Songs draw drum notes cooler (see DEFAULT_DRUM_TEMPERATURE); projects made flat keep one temperature."""
-    from melodex.structure.generate import DEFAULT_DRUM_TEMPERATURE
-
-    if options.arrangement != "song":
-        return None
-    return options.drum_temperature if options.drum_temperature is not None else DEFAULT_DRUM_TEMPERATURE
-
-
 def _infill(session: Draft, events: np.ndarray, bars: tuple[int, int], tracks: list[int], seed: int,
             plan: Plan | None = None) -> tuple[Score, np.ndarray]:
-    from melodex.structure.generate import DEFAULT_GUIDANCE, infill
+    from melodex.structure.generate import infill
 
-    options = session.options
-    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
-    brief = session.brief
+    decoding = pipeline.decoding_options(session.brief, session.options, seed)
     with single_thread(), session.stage("compose") as report:
-        return infill(session.models.structure, events, bars=bars, tracks=tracks, text=brief.prompt, plan=plan,
-                      guidance=guidance, temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
-                      mode=brief.implied_mode, style=brief.style,
-                      energy=pipeline.energy_level(brief), key_bias=options.key_bias, progress=report,
-                      drum_temperature=_drum_temperature(options))
+        return infill(session.models.structure, events, bars, tracks, session.brief.prompt, plan, decoding,
+                      progress=report)
 
 
 def regen(session: Draft, bars: tuple[int, int], tracks: list[int], seed: int, label: str) -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,6 +46,9 @@ from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py pl
 from melodex.score import Score
 from melodex.timbre.sampleset import SampleSet
 from melodex.tokens import Plan
+
+if TYPE_CHECKING:  # the structure package imports torch: loaded when a song is composed
+    from melodex.structure.generate import DecodingOptions
 
 Progress = Callable[[str, float], None]  # (stage, fraction done of that stage)
 PROGRESS_STEP = 0.01  # smaller advances are not reported: a bar or a job record is not redrawn for them
@@ -268,27 +271,37 @@ def chord_requests(brief: brief_mod.Brief, plan: Plan) -> dict[int, tuple[int, .
             if names and bar < (plan.n_bars or 0)}
 
 
+def decoding_options(brief: brief_mod.Brief, options: GenerateOptions, seed: int) -> DecodingOptions:
+    """How the structure model decodes for `brief` under `options`: the one place generate options and the
+    brief's controls become `DecodingOptions`. Songs draw drum notes cooler (DEFAULT_DRUM_TEMPERATURE unless
+    the options say); flat arrangements draw them at the shared temperature."""
+    from melodex.structure.generate import DEFAULT_DRUM_TEMPERATURE, DEFAULT_GUIDANCE, DecodingOptions
+
+    drums = None
+    if options.arrangement == "song":
+        drums = DEFAULT_DRUM_TEMPERATURE if options.drum_temperature is None else options.drum_temperature
+    return DecodingOptions(guidance=options.guidance if options.guidance is not None else DEFAULT_GUIDANCE,
+                           temperature=options.sampling_temperature, top_p=options.top_p, seed=seed,
+                           key_bias=options.key_bias, drum_temperature=drums, mode=brief.implied_mode,
+                           style=brief.style, energy=energy_level(brief))
+
+
 def compose(brief: brief_mod.Brief, options: GenerateOptions, seed: int, structure: Any,
             progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
     """The arrangement for a brief: under its song form (see `melodex.structure.form`) unless the options
     ask for the flat decoding of before (`arrangement="flat"`, for comparison)."""
     from melodex.structure.form import song_form
-    from melodex.structure.generate import DEFAULT_DRUM_TEMPERATURE, DEFAULT_GUIDANCE, generate_score
+    from melodex.structure.generate import generate_score
     from melodex.structure.song import write_song
 
-    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
-    model, text = structure, brief.prompt
-    common = dict(temperature=options.sampling_temperature, top_p=options.top_p, seed=seed, mode=brief.implied_mode,
-                  style=brief.style, energy=energy_level(brief), key_bias=options.key_bias, progress=progress)
+    decoding = decoding_options(brief, options, seed)
     with single_thread():
         if options.arrangement == "flat":
-            return generate_score(model, text, brief.plan(), guidance, **common)  # type: ignore[arg-type]
+            return generate_score(structure, brief.prompt, brief.plan(), decoding, progress=progress)
         plan = song_plan(brief)
         assert plan.sections is not None
-        drums = DEFAULT_DRUM_TEMPERATURE if options.drum_temperature is None else options.drum_temperature
-        song = write_song(model, text, plan, song_form(plan.sections, brief.style), guidance,
-                          chords=chord_requests(brief, plan), drum_temperature=drums,
-                          **common)  # type: ignore[arg-type]
+        song = write_song(structure, brief.prompt, plan, song_form(plan.sections, brief.style), decoding,
+                          chords=chord_requests(brief, plan), progress=progress)
         return song.score, song.events
 
 
@@ -315,7 +328,7 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
                            seed: int, structure: Any,
                            progress: StageProgress | None = None) -> tuple[Score, np.ndarray]:
     """The recording's melody becomes the melody track; the model writes every other part around it."""
-    from melodex.structure.generate import DEFAULT_GUIDANCE, infill
+    from melodex.structure.generate import infill
     from melodex.tokens import encode
 
     report = progress or ignore_progress
@@ -333,12 +346,10 @@ def compose_with_reference(brief: brief_mod.Brief, options: GenerateOptions, ref
         from melodex.tokens import decode
 
         return decode(events), events
-    guidance = options.guidance if options.guidance is not None else DEFAULT_GUIDANCE
+    # The parts around the recording are drawn at one temperature, drums too (cooler drums came with songs).
+    decoding = replace(decoding_options(brief, options, seed + 1), drum_temperature=None)
     with single_thread():
-        return infill(structure, events, bars=(0, score.bar_count()), tracks=others, text=brief.prompt,
-                      plan=brief.plan(), guidance=guidance, temperature=options.sampling_temperature,
-                      top_p=options.top_p, seed=seed + 1, mode=brief.implied_mode, style=brief.style,
-                      energy=energy_level(brief), key_bias=options.key_bias,
+        return infill(structure, events, (0, score.bar_count()), others, brief.prompt, brief.plan(), decoding,
                       progress=lambda f: report(0.5 + f / 2))
 
 

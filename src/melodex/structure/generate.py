@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -115,13 +116,42 @@ def check_plan(plan: Plan) -> None:
     plan.section_starts()  # unknown section names raise here
 
 
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How the structure model writes: everything besides the model, the text and the plan that decides the
+    events. The same options always give the same events.
+
+    `guidance` 1.0 disables CFG (one row), 0.0 is unconditional. `key_bias` is the scale lock (see
+    DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off),
+    `register_bias` keeps melody-like tracks near their register so far (DEFAULT_REGISTER_BIAS; 0 = off).
+    `drum_temperature` draws drum notes cooler (None: at `temperature`; `write_song` then takes
+    DEFAULT_DRUM_TEMPERATURE). `calibrated` False leaves out the checkpoint's calibration
+    (`StructureModel.degree_bias`, `interval_bias`, `stack_bias`); `quantized` False decodes with float32 block
+    weights (for measuring the int8 path; see `Int8Linear`). `mode`, `style` and `energy` are the controls
+    the model is conditioned on besides the text (None: left to the model).
+    """
+
+    guidance: float = DEFAULT_GUIDANCE
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = 0.95
+    seed: int = 0
+    key_bias: float = DEFAULT_KEY_BIAS
+    presence_bias: float = DEFAULT_PRESENCE_BIAS
+    register_bias: float = DEFAULT_REGISTER_BIAS
+    drum_temperature: float | None = None
+    calibrated: bool = True
+    quantized: bool = True
+    mode: str | None = None
+    style: str | None = None
+    energy: int | None = None
+
+
 class Sampler:
     """Turns the model's per-field logits into choices: CFG mix, grammar mask, temperature, top-p."""
 
-    def __init__(self, model: StructureModel, memory_rows: int, guidance: float, temperature: float,
-                 top_p: float, seed: int, key_bias: float = 0.0, presence_bias: float = 0.0,
-                 register_bias: float = 0.0, calibrated: bool = True,
-                 drum_temperature: float | None = None) -> None:
+    def __init__(self, model: StructureModel, memory_rows: int, options: DecodingOptions) -> None:
+        temperature, top_p, drum_temperature = options.temperature, options.top_p, options.drum_temperature
+        key_bias, presence_bias, register_bias = options.key_bias, options.presence_bias, options.register_bias
         if temperature < 0 or not 0 < top_p <= 1:
             raise MelodexError(f"temperature {temperature} must be >= 0 and top_p {top_p} in (0, 1]")
         if drum_temperature is not None and drum_temperature < 0:
@@ -131,14 +161,15 @@ class Sampler:
                             ("register_bias", register_bias)):
             if not 0 <= value <= 20:
                 raise MelodexError(f"{name} {value} must be between 0 (off) and 20 nats")
-        self.model, self.rows, self.guidance = model, memory_rows, guidance
+        self.model, self.rows, self.guidance = model, memory_rows, options.guidance
         self.temperature, self.top_p = temperature, top_p
         self.key_bias, self.presence_bias, self.register_bias = key_bias, presence_bias, register_bias
+        calibrated = options.calibrated
         self.degree_bias = model.degree_bias if calibrated else None
         self.stack_bias = model.stack_bias if calibrated else 0.0
         self.interval_bias = model.interval_bias if calibrated else None
         self._degree_rows: dict[tuple[int, int], np.ndarray] = {}
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(options.seed)
 
     def field_bias(self, state: DecodingState, field_index: int, chosen: dict[int, int]) -> np.ndarray | None:
         """Additive logits for one field of a NOTE: the scale lock on its pitch, the presence bias on its
@@ -266,10 +297,11 @@ class Sampler:
 class Writer:
     """One sequence being written: the grammar state, the model's KV cache and the hidden state."""
 
-    def __init__(self, model: StructureModel, text: str, plan: Plan, guidance: float, capacity: int,
-                 mode: str | None, style: str | None, energy: int | None, quantized: bool = True) -> None:
+    def __init__(self, model: StructureModel, text: str, plan: Plan, options: DecodingOptions,
+                 capacity: int) -> None:
         self.model = model
-        controls = controls_from_plan(plan, mode=mode, style=style, energy=energy)
+        guidance = options.guidance
+        controls = controls_from_plan(plan, mode=options.mode, style=options.style, energy=options.energy)
         # Row 0 is conditional, row 1 (only with guidance other than 1) unconditional.
         keep = [True] if guidance == 1.0 else [False] if guidance == 0.0 else [True, False]
         self.rows = len(keep) if guidance != 0.0 else 1
@@ -277,7 +309,7 @@ class Writer:
         model.eval()
         with torch.inference_mode():
             self.memory = build_memory(model, texts, control_rows, torch.tensor(keep))
-        self.cache = model.new_cache(self.rows, capacity, self.memory, quantized)
+        self.cache = model.new_cache(self.rows, capacity, self.memory, options.quantized)
         self.state = DecodingState(plan)
         self.events: list[np.ndarray] = []
         self.hidden: torch.Tensor | None = None
@@ -404,33 +436,23 @@ def _kind_mask(state: DecodingState, budget_left: int) -> np.ndarray:
 
 
 def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
-                   guidance: float = DEFAULT_GUIDANCE, temperature: float = DEFAULT_TEMPERATURE,
-                   top_p: float = 0.95, seed: int = 0, max_events: int = MAX_EVENTS, *, mode: str | None = None,
-                   style: str | None = None, energy: int | None = None,
-                   key_bias: float = DEFAULT_KEY_BIAS,
-                   presence_bias: float = DEFAULT_PRESENCE_BIAS,
-                   register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
-                   quantized: bool = True,
+                   options: DecodingOptions = DecodingOptions(), *, max_events: int = MAX_EVENTS,
                    progress: Callable[[float], None] | None = None) -> tuple[Score, np.ndarray]:
-    """Write a whole arrangement for `text` that obeys `plan` exactly; returns (Score, events).
+    """Write a whole arrangement for `text` that obeys `plan` exactly, decoded as `options` say; returns
+    (Score, events).
 
-    Plan fields left None are chosen by the model. `guidance` 1.0 disables CFG (one row), 0.0 is
-    unconditional. `key_bias` is the scale lock (see DEFAULT_KEY_BIAS; 0 = off), `presence_bias` nudges
-    silent tracks in (DEFAULT_PRESENCE_BIAS; 0 = off), `register_bias` keeps melody-like tracks near their
-    register so far (DEFAULT_REGISTER_BIAS; 0 = off), `calibrated` False leaves out the checkpoint's calibration
-    (`StructureModel.degree_bias`, `interval_bias`, `stack_bias`). `quantized` False decodes with float32 block weights
-    (for measuring the int8 path; see `Int8Linear`). The same arguments always give the same result.
-    `progress` hears the share of the plan's bars written so far (when the plan fixes the bar count).
+    Plan fields left None are chosen by the model; at most `max_events` events. The same arguments always
+    give the same result. `progress` hears the share of the plan's bars written so far (when the plan fixes
+    the bar count).
     """
     plan = plan or Plan()
     check_plan(plan)
     minimum = 4 + len(plan.tracks or (1,)) + (plan.n_bars or 1) + len(plan.sections or ()) + 1
     if max_events < minimum:
         raise MelodexError(f"max_events {max_events} cannot hold this plan; it needs at least {minimum}")
-    torch.manual_seed(seed)
-    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
-                      register_bias, calibrated)
+    torch.manual_seed(options.seed)
+    writer = Writer(model, text, plan, options, max_events + 1)
+    sampler = Sampler(model, writer.rows, options)
     first = np.zeros(len(FIELDS), dtype=np.int64)
     first[F_KIND] = 1  # BOS: the only way to start
     writer.feed(first[None])
@@ -447,16 +469,11 @@ def generate_score(model: StructureModel, text: str, plan: Plan | None = None,
 
 
 def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tracks: Sequence[int],
-           text: str = "", plan: Plan | None = None, guidance: float = DEFAULT_GUIDANCE,
-           temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
-           max_new_events: int = 2000, *,
-           mode: str | None = None, style: str | None = None,
-           energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
-           presence_bias: float = DEFAULT_PRESENCE_BIAS,
-           register_bias: float = DEFAULT_REGISTER_BIAS, calibrated: bool = True,
-           progress: Callable[[float], None] | None = None,
-           drum_temperature: float | None = None) -> tuple[Score, np.ndarray]:
-    """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event.
+           text: str = "", plan: Plan | None = None, options: DecodingOptions = DecodingOptions(), *,
+           max_new_events: int = 2000,
+           progress: Callable[[float], None] | None = None) -> tuple[Score, np.ndarray]:
+    """Rewrite the notes of `tracks` in bars [a, b) (0-based, b exclusive), keeping every other event,
+    decoded as `options` say.
 
     The model writes in the usual order while the kept events (bar heads, chords, the other tracks'
     notes) are forced in their canonical places: at each step it may add a note of a chosen track that
@@ -480,9 +497,8 @@ def infill(model: StructureModel, events: np.ndarray, bars: tuple[int, int], tra
     kept = [row for row in events[start + 1:stop] if not (row[F_KIND] == NOTE and row[F_TRACK] in regen)]
     kept.append(events[stop])  # the barrier: the next bar line, or EOS
     capacity = len(events) + max_new_events + 1
-    writer = Writer(model, text, plan or Plan(), guidance, capacity, mode, style, energy)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
-                      register_bias, calibrated, drum_temperature)
+    writer = Writer(model, text, plan or Plan(), options, capacity)
+    sampler = Sampler(model, writer.rows, options)
     writer.feed(events[: start + 1])
     new_events = 0
     for done, fixed in enumerate(kept):

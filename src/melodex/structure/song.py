@@ -10,7 +10,7 @@ whose every layer is copied costs one batched forward pass and no sampling. Infe
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,12 +20,8 @@ from melodex.score import Key, Score
 from melodex.structure.form import LAYERS, ROLE_LAYER, TONIC, SongForm
 from melodex.structure.generate import (
     DEFAULT_DRUM_TEMPERATURE,
-    DEFAULT_GUIDANCE,
-    DEFAULT_KEY_BIAS,
-    DEFAULT_PRESENCE_BIAS,
-    DEFAULT_REGISTER_BIAS,
-    DEFAULT_TEMPERATURE,
     MAX_EVENTS,
+    DecodingOptions,
     Sampler,
     Writer,
     _kind_mask,
@@ -87,20 +83,15 @@ def _canonical(rows: list[np.ndarray]) -> list[np.ndarray]:
     return sorted(rows, key=lambda r: (int(r[F_POS]), 0 if r[F_KIND] == CHORD else 1, int(r[F_TRACK]), int(r[3])))
 
 
-def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = DEFAULT_GUIDANCE,
-               temperature: float = DEFAULT_TEMPERATURE, top_p: float = 0.95, seed: int = 0,
-               max_events: int = MAX_EVENTS, *, mode: str | None = None, style: str | None = None,
-               energy: int | None = None, key_bias: float = DEFAULT_KEY_BIAS,
-               presence_bias: float = DEFAULT_PRESENCE_BIAS, register_bias: float = DEFAULT_REGISTER_BIAS,
-               calibrated: bool = True, chords: Mapping[int, Sequence[int]] | None = None,
-               quantized: bool = True, progress: Callable[[float], None] | None = None,
-               drum_temperature: float = DEFAULT_DRUM_TEMPERATURE) -> SongResult:
+def write_song(model, text: str, plan: Plan, form: SongForm, options: DecodingOptions = DecodingOptions(), *,
+               max_events: int = MAX_EVENTS, chords: Mapping[int, Sequence[int]] | None = None,
+               progress: Callable[[float], None] | None = None) -> SongResult:
     """Write a whole arrangement for `text` under `plan` (which must fix the sections) and `form`.
 
     `chords` maps bars to the chord values (`melodex.tokens.chord_value`) the user asked for, one or more per
     bar splitting it evenly: those bars play exactly those chords, and copies of other bars give way to
-    them. `progress` hears the share of bars written; drum notes are drawn at `drum_temperature`. The other
-    arguments are `generate_score`'s.
+    them. `progress` hears the share of bars written. Drum notes are drawn at `options.drum_temperature`, or at
+    DEFAULT_DRUM_TEMPERATURE when that is None. The other arguments are `generate_score`'s.
     """
     if plan.sections is None:
         raise MelodexError("a song needs its sections planned: give the plan's sections (a form)")
@@ -111,10 +102,11 @@ def write_song(model, text: str, plan: Plan, form: SongForm, guidance: float = D
     for bar, values in asked.items():
         if not 0 <= bar < form.n_bars or not all(0 <= v < NO_CHORD for v in values):
             raise MelodexError(f"chords {values} on bar {bar}: not chords of the vocabulary inside the piece")
-    torch.manual_seed(seed)
-    writer = Writer(model, text, plan, guidance, max_events + 1, mode, style, energy, quantized)
-    sampler = Sampler(model, writer.rows, guidance, temperature, top_p, seed, key_bias, presence_bias,
-                      register_bias, calibrated, drum_temperature)
+    if options.drum_temperature is None:
+        options = replace(options, drum_temperature=DEFAULT_DRUM_TEMPERATURE)
+    torch.manual_seed(options.seed)
+    writer = Writer(model, text, plan, options, max_events + 1)
+    sampler = Sampler(model, writer.rows, options)
     song = _SongWriter(writer, sampler, form, asked, max_events, progress)
     song.run()
     events = np.stack(writer.events)
