@@ -53,6 +53,16 @@ def test_cadences_and_the_main_section_coming_from_the_intro() -> None:
     assert (39, "chords") not in form.sources  # ... and ends on its own tonic
 
 
+def test_a_last_section_longer_than_its_source_cadences_on_the_last_bar() -> None:
+    # the typical forms stretch the last section to fill the length ("A 4" of 11 bars after an 8-bar A): the
+    # piece must end on the tonic at its last bar, not three bars before it (8% of test songs did not)
+    form = song_form((("A", 8), ("B", 8), ("A", 11)), "folk")
+    assert form.cadences[26] == TONIC and 23 not in form.cadences
+    assert all((26, layer) not in form.sources for layer in ("chords", "bass", "harmony", "melody"))
+    stretched = song_form((("verse", 4), ("chorus", 4), ("verse", 6), ("chorus", 4)), "pop")
+    assert stretched.cadences[13] != TONIC and 11 not in stretched.cadences
+
+
 def test_phrases_and_loops_inside_a_section() -> None:
     loop, free = song_form((("verse", 8),), "house"), song_form((("verse", 8),), "classical")
     for form in (loop, free):

@@ -102,7 +102,9 @@ def song_form(sections: Sequence[tuple[str, int]], style: str | None = None,
             if n <= source_n and not last_section:
                 for layer in ("melody", "drums"):  # a new ending, a fill into the next section
                     sources.pop((end, layer), None)
-            if n < source_n or last_section:  # it ends elsewhere than its source: it cadences itself
+            if n > source_n:  # it goes on past its source: its own last bar cadences (written fresh)
+                cadences[start + n - 1] = TONIC if last_section else TONIC_OR_DOMINANT
+            elif n < source_n or last_section:  # it ends elsewhere than its source: it cadences itself
                 for layer in ("chords", "bass", "harmony", "melody"):
                     sources.pop((end, layer), None)
                 cadences[end] = TONIC if last_section else TONIC_OR_DOMINANT
