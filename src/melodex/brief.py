@@ -312,9 +312,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     # 4. form, length, chords, band, texture
     sections, n_bars = _form_and_length(form.sections, form.partial, blues, seconds, bars, bpm, meter, style,
                                         sources, notes)
-    chords, sources["chords"] = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
-    if chords is not None and sources["chords"] == "prompt":
-        notes += chords_mod.cut_notes(chords_mod.find_progressions(text, key)[0], sections, n_bars)
+    chords, sources["chords"], cut = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
+    notes += cut
     band, sources["instruments"] = band_for(without_chords, style, notes, style_named=sources["style"] == "prompt")
     texture, texture_notes, unsupported = texture_of(text)
     notes += texture_notes
@@ -411,15 +410,17 @@ def _form_and_length(sections: tuple[tuple[str, int], ...] | None, partial: bool
 
 
 def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...] | None, n_bars: int,
-               roman_in_key: bool) -> tuple[tuple[tuple[str, ...], ...] | None, str]:
-    """Chords per bar for the prompt's progressions (or its 12-bar blues) over this form, and their source.
-    Roman numerals are read in `key` when it was asked for (`roman_in_key`), else in C as on first reading."""
+               roman_in_key: bool) -> tuple[tuple[tuple[str, ...], ...] | None, str, list[str]]:
+    """Chords per bar for the prompt's progressions (or its 12-bar blues) over this form, their source, and
+    notes on what of the prompt's chords the form leaves out (`brief_chords.cut_notes`). Roman numerals are
+    read in `key` when it was asked for (`roman_in_key`), else in C as on first reading."""
     progressions, _, _ = chords_mod.find_progressions(text, key if roman_in_key else None)
     if progressions:
-        return chords_mod.expand(progressions, sections, n_bars), "prompt"
+        return (chords_mod.expand(progressions, sections, n_bars), "prompt",
+                chords_mod.cut_notes(progressions, sections, n_bars))
     if key is not None and chords_mod.find_blues(text):
-        return chords_mod.expand([chords_mod.blues_progression(key)], sections, n_bars), "12-bar blues"
-    return None, "model"
+        return chords_mod.expand([chords_mod.blues_progression(key)], sections, n_bars), "12-bar blues", []
+    return None, "model", []
 
 
 def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,
@@ -486,7 +487,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
         else:
             changes["n_bars"], sources["length"] = wanted, "option"
     if brief.chords is not None and {"key", "n_bars", "sections"} & set(changes):
-        changes["chords"], _ = chord_plan(brief.prompt, changes.get("key", brief.key),
+        changes["chords"], _, _ = chord_plan(brief.prompt, changes.get("key", brief.key),
                                           changes.get("sections", brief.sections),
                                           changes.get("n_bars", brief.n_bars),
                                           roman_in_key=sources["key"] in ("prompt", "option"))

@@ -275,6 +275,11 @@ def key_from_chords(chords: list[str]) -> Key:
     return best[2]
 
 
+def _base(name: str) -> str:
+    """'chorus 2' -> 'chorus': the section a numbered repeat belongs to."""
+    return re.sub(r"\s+\d+$", "", name)
+
+
 def expand(progressions: list[Progression], sections: tuple[tuple[str, int], ...] | None,
            n_bars: int) -> tuple[tuple[str, ...], ...]:
     """Chords per bar of the piece: each section loops its own progression, else the piece's; () = free."""
@@ -283,7 +288,7 @@ def expand(progressions: list[Progression], sections: tuple[tuple[str, int], ...
     spans = [(name, bars) for name, bars in sections] if sections else [(None, n_bars)]
     out: list[tuple[str, ...]] = []
     for name, bars in spans:
-        base = re.sub(r"\s+\d+$", "", name) if name else None
+        base = _base(name) if name else None
         progression = by_section.get(base) if base else None
         progression = progression or whole
         if progression is None:
@@ -301,7 +306,7 @@ def cut_notes(progressions: list[Progression], sections: tuple[tuple[str, int], 
     """What `expand` leaves out, said: a progression longer than the section (or piece) it plays in is cut
     to that many bars, and a progression for a section the form does not have plays nowhere."""
     notes = []
-    names = {re.sub(r"\s+\d+$", "", name) for name, _ in sections} if sections else set()
+    names = {_base(name) for name, _ in sections} if sections else set()
     spans = [(name, bars) for name, bars in sections] if sections else [("the piece", n_bars)]
     for progression in progressions:
         if progression.section is not None and progression.section not in names:
@@ -312,7 +317,7 @@ def cut_notes(progressions: list[Progression], sections: tuple[tuple[str, int], 
             longest = n_bars
             where = "the piece"
         else:
-            longest = max(bars for name, bars in spans if re.sub(r"\s+\d+$", "", name) == progression.section)
+            longest = max(bars for name, bars in spans if _base(name) == progression.section)
             where = f"the {progression.section}"
         if len(progression.bars) > longest:
             kept = " | ".join(" ".join(bar) for bar in progression.bars[:longest])

@@ -54,6 +54,7 @@ def _templates() -> tuple[np.ndarray, list[tuple[int, str]]]:
 
 
 _TEMPLATES, _LABELS = _templates()
+_LABEL_INDEX = {label: i for i, label in enumerate(_LABELS)}
 _PRIORS = np.array([_PRIOR[q] for _, q in _LABELS])
 
 
@@ -218,13 +219,12 @@ def fit_progression(score: Score, rng: np.random.Generator, margin: float = 0.08
         return None
     fits = (profiles[sounding] / totals[sounding, None]) @ _TEMPLATES.T  # (bars, labels)
     estimate = float(fits.max(axis=1).mean())
-    index = {label: i for i, label in enumerate(_LABELS)}
     tonic = score.key.tonic
     candidates = []
     for loop in STYLE_LOOPS[score.key.mode]:
         for rotation in range(len(loop)):
             steps = [loop[(bar + rotation) % len(loop)] for bar in sounding]
-            labels = [index[((tonic + step) % 12, quality)] for step, quality in steps]
+            labels = [_LABEL_INDEX[((tonic + step) % 12, quality)] for step, quality in steps]
             fit = float(fits[np.arange(len(sounding)), labels].mean())
             if fit >= estimate - margin:
                 candidates.append(labels)

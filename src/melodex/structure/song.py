@@ -190,8 +190,8 @@ class _SongWriter:
                     forced.append(row)
         if "chords" not in copies:
             forced += self._opening_chord(bar)
-        chord_free = "chords" not in copies and bar not in self.chords
-        later_chords = self._later_chords(bar) if chord_free else None
+        writes_chords = "chords" not in copies and bar not in self.chords
+        later_chords = self._later_chords(bar) if writes_chords else None
         chord_free = later_chords is not None
         forced = _canonical(forced)
         free_tracks = np.array([t < len(layer_of) and layer_of[t] not in copies for t in range(MAX_TRACKS)])
