@@ -123,3 +123,17 @@ def test_unwritable_output(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o700)
         shutil.rmtree(locked)
+
+
+def test_out_is_the_one_name_and_output_still_works(tmp_path: Path) -> None:
+    song = CORPUS / "drums_type0_tpq96.mid"
+    old = tmp_path / "made" / "old.wav"  # --output, the name before -o/--out, kept for old scripts
+    result = melodex("render", song, "--output", old, "--sample-rate", "8000")
+    assert result.returncode == 0, result.stderr
+    assert soundfile.info(old).samplerate == 8000
+    shown = melodex("render", "--help")
+    assert "--out" in shown.stdout and "--output" not in shown.stdout
+    missing = melodex("render", song)
+    assert missing.returncode == 2 and "'-o' / '--out': missing" in missing.stderr
+    both = melodex("render", song, "-o", tmp_path / "a.wav", "--output", tmp_path / "b.wav")
+    assert both.returncode == 2 and "once" in both.stderr

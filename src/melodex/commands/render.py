@@ -23,6 +23,7 @@ from melodex.soundfont import SoundFontSynth, SynthOptions
 AUDIO_FORMATS = {".wav": "PCM_24", ".flac": "PCM_24"}
 PROGRESS_FROM_SECONDS = 30.0  # shorter renders finish before a progress bar is worth drawing
 HEADROOM = 0.999
+OUT = "'-o' / '--out'"
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,9 @@ def register(app: typer.Typer) -> None:
     @app.command("render")
     def render(
         source: Path = typer.Argument(..., help="MIDI file to render (.mid)."),
-        output: Path = typer.Option(..., "--out", "-o", help="Audio file to write (.wav or .flac); its folder "
-                                    "is made if missing."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Audio file to write (.wav or .flac); its folder "
+                                        "is made if missing.  [required]"),
+        old_output: Path | None = typer.Option(None, "--output", hidden=True),  # the old name: old scripts still run
         stems: Path | None = typer.Option(None, "--stems", help="Folder for one WAV per track (made if missing)."),
         soundfont: str | None = typer.Option(
             None, "--soundfont", help="SoundFont name (FluidR3_GM, TimGM6mb, MuseScore_General) or .sf2/.sf3 path."
@@ -167,6 +169,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Render a MIDI file to stereo audio (and stems) with a General MIDI SoundFont."""
+        if out is not None and old_output is not None:
+            raise typer.BadParameter("give the audio file once (--output is the old name of -o/--out)", param_hint=OUT)
+        output = out or old_output
+        if output is None:
+            raise typer.BadParameter("missing: give the audio file to write, e.g. -o song.wav", param_hint=OUT)
         if not 8000 <= sample_rate <= 96000:
             raise MelodexError(f"--sample-rate {sample_rate} is outside 8000-96000 Hz")
         _check_output(output)
