@@ -31,8 +31,12 @@ def test_targets_and_bounds_are_said_clearly(song) -> None:
     result = runner.invoke(app, ["transpose", str(song), "20"])
     assert result.exit_code == 2 and "less than or equal to 12" in result.output
     assert edit.parse_bars("3", 5) == (2, 3) and edit.parse_bars("2:4", 5) == (1, 4)
-    with pytest.raises(MelodexError, match="bars 1-5"):
-        edit.parse_bars("6", 5)
+    for bad, said in (("6", "bars 1-5"), ("2:7", "bars 1-5"), ("4:2", r"backwards.*\(2:4\)"), ("0", "count from 1"),
+                      ("0:2", "count from 1"), ("3:", "like 5:8"), ("x", "like 5:8")):
+        with pytest.raises(MelodexError, match=said):
+            edit.parse_bars(bad, 5)
+    result = runner.invoke(app, ["regen", str(song), "--bars", "3:1"])
+    assert result.exit_code == 1 and "backwards" in str(result.exception)
 
 
 def test_export_refuses_a_bad_format_before_writing(song, tmp_path) -> None:

@@ -182,7 +182,11 @@ def parse_bars(text: str, n_bars: int) -> tuple[int, int]:
         raise MelodexError(f"bars {text!r}: write one bar like 3 or a range like 5:8 (counting from 1)")
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) else first
-    if not 1 <= first <= last <= n_bars:
+    if first > last:
+        raise MelodexError(f"bars {text}: the range runs backwards; write the first bar first ({last}:{first})")
+    if first == 0:
+        raise MelodexError(f"bars {text}: bars count from 1 (the song has bars 1-{n_bars})")
+    if last > n_bars:
         raise MelodexError(f"bars {text}: the song has bars 1-{n_bars}; give bars inside that")
     return first - 1, last
 
