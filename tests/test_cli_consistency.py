@@ -9,6 +9,7 @@ from melodex import edit
 from melodex.cli import app
 from melodex.errors import MelodexError
 from melodex.project import Project
+from melodex.score import DRUM_PROGRAM, TPQ, Score, ScoreError, Track
 
 PROMPT = "lo-fi piano and bass, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
 runner = CliRunner()  # the project: conftest's `song`, generated from PROMPT
@@ -37,6 +38,15 @@ def test_targets_and_bounds_are_said_clearly(song) -> None:
             edit.parse_bars(bad, 5)
     result = runner.invoke(app, ["regen", str(song), "--bars", "3:1"])
     assert result.exit_code == 1 and "backwards" in str(result.exception)
+
+
+def test_transposing_keeps_notes_in_midi_range() -> None:
+    score = Score(tracks=[Track(0, notes=[[0, TPQ, 30, 90], [TPQ, TPQ, 120, 90]]),
+                          Track(DRUM_PROGRAM, "drums", notes=[[0, TPQ, 36, 90]])])  # drums never move
+    assert score.transposed(7).tracks[0].notes[:, 2].tolist() == [37, 127]
+    assert score.transposed(-30).tracks[1].notes[:, 2].tolist() == [36]
+    with pytest.raises(ScoreError, match=r"\(30-120\) can move -30 to \+7 semitones"):
+        score.transposed(8)
 
 
 def test_export_refuses_a_bad_format_before_writing(song, tmp_path) -> None:

@@ -256,13 +256,16 @@ class Score:
         )
 
     def transposed(self, semitones: int) -> Score:
+        pitched = [t.notes[:, PITCH] for t in self.tracks if not t.is_drum and len(t.notes)]
+        if pitched:
+            low, high = min(int(p.min()) for p in pitched), max(int(p.max()) for p in pitched)
+            if low + semitones < 0 or high + semitones > 127:
+                raise ScoreError(f"transposing by {semitones:+d} pushes notes outside MIDI range 0-127: this "
+                                 f"song's notes ({low}-{high}) can move {-low:+d} to {127 - high:+d} semitones")
         out = self.copy()
         for track in out.tracks:
             if not track.is_drum and len(track.notes):
-                pitches = track.notes[:, PITCH] + semitones
-                if pitches.min() < 0 or pitches.max() > 127:
-                    raise ScoreError(f"transposing by {semitones} pushes notes outside MIDI range 0-127")
-                track.notes[:, PITCH] = pitches
+                track.notes[:, PITCH] += semitones
         out.key = Key((self.key.tonic + semitones) % 12, self.key.mode)
         out.chords = [replace(c, root=(c.root + semitones) % 12) for c in self.chords]
         return out
