@@ -51,9 +51,13 @@ def test_batch_command_prints_the_table_and_refuses_bad_seeds(tiny_models, tmp_p
     prompts = tmp_path / "prompts.txt"
     prompts.write_text(f"# cues\n{GOOD}\n\n{BAD}\n")
     runner = CliRunner()
-    result = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "out"), "--renderer", "soundfont"])
+    result = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "out"), "--renderer", "soundfont",
+                                 "--format", "WAV, .flac"])  # read as generate and export read it
     assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "out").glob("*/*.flac"))) == 1
     said = " ".join(result.output.split())  # rich wraps the summary at the terminal's width
     assert "1 of 2 tracks" in said and "1 failed" in said, said
     bad = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "out"), "--seeds", "one"])
     assert bad.exit_code != 0 and "whole numbers" in str(bad.exception)
+    bad = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "new"), "--format", "wav,ogg"])
+    assert bad.exit_code != 0 and "'ogg'" in str(bad.exception) and not (tmp_path / "new").exists()

@@ -53,11 +53,12 @@ def batch(
     """
     from melodex.batch import run_batch
     from melodex.evaluate.listen import read_prompts
+    from melodex.export import parse_formats
     from melodex.pipeline import GenerateOptions
 
     options = GenerateOptions(preset=preset, timbre_cfg=cfg, timbre_steps=steps, renderer=renderer, bars=bars,
                               duration=duration,
-                              formats=tuple(f.strip().lower() for f in formats.split(",") if f.strip()))
+                              formats=parse_formats(formats))  # checked here, before any folder is made
     prompt_list = read_prompts(prompts)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
