@@ -65,6 +65,19 @@ def test_undo_then_redo_and_diff_counts_growth(song) -> None:
     assert opened.current == "0002"
     lines = edit.diff(opened, "0001", "0002")
     changed = next(line for line in lines if line.startswith("audio differs"))
-    assert "(0% of samples)" not in changed and any(line.startswith("length") for line in lines)
+    assert "(0% of samples)" not in changed and "bars 5 -> 6 (+1 bar)" in lines
+    assert any(line.startswith("length") and line.endswith(" s)") and "(+" in line for line in lines)
     result = runner.invoke(app, ["redo", str(song)])
     assert result.exit_code == 1 or "nothing to redo" in str(result.exception)
+
+
+def test_extend_continues_the_last_sections_chords(song) -> None:
+    """Bare bar lines after the end read to the shipped model as bars to skip (an `extend --bars 4` once
+    came back with three silent bars): the new bars carry the last section's chords, cycled on."""
+    session = edit.open_session(song)
+    chords = edit._chords_by_bar(session.take.events)
+    chorus = session.score.section("chorus")
+    assert all(chords) and (chorus.start_bar, chorus.end_bar) == (3, 5)
+    edit.extend(session, 3, 5)
+    grown = edit._chords_by_bar(Project.open(song / "song.melodex").load_version().events)
+    assert grown[:5] == chords and grown[5:] == [chords[3], chords[4], chords[3]]

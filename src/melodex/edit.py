@@ -470,6 +470,37 @@ def variation(session: Draft, strength: float, seed: int) -> str:
                  f"variation strength {strength:g} seed {seed}: bars {first + 1}-{first + span}")
 
 
+def _chords_by_bar(events: np.ndarray) -> list[list[int]]:
+    """The chord values of every bar, in order (a bar may hold several, or none)."""
+    from melodex.tokens import BAR, CHORD, F_CHORD, F_KIND
+
+    bars: list[list[int]] = []
+    for row in events:
+        if row[F_KIND] == BAR:
+            bars.append([])
+        elif row[F_KIND] == CHORD and bars:
+            bars[-1].append(int(row[F_CHORD]))
+    return bars
+
+
+def _continued_chords(events: np.ndarray, score: Score, n_bars: int) -> list[list[int]]:
+    """Chords for `n_bars` new bars: the last section's progression cycled on from where the song stops.
+
+    The model was trained on bars that all open with a chord; bare bar lines after the song's end read
+    as bars to skip, and one `extend --bars 4` came back with three silent bars. Empty when the song has
+    no chords to continue.
+    """
+    chords = _chords_by_bar(events)
+    for bar in range(1, len(chords)):  # a bar without a chord event holds the one before it
+        chords[bar] = chords[bar] or chords[bar - 1]
+    start = score.sections[-1].start_bar if score.sections else 0
+    cycle = [bar for bar in chords[start:] if bar] or [bar for bar in chords if bar]
+    if not cycle:
+        return []
+    offset = len(chords) - start
+    return [cycle[(offset + k) % len(cycle)] for k in range(n_bars)]
+
+
 def extend(session: Draft, n_bars: int, seed: int) -> str:
     """Add n_bars at the end, written by the model as a continuation of everything before."""
     take = session.take
@@ -484,6 +515,11 @@ def extend(session: Draft, n_bars: int, seed: int) -> str:
     eos_row[0, F_KIND] = EOS
     events = np.concatenate([take.events[:-1], np.repeat(bar_row, n_bars, 0), eos_row])
     old_bars = take.score.bar_count()
+    progression = _continued_chords(take.events, take.score, n_bars)
+    if progression:
+        from melodex.structure.song import set_chords
+
+        events = set_chords(events, range(old_bars, total), progression)
     score, events = _infill(session, events, (old_bars, total), list(range(len(take.score.tracks))), seed)
     return _save_rewritten_bars(session, score, events, (old_bars, total), list(range(len(take.score.tracks))),
                                 f"extend by {n_bars} bars")
@@ -594,7 +630,9 @@ def diff(project: Project, a: str, b: str) -> list[str]:
     if score_a.key != score_b.key:
         lines.append(f"key {score_a.key} -> {score_b.key}")
     if score_a.bar_count() != score_b.bar_count():
-        lines.append(f"bars {score_a.bar_count()} -> {score_b.bar_count()}")
+        grown = score_b.bar_count() - score_a.bar_count()
+        unit = "bar" if abs(grown) == 1 else "bars"
+        lines.append(f"bars {score_a.bar_count()} -> {score_b.bar_count()} ({grown:+d} {unit})")
     by_track = changed_bars(score_a, score_b)
     for index, ta in enumerate(score_a.tracks[: len(score_b.tracks)]):
         changed = [bar + 1 for bar in by_track[index]]
@@ -615,7 +653,7 @@ def diff(project: Project, a: str, b: str) -> list[str]:
         lines.append("audio identical")
     if len(first.mix) != len(second.mix):
         seconds_a, seconds_b = len(first.mix) / first.sample_rate, len(second.mix) / second.sample_rate
-        lines.append(f"length {seconds_a:.2f} s -> {seconds_b:.2f} s")
+        lines.append(f"length {seconds_a:.2f} s -> {seconds_b:.2f} s ({seconds_b - seconds_a:+.2f} s)")
     return lines or ["no differences"]
 
 
