@@ -14,6 +14,7 @@ import pytest
 
 import melodex
 import melodex.project as project_mod
+from melodex.errors import MelodexError
 from melodex.project import Project, ProjectBusy, writing
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
@@ -47,8 +48,8 @@ def test_a_second_process_waits_briefly_then_is_told_who_holds_the_project(proje
         with pytest.raises(ProjectBusy, match=busy), writing(project.path, wait=0.5):
             pass
         assert 0.4 < time.monotonic() - started < 5
-        monkeypatch.setattr(project_mod, "LOCK_WAIT_S", 0.2)
-        with pytest.raises(ProjectBusy, match="another melodex process"):
+        monkeypatch.setenv("MELODEX_LOCK_WAIT", "0.2")
+        with pytest.raises(ProjectBusy, match=busy):
             project.save_version(make_version(1, parent="0001"))
         # readers never block, and the refused edit changed nothing
         reopened = Project.open(project.path)
@@ -57,6 +58,36 @@ def test_a_second_process_waits_briefly_then_is_told_who_holds_the_project(proje
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_second_process_says_once_that_it_waits_and_is_served_when_the_first_finishes(project) -> None:
+    holder = start_holder(project.path, 60)
+    waiter = subprocess.Popen([sys.executable, str(WRITER), str(project.path), "save", "1"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=writer_env(MELODEX_LOCK_WAIT="60"))
+    try:
+        assert waiter.stderr is not None
+        said = waiter.stderr.readline()  # blocks until the waiter has found the lock held
+        holder.kill()  # the first writer ends (a killed holder releases the lock, like one that finishes)
+        _, rest = waiter.communicate(timeout=60)
+    finally:
+        for process in (holder, waiter):
+            process.kill()
+            process.wait()
+    assert waiter.returncode == 0, said + rest
+    assert said.startswith("waiting up to 60 s for the other melodex process") and "MELODEX_LOCK_WAIT" in said, said
+    assert f"(pid {holder.pid})" in said and "waiting" not in rest, said + rest
+    assert Project.open(project.path).version_ids() == ["0001", "0002"]
+
+
+def test_the_wait_defaults_to_long_enough_for_a_loaded_machine_and_a_bad_setting_is_refused(monkeypatch) -> None:
+    monkeypatch.delenv("MELODEX_LOCK_WAIT", raising=False)
+    assert project_mod.lock_wait() >= 30
+    monkeypatch.setenv("MELODEX_LOCK_WAIT", "2.5")
+    assert project_mod.lock_wait() == 2.5
+    for bad in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv("MELODEX_LOCK_WAIT", bad)
+        with pytest.raises(MelodexError, match=f"MELODEX_LOCK_WAIT='{bad}'"):
+            project_mod.lock_wait()
 
 
 def test_a_killed_holder_releases_the_lock(project) -> None:

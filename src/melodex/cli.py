@@ -20,6 +20,10 @@ app = typer.Typer(
         "Melodex: an offline AI music studio. Type a prompt, get a track, its stems, its MIDI and a "
         "project you can keep editing.\n\n"
         "Start with:  melodex generate \"warm synthwave, 100 BPM, F minor, intro 4 bars, verse 8, chorus 8\" -o out"
+        "\n\n"
+        "One writer at a time: a command that changes a project another melodex process is editing says it is "
+        "waiting for that process, waits up to 30 s (MELODEX_LOCK_WAIT=SECONDS sets how long), then stops with "
+        "\"being edited by another melodex process (pid N)\". Reading commands never wait."
     ),
     no_args_is_help=True,
     add_completion=False,

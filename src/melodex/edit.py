@@ -120,7 +120,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
 def editing(path: str | Path, version: str | None = None) -> Iterator[Session]:
     """A session holding the project's write lock for the whole edit (what the CLI and the studio use).
 
-    Another writer waits briefly, then gets "the project is being edited by another melodex process".
+    Another writer waits (MELODEX_LOCK_WAIT, 30 s), then gets "the project is being edited by another melodex process".
     Editing without it (`open_session` and an edit) is still safe: the commit itself takes the lock.
     """
     folder = locate_project(path)

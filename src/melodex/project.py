@@ -50,7 +50,10 @@ from melodex.timbre.sampleset import SampleSet
 
 PROJECT_VERSION = 1
 SUFFIX = ".melodex"
-LOCK_WAIT_S = float(os.environ.get("MELODEX_LOCK_WAIT", "5"))  # how long a second writer waits for the first
+LOCK_WAIT_ENV = "MELODEX_LOCK_WAIT"
+# How long a second writer waits for the first, in seconds. 30 s, not a few: on a loaded machine a
+# short edit's commit and exports can take that long, and a writer told to retry is worse than one served.
+LOCK_WAIT_S = 30.0
 MAX_JSON_BYTES = 16 << 20  # a project.json or version.json larger than this is not one
 ASIDE = "aside"  # incomplete versions found on open are moved into song.melodex/aside/, never deleted
 VERSION_ID = re.compile(r"[0-9]{4,6}")
@@ -196,14 +199,23 @@ def lock_path(project: str | Path) -> Path:
 def writing(project: str | Path, wait: float | None = None) -> Iterator[None]:
     """Hold the project's write lock for the block; re-entrant within a thread.
 
-    A second writer (another process, or another thread) waits up to `wait` seconds (default
-    LOCK_WAIT_S), then gets ProjectBusy naming the holder's pid. Readers never take the lock. The
+    A second writer (another process, or another thread) says once that it is waiting (a warning
+    on the `melodex.project` log, "note:" on the CLI's stderr), waits up to `wait` seconds (default
+    lock_wait()), then gets ProjectBusy naming the holder's pid. Readers never take the lock. The
     lock is the kernel's (flock): a killed holder releases it.
     """
     path = lock_path(project)
+    timeout = lock_wait() if wait is None else wait
     try:
         lock = FileLock(path, is_singleton=True)
-        lock.acquire(timeout=LOCK_WAIT_S if wait is None else wait)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if timeout <= 0:
+                raise
+            log.warning("waiting up to %g s for the other melodex process (pid %s) editing %s to finish "
+                        "(%s sets how long)", timeout, _holder(path), Path(project).name, LOCK_WAIT_ENV)
+            lock.acquire(timeout=timeout)
     except Timeout:
         raise ProjectBusy(f"the project {Path(project).name} is being edited by another melodex process "
                           f"(pid {_holder(path)}): wait for it to finish, then try again") from None
@@ -217,6 +229,21 @@ def writing(project: str | Path, wait: float | None = None) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def lock_wait() -> float:
+    """How long a second writer waits: MELODEX_LOCK_WAIT seconds if set (read at each wait), else LOCK_WAIT_S."""
+    text = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not text:
+        return LOCK_WAIT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # also refuses nan and inf
+        raise MelodexError(f"{LOCK_WAIT_ENV}={text!r}: give the seconds a second writer waits for the project, "
+                           "0 (do not wait) to 86400")
+    return seconds
 
 
 def _pid_file(lock: Path) -> Path:
