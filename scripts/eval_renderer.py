@@ -29,7 +29,7 @@ from melodex.evaluate.renderer import (
 )
 from melodex.models import load_timbre
 from melodex.pipeline import seed_for
-from melodex.production import mix_settings_from_text
+from melodex.production.settings import mix_settings_from_text
 from melodex.render_audio import RenderOptions, render_score
 from melodex.sampler import Instrument, perform, stem_length
 from melodex.score import Score

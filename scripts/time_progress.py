@@ -1,5 +1,5 @@
 """When each progress report arrives inside the render stage and the timbre batch: the shares that
-`render_audio.PERFORM_SHARE`, `production.CHAINS_SHARE`/`REVERB_SHARE` and the timbre model's phases are set from.
+`render_audio.PERFORM_SHARE`, `production.mix.CHAINS_SHARE`/`REVERB_SHARE` and the timbre model's phases are set from.
 
     python scripts/time_progress.py out/synthwave      # a project `melodex generate` wrote
 """
@@ -11,7 +11,7 @@ import time
 
 from melodex import edit
 from melodex.models import load_timbre
-from melodex.production import produce
+from melodex.production.mix import produce
 from melodex.render_audio import TIMBRE_PITCH_STEP, TIMBRE_VELOCITY_LAYERS, sample_pitches
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.timbre.model import GenerationOptions, TimbreRequest

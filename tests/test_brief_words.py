@@ -14,7 +14,7 @@ def understood(prompt: str):
 
 
 def test_texture_words_are_the_renderers() -> None:
-    from melodex.production import WORD_TABLE, mix_settings_from_text
+    from melodex.production.settings import WORD_TABLE, mix_settings_from_text
 
     assert set(TEXTURE_WORDS) == set(WORD_TABLE)
     assert {word for word, _ in TEXTURE_PHRASES.values()} <= set(WORD_TABLE)

@@ -11,7 +11,7 @@ import soundfile as sf
 from melodex import edit
 from melodex.errors import MelodexError
 from melodex.export import ExportOptions, export_take, stem_name
-from melodex.production import integrated_lufs
+from melodex.production.loudness import integrated_lufs
 
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, F minor, intro 2 bars, verse 4 bars, chorus 4 bars"
 

@@ -7,16 +7,10 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
-from melodex.production import (
-    WORD_TABLE,
-    MixSettings,
-    ProductionError,
-    integrated_lufs,
-    mix_settings_from_text,
-    produce,
-    repair_clicks,
-    true_peak_dbtp,
-)
+from melodex.production.loudness import integrated_lufs, true_peak_dbtp
+from melodex.production.mastering import repair_clicks
+from melodex.production.mix import ProductionError, produce
+from melodex.production.settings import WORD_TABLE, MixSettings, mix_settings_from_text
 from melodex.score import DRUM_PROGRAM, TPQ, Score, Tempo, Track
 
 RATE = 44100

@@ -3,7 +3,7 @@
 The structure model knows the styles in `melodex.structure.model.STYLES`; the styles people name beyond
 those (bossa nova, trap, techno, metal, ...) have their own tempo, meter, band and form here and are
 played as the nearest style the model knows (`model_style`). Texture words are the production's own
-(`melodex.production.WORD_TABLE`, checked by the tests), so every one shown reaches the renderer.
+(`melodex.production.settings.WORD_TABLE`, checked by the tests), so every one shown reaches the renderer.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ TEMPO_WORDS: dict[str, float | str] = {
     "rapid": 1.3, "lively": 1.1, "half-time": 0.75, "half time": 0.75, "double-time": 1.3, "double time": 1.3,
 }
 
-# The production's texture words (melodex.production.WORD_TABLE; a test keeps the two equal).
+# The production's texture words (melodex.production.settings.WORD_TABLE; a test keeps the two equal).
 TEXTURE_WORDS = (
     "spacious", "space", "reverb", "ambient", "atmospheric", "ethereal", "dreamy", "cathedral", "hall", "lush", "dry",
     "intimate", "close", "warm", "warmth", "analog", "tape", "vintage", "cozy", "mellow", "saturated", "gritty",

@@ -25,7 +25,8 @@ from melodex.files import output_dir
 from melodex.inputs import clean_text
 from melodex.instruments import family, program_name
 from melodex.models import single_thread
-from melodex.production import Levels, MixSettings
+from melodex.production.mastering import Levels
+from melodex.production.settings import MixSettings
 from melodex.project import Project, ProjectError, TrackTimbre, writing
 from melodex.render_audio import PITCH_STEP, StageProgress, make_samplesets, perform_and_produce, sample_pitches
 from melodex.sampler import stem_length

@@ -205,7 +205,9 @@ def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None
               score: Score | None = None) -> _Audio:
     """The take's audio as `options` ask: the stored mix and stems, or produced again."""
     from melodex import pipeline
-    from melodex.production import Levels, MixSettings, produce
+    from melodex.production.mastering import Levels
+    from melodex.production.mix import produce
+    from melodex.production.settings import MixSettings
 
     score = score or take.score
     stored = window is None and options.master and options.lufs is None and options.stems != "dry"

@@ -507,7 +507,7 @@ def _with_meta(data: bytes, meta: dict) -> bytes:
 
 def _placement(score: Score) -> list[tuple[int, int]]:
     """(CC7 volume, CC10 pan) per track: the level and pan the production gives its role."""
-    from melodex.production import track_placement
+    from melodex.production.mix import track_placement
 
     placed = track_placement([t.role for t in score.tracks], [t.program for t in score.tracks])
     # General MIDI volume is 40 log10(cc / 127) dB; the lead sits at 100, the usual default.

@@ -31,7 +31,7 @@ from melodex.errors import MelodexError
 from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.models import WEIGHTS, load_structure, model_versions, single_thread, try_load_timbre
-from melodex.production import mix_settings_from_text
+from melodex.production.settings import mix_settings_from_text
 from melodex.project import Project, TrackTimbre, Version
 from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py plays edits' spans with it
     DEFAULT_PRESET,

@@ -16,7 +16,9 @@ import numpy as np
 
 from melodex.errors import MelodexError
 from melodex.models import single_thread
-from melodex.production import Levels, MasterReport, MixSettings, produce
+from melodex.production.mastering import Levels, MasterReport
+from melodex.production.mix import produce
+from melodex.production.settings import MixSettings
 from melodex.project import TrackTimbre
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.score import PITCH, Score, Track
@@ -160,7 +162,7 @@ def perform_and_produce(score: Score, samplesets: dict[int, SampleSet], mix: Mix
     """Play and produce the whole song; or, with the whole song's `levels`, only frames window[0]:window[1].
 
     A window is what an edit re-renders: only the notes that sound in it are played, and production
-    reuses the song's levels so the stretch can be spliced back seamlessly (see `production.produce`).
+    reuses the song's levels so the stretch can be spliced back seamlessly (see `production.mix.produce`).
     """
     report = progress or ignore_progress
     # playing takes ~10% of the time (0.5-0.65 s of 5.5-6.6 s), production the rest

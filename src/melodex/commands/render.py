@@ -128,7 +128,7 @@ def _render_produced(
     """`--timbre`: the score through `melodex.render_audio` as `melodex generate` plays one, mastered mix and stems."""
     from melodex.models import try_load_timbre
     from melodex.pipeline import seed_for
-    from melodex.production import mix_settings_from_text
+    from melodex.production.settings import mix_settings_from_text
     from melodex.render_audio import RenderOptions, render_score
 
     if stems is not None:

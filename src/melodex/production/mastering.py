@@ -1,0 +1,251 @@
+"""The master: clean the bus (DC, clicks), glue-compress, colour, normalise to the target loudness and limit
+below the true-peak ceiling, every part alike so the mastered parts still add up to the master."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pedalboard as pb
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+from melodex.production.effects import cutoff_hz, lofi, summed
+from melodex.production.loudness import (
+    MAX_OVERSHOOT_DB,
+    db_to_gain,
+    gated_loudness,
+    integrated_lufs,
+    k_energy,
+    oversampled_peak,
+    rough_loudness,
+    true_peak_dbtp,
+)
+from melodex.production.settings import MixSettings
+
+
+@dataclass(frozen=True)
+class MasterReport:
+    """What mastering measured and did."""
+
+    lufs: float  # integrated loudness of the master
+    true_peak_dbtp: float  # 4x-oversampled peak
+    sample_peak_dbfs: float
+    limiter_gain_reduction_db: float  # deepest reduction the true-peak limiter applied
+    dc_removed: float  # largest per-channel mean removed from the bus
+    clicks_repaired: int  # impulsive spikes replaced on the bus
+    clipped_samples: int  # samples at or beyond full scale in the master (should be 0)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.lufs:.2f} LUFS integrated, true peak {self.true_peak_dbtp:.2f} dBTP "
+            f"(sample peak {self.sample_peak_dbfs:.2f} dBFS), limiter {self.limiter_gain_reduction_db:.1f} dB, "
+            f"{self.clicks_repaired} clicks repaired, {self.clipped_samples} clipped samples"
+        )
+
+StemLevels = tuple[float, float, float]  # dB into the chain, saturation wet gain, dB after the chain
+
+
+@dataclass(frozen=True)
+class Levels:
+    """Every whole-song level decision of a production, recorded so a part can be re-produced alike.
+
+    Staging a stem, the bus, the master gain and the lo-fi hiss depend on the loudness of the whole
+    song. An edit that re-produces only a stretch of it (regenerating one section) passes the levels
+    of the full production back in, so the new stretch sits at exactly the old gains and splices in
+    without a jump. `stems` holds (gain into the chain, gain after it) in dB per stem, None if silent.
+    """
+
+    stems: tuple[StemLevels | None, ...]
+    dc: tuple[float, ...]  # per-channel mean removed from the bus
+    bus_db: float  # gain bringing the bus to -18 LUFS before the glue compressor
+    master_db: float  # gain of the master before the limiter
+    lofi_peak: float = 1.0
+    lofi_level: float = 0.0
+    stem_scale: float = 1.0  # unused since stems are mastered part by part; kept so old projects load
+
+    def to_json(self) -> dict:
+        return {"stems": [list(s) if s is not None else None for s in self.stems], "dc": list(self.dc),
+                "bus_db": self.bus_db, "master_db": self.master_db, "lofi_peak": self.lofi_peak,
+                "lofi_level": self.lofi_level, "stem_scale": self.stem_scale}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Levels:
+        return cls(stems=tuple(tuple(s) if s is not None else None for s in data["stems"]),
+                   dc=tuple(data["dc"]), bus_db=data["bus_db"], master_db=data["master_db"],
+                   lofi_peak=data["lofi_peak"], lofi_level=data["lofi_level"], stem_scale=data["stem_scale"])
+
+
+def remove_dc(audio: np.ndarray, sample_rate: int, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Subtract each channel's mean (or the `mean` given), then a 20 Hz high-pass for slow drift.
+
+    Returns (audio, the per-channel mean removed, shape (channels, 1)).
+    """
+    if mean is None:
+        mean = audio.mean(axis=1, keepdims=True)
+    centred = (audio - mean).astype(np.float32)
+    filtered = pb.HighpassFilter(cutoff_frequency_hz=cutoff_hz(20.0, sample_rate))(centred, sample_rate)
+    return filtered, mean
+
+
+def repair_clicks(audio: np.ndarray, threshold: float = 12.0) -> tuple[np.ndarray, int]:
+    """Replace impulsive spikes (a frame far off the line through its neighbours) with the local median.
+
+    The second difference of music is roughly Gaussian around its local RMS, even for cymbals; a frame
+    whose second difference exceeds `threshold` times the local RMS (over ~11 ms, spike excluded by
+    the median of the neighbourhood) is an impulse, not music. Steps are not touched: the sampler's
+    fades are what keep those away.
+    """
+    out = audio.copy()
+    repaired = 0
+    for channel in out:
+        second = np.zeros_like(channel)
+        second[1:-1] = channel[1:-1] - 0.5 * (channel[:-2] + channel[2:])
+        local = np.sqrt(np.maximum(uniform_filter1d(np.square(second), size=501, mode="nearest"), 0.0))
+        spikes = np.nonzero(np.abs(second) > threshold * local + 1e-3)[0]
+        if len(spikes) == 0:
+            continue
+        window = np.clip(spikes[:, None] + np.arange(-3, 4), 0, len(channel) - 1)
+        channel[spikes] = np.median(channel[window], axis=1)
+        repaired += len(spikes)
+    return out, repaired
+
+
+def limiter_gain(
+    peak: np.ndarray, ceiling_dbtp: float, sample_rate: int, lookahead_s: float = 0.015
+) -> tuple[np.ndarray, float]:
+    """Gain curve of a lookahead limiter on the 4x-oversampled peak (`oversampled_peak`).
+
+    The gain wanted at each frame is min(1, ceiling / true peak). A minimum filter over twice the
+    smoothing window followed by a moving average gives a smooth gain that is never above the wanted
+    gain (each averaged value is a minimum over a window that contains the frame), so peaks are caught
+    without overshoot and without the distortion of clipping. Returns (gain, deepest reduction in dB).
+    """
+    wanted = np.minimum(1.0, db_to_gain(ceiling_dbtp) / np.maximum(peak, 1e-12))
+    if wanted.min() >= 1.0:
+        return np.ones_like(wanted), 0.0
+    smooth = max(1, int(lookahead_s * sample_rate))
+    held = minimum_filter1d(wanted, size=2 * smooth + 1, mode="nearest")
+    gain = np.minimum(uniform_filter1d(held, size=smooth, mode="nearest"), wanted)
+    return gain, float(-20 * np.log10(gain.min()))
+
+
+GLUE_ATTACK_MS, GLUE_RELEASE_MS = 30.0, 250.0
+_GLUE_BLOCK_S = 0.001  # the glue compressor's control rate: its gain moves over tens of milliseconds
+
+
+def glue_gain(bus: np.ndarray, threshold_db: float, ratio: float, sample_rate: int,
+              attack_ms: float = GLUE_ATTACK_MS, release_ms: float = GLUE_RELEASE_MS) -> np.ndarray:
+    """Per-frame gain of a stereo-linked feed-forward compressor on the (channels, frames) `bus`.
+
+    A gain curve, not processed audio, so that the same gain can be applied to every part of the mix
+    and the parts still add up to it (pedalboard's Compressor, used before, only returns audio). Peak
+    level per 1 ms block, the static curve (threshold, ratio) in dB, then attack/release smoothing of
+    the reduction in dB, interpolated back to frames.
+    """
+    n = bus.shape[1]
+    block = max(1, round(_GLUE_BLOCK_S * sample_rate))
+    n_blocks = -(-n // block)
+    peak = np.zeros(n_blocks * block, dtype=np.float32)
+    peak[:n] = np.abs(bus).max(axis=0)
+    level_db = 20 * np.log10(peak.reshape(n_blocks, block).max(axis=1) + 1e-9)
+    wanted = np.maximum(0.0, level_db - threshold_db) * (1.0 - 1.0 / ratio)
+    attack = float(np.exp(-block / (attack_ms * 1e-3 * sample_rate)))
+    release = float(np.exp(-block / (release_ms * 1e-3 * sample_rate)))
+    smooth = np.empty(n_blocks)
+    state = 0.0
+    for i, target in enumerate(wanted.tolist()):  # ~60,000 steps for a minute: a few tens of ms
+        coefficient = attack if target > state else release
+        state = target + coefficient * (state - target)
+        smooth[i] = state
+    centres = (np.arange(n_blocks) + 0.5) * block
+    return np.interp(np.arange(n), centres, 10 ** (-smooth / 20)).astype(np.float32)
+
+
+def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
+           levels: Levels | None = None) -> tuple[list[np.ndarray], np.ndarray, MasterReport, Levels]:
+    """Clean, colour, normalise and limit the (2, frames) parts of a bus: each placed track and, last,
+    the shared reverb's return. Returns (the mastered parts, their sum: the master, report, levels).
+
+    Every step acts on each part alike (linear filters per part, the glue compressor's and the limiter's
+    gains computed on the sum and applied to every part), so the mastered parts add up to the master
+    exactly and no part is louder than -1 dBTP either: the limiter hears the loudest of the master and
+    the parts. What belongs to no part (the bus's DC offset, the lo-fi hiss) goes to the last.
+    Silence stays silence (no NaN). With `levels` (from a production of the whole song) the bus and
+    master gains are those, not measured again: how a re-produced stretch keeps the song's level.
+    The limiter is always local.
+    """
+    parts = [np.nan_to_num(np.asarray(p, dtype=np.float32)) for p in parts]
+    bus = summed(parts)
+    mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
+    dc = float(np.abs(mean).max()) if mean.size else 0.0
+    cleaned, clicks = [], 0
+    for index, part in enumerate(parts):
+        part, _ = remove_dc(part, sample_rate, mean if index == len(parts) - 1 else np.zeros_like(mean))
+        part, repaired = repair_clicks(part)
+        cleaned.append(part)
+        clicks += repaired
+    bus = summed(cleaned)
+    bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(bus, sample_rate)
+    if not np.isfinite(bus_db):
+        report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
+        silent = [np.zeros_like(p) for p in cleaned]
+        return silent, np.zeros_like(bus), report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
+    # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
+    bus_gain = db_to_gain(bus_db)
+    glue = glue_gain(bus * np.float32(bus_gain), -16.0 - 6.0 * settings.punch, 1.5 + 1.5 * settings.punch,
+                     sample_rate) * np.float32(bus_gain)
+    shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate),
+                                              gain_db=2.0 * settings.brightness, q=0.707)])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cleaned = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned))
+    lofi_peak, lofi_level = 1.0, 0.0
+    if settings.lofi > 0:
+        cleaned, lofi_peak, lofi_level = lofi(cleaned, settings.lofi, sample_rate,
+                                               None if levels is None else (levels.lofi_peak, levels.lofi_level))
+    audio = summed(cleaned)
+    ceiling = settings.ceiling_dbtp - 0.1
+
+    def loudest(gain_db: float) -> np.ndarray:
+        """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
+        floor = db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
+        return np.max([oversampled_peak(a, floor) for a in (audio, *cleaned)], axis=0)
+
+    if levels is not None:
+        gain_db = levels.master_db
+        gain = db_to_gain(gain_db)
+        limit_gain, reduction = limiter_gain(loudest(gain_db) * gain, ceiling, sample_rate)
+    else:
+        # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
+        # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
+        energy = k_energy(audio.T, sample_rate)
+        gain_db = settings.target_lufs - gated_loudness(energy, sample_rate)
+        limit_gain = np.ones(audio.shape[1])
+        reduction, peak_gain_db = 0.0, -np.inf
+        for _ in range(6):
+            gain = db_to_gain(gain_db)
+            if gain_db > peak_gain_db:
+                # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
+                peak_gain_db = gain_db + 1.5
+                peak = loudest(peak_gain_db)
+            limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
+            error = settings.target_lufs - gated_loudness(energy, sample_rate, gain * limit_gain)
+            if abs(error) < 0.03:
+                break
+            gain_db += error
+        gain = db_to_gain(gain_db)
+    final_gain = (gain * limit_gain).astype(np.float32)
+    for part in cleaned:
+        part *= final_gain
+    mastered, limited = cleaned, summed(cleaned)
+    report = MasterReport(
+        lufs=integrated_lufs(limited.T, sample_rate),
+        true_peak_dbtp=true_peak_dbtp(limited.T),
+        sample_peak_dbfs=float(20 * np.log10(np.abs(limited).max() + 1e-12)),
+        limiter_gain_reduction_db=reduction,
+        dc_removed=dc,
+        clicks_repaired=clicks,
+        clipped_samples=int((np.abs(limited) >= 1.0).sum()),
+    )
+    found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
+    return mastered, limited, report, found
