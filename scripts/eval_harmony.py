@@ -63,6 +63,7 @@ def chord_tones(value: int) -> np.ndarray:
 @torch.no_grad()
 def measure(model, examples) -> dict[str, float]:
     harmony, bass, chord_exact, chord_root = [], [], [], []
+    hold_prob, hold_true, tonic_prob, tonic_true = [], [], [], []
     for events, bars, caption, controls in examples:
         ev = torch.from_numpy(events.astype(np.int64))[None]
         memory = build_memory(model, [caption], [controls], torch.tensor([True]))
@@ -90,6 +91,15 @@ def measure(model, examples) -> dict[str, float]:
             probs = F.softmax(logits[0], -1).numpy()
             if kind == CHORD:
                 value = int(target[t, F_CHORD])
+                before = int(chord[0])
+                if value < NO_CHORD and before < NO_CHORD and int(target[t, 1]) == 0:  # a bar line: held or moved
+                    hold_prob.append(probs[before])
+                    hold_true.append(float(value == before))
+                    home = int(key[0])
+                    if home >= 0:  # key index: tonic * 2 + minor (Key.from_index)
+                        tonic = (home // 2) * len(CHORD_QUALITIES) + CHORD_QUALITIES.index("min" if home % 2 else "maj")
+                        tonic_prob.append(probs[tonic])
+                        tonic_true.append(float(value == tonic))
                 if value < NO_CHORD:
                     chord_exact.append(probs[value])
                     root = value // len(CHORD_QUALITIES)
@@ -107,6 +117,8 @@ def measure(model, examples) -> dict[str, float]:
                 last_bass_chord = current
     return {"harmony_chord_tones": float(np.mean(harmony)), "bass_root_at_change": float(np.mean(bass)),
             "chord_exact": float(np.mean(chord_exact)), "chord_root": float(np.mean(chord_root)),
+            "hold_prob": float(np.mean(hold_prob)), "hold_true": float(np.mean(hold_true)),
+            "tonic_prob": float(np.mean(tonic_prob)), "tonic_true": float(np.mean(tonic_true)),
             "n_harmony": len(harmony), "n_bass": len(bass), "n_chords": len(chord_exact)}
 
 

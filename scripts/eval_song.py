@@ -52,8 +52,8 @@ def style_lines(reports: list[dict]) -> list[str]:
         return f"{np.median(values):.2f} n={len(values)}" if values else "-"
 
     ok = [r for r in reports if "error" not in r]
-    groups = {"loop-based styles": [r for r in ok if r.get("style") in LOOP_BASED],
-              "other styles": [r for r in ok if r.get("style") not in LOOP_BASED]}
+    groups = {"loop-based styles": [r for r in ok if r.get("plays_as", r.get("style")) in LOOP_BASED],
+              "other styles": [r for r in ok if r.get("plays_as", r.get("style")) not in LOOP_BASED]}
     groups |= {style: [r for r in ok if r.get("style") == style] for style in sorted({r.get("style") for r in ok})}
     lines = ["", "| style | " + " | ".join(BY_STYLE) + " |", "|---|" + "---|" * len(BY_STYLE)]
     for group, rows in groups.items():

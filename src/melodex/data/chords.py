@@ -206,12 +206,18 @@ STYLE_LOOPS: dict[str, tuple[tuple[tuple[int, str], ...], ...]] = {
 }
 
 
-def fit_progression(score: Score, rng: np.random.Generator, margin: float = 0.08) -> list[ChordSymbol] | None:
-    """A style loop (`STYLE_LOOPS` of the score's mode, any rotation) that fits the tune's bars nearly as
-    well as the per-bar estimate: its chords, one per bar, or None when no loop comes within `margin` of
-    the estimate's mean template fit. Among the loops that fit, one is drawn at random. At 0.08, 29% of the
-    corpus's single-line tunes take a loop, their melodies 0.66 on its chord tones (0.79 on the estimate's;
-    real songs' pitched parts 0.75)."""
+def fit_progression(score: Score, rng: np.random.Generator | None = None, margin: float = 0.12,
+                    spans: tuple[int, ...] = (1, 2)) -> list[ChordSymbol] | None:
+    """The style loop (`STYLE_LOOPS` of the score's mode, any rotation, each chord lasting one of `spans`
+    bars) that fits the tune's bars best, if it comes within `margin` of the per-bar estimate's mean
+    template fit: its chords, one per bar; None when no loop comes that close.
+
+    Measured on 600 single-line training tunes (2026-12-02): at margin 0.12 with one- and two-bar chords,
+    85% take a loop, their melodies 0.61 on its chord tones (0.78 on the estimate's; real songs' pitched
+    parts 0.75). The earlier setting (0.08, one-bar chords, a random loop among those that fit) covered 33%
+    at 0.61, so most "pop" examples were trained under a folk tune's tonic-and-dominant estimate and the
+    model wrote pop songs on the tonic in two bars of three. `rng` is unused (kept for callers).
+    """
     profiles, starts = bar_profiles(score)
     totals = profiles.sum(axis=1)
     sounding = np.flatnonzero(totals > 0)
@@ -220,15 +226,16 @@ def fit_progression(score: Score, rng: np.random.Generator, margin: float = 0.08
     fits = (profiles[sounding] / totals[sounding, None]) @ _TEMPLATES.T  # (bars, labels)
     estimate = float(fits.max(axis=1).mean())
     tonic = score.key.tonic
-    candidates = []
+    best: tuple[float, list[int]] | None = None
     for loop in STYLE_LOOPS[score.key.mode]:
-        for rotation in range(len(loop)):
-            steps = [loop[(bar + rotation) % len(loop)] for bar in sounding]
-            labels = [_LABEL_INDEX[((tonic + step) % 12, quality)] for step, quality in steps]
-            fit = float(fits[np.arange(len(sounding)), labels].mean())
-            if fit >= estimate - margin:
-                candidates.append(labels)
-    if not candidates:
+        for span in spans:
+            period = len(loop) * span
+            for rotation in range(period):
+                steps = [loop[((bar + rotation) % period) // span] for bar in sounding]
+                labels = [_LABEL_INDEX[((tonic + step) % 12, quality)] for step, quality in steps]
+                fit = float(fits[np.arange(len(sounding)), labels].mean())
+                if fit >= estimate - margin and (best is None or fit > best[0]):
+                    best = (fit, labels)
+    if best is None:
         return None
-    labels = candidates[int(rng.integers(len(candidates)))]
-    return [ChordSymbol(starts[bar], *_LABELS[label]) for bar, label in zip(sounding, labels, strict=True)]
+    return [ChordSymbol(starts[bar], *_LABELS[label]) for bar, label in zip(sounding, best[1], strict=True)]

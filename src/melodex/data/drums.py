@@ -374,10 +374,13 @@ def convert_drum_file(path: Path, collection: str, relpath: str) -> Iterator[tup
 KICKS = frozenset((35, 36))
 BACKBEAT_DRUMS = frozenset((37, 38, 39, 40))  # side stick, snares, hand clap
 ON_BEAT = TPQ // 8  # a hit within a 32nd of the beat is on it
-# Styles of the prompt parser whose grooves have a backbeat, or four on the floor (`brief.STYLES`).
+# Styles of the prompt parser whose grooves have a backbeat, or four on the floor (`brief.STYLES`): the
+# structure model's own styles, and the named styles it plays as one of them, by what a listener expects
+# of the named style (drum and bass has its snare on 2 and 4 although the model plays it as house; trap and
+# dubstep are half-time, with the snare on 3, so neither set holds them).
 BACKBEAT_STYLES = frozenset(("pop", "rock", "funk", "hip hop", "lo-fi", "synthwave", "country", "blues",
-                             "chiptune"))
-FOUR_ON_THE_FLOOR_STYLES = frozenset(("house",))
+                             "chiptune", "drum and bass", "metal", "punk", "k-pop", "ballad", "soul"))
+FOUR_ON_THE_FLOOR_STYLES = frozenset(("house", "trance", "techno"))
 
 
 def hits_on(notes: np.ndarray, drums: frozenset[int], tick: int) -> bool:

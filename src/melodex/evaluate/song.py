@@ -38,7 +38,7 @@ MOTIF = 4  # intervals per motif n-gram
 METRICS = (
     "section_similarity", "repetition", "drum_consistency", "backbeat", "four_on_the_floor", "bass_root_at_changes",
     "bass_root_per_bar", "chord_tones_harmony", "chord_tones_pitched", "clashes", "motif_recurrence",
-    "leaps", "tonic_start", "tonic_end", "tonic_section_ends", "tonic_bars",
+    "leaps", "tonic_start", "tonic_end", "tonic_section_ends", "tonic_bars", "chord_changes",
 )
 # What each row of the table is, in a listener's words (scripts/eval_song.py and `melodex eval` print these).
 DESCRIPTIONS = {
@@ -58,6 +58,7 @@ DESCRIPTIONS = {
     "tonic_end": "last chord is the tonic",
     "tonic_section_ends": "sections ending on the tonic",
     "tonic_bars": "bars on the tonic chord",
+    "chord_changes": "bar lines where the chord changes (harmonic motion)",
 }
 
 
@@ -381,6 +382,19 @@ def tonic_measures(score: Score, chords: list[ChordSymbol], key: Key) -> dict[st
     }
 
 
+def chord_changes(score: Score, chords: list[ChordSymbol]) -> float | None:
+    """The share of bar lines (after the first bar) where the chord sounding differs from the one at the
+    bar line before: 0 is one chord held all piece (the plan a listener hears as static), 1 a new chord
+    every bar."""
+    if not chords:
+        return None
+    ticks = [c.tick for c in chords]
+    names = [(c.root, c.quality) if c is not None else None
+             for c in (_chord_at(chords, ticks, lo) for lo in _bars(score)[:-1])]
+    pairs = [(a, b) for a, b in pairwise(names) if a is not None and b is not None]
+    return _mean([float(a != b) for a, b in pairs])
+
+
 # -- one report ----------------------------------------------------------------------------------------
 
 
@@ -436,6 +450,7 @@ def song_report(song: Score | str | Path | bytes, style: str | None = None, key:
         "motif_recurrence": motif_recurrence(score),
         "leaps": leap_share(score),
         **tonic_measures(score, plan, home),
+        "chord_changes": chord_changes(score, plan),
     }
     return report
 

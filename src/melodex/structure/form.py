@@ -175,6 +175,12 @@ _TYPICAL_FORMS: dict[str, tuple[tuple[str, int], ...]] = {
 _TERNARY = (("A", 8), ("B", 8), ("A", 8))  # classical, chorale, cinematic, ambient and the rest
 
 
+def section_cycle(style: str | None) -> tuple[tuple[str, int], ...]:
+    """The style's typical sections ((name, bars), ...) without intro and outro: what training names the
+    bars of an accompanied tune, so the model knows every name `typical_form` plans."""
+    return tuple(s for s in _TYPICAL_FORMS.get(style or "", _TERNARY) if s[0] not in ("intro", "outro"))
+
+
 def typical_form(style: str | None, n_bars: int) -> tuple[tuple[str, int], ...]:
     """A form of `n_bars` bars typical of `style`: its usual sections in order, cut or cycled to the length.
 
