@@ -3,8 +3,11 @@ models, downloads, Server-Sent Events, errors as 4xx with their message, and the
 
 from __future__ import annotations
 
+import functools
 import io
 import json
+import re
+import tempfile
 import time
 import zipfile
 
@@ -30,8 +33,25 @@ def wait_for(client: TestClient, job_id: str, timeout: float = 180.0) -> dict:
     raise AssertionError(f"job {job_id} did not finish in {timeout} s")
 
 
+@functools.cache
+def documented_errors() -> list[tuple[re.Pattern, str, set[str]]]:
+    """Each route's path as a pattern, its method and the statuses its schema lists."""
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(ServerOptions(data_dir=folder, cpu_threads=None))
+        paths = app.openapi()["paths"]
+        app.state.store.close()
+    return [(re.compile(re.sub(r"\{[a-z_]+\}", "[^/]+", re.escape(path).replace(r"\{", "{").replace(r"\}", "}"))),
+             method.upper(), set(operation["responses"])) for path, operations in paths.items()
+            for method, operation in operations.items()]
+
+
 def detail(response, status: int) -> str:
+    """The error's message, after checking its status and that the route's schema documents that status."""
     assert response.status_code == status, response.text
+    method, path = response.request.method, response.request.url.path
+    listed = [codes for pattern, verb, codes in documented_errors() if verb == method and pattern.fullmatch(path)]
+    assert listed, f"{method} {path} is not in the schema"
+    assert str(status) in listed[0], f"{method} {path} answers {status}, which its schema does not list"
     return response.json()["detail"]
 
 
@@ -269,7 +289,8 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
         "content"]
     job = paths["/api/jobs/{job_id}"]["get"]["responses"]
     assert job["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/JobOut"}
-    assert {"400", "404", "409", "422"} <= set(job)
+    assert set(job) == {"200", "401", "403", "404", "422"}  # only what this route can answer
+    assert {"400", "404", "409", "413", "422"} <= set(paths["/api/projects/{pid}/regen"]["post"]["responses"])
     statuses = schema["components"]["schemas"]["JobOut"]["properties"]["status"]
     assert statuses["enum"] == ["queued", "running", "done", "failed"]
     tempo = schema["components"]["schemas"]["TempoRequest"]["properties"]["bpm"]
@@ -281,3 +302,46 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
 
     assert create["preset"]["enum"] == list(PRESETS) and create["sample_rate"]["enum"] == list(SAMPLE_RATES)
     assert create["renderer"]["enum"] == ["timbre", "soundfont"] and create["bpm"]["anyOf"][0]["maximum"] == 300
+
+
+def test_every_route_declares_its_answer_and_its_errors(client) -> None:
+    """Every JSON answer is a named model (or a list of one), every file a binary of its own media type, and
+    every error a Problem: FastAPI's own 422 list (HTTPValidationError) is never what the API documents."""
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    operations = [(method.upper(), path, operation) for path, methods in paths.items()
+                  for method, operation in methods.items()]
+    assert len(operations) == 29
+    for method, path, operation in operations:
+        where = f"{method} {path}"
+        responses = operation["responses"]
+        assert len([code for code in responses if code.startswith("2")]) == 1, where
+        assert {"401", "403"} <= set(responses), where  # the token and Host checks come before every route
+        if operation.get("parameters") or "requestBody" in operation:
+            assert "422" in responses, where
+        for code, response in responses.items():
+            for media, body in response.get("content", {}).items():
+                answer = body.get("schema")
+                assert answer, f"{where} {code} {media} has an empty schema"
+                if code.startswith("4"):
+                    assert (media, answer) == ("application/json", {"$ref": "#/components/schemas/Problem"}), where
+                elif media == "application/json":
+                    assert answer.get("$ref") or answer.get("items", {}).get("$ref"), f"{where} is not a model"
+                else:
+                    assert answer.get("type") == "string", where
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    result = schema["components"]["schemas"]["JobOut"]["properties"]["result"]["anyOf"]
+    assert [r.get("$ref", r.get("type")) for r in result] == [
+        "#/components/schemas/GenerateResult", "#/components/schemas/EditResult", "null"]
+    files = {path: operation["get"]["responses"]["200"]["content"] for path, operation in paths.items()
+             if path.rsplit(".", 1)[-1] in ("wav", "flac", "mp3", "mid", "zip", "png")}
+    assert len(files) == 8 and all("application/json" not in content for content in files.values())
+    assert all("409" in paths[path]["get"]["responses"] for path in files)  # a project still generating
+
+
+def test_unknown_routes_and_methods_answer_in_the_apis_terms(client) -> None:
+    for response, status in ((client.get("/api/nothing"), 404), (client.put("/api/health"), 405),
+                             (client.get("/static/nothing.js"), 404)):
+        assert response.status_code == status and "/openapi.json" in response.json()["detail"], response.text
+    assert "GET /api/jobs" in detail(client.get("/api/jobs/nosuchjob"), 404)
+    assert "GET /api/projects" in detail(client.delete("/api/projects/000000000000"), 404)

@@ -16,22 +16,45 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 import melodex
 from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError
 from melodex.instruments import ALIASES
-from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
+from melodex.score import MAX_BARS
 from melodex.server.jobs import JobStore, Worker
+from melodex.server.schema import (
+    EVERY_ROUTE,
+    CheckoutRequest,
+    Choices,
+    Created,
+    CreateProject,
+    Current,
+    ExtendRequest,
+    Health,
+    JobOut,
+    ProjectListed,
+    ProjectOut,
+    RegenRequest,
+    RerenderRequest,
+    RetimbreRequest,
+    ScoreView,
+    TempoRequest,
+    TransposeRequest,
+    VariationRequest,
+    Versions,
+    file_response,
+    problems,
+)
 from melodex.server.studio import FORM_SECTIONS, SAMPLE_RATES, Busy, FormSection, NotFound, Studio
 
 log = logging.getLogger("melodex.server")
@@ -68,119 +91,6 @@ def _loopback_address(host: str) -> bool:
 
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_NAMES or _loopback_address(host)
-
-
-# -- request bodies ---------------------------------------------------------------------------------
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FormSectionIn(Body):
-    name: str = Field(description=f"one of {', '.join(FORM_SECTIONS)}", max_length=20)
-    bars: int = Field(ge=1, le=MAX_BARS)
-
-
-class CreateProject(Body):
-    prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
-    bpm: int | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="tempo; wins over the prompt")
-    key: str | None = Field(None, max_length=20, description="e.g. 'F minor', 'Bb'; see GET /api/options")
-    meter: str | None = Field(None, max_length=8, description="e.g. 3/4; see GET /api/options")
-    form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
-    instruments: list[str] = Field(default_factory=list, max_length=16)
-    bars: int | None = Field(None, ge=1, le=MAX_BARS, description="length when the prompt gives no form")
-    preset: Literal["film", "social", "design"] = pipeline.DEFAULT_PRESET  # type: ignore[assignment]
-    cfg: float | None = Field(None, ge=0, le=20)
-    steps: int = Field(16, ge=1, le=200, description="timbre diffusion steps")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
-    guidance: float | None = Field(None, ge=0, le=20)
-    temperature: float | None = Field(None, gt=0, le=3)
-    top_p: float = Field(0.95, gt=0, le=1)
-    renderer: Literal["timbre", "soundfont"] = "timbre"
-    sample_rate: Literal[16000, 22050, 24000, 32000, 44100, 48000] = 44100
-
-
-class RegenRequest(Body):
-    section: str | None = Field(None, max_length=40, description="e.g. chorus, 'verse 2'")
-    bars: str | None = Field(None, max_length=20, description="first:last, counted from 1, e.g. 5:8")
-    tracks: list[str] = Field(default_factory=list, max_length=32, description="index, role or instrument")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-
-
-class RetimbreRequest(Body):
-    track: str = Field(max_length=40)
-    text: str = Field(min_length=1, max_length=500)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-
-
-class RerenderRequest(Body):
-    cfg: float | None = Field(None, ge=0, le=20)
-    steps: int | None = Field(None, ge=1, le=200)
-
-
-class VariationRequest(Body):
-    strength: float = Field(0.3, gt=0, le=1)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-
-
-class ExtendRequest(Body):
-    bars: int = Field(4, ge=1, le=MAX_BARS)
-    seed: int | None = Field(None, ge=0, le=2**31 - 1)
-
-
-class TempoRequest(Body):
-    bpm: float = Field(ge=MIN_BPM, le=MAX_BPM, description="the new tempo in BPM; the notes stay")
-
-
-class TransposeRequest(Body):
-    semitones: int = Field(ge=-12, le=12, description="semitones up (positive) or down (negative); drums stay")
-
-
-class CheckoutRequest(Body):
-    version: str = Field(max_length=16)
-
-
-# -- responses --------------------------------------------------------------------------------------
-
-
-class Problem(BaseModel):
-    """Every error: what is wrong and what to do, in one sentence."""
-
-    detail: str
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "The request cannot be done as asked (the message says why)"},
-    401: {"model": Problem, "description": "This server needs its token"},
-    404: {"model": Problem, "description": "No such project, version, job or file"},
-    409: {"model": Problem, "description": "Not now: the project or job is busy or finished"},
-    413: {"model": Problem, "description": "Request body too large"},
-    422: {"model": Problem, "description": "A field is missing, of the wrong type or out of range"},
-}
-
-
-class JobOut(BaseModel):
-    """A queued, running or finished job (`fraction` is the share done of `stage`)."""
-
-    id: str
-    project: str
-    kind: Literal["generate", "regen", "retimbre", "rerender", "variation", "extend", "tempo", "transpose"]
-    params: dict[str, Any]
-    status: Literal["queued", "running", "done", "failed"]
-    stage: str
-    fraction: float = Field(ge=0, le=1)
-    error: str | None
-    result: dict[str, Any] | None
-    created: float
-    started: float | None
-    finished: float | None
-    queue_position: int | None = Field(None, ge=1)
-
-
-def file_response(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI description of a route that answers with a file."""
-    return {200: {"content": {media_type: {}}, "description": what}}
 
 
 # -- safety: token, host and body size, before anything else sees the request ---------------------
@@ -308,8 +218,13 @@ def create_app(options: ServerOptions) -> FastAPI:
 
     app = FastAPI(title="Melodex Studio", version=melodex.__version__,
                   description="Generate, listen, regenerate sections and undo. Every change is a queued job.",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan, responses=ERRORS)
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan, responses=EVERY_ROUTE)
     app.state.store, app.state.studio, app.state.worker = store, studio, worker
+    # What each kind of route can answer besides 401/403. A route with parameters always lists 422 (else
+    # FastAPI documents its own error list there, which is not what the handler below sends).
+    found = problems(404, 422)
+    ready = problems(404, 409, 422)
+    edit_errors = problems(400, 404, 409, 413, 422)
 
     @app.exception_handler(MelodexError)
     async def melodex_error(_: Request, exc: MelodexError) -> JSONResponse:
@@ -324,17 +239,28 @@ def create_app(options: ServerOptions) -> FastAPI:
             parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", "invalid"))
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
 
-    def queued(job: Any) -> Any:
+    @app.exception_handler(HTTPException)
+    async def no_route(request: Request, exc: HTTPException) -> JSONResponse:
+        """Starlette's own 404/405 in the API's terms (the path is not echoed back)."""
+        if exc.status_code == 404:
+            detail = "no such route or file: the API's routes are listed at /openapi.json"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on this route: /openapi.json lists each route's methods"
+        else:
+            detail = str(exc.detail)
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    def queued(job: Any) -> dict[str, Any]:
         worker.wake()
-        return JSONResponse(job.to_json(), status_code=202)
+        return job.to_json()
 
     # -- reading ---------------------------------------------------------------------------------
 
-    @app.get("/api/health")
+    @app.get("/api/health", response_model=Health)
     def health() -> dict[str, Any]:
         return {"ok": True, "running": worker.current, "queued": sum(1 for j in store.jobs() if j.status == "queued")}
 
-    @app.get("/api/options")
+    @app.get("/api/options", response_model=Choices)
     def choices() -> dict[str, Any]:
         """What the controls offer: presets, keys, meters, form sections, instruments, sample rates."""
         return {"presets": pipeline.PRESETS, "default_preset": pipeline.DEFAULT_PRESET, "keys": brief_mod.key_names(),
@@ -342,54 +268,56 @@ def create_app(options: ServerOptions) -> FastAPI:
                 "sample_rates": SAMPLE_RATES, "renderers": ("timbre", "soundfont"), "max_bars": MAX_BARS,
                 "max_prompt_chars": brief_mod.MAX_PROMPT_CHARS}
 
-    @app.get("/api/projects")
+    @app.get("/api/projects", response_model=list[ProjectListed])
     def list_projects() -> list[dict[str, Any]]:
         return [{"id": p["id"], "prompt": p["prompt"], "created": p["created"], **studio.state(p["id"])}
                 for p in store.projects()]
 
-    @app.get("/api/projects/{pid}")
+    @app.get("/api/projects/{pid}", response_model=ProjectOut, responses=found)
     def project(pid: str) -> dict[str, Any]:
         return studio.summary(pid)
 
-    @app.get("/api/projects/{pid}/versions")
+    @app.get("/api/projects/{pid}/versions", response_model=Versions, responses=ready)
     def versions(pid: str) -> dict[str, Any]:
         opened = studio.open_project(pid)
         return {"current": opened.current, "versions": opened.history}
 
-    @app.get("/api/jobs", response_model=list[JobOut])
+    @app.get("/api/jobs", response_model=list[JobOut], responses=problems(422))
     def jobs(project: str | None = None) -> list[dict[str, Any]]:
         return [j.to_json() for j in store.jobs(project)]
 
-    @app.get("/api/jobs/{job_id}", response_model=JobOut)
+    @app.get("/api/jobs/{job_id}", response_model=JobOut, responses=found)
     def job(job_id: str) -> dict[str, Any]:
         found = store.get(job_id)
         if found is None:
-            raise NotFound(f"no job {job_id!r}")
+            raise NotFound(f"no job {job_id!r}: GET /api/jobs lists the jobs")
         return found.to_json()
 
-    @app.post("/api/jobs/{job_id}/cancel", response_model=JobOut)
+    @app.post("/api/jobs/{job_id}/cancel", response_model=JobOut, responses=ready)
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or a running one before it starts writing (the project is then unchanged)."""
         found = store.get(job_id)
         if found is None:
-            raise NotFound(f"no job {job_id!r}")
+            raise NotFound(f"no job {job_id!r}: GET /api/jobs lists the jobs")
         if not worker.cancel(job_id):
             raise Busy(f"job {job_id} is {found.status}: only queued or running jobs can be cancelled")
         current = store.get(job_id)
         assert current is not None
         return current.to_json()
 
-    @app.delete("/api/projects/{pid}", status_code=204)
+    @app.delete("/api/projects/{pid}", status_code=204, responses=ready)
     def delete_project(pid: str) -> Response:
         """Delete a project and everything of it (files, versions, jobs)."""
         studio.delete(pid)
         return Response(status_code=204)
 
-    @app.get("/api/jobs/{job_id}/events")
+    @app.get("/api/jobs/{job_id}/events", response_class=StreamingResponse, responses={**found, 200: {
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "description": "`event: progress|done|failed` lines, each with `data:` a JobOut as JSON"}})
     async def job_events(job_id: str) -> StreamingResponse:
         """Server-Sent Events: one `progress` event per change, then `done` or `failed`, then the stream ends."""
         if store.get(job_id) is None:
-            raise NotFound(f"no job {job_id!r}")
+            raise NotFound(f"no job {job_id!r}: GET /api/jobs lists the jobs")
 
         async def stream() -> AsyncIterator[str]:
             last, quiet = None, 0.0
@@ -415,8 +343,8 @@ def create_app(options: ServerOptions) -> FastAPI:
 
     # -- changing --------------------------------------------------------------------------------
 
-    @app.post("/api/projects", status_code=202)
-    def create_project(body: CreateProject) -> JSONResponse:
+    @app.post("/api/projects", status_code=202, response_model=Created, responses=problems(400, 413, 422))
+    def create_project(body: CreateProject) -> dict[str, Any]:
         """Queue a new project from a prompt and controls; answers at once with the project id and its job."""
         opts = pipeline.GenerateOptions(
             seed=body.seed, preset=body.preset, guidance=body.guidance, temperature=body.temperature,
@@ -425,48 +353,47 @@ def create_app(options: ServerOptions) -> FastAPI:
             instruments=tuple(i.strip() for i in body.instruments if i.strip()) or None, bars=body.bars)
         pid, new_job, brief = studio.create(body.prompt, [FormSection(s.name, s.bars) for s in body.form], opts)
         worker.wake()
-        return JSONResponse({"project": pid, "job": new_job.to_json(),
-                             "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()]},
-                            status_code=202)
+        return {"project": pid, "job": new_job.to_json(),
+                "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()]}
 
-    @app.post("/api/projects/{pid}/regen", status_code=202)
-    def regen(pid: str, body: RegenRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/regen", status_code=202, response_model=JobOut, responses=edit_errors)
+    def regen(pid: str, body: RegenRequest) -> dict[str, Any]:
         """Rewrite the notes of a section (or bars), optionally of some tracks; audio elsewhere stays identical."""
         return queued(studio.submit_edit(pid, "regen", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/retimbre", status_code=202)
-    def retimbre(pid: str, body: RetimbreRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/retimbre", status_code=202, response_model=JobOut, responses=edit_errors)
+    def retimbre(pid: str, body: RetimbreRequest) -> dict[str, Any]:
         """A new sound for one track from words; the notes stay."""
         return queued(studio.submit_edit(pid, "retimbre", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/rerender", status_code=202)
-    def rerender(pid: str, body: RerenderRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/rerender", status_code=202, response_model=JobOut, responses=edit_errors)
+    def rerender(pid: str, body: RerenderRequest) -> dict[str, Any]:
         return queued(studio.submit_edit(pid, "rerender", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/variation", status_code=202)
-    def variation(pid: str, body: VariationRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/variation", status_code=202, response_model=JobOut, responses=edit_errors)
+    def variation(pid: str, body: VariationRequest) -> dict[str, Any]:
         return queued(studio.submit_edit(pid, "variation", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/extend", status_code=202)
-    def extend(pid: str, body: ExtendRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/extend", status_code=202, response_model=JobOut, responses=edit_errors)
+    def extend(pid: str, body: ExtendRequest) -> dict[str, Any]:
         return queued(studio.submit_edit(pid, "extend", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/tempo", status_code=202)
-    def tempo(pid: str, body: TempoRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/tempo", status_code=202, response_model=JobOut, responses=edit_errors)
+    def tempo(pid: str, body: TempoRequest) -> dict[str, Any]:
         """Play the same notes at another tempo (a new version)."""
         return queued(studio.submit_edit(pid, "tempo", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/transpose", status_code=202)
-    def transpose(pid: str, body: TransposeRequest) -> JSONResponse:
+    @app.post("/api/projects/{pid}/transpose", status_code=202, response_model=JobOut, responses=edit_errors)
+    def transpose(pid: str, body: TransposeRequest) -> dict[str, Any]:
         """Move the song to another key (a new version); drums stay."""
         return queued(studio.submit_edit(pid, "transpose", body.model_dump()))
 
-    @app.post("/api/projects/{pid}/checkout")
+    @app.post("/api/projects/{pid}/checkout", response_model=Current, responses=edit_errors)
     def checkout(pid: str, body: CheckoutRequest) -> dict[str, str]:
         """Make a version current (undo / redo); nothing is deleted."""
         return {"current": studio.checkout(pid, body.version)}
 
-    @app.post("/api/projects/{pid}/undo")
+    @app.post("/api/projects/{pid}/undo", response_model=Current, responses=ready)
     def undo(pid: str) -> dict[str, str]:
         """Go back to the version the current one was made from."""
         return {"current": studio.undo(pid)}
@@ -476,7 +403,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     def file(path: Path, media_type: str, filename: str | None = None) -> FileResponse:
         resolved = path.resolve()
         if not resolved.is_relative_to(studio.data_dir) or not resolved.is_file():
-            raise NotFound("no such file")
+            raise NotFound("no such file for this version: /openapi.json lists the files a version has")
         return FileResponse(resolved, media_type=media_type, filename=filename,
                             headers={"Cache-Control": "no-cache"})
 
@@ -486,13 +413,13 @@ def create_app(options: ServerOptions) -> FastAPI:
         return file(studio.version_dir(pid, version) / "mix.wav", "audio/wav")
 
     @app.get("/api/projects/{pid}/versions/{version}/mix.flac", response_class=FileResponse,
-             responses=file_response("audio/flac", "The mix, 24-bit FLAC with BPM and key tags"))
+             responses=file_response("audio/flac", "The mix, 24-bit FLAC with BPM and key tags", 400))
     def mix_flac(pid: str, version: str) -> FileResponse:
         """The mix as 24-bit FLAC, with BPM and key tags."""
         return file(studio.mix_file(pid, version, "flac"), "audio/flac", filename=f"{pid}-{version}.flac")
 
     @app.get("/api/projects/{pid}/versions/{version}/mix.mp3", response_class=FileResponse,
-             responses=file_response("audio/mpeg", "The mix, 320 kbps MP3 with BPM and key tags"))
+             responses=file_response("audio/mpeg", "The mix, 320 kbps MP3 with BPM and key tags", 400))
     def mix_mp3(pid: str, version: str) -> FileResponse:
         """The mix as 320 kbps MP3, with BPM and key tags."""
         return file(studio.mix_file(pid, version, "mp3"), "audio/mpeg", filename=f"{pid}-{version}.mp3")
@@ -513,7 +440,8 @@ def create_app(options: ServerOptions) -> FastAPI:
     def midi(pid: str, version: str) -> FileResponse:
         return file(studio.version_dir(pid, version) / "song.mid", "audio/midi", filename=f"{pid}.mid")
 
-    @app.get("/api/projects/{pid}/versions/{version}/score.json")
+    @app.get("/api/projects/{pid}/versions/{version}/score.json", response_class=FileResponse,
+             responses={**ready, 200: {"model": ScoreView, "description": "The notes in seconds, sections, bars"}})
     def score(pid: str, version: str) -> FileResponse:
         """The notes in seconds (start, duration, pitch, velocity) per track, sections and bar lines."""
         return file(studio.version_dir(pid, version) / "score.json", "application/json")

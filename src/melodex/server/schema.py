@@ -1,0 +1,277 @@
+"""The HTTP API's request bodies and answers as pydantic models: what /openapi.json publishes and what each route
+is checked against. Ranges and choices here are the library's, so a bad value is a 422 naming the API's field."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from melodex import pipeline
+from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
+from melodex.server.studio import FORM_SECTIONS
+
+# -- request bodies ---------------------------------------------------------------------------------
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FormSectionIn(Body):
+    name: str = Field(description=f"one of {', '.join(FORM_SECTIONS)}", max_length=20)
+    bars: int = Field(ge=1, le=MAX_BARS)
+
+
+class CreateProject(Body):
+    prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
+    bpm: int | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="tempo; wins over the prompt")
+    key: str | None = Field(None, max_length=20, description="e.g. 'F minor', 'Bb'; see GET /api/options")
+    meter: str | None = Field(None, max_length=8, description="e.g. 3/4; see GET /api/options")
+    form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
+    instruments: list[str] = Field(default_factory=list, max_length=16)
+    bars: int | None = Field(None, ge=1, le=MAX_BARS, description="length when the prompt gives no form")
+    preset: Literal["film", "social", "design"] = pipeline.DEFAULT_PRESET  # type: ignore[assignment]
+    cfg: float | None = Field(None, ge=0, le=20)
+    steps: int = Field(16, ge=1, le=200, description="timbre diffusion steps")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    guidance: float | None = Field(None, ge=0, le=20)
+    temperature: float | None = Field(None, gt=0, le=3)
+    top_p: float = Field(0.95, gt=0, le=1)
+    renderer: Literal["timbre", "soundfont"] = "timbre"
+    sample_rate: Literal[16000, 22050, 24000, 32000, 44100, 48000] = 44100
+
+
+class RegenRequest(Body):
+    section: str | None = Field(None, max_length=40, description="e.g. chorus, 'verse 2'")
+    bars: str | None = Field(None, max_length=20, description="first:last, counted from 1, e.g. 5:8")
+    tracks: list[str] = Field(default_factory=list, max_length=32, description="index, role or instrument")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class RetimbreRequest(Body):
+    track: str = Field(max_length=40)
+    text: str = Field(min_length=1, max_length=500)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class RerenderRequest(Body):
+    cfg: float | None = Field(None, ge=0, le=20)
+    steps: int | None = Field(None, ge=1, le=200)
+
+
+class VariationRequest(Body):
+    strength: float = Field(0.3, gt=0, le=1)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class ExtendRequest(Body):
+    bars: int = Field(4, ge=1, le=MAX_BARS)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class TempoRequest(Body):
+    bpm: float = Field(ge=MIN_BPM, le=MAX_BPM, description="the new tempo in BPM; the notes stay")
+
+
+class TransposeRequest(Body):
+    semitones: int = Field(ge=-12, le=12, description="semitones up (positive) or down (negative); drums stay")
+
+
+class CheckoutRequest(Body):
+    version: str = Field(max_length=16)
+
+
+# -- responses --------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """Every error: what is wrong and what to do, in one sentence."""
+
+    detail: str
+
+
+_PROBLEMS: dict[int, str] = {
+    400: "The request cannot be done as asked (the message says why and what to send instead)",
+    401: "This server needs its token: the link `melodex serve` printed, or 'Authorization: Bearer <token>'",
+    403: "The Host header is not a loopback name (a server without a token serves only 127.0.0.1 / localhost)",
+    404: "No such project, version, job, file or route",
+    409: "Not now: the project is still generating, failed, or has queued or running jobs",
+    413: "Request body too large",
+    422: "A field is missing, of the wrong type or out of range (the message names it)",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of the errors a route can answer, each a `Problem`."""
+    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
+
+
+# Every request passes the token and Host checks first, so every route can answer these.
+EVERY_ROUTE = problems(401, 403)
+
+JobKind = Literal["generate", "regen", "retimbre", "rerender", "variation", "extend", "tempo", "transpose"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+ProjectState = Literal["queued", "generating", "ready", "failed"]
+
+
+class Answer(BaseModel):
+    """An answer: every field is always sent (None rather than missing), so clients need no guessing."""
+
+
+class GenerateResult(Answer):
+    """What a finished generate job made: the first version, and how the song came out."""
+
+    version: str = Field(description="the version the job made, e.g. 0001")
+    summary: str = Field(description="bars, meter, tempo, key and tracks")
+    notes: list[str] = Field(description="what of the request was adjusted and why")
+    seconds: dict[str, float] = Field(description="seconds spent per stage")
+
+
+class EditResult(Answer):
+    """What a finished edit made: the new version and the line the history shows for it."""
+
+    version: str = Field(description="the version the job made, e.g. 0002")
+    edit: str = Field(description="the history line, e.g. 'regen verse'")
+
+
+class JobOut(Answer):
+    """A queued, running or finished job (`fraction` is the share done of `stage`)."""
+
+    id: str
+    project: str
+    kind: JobKind
+    params: dict[str, Any] = Field(description="the request body that queued the job")
+    status: JobStatus
+    stage: str
+    fraction: float = Field(ge=0, le=1)
+    error: str | None = Field(description="why a failed job failed ('cancelled' when it was cancelled)")
+    result: GenerateResult | EditResult | None = Field(description="set once the job is done")
+    created: float = Field(description="Unix time")
+    started: float | None
+    finished: float | None
+    queue_position: int | None = Field(None, ge=1, description="1 for the next job to run; None unless queued")
+
+
+class Health(Answer):
+    ok: bool
+    running: str | None = Field(description="the id of the running job")
+    queued: int = Field(ge=0)
+
+
+class Choices(Answer):
+    """What the controls offer (GET /api/options)."""
+
+    presets: dict[str, float] = Field(description="timbre presets and their guidance")
+    default_preset: str
+    keys: list[str]
+    meters: list[str]
+    sections: list[str] = Field(description="section names the form builder offers")
+    instruments: list[str]
+    sample_rates: list[int]
+    renderers: list[str]
+    max_bars: int
+    max_prompt_chars: int
+
+
+class BriefRow(Answer):
+    """One line of what the prompt was read as, and where the value came from (prompt, option, style, ...)."""
+
+    what: str
+    value: str
+    source: str
+
+
+class VersionOut(Answer):
+    """One version in a project's history; `parent` is the version it was made from."""
+
+    id: str
+    parent: str | None
+    edit: str
+    created: float
+
+
+class ProjectRequest(Answer):
+    """What a project was asked for: the prompt with the form builder's sections, and the controls."""
+
+    prompt: str
+    form: list[FormSectionIn]
+    options: dict[str, Any] = Field(description="the generate options the controls became")
+
+
+class ProjectListed(Answer):
+    id: str
+    prompt: str
+    created: float
+    state: ProjectState
+    error: str | None = Field(description="why the project has no music, when state is failed")
+
+
+class ProjectOut(ProjectListed):
+    """A project, its last 20 jobs and, once ready, its versions and how its prompt was read."""
+
+    request: ProjectRequest
+    jobs: list[JobOut]
+    current: str | None = Field(None, description="the version being played; None until ready")
+    history: list[VersionOut] | None = None
+    brief: list[BriefRow] | None = None
+    brief_notes: list[str] | None = None
+
+
+class Versions(Answer):
+    current: str
+    versions: list[VersionOut]
+
+
+class Created(Answer):
+    """A project queued: its id, its generate job, and how the prompt was read."""
+
+    project: str
+    job: JobOut
+    brief: list[BriefRow]
+
+
+class Current(Answer):
+    current: str = Field(description="the version now current")
+
+
+class SectionView(Answer):
+    name: str
+    start_bar: int = Field(ge=0, description="0-based")
+    n_bars: int = Field(ge=1)
+    start: float = Field(description="seconds")
+    end: float = Field(description="seconds")
+
+
+class TrackView(Answer):
+    index: int = Field(ge=0)
+    role: str
+    program: int = Field(ge=0, le=127, description="General MIDI program")
+    instrument: str
+    is_drum: bool
+    timbre: str = Field(description="the words the track's sound was made from")
+    renderer: str
+    notes: list[list[float]] = Field(description="[start s, duration s, pitch, velocity] per note")
+
+
+class ScoreView(Answer):
+    """A version's notes in seconds, for a piano roll and a section timeline (score.json)."""
+
+    version: str
+    bpm: float
+    meter: str
+    key: str
+    n_bars: int
+    duration: float = Field(description="seconds of audio")
+    sample_rate: int
+    bar_lines: list[float] = Field(description="the start of every bar, in seconds")
+    sections: list[SectionView]
+    tracks: list[TrackView]
+    changed_bars: list[int] = Field(description="0-based bars whose notes this version changed from its parent")
+
+
+def file_response(media_type: str, what: str, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of a route that answers with a file of a version of a ready project: the file
+    as a binary of its media type, and its errors (404, 409 while the project is not ready, and `errors`)."""
+    return {**problems(*sorted({*errors, 404, 409, 422})),
+            200: {"content": {media_type: {"schema": {"type": "string", "format": "binary"}}}, "description": what}}
