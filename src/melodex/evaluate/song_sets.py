@@ -41,8 +41,9 @@ def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = N
             except MelodexError as exc:
                 reports.append({"prompt": prompt, "seed": seed, "error": str(exc)})
                 continue
-            report = song_report(score, style=brief.genre or brief.style)
-            report.update(prompt=prompt, seed=seed, style=brief.genre or brief.style, plays_as=brief.style,
+            named = brief.genre or brief.style  # grooves are judged by the style the prompt named
+            report = song_report(score, style=named)
+            report.update(prompt=prompt, seed=seed, style=named, plays_as=brief.style,
                           bars=score.bar_count(),
                           compose_seconds=time.perf_counter() - started)
             reports.append(report)

@@ -524,7 +524,7 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
     if not is_drums and "style form" not in done and rng.random() < 0.5:
         score = label_sections(score, rng)
         done.append("sections")
-    changed_text = any(d.startswith(("accompaniment", "revoice", "intro", "sections")) for d in done)
+    changed_text = any(d.startswith(("accompaniment", "revoice", "intro", "sections", "common time")) for d in done)
     if captions and not changed_text and rng.random() < 0.6:
         caption = fix_caption(str(rng.choice(captions)), original, score)
     else:
