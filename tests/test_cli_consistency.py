@@ -22,6 +22,14 @@ def test_version_and_choices() -> None:
     assert result.exit_code == 0 and result.output.strip() == f"melodex {melodex.__version__}"
     shown = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"}).output
     assert "processed|dry|none" in shown and "16|24|32" in shown and "96|128|160|192|224|256|320" in shown
+    for command, choices in (("generate", ("film|social|design", "timbre|soundfont")),
+                             ("batch", ("film|social|design", "timbre|soundfont")),
+                             ("eval", ("tuning|test", "film|social|design", "timbre|soundfont")),
+                             ("sweep", ("film|social|design",))):
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert all(choice in shown for choice in choices), (command, choices)
+    result = runner.invoke(app, ["generate", "x", "-o", "unused", "--preset", "loud"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "'loud' is not one of 'film', 'social', 'design'" in result.output
 
 
 def test_targets_and_bounds_are_said_clearly(song) -> None:

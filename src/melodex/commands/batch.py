@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from melodex.commands import output
 from melodex.errors import MelodexError
 from melodex.fanout import RAY_HELP
 
@@ -32,10 +33,10 @@ def batch(
                              "(run again to resume: finished tracks are skipped)."),
     seeds: str = typer.Option("0", help="Seeds, comma-separated: each prompt is made once per seed."),
     ray: str = typer.Option(None, "--ray", help=RAY_HELP),
-    preset: str = typer.Option("social", help="Guidance preset: film, social or design."),
+    preset: output.Preset = output.PRESET,
     cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset."),
     steps: int = typer.Option(16, help="Timbre diffusion steps."),
-    renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
+    renderer: output.Renderer = output.RENDERER,
     bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
     duration: float = typer.Option(None, help="Length in seconds; a form in the prompt wins over it."),
     formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
@@ -56,8 +57,8 @@ def batch(
     from melodex.export import parse_formats
     from melodex.pipeline import GenerateOptions
 
-    options = GenerateOptions(preset=preset, timbre_cfg=cfg, timbre_steps=steps, renderer=renderer, bars=bars,
-                              duration=duration,
+    options = GenerateOptions(preset=preset.value, timbre_cfg=cfg, timbre_steps=steps, renderer=renderer.value,
+                              bars=bars, duration=duration,
                               formats=parse_formats(formats))  # checked here, before any folder is made
     prompt_list = read_prompts(prompts)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -25,9 +25,10 @@ def generate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for mix, stems/, song.mid and song.melodex."),
     seed: int = typer.Option(0, min=0, max=2**31 - 1,
                              help="Same seed + same options = same audio (0-2147483647). Change it for another take."),
-    preset: str = typer.Option("social", help="How literally the sound follows the words: film (CFG ~1.5, loose), "
-                               "social (~4, clear), design (~8.5, literal and extreme). At any CFG a note is kept "
-                               "within 6 dB of its level without guidance."),
+    preset: output.Preset = typer.Option(output.Preset("social"),
+                                         help="How literally the sound follows the words: film (CFG ~1.5, loose), "
+                                         "social (~4, clear), design (~8.5, literal and extreme). At any CFG a note "
+                                         "is kept within 6 dB of its level without guidance."),
     cfg: float = typer.Option(None, help="Timbre guidance; overrides the preset. Try several values side by side."),
     steps: int = typer.Option(16, help="Timbre diffusion steps: fewer is faster, more is cleaner."),
     guidance: float = typer.Option(None, help="Structure model guidance (how strongly notes follow the prompt)."),
@@ -36,7 +37,7 @@ def generate(
     scale_lock: float = typer.Option(None, "--scale-lock", help="How firmly notes stay in the key: nats taken off "
                                      "every out-of-key pitch (0 = off; default 1, measured to match real music's "
                                      "~98% notes in key)."),
-    renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
+    renderer: output.Renderer = output.RENDERER,
     bpm: int = typer.Option(None, help="Tempo 20-300; wins over the prompt."),
     key: str = typer.Option(None, help="Key like 'F minor' or 'Bb'; wins over the prompt."),
     meter: str = typer.Option(None, help="Meter like 3/4 or 6/8; wins over the prompt."),
@@ -68,8 +69,9 @@ def generate(
     from melodex.project import writing
 
     options = GenerateOptions(
-        seed=seed, preset=preset, guidance=guidance, temperature=temperature, scale_lock=scale_lock, timbre_cfg=cfg,
-        timbre_steps=steps, renderer=renderer, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration,
+        seed=seed, preset=preset.value, guidance=guidance, temperature=temperature, scale_lock=scale_lock,
+        timbre_cfg=cfg, timbre_steps=steps, renderer=renderer.value, bpm=bpm, key=key, meter=meter, bars=bars,
+        duration=duration,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value),
         bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,

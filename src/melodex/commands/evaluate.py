@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from melodex.commands import output
 from melodex.errors import MelodexError
 
 console = Console()
@@ -44,17 +45,17 @@ def _bars(bars: int) -> int | None:
 def evaluate(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for results (resumes the run already in it)."),
     prompts: Path = typer.Option(Path("data/eval/prompts.txt"), help="Prompt file: one prompt per line, # comments."),
-    split: str = typer.Option(None, help="A half of the shipped prompts instead of --prompts: tuning (choose "
+    split: output.Split = typer.Option(None, help="A half of the shipped prompts instead of --prompts: tuning (choose "
                               "settings on it) or test (report it); data/eval/tuning.txt, test.txt."),
     limit: int = typer.Option(0, help="Only the first N prompts (0 = all)."),
     bars: int = typer.Option(8, help="Cut every track to at most this many bars (forms are compressed to fit); "
                              "0 = the length each prompt asks for."),
     seed: int = typer.Option(0, help="Generation seed for every prompt."),
-    preset: str = typer.Option("social", help="Guidance preset: film, social or design."),
+    preset: output.Preset = output.PRESET,
     cfg: float = typer.Option(None, help="Timbre CFG; overrides the preset."),
     steps: int = typer.Option(16, help="Timbre diffusion steps."),
     guidance: float = typer.Option(None, help="Structure-model guidance (default: the model's own)."),
-    renderer: str = typer.Option("timbre", help="timbre (generated sample sets) or soundfont (General MIDI)."),
+    renderer: output.Renderer = output.RENDERER,
     real: int = typer.Option(100, help="Held-out real works rendered for Frechet distance and KID."),
     keep_audio: bool = typer.Option(False, "--keep-audio", help="Also write each mix to OUT/audio/."),
     ray: str = typer.Option(None, "--ray", help="Evaluate the prompts as Ray tasks: 'local' (one per core of "
@@ -96,12 +97,10 @@ def evaluate(
 
     if limit < 0:
         raise MelodexError(f"--limit {limit}: use a positive number of prompts, or 0 for all")
-    options = EvalOptions(bars=_bars(bars), seed=seed, preset=preset, cfg=cfg, steps=steps, guidance=guidance,
-                          renderer=renderer, real=real)
+    options = EvalOptions(bars=_bars(bars), seed=seed, preset=preset.value, cfg=cfg, steps=steps,
+                          guidance=guidance, renderer=renderer.value, real=real)
     options.generate_options()  # bad preset/renderer/steps fail here, before any work
-    if split is not None and split not in ("tuning", "test"):
-        raise MelodexError(f"--split {split!r}: use tuning or test (or --prompts FILE for another set)")
-    prompt_list = split_prompts(split) if split else read_prompts(prompts)
+    prompt_list = split_prompts(split.value) if split else read_prompts(prompts)
     if limit:
         prompt_list = prompt_list[:limit]
     with _bar("generating and listening") as report:
@@ -132,7 +131,8 @@ def sweep(
                                  "empty = the model's default only."),
     bars: int = typer.Option(8, help="Cut the track to at most this many bars; 0 = as the prompt asks."),
     seed: int = typer.Option(0, help="Seed: the same for every cell, so only the swept values differ."),
-    preset: str = typer.Option("social", help="Preset for everything the grid does not set."),
+    preset: output.Preset = typer.Option(output.Preset("social"),
+                                         help="Preset for everything the grid does not set."),
     real: int = typer.Option(40, help="Held-out real works for the quality (distance-to-real) measure."),
 ) -> None:
     """Render one prompt over a grid of CFG x steps and plot adherence, quality and time.
@@ -155,14 +155,11 @@ def sweep(
         melodex sweep "dark ambient pads, D minor" -o out/sweep3 --cfg 2,6 --steps 8 --guidance 1,2,3
     """
     from melodex.evaluate.sweep import SweepOptions, parse_grid, run_sweep, sweep_table, write_sweep_report
-    from melodex.pipeline import PRESETS
 
-    if preset not in PRESETS:
-        raise MelodexError(f"--preset {preset!r} is not one of {', '.join(PRESETS)}")
     options = SweepOptions(
         cfgs=parse_grid(cfg, "--cfg"), steps=parse_grid(steps, "--steps", integer=True, low=1, high=200),
         guidances=parse_grid(guidance, "--guidance") if guidance.strip() else (None,),
-        bars=_bars(bars), seed=seed, preset=preset, real=real)
+        bars=_bars(bars), seed=seed, preset=preset.value, real=real)
     with _bar("sweeping") as report:
         cells = run_sweep(prompt, out, options, report)
     plots = write_sweep_report(out, prompt, cells)

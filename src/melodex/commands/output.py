@@ -1,4 +1,6 @@
-"""The output options `generate` and `export` share: formats, stems, sample rate, bit depth, bitrate, loudness."""
+"""Options several commands share: the output ones of `generate` and `export` (formats, stems, sample rate,
+bit depth, bitrate, loudness) and the choices of preset and renderer. Each fixed set of choices is an Enum, so
+`--help` lists them and a wrong one is refused before any work."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ from enum import Enum
 import typer
 
 from melodex.export import BIT_DEPTHS, LUFS_RANGE, MP3_KBPS, SAMPLE_RATES, STEM_KINDS
+from melodex.render_audio import PRESETS, RENDERERS
 
 Stems = Enum("Stems", {kind: kind for kind in STEM_KINDS}, type=str)  # type: ignore[misc]
 BitDepth = Enum("BitDepth", {f"b{bits}": str(bits) for bits in BIT_DEPTHS}, type=str)  # type: ignore[misc]
 Mp3Kbps = Enum("Mp3Kbps", {f"k{kbps}": str(kbps) for kbps in MP3_KBPS}, type=str)  # type: ignore[misc]
+Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
+Renderer = Enum("Renderer", {name: name for name in RENDERERS}, type=str)  # type: ignore[misc]
+Split = Enum("Split", {"tuning": "tuning", "test": "test"}, type=str)
 SampleRate = Enum("SampleRate", {f"r{rate}": str(rate) for rate in SAMPLE_RATES}, type=str)  # type: ignore[misc]
 
 FORMATS = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3. Stems and the "
@@ -24,3 +30,6 @@ LUFS = typer.Option(None, "--lufs", min=LUFS_RANGE[0], max=LUFS_RANGE[1],
                     "streaming level).")
 NO_MASTER = typer.Option(False, "--no-master", help="Write the mix as it enters the master: effects and balance, "
                          "no loudness, glue compression or limiter (for mastering elsewhere).")
+RENDERER = typer.Option(Renderer("timbre"), help="timbre (generated sample sets) or soundfont (General MIDI).")
+PRESET = typer.Option(Preset("social"), help="Guidance preset: film (CFG ~1.5, loose), social (~4, clear) or design "
+                      "(~8.5, literal).")
