@@ -10,8 +10,9 @@ corpus captions when they still describe it, else a prompt-like sentence) and co
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import cache, partial
 from itertools import pairwise
 from typing import Any
 
@@ -295,15 +296,17 @@ STYLE_WEIGHTS = {"pop": 1.0, "rock": 1.0, "lo-fi": 1.0, "house": 2.0, "jazz": 1.
 DRAWS = 3
 
 
-def accompaniment_style(meter: tuple[int, int], has_loop: bool, rng: np.random.Generator) -> str | None:
+def accompaniment_style(meter: tuple[int, int], has_loop: Callable[[], bool],
+                        rng: np.random.Generator) -> str | None:
     """The style to accompany a tune in `meter` with, drawn by `STYLE_WEIGHTS`; None when the drawn style
     does not play in that meter, or is loop-based and none of the loops fits the tune (`has_loop`), in
-    `DRAWS` draws. A loop style's examples thus always carry the style's harmony."""
+    `DRAWS` draws. A loop style's examples thus always carry the style's harmony. `has_loop` is asked
+    only when a loop style is drawn, so the loop fit is not paid for the styles that need none."""
     styles = list(STYLE_WEIGHTS)
     weights = np.array([STYLE_WEIGHTS[s] for s in styles])
     for _ in range(DRAWS):
         style = styles[int(rng.choice(len(styles), p=weights / weights.sum()))]
-        if style in STYLES_BY_METER.get(meter, ()) and (style not in LOOP_STYLES or has_loop):
+        if style in STYLES_BY_METER.get(meter, ()) and (style not in LOOP_STYLES or has_loop()):
             return style
     return None
 
@@ -473,17 +476,17 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
     meter = (score.meter.numerator, score.meter.denominator)
     accompanied = None
     if single_line and chords and meter in STYLES_BY_METER and rng.random() < 0.85:
-        loop = fit_progression(score, rng) if not original.chords else None
-        accompanied = accompaniment_style(meter, loop is not None or bool(original.chords), rng)
+        # a tune's own written chords stay, so only a tune without them is fitted (at most once)
+        fitted = cache(partial(fit_progression, score))
+        accompanied = accompaniment_style(meter, lambda: bool(original.chords) or fitted() is not None, rng)
     if accompanied is not None:
         style = accompanied
-        if style not in LOOP_STYLES:
-            loop = None
+        loop = fitted() if style in LOOP_STYLES and not original.chords else None
         keep_instrument = rng.random() < 0.4
         band = [p for p in STYLE_BY_NAME[style].band if p != DRUM_PROGRAM]
         melody_program = score.tracks[0].program if keep_instrument else next(
             (p for p in band if default_role(p) == "melody"), band[0])
-        if loop is not None:  # a tune's own written chords stay
+        if loop is not None:
             score = score.copy()
             score.chords = loop
             done.append("style loop")
