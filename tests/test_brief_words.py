@@ -37,9 +37,10 @@ def test_every_style_plays_as_a_style_the_model_knows() -> None:
                         ("techno", "house"), ("gospel", "chorale"), ("metal", "rock"), ("k-pop", "pop"),
                         ("afrobeat", "funk"), ("celtic", "folk"), ("baroque", "classical")):
         brief = understood(f"a {name} track")
-        assert (brief.genre, brief.style) == (name, model), name
+        assert (brief.genre, brief.style, brief.named_style) == (name, model, name), name
         assert any(f"{name} is played as the model's {model}" in n for n in brief.notes)
     assert understood("drum and bass, 174 BPM").instruments[-1][0] == 128  # a genre, not two instruments
+    assert understood("a jazz track").named_style == "jazz"  # a style the model plays itself names itself
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,12 @@ class Brief:
     ignored: tuple[str, ...] = ()  # words of the prompt nothing understood
 
     @property
+    def named_style(self) -> str:
+        """The style the piece is judged by and whose form it takes: the genre the prompt named (bossa nova),
+        even where the model plays it as another `style` (jazz); else `style` itself."""
+        return self.genre or self.style
+
+    @property
     def implied_mode(self) -> str | None:
         return self.key.mode if self.key else self.mode
 
@@ -474,7 +480,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
     if wanted is not None:
         if sources.get("form") == "prompt + style":  # a frame the style fills: fill it to the new length
             frame = parse_form(chords_mod.strip_blues(chords_mod.find_progressions(brief.prompt, None)[1]))
-            style = STYLE_BY_NAME.get(brief.genre or brief.style, STYLE_BY_NAME["pop"])
+            style = STYLE_BY_NAME.get(brief.named_style, STYLE_BY_NAME["pop"])
             if frame.sections is not None and frame.partial:
                 changes["sections"] = fill_form(frame.sections, style.form, wanted)
                 changes["n_bars"] = sum(b for _, b in changes["sections"])

@@ -149,7 +149,7 @@ def evaluate_take(brief: brief_mod.Brief, score: Score, events: np.ndarray, mix:
         "drums_right": heard.drums_heard == wants_drums,
         "score": score_checks(brief, score, events),
         "statistics": statistics(score),
-        "song": song_report(score, style=brief.genre or brief.style),
+        "song": song_report(score, style=brief.named_style),
         "embedding": embed(mix, sample_rate).tolist(),
     }
     # The same notes played by the General MIDI SoundFont, embedded like the real set: separates what

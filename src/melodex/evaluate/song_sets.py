@@ -41,7 +41,7 @@ def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = N
             except MelodexError as exc:
                 reports.append({"prompt": prompt, "seed": seed, "error": str(exc)})
                 continue
-            named = brief.genre or brief.style  # grooves are judged by the style the prompt named
+            named = brief.named_style  # grooves are judged by the style the prompt named
             report = song_report(score, style=named)
             report.update(prompt=prompt, seed=seed, style=named, plays_as=brief.style,
                           bars=score.bar_count(),
