@@ -79,8 +79,10 @@ def unreadable_exports(folder: Path) -> list[str]:
     return bad
 
 
-def kill_round(folder: Path, rng: random.Random, point: str | None) -> dict:
-    """One edit killed (at `point`, or after a random delay); then history, the next edit, and the files."""
+def kill_round(folder: Path, rng: random.Random, point: str | None, check_step: int = 1) -> dict:
+    """One edit killed (at `point`, or after a random delay); then history, the next edit (`transpose
+    check_step`), and the files. Callers alternate the step's sign: always +1 reaches MIDI pitch 127 after a
+    few dozen rounds, and a refused transpose there would read as a project that cannot be edited."""
     edit = [a.replace("{p}", str(folder)) for a in rng.choice(EDITS if point is None else EDITS[:5])]
     process = cli(edit, **({"MELODEX_KILL_AT": point} if point else {}))
     if point is None:
@@ -88,9 +90,10 @@ def kill_round(folder: Path, rng: random.Random, point: str | None) -> dict:
         process.kill()
     _, err = process.communicate(timeout=600)
     killed = process.returncode == -9
-    after = batch([["history", str(folder)], ["transpose", str(folder), "1"]])
+    # `--`: the CLI reads a bare "-1" as an unknown option ("No such option: -1")
+    after = batch([["history", str(folder)], ["transpose", str(folder), "--", str(check_step)]])
     history, next_edit = after if len(after) == 2 else ({}, {})
-    return {"edit": edit[0], "point": point or "random", "killed": killed,
+    return {"edit": edit[0], "point": point or "random", "killed": killed, "check_step": check_step,
             "traceback": "Traceback" in err or any(r.get("traceback") for r in after),
             "history_ok": history.get("code") == 0, "next_edit_ok": next_edit.get("code") == 0,
             "next_edit_err": next_edit.get("err", "")[-300:], "leftovers": leftovers(folder),
@@ -125,7 +128,8 @@ def main() -> None:
         rounds = []
         for index in range(count):
             if what == "kills":
-                rounds.append(kill_round(folder, rng, CRASH_POINTS[index % len(CRASH_POINTS)]))
+                rounds.append(kill_round(folder, rng, CRASH_POINTS[index % len(CRASH_POINTS)],
+                                         check_step=1 if index % 2 == 0 else -1))
             else:
                 rounds.append(pair_round(folder, rng))
             print(json.dumps(rounds[-1]), flush=True)
