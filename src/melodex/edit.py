@@ -254,7 +254,8 @@ def _rerender(session: Draft, score: Score, events: np.ndarray, samplesets: dict
         stems, mix, levels, _ = perform_and_produce(score, samplesets, _mix_settings(take), take.sample_rate,
                                                     progress=report)
     settings = {**(settings or take.settings), "levels": levels.to_json()}
-    return pipeline.Take(score, events, samplesets, timbres, stems, mix, take.sample_rate, settings)
+    return pipeline.Take(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
+                         sample_rate=take.sample_rate, settings=settings, score=score)
 
 
 def _missing_samplesets(score: Score, samplesets: dict) -> dict:
@@ -351,7 +352,8 @@ def _save_rewritten_bars(session: Draft, score: Score, events: np.ndarray, bars:
         mix = splice(mix, new_mix, start, to_end, fade)
     if settings_update:
         settings = {**settings, **settings_update}
-    new = pipeline.Take(score, events, samplesets, take.timbres, stems, mix, take.sample_rate, settings)
+    new = pipeline.Take(events=events, timbres=take.timbres, samplesets=samplesets, stems=stems, mix=mix,
+                        sample_rate=take.sample_rate, settings=settings, score=score)
     return save(session, new, label)
 
 

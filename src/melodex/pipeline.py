@@ -32,7 +32,7 @@ from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.models import WEIGHTS, load_structure, model_versions, single_thread, try_load_timbre
 from melodex.production.settings import mix_settings_from_text
-from melodex.project import Project, TrackTimbre, Version
+from melodex.project import Project, Rendering, TrackTimbre, Version
 from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py plays edits' spans with it
     DEFAULT_PRESET,
     PRESETS,
@@ -141,17 +141,10 @@ class GenerateOptions:
 
 
 @dataclass
-class Take:
-    """A rendered state of a song: what a project version stores."""
+class Take(Rendering):
+    """A rendered state of a song with its score decoded from `events`: what an edit works on."""
 
     score: Score
-    events: np.ndarray
-    samplesets: dict[int, SampleSet]
-    timbres: dict[int, TrackTimbre]
-    stems: dict[int, np.ndarray]
-    mix: np.ndarray
-    sample_rate: int
-    settings: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -391,7 +384,8 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
     settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
     if options.arrangement == "song" and reference is None:
         settings["form"] = form_record(brief)
-    return Take(score, events, samplesets, timbres, stems, mix, options.sample_rate, settings)
+    return Take(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
+                sample_rate=options.sample_rate, settings=settings, score=score)
 
 
 def _options_json(options: GenerateOptions) -> dict[str, Any]:

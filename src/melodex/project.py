@@ -273,8 +273,10 @@ class TrackTimbre:
 
 
 @dataclass
-class Version:
-    """One state of the song. `events` is the score; stems and mix are float32 (frames, 2)."""
+class Rendering:
+    """A song's notes and their sound: `events` is the score as tokens, then each track's timbre and the
+    sample set it was played from, a stem per track and the mix (float32 (frames, 2)). A `Version` is one as
+    the project stores it, a `pipeline.Take` one with its score decoded."""
 
     events: np.ndarray
     timbres: dict[int, TrackTimbre]
@@ -282,7 +284,14 @@ class Version:
     stems: dict[int, np.ndarray]
     mix: np.ndarray
     sample_rate: int
-    settings: dict = field(default_factory=dict)  # seeds, guidance, temperature, mix settings, ...
+    settings: dict[str, Any]  # seeds, guidance, temperature, mix settings, ...
+
+
+@dataclass
+class Version(Rendering):
+    """One state of the song, as the project stores it: its rendering, what made it and from which version."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
     edit: str = "generate"  # what made this version, in words
     parent: str | None = None
     id: str = ""
