@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 import melodex
@@ -356,37 +357,28 @@ def create_app(options: ServerOptions) -> FastAPI:
         return {"project": pid, "job": new_job.to_json(),
                 "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()]}
 
-    @app.post("/api/projects/{pid}/regen", status_code=202, response_model=JobOut, responses=edit_errors)
-    def regen(pid: str, body: RegenRequest) -> dict[str, Any]:
-        """Rewrite the notes of a section (or bars), optionally of some tracks; audio elsewhere stays identical."""
-        return queued(studio.submit_edit(pid, "regen", body.model_dump()))
+    def edit_route(kind: str, request: type[BaseModel], doc: str | None) -> None:
+        """POST /api/projects/{pid}/`kind`: queue that edit of the project, its options a `request` body."""
+        def endpoint(pid: str, body: BaseModel) -> dict[str, Any]:
+            return queued(studio.submit_edit(pid, kind, body.model_dump()))
 
-    @app.post("/api/projects/{pid}/retimbre", status_code=202, response_model=JobOut, responses=edit_errors)
-    def retimbre(pid: str, body: RetimbreRequest) -> dict[str, Any]:
-        """A new sound for one track from words; the notes stay."""
-        return queued(studio.submit_edit(pid, "retimbre", body.model_dump()))
+        endpoint.__name__ = endpoint.__qualname__ = kind  # the route's name and OpenAPI operation
+        endpoint.__doc__ = doc
+        endpoint.__annotations__ = {"pid": str, "body": request, "return": dict[str, Any]}  # FastAPI reads these
+        app.post(f"/api/projects/{{pid}}/{kind}", status_code=202, response_model=JobOut,
+                 responses=edit_errors)(endpoint)
 
-    @app.post("/api/projects/{pid}/rerender", status_code=202, response_model=JobOut, responses=edit_errors)
-    def rerender(pid: str, body: RerenderRequest) -> dict[str, Any]:
-        return queued(studio.submit_edit(pid, "rerender", body.model_dump()))
-
-    @app.post("/api/projects/{pid}/variation", status_code=202, response_model=JobOut, responses=edit_errors)
-    def variation(pid: str, body: VariationRequest) -> dict[str, Any]:
-        return queued(studio.submit_edit(pid, "variation", body.model_dump()))
-
-    @app.post("/api/projects/{pid}/extend", status_code=202, response_model=JobOut, responses=edit_errors)
-    def extend(pid: str, body: ExtendRequest) -> dict[str, Any]:
-        return queued(studio.submit_edit(pid, "extend", body.model_dump()))
-
-    @app.post("/api/projects/{pid}/tempo", status_code=202, response_model=JobOut, responses=edit_errors)
-    def tempo(pid: str, body: TempoRequest) -> dict[str, Any]:
-        """Play the same notes at another tempo (a new version)."""
-        return queued(studio.submit_edit(pid, "tempo", body.model_dump()))
-
-    @app.post("/api/projects/{pid}/transpose", status_code=202, response_model=JobOut, responses=edit_errors)
-    def transpose(pid: str, body: TransposeRequest) -> dict[str, Any]:
-        """Move the song to another key (a new version); drums stay."""
-        return queued(studio.submit_edit(pid, "transpose", body.model_dump()))
+    for kind, request, doc in (
+        ("regen", RegenRequest,
+         "Rewrite the notes of a section (or bars), optionally of some tracks; audio elsewhere stays identical."),
+        ("retimbre", RetimbreRequest, "A new sound for one track from words; the notes stay."),
+        ("rerender", RerenderRequest, None),
+        ("variation", VariationRequest, None),
+        ("extend", ExtendRequest, None),
+        ("tempo", TempoRequest, "Play the same notes at another tempo (a new version)."),
+        ("transpose", TransposeRequest, "Move the song to another key (a new version); drums stay."),
+    ):
+        edit_route(kind, request, doc)
 
     @app.post("/api/projects/{pid}/checkout", response_model=Current, responses=edit_errors)
     def checkout(pid: str, body: CheckoutRequest) -> dict[str, str]:
