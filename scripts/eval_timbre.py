@@ -145,7 +145,7 @@ def vibrato_report(model: TimbreModel, png: Path | None) -> dict[str, object]:
         cells = []
         for method in evaluate.VIBRATO_METHODS:
             r = next(r for r in rows if (r.program, r.pitch, r.method) == (program, pitch, method))
-            v = r.vibrato
+            v = r.measure
             mr = f"MR {r.mr_stft:4.2f}" if method != "original" else " " * 7
             phas = r.phasiness_fixed_f0_hz
             cells.append(f"{v.std_cents:4.1f}/{v.depth_cents:4.1f}@{v.rate_hz:3.1f} {mr} ph {phas:5.2f}")
@@ -158,10 +158,10 @@ def vibrato_report(model: TimbreModel, png: Path | None) -> dict[str, object]:
         summary[method] = {
             "mr_stft": float(np.mean([r.mr_stft for r in chosen])),
             "phasiness_fixed_f0_hz": float(np.mean([r.phasiness_fixed_f0_hz for r in chosen])),
-            "violin_cello_flute_std_cents": float(np.mean([r.vibrato.std_cents for r in on])),
-            "violin_cello_flute_depth_cents": float(np.mean([r.vibrato.depth_cents for r in on])),
-            "violin_cello_flute_rate_hz": float(np.mean([r.vibrato.rate_hz for r in on])),
-            "others_depth_cents": float(np.mean([r.vibrato.depth_cents for r in chosen if r not in on])),
+            "violin_cello_flute_std_cents": float(np.mean([r.measure.std_cents for r in on])),
+            "violin_cello_flute_depth_cents": float(np.mean([r.measure.depth_cents for r in on])),
+            "violin_cello_flute_rate_hz": float(np.mean([r.measure.rate_hz for r in on])),
+            "others_depth_cents": float(np.mean([r.measure.depth_cents for r in chosen if r not in on])),
         }
         s = summary[method]
         print(f"   {method:22s} MR-STFT {s['mr_stft']:.3f}  phasiness fixed f0 {s['phasiness_fixed_f0_hz']:.2f}  "
@@ -255,7 +255,7 @@ def vibrato_png(
     for ax, note in zip(axes[:2], ((40, 76), (40, 67)), strict=True):
         for method, style in zip(evaluate.VIBRATO_METHODS, ("k-", "c:", "b-", "r-"), strict=True):
             r = next(r for r in rows if (r.program, r.pitch, r.method) == (*note, method))
-            ax.plot(t, r.vibrato.curve, style, lw=1, label=method)
+            ax.plot(t, r.measure.curve, style, lw=1, label=method)
         ax.set_title(f"violin {note[1]}: pitch curve from audio (cents)", fontsize=8)
     for name, style in (("soundfont", "k-"), ("generated", "b-"), ("generated+vibrato", "r-")):
         axes[2].plot(t, generated[40][name][1].curve, style, lw=1, label=name)

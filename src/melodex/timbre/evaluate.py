@@ -16,6 +16,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -187,13 +188,22 @@ def measure_vibrato(audio: np.ndarray, pitch: int, stretched: bool = False) -> V
 VIBRATO_METHODS = ("original", "hn", "autoencoder", "autoencoder+vibrato")
 
 
+Measure = TypeVar("Measure")
+
+
 @dataclass(frozen=True)
-class VibratoRow:
+class MeasuredReconstruction(Generic[Measure]):
+    """One reference note remade by one method (`VIBRATO_METHODS`, `DETUNE_METHODS`), measured."""
+
     program: int
     pitch: int
     method: str
-    vibrato: VibratoMeasure  # of the seed-0 audio
-    mr_stft: float  # mean over the seeds (the noise and the vibrato's phase change with the seed)
+    measure: Measure  # of the seed-0 audio
+    mr_stft: float  # mean over the seeds (noise, vibrato phase and a second bank's phases change with the seed)
+
+
+@dataclass(frozen=True)
+class VibratoRow(MeasuredReconstruction[VibratoMeasure]):
     phasiness_fixed_f0_hz: float
 
 
@@ -299,14 +309,7 @@ def measure_detune(audio: np.ndarray, pitch: int, stretched: bool = False) -> De
 # No "hn + detune": the analysed frames carry the original's beating already, a second bank doubles it.
 DETUNE_METHODS = ("original", "hn", "autoencoder+vibrato", "autoencoder+vibrato+detune")
 
-
-@dataclass(frozen=True)
-class DetuneRow:
-    program: int
-    pitch: int
-    method: str
-    measure: DetuneMeasure  # of the seed-0 audio
-    mr_stft: float  # mean over the seeds (noise, vibrato phase and the second bank's phases change with it)
+DetuneRow = MeasuredReconstruction[DetuneMeasure]
 
 
 def detune_reconstruction(
