@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, run_script
 from melodex.score import Key, Score
 
 PROFILES = ("edma", "bgate", "temperley", "krumhansl", "shaath")
@@ -157,8 +157,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except MelodexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)
