@@ -147,3 +147,24 @@ def test_retimbre_drums_chooses_a_kit_from_the_words(song) -> None:
     old, new = session.take.stems[drums], after.take.stems[drums]
     n = min(len(old), len(new))
     assert 10 * np.log10(np.mean((new[:n] - old[:n]) ** 2) / np.mean(old[:n] ** 2)) > -3.0
+
+
+def test_a_pruned_version_is_diffed_by_its_notes_replayed_when_opened_and_stored_again_on_checkout(song) -> None:
+    edit.retimbre(edit.open_session(song), 0, "brighter", seed=3)
+    edit.transpose(edit.open_session(song), 2)
+    original = edit.open_session(song, "1").take
+    project = Project.open(edit.locate_project(song))
+    assert project.prune()[0] == ["0001", "0002"]
+    both = edit.diff(project, "1", "2")
+    assert both[-1] == "audio not compared: versions 0001 and 0002 were pruned (check it out to render it again)"
+    assert any("timbre" in line for line in both)
+    one = edit.diff(project, "1", "3")
+    assert one[-1] == "audio not compared: version 0001 was pruned (check it out to render it again)"
+    replayed = edit.open_session(song, "1")
+    assert replayed.rerendered
+    np.testing.assert_allclose(replayed.take.mix, original.mix, atol=1e-4)  # played again, at its level
+    edit.check_out(replayed)
+    reopened = Project.open(edit.locate_project(song))
+    assert reopened.current == "0001" and not reopened.load_version("1").pruned
+    np.testing.assert_allclose(reopened.load_version("1").mix, original.mix, atol=1e-4)
+    assert not edit.open_session(song).rerendered

@@ -64,7 +64,7 @@ def test_an_incomplete_unlisted_version_is_moved_aside_and_its_id_not_reused(pro
     shutil.copytree(project.path / "versions" / "0001", orphan)
     record = json.loads((orphan / "version.json").read_text())
     (orphan / "version.json").write_text(json.dumps({**record, "id": "0002", "parent": "0001"}))
-    (orphan / "mix.flac").write_bytes(b"half a file")
+    (orphan / "audio" / f"{record['audio']['mix.flac'][0]}.flac").write_bytes(b"half a file")  # a copy, not a link
     reopened = Project.open(project.path)
     assert reopened.version_ids() == ["0001"]
     assert (project.path / ASIDE / "0002" / "version.json").is_file()

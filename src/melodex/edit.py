@@ -69,6 +69,7 @@ class Session(Draft):
 
     project: Project
     version_id: str
+    rerendered: bool = False  # the version's audio was pruned: `take` holds it played again, not yet stored
 
 
 def locate_project(path: str | Path) -> Path:
@@ -111,10 +112,44 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
         score = decode(stored.events)
     except (MelodexError, TypeError, ValueError, IndexError) as exc:
         raise ProjectError(f"{where} is damaged ({exc})") from exc
+    stems, mix = stored.stems, stored.mix
+    if stored.pruned:
+        stems, mix = replay(score, stored.samplesets, stored.settings, stored.sample_rate, where)
     take = pipeline.Take(score=score, events=stored.events, samplesets=stored.samplesets,
-                         timbres=stored.timbres, stems=stored.stems, mix=stored.mix,
+                         timbres=stored.timbres, stems=stems, mix=mix,
                          sample_rate=stored.sample_rate, settings=stored.settings)
-    return Session(take=take, brief=brief, options=options, project=project, version_id=version_id)
+    return Session(take=take, brief=brief, options=options, project=project, version_id=version_id,
+                   rerendered=stored.pruned)
+
+
+def replay(score: Score, samplesets: dict[int, SampleSet], settings: dict, sample_rate: int,
+           where: Path) -> tuple[dict[int, np.ndarray], np.ndarray]:
+    """The stems and mix of a version whose audio was pruned, played again from its score and sample sets
+    with its recorded mix settings and levels (so it sits at the level it had)."""
+    try:
+        mix = MixSettings(**settings["mix"])
+        levels = Levels.from_json(settings["levels"]) if "levels" in settings else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProjectError(f"{where} is damaged (its mix settings: {exc!r}); its audio was pruned, so it cannot "
+                           "be played again: check out another version") from exc
+    if levels is not None and len(levels.stems) != len(score.tracks):
+        levels = None
+    stems, mixed, _, _ = perform_and_produce(score, samplesets, mix, sample_rate, levels)
+    return stems, mixed
+
+
+def check_out(session: Session, report: StageProgress | None = None) -> str:
+    """Make the session's version current and re-export the files beside the project (`melodex checkout`).
+
+    The files first: a refused export changes nothing. A pruned version's re-rendered audio is stored
+    back into it, so it is whole again. Call with the project's write lock held (`editing`).
+    """
+    export_take(session.take, session.project.path.parent, session.options.export, report)
+    session.project.checkout(session.version_id)
+    if session.rerendered:
+        session.project.restore_audio(session.version_id, session.take.stems, session.take.mix)
+        session.rerendered = False
+    return session.version_id
 
 
 @contextmanager
@@ -644,6 +679,11 @@ def diff(project: Project, a: str, b: str) -> list[str]:
         if first.timbres.get(index) != second.timbres.get(index):
             lines.append(f"track {index} ({ta.role}): timbre {first.timbres[index].text!r} -> "
                          f"{second.timbres[index].text!r}")
+    pruned = [v.id for v in (first, second) if v.pruned]
+    if pruned:
+        which = f"version {pruned[0]} was" if len(pruned) == 1 else f"versions {' and '.join(pruned)} were"
+        lines.append(f"audio not compared: {which} pruned (check it out to render it again)")
+        return lines
     n, longest = min(len(first.mix), len(second.mix)), max(len(first.mix), len(second.mix))
     # Samples only one version has (the song grew or shrank) count as changed.
     differs = np.concatenate([~np.all(first.mix[:n] == second.mix[:n], axis=1), np.ones(longest - n, dtype=bool)])

@@ -7,8 +7,7 @@ A project is a directory (zip it to share):
       versions/0001/version.json   parent, edit, seeds, options, per-track timbre settings, checksums
       versions/0001/events.npy     the structure tokens (compound events)
       versions/0001/timbre/N.npz   track N's sample set with its initial noise and final latents
-      versions/0001/stems/N.flac   track N's rendered stem
-      versions/0001/mix.flac       the mastered mix
+      versions/0001/audio/H.flac   the rendered stems and mastered mix, as blocks named by their SHA-256
 
 Every edit writes a new version directory; nothing is overwritten. Changes are committed like a
 database's: one writer at a time holds an advisory lock (`writing`: a file `.song.melodex.lock` beside
@@ -16,9 +15,11 @@ the project; readers never take it); the new version's id is claimed from what i
 lock; its files and folder are flushed to disk before the rename that publishes it; project.json is
 replaced atomically after that. A process killed at any moment leaves the old project or the new one,
 and what it leaves behind (a published version project.json does not list yet, a temporary folder) is
-put right the next time the project is opened (`Project.open`, `_recover`). Files a version does not
-change are hard-linked from its parent, so history costs little disk. Every JSON file is validated
-against its schema before it is trusted.
+put right the next time the project is opened (`Project.open`, `_recover`). Audio blocks and sample
+sets a version shares with an earlier one are hard-linked from it (`project_audio`), so history costs
+little disk, and `prune` drops old versions' audio while keeping what re-renders it. Every JSON file is
+validated against its schema before it is trusted. Format 1 projects (whole stem files, stems/N.flac and
+mix.flac) are read as they are; a project written to is format 2.
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from melodex.errors import MelodexError
 from melodex.files import crash_point, fsync_dir, fsync_file, output_dir, temporaries, write_json_atomic
+from melodex.project_audio import AUDIO_DIR, known_blocks, place_block, read_signal, store_signal
 from melodex.timbre.sampleset import SampleSet
 
-PROJECT_VERSION = 1
+PROJECT_VERSION = 2  # 2: audio as shared blocks (versions/N/audio/), versions may be pruned
+READ_FORMATS = (1, 2)
 SUFFIX = ".melodex"
 LOCK_WAIT_ENV = "MELODEX_LOCK_WAIT"
 # How long a second writer waits for the first, in seconds. 30 s, not a few: on a loaded machine a
@@ -57,7 +60,9 @@ LOCK_WAIT_S = 30.0
 MAX_JSON_BYTES = 16 << 20  # a project.json or version.json larger than this is not one
 ASIDE = "aside"  # incomplete versions found on open are moved into song.melodex/aside/, never deleted
 VERSION_ID = re.compile(r"[0-9]{4,6}")
-VERSION_FILE = re.compile(r"events\.npy|mix\.flac|stems/[0-9]{1,3}\.flac|timbre/[0-9]{1,3}\.npz")
+VERSION_FILE = re.compile(r"events\.npy|mix\.flac|stems/[0-9]{1,3}\.flac|timbre/[0-9]{1,3}\.npz"
+                          r"|audio/[0-9a-f]{64}\.flac")
+SIGNAL_NAME = re.compile(r"mix\.flac|stems/[0-9]{1,3}\.flac")
 
 log = logging.getLogger("melodex.project")
 
@@ -116,6 +121,27 @@ class VersionFile(_Schema):
     timbres: dict[str, TimbreRecord]
     checksums: dict[str, str]
     scales: dict[str, float] = Field(default_factory=dict)
+    audio: dict[str, list[str]] = Field(default_factory=dict)  # "mix.flac", "stems/N.flac" -> block names
+    pruned: bool = False  # its audio was dropped (`melodex prune`); it is re-rendered from the rest
+
+    @field_validator("audio")
+    @classmethod
+    def _signals(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, blocks in value.items():
+            if not SIGNAL_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a signal a version holds (mix.flac or stems/N.flac)")
+            if not all(re.fullmatch(r"[0-9a-f]{64}", b) for b in blocks):
+                raise ValueError(f"the blocks of {name} are not SHA-256 names")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> VersionFile:
+        for name, blocks in self.audio.items():
+            if any(self.checksums.get(f"{AUDIO_DIR}/{b}.flac") != b for b in blocks):
+                raise ValueError(f"a block of {name} is not in the checksums under its own name")
+        if not self.pruned and "mix.flac" not in self.checksums and "mix.flac" not in self.audio:
+            raise ValueError("a version has events.npy and mix.flac")
+        return self
 
     @field_validator("timbres")
     @classmethod
@@ -133,7 +159,7 @@ class VersionFile(_Schema):
                 raise ValueError(f"{name!r} is not a file a version holds")
             if not re.fullmatch(r"[0-9a-f]{64}", digest):
                 raise ValueError(f"the checksum of {name} is not a SHA-256")
-        if "events.npy" not in value or "mix.flac" not in value:
+        if "events.npy" not in value:
             raise ValueError("a version has events.npy and mix.flac")
         return value
 
@@ -296,6 +322,7 @@ class Version(Rendering):
     parent: str | None = None
     id: str = ""
     created: float = 0.0
+    pruned: bool = False  # its audio was pruned: stems is empty and mix has no frames until it is re-rendered
 
 
 def _sha256(path: Path) -> str:
@@ -413,13 +440,13 @@ class Project:
                 raise ProjectError(f"{inner} is a symbolic link: a project holds its own files, so Melodex does "
                                    "not follow it; replace the link with the real file or folder")
         raw = read_json_file(meta_path)
-        if isinstance(raw, dict) and raw.get("format") != PROJECT_VERSION and isinstance(raw.get("format"), int):
-            raise ProjectError(f"{path} has project format {raw.get('format')!r}; this Melodex reads format "
-                               f"{PROJECT_VERSION}: upgrade Melodex")
+        if isinstance(raw, dict) and raw.get("format") not in READ_FORMATS and isinstance(raw.get("format"), int):
+            raise ProjectError(f"{path} has project format {raw.get('format')!r}; this Melodex reads formats "
+                               f"{', '.join(map(str, READ_FORMATS))}: upgrade Melodex")
         meta = _validated(meta_path, ProjectFile, raw)
-        if meta["format"] != PROJECT_VERSION:
-            raise ProjectError(f"{path} has project format {meta['format']!r}; this Melodex reads format "
-                               f"{PROJECT_VERSION}: upgrade Melodex")
+        if meta["format"] not in READ_FORMATS:
+            raise ProjectError(f"{path} has project format {meta['format']!r}; this Melodex reads formats "
+                               f"{', '.join(map(str, READ_FORMATS))}: upgrade Melodex")
         cls._check_history(meta_path, meta)
         project = cls(path, meta)
         if recover:
@@ -601,6 +628,7 @@ class Project:
             crash_point("version-published")
             self.meta["history"].append(self._entry(record))
             self.meta["current"] = new_id
+            self.meta["format"] = PROJECT_VERSION  # a format 1 project now holds a version in blocks
             write_json_atomic(self.path / "project.json", self.meta)
         return new_id
 
@@ -624,14 +652,21 @@ class Project:
                 name = f"timbre/{track}.npz"
                 if not cls._link_unchanged(tmp, name, parent_dir, unchanged):
                     jobs.append(partial(cls._store, tmp, name, parent_dir, sampleset.save))
+            (tmp / AUDIO_DIR).mkdir()
+            known = known_blocks(versions)
+            blocks: dict[str, list[str]] = {}
             audio = {f"stems/{track}.flac": stem for track, stem in version.stems.items()}
             audio["mix.flac"] = version.mix
             for name, signal in audio.items():
-                if cls._link_unchanged(tmp, name, parent_dir, unchanged):
+                kept = parent_record.get("audio", {}).get(name) if name in unchanged else None
+                if kept is not None and all(place_block(tmp, b, known) for b in kept):
+                    blocks[name] = list(kept)
+                    scales[name] = float(parent_record.get("scales", {}).get(name, 1.0))
+                elif cls._link_unchanged(tmp, name, parent_dir, unchanged):  # a format 1 parent's whole file
                     scales[name] = float(parent_record.get("scales", {}).get(name, 1.0))
                 else:
-                    jobs.append(partial(cls._store_audio_into, scales, tmp, name, signal, version.sample_rate,
-                                        parent_dir))
+                    jobs.append(partial(cls._store_signal_into, scales, blocks, tmp, name, signal,
+                                        version.sample_rate, known))
             with ThreadPoolExecutor(max_workers=2) as pool:
                 for job in [pool.submit(j) for j in jobs]:
                     job.result()
@@ -646,11 +681,12 @@ class Project:
                 "timbres": {str(k): vars(v) for k, v in version.timbres.items()},
                 "checksums": {str(p.relative_to(tmp)): _sha256(p) for p in files},
                 "scales": dict(sorted(scales.items())),
+                "audio": dict(sorted(blocks.items())),
             }
             for file in files:
                 fsync_file(file)
             write_json_atomic(tmp / "version.json", record)
-            for folder in (tmp / "timbre", tmp / "stems", tmp):
+            for folder in (tmp / "timbre", tmp / "stems", tmp / AUDIO_DIR, tmp):
                 fsync_dir(folder)
             crash_point("version-written")
             os.rename(tmp, versions / new_id)
@@ -668,10 +704,10 @@ class Project:
         os.link(previous, folder / name)
         return True
 
-    @classmethod
-    def _store_audio_into(cls, scales: dict[str, float], folder: Path, name: str, audio: np.ndarray,
-                          sample_rate: int, parent_dir: Path | None) -> None:
-        scales[name] = cls._store_audio(folder, name, audio, sample_rate, parent_dir)
+    @staticmethod
+    def _store_signal_into(scales: dict[str, float], blocks: dict[str, list[str]], folder: Path, name: str,
+                           audio: np.ndarray, sample_rate: int, known: dict[str, Path]) -> None:
+        scales[name], blocks[name] = store_signal(folder, audio, sample_rate, known)
 
     @staticmethod
     def _store(folder: Path, name: str, parent_dir: Path | None, write: Callable[[Path], None]) -> None:
@@ -683,21 +719,6 @@ class Project:
                 and _sha256(previous) == _sha256(target)):
             target.unlink()
             os.link(previous, target)
-
-    @classmethod
-    def _store_audio(cls, folder: Path, name: str, audio: np.ndarray, sample_rate: int,
-                     parent_dir: Path | None) -> float:
-        """FLAC 24-bit; audio louder than full scale is stored scaled down, and the scale recorded.
-
-        The scale is a power of two, so an edit that changes the peak a little keeps the same scale and
-        the untouched samples stay bit-identical across versions.
-        """
-        audio = np.asarray(audio, dtype=np.float32)
-        peak = float(np.abs(audio).max()) if audio.size else 0.0
-        scale = 1.0 if peak < 1.0 else float(2.0 ** np.ceil(np.log2(peak * 1.0001)))
-        cls._store(folder, name, parent_dir,
-                   lambda p: sf.write(p, audio / scale, sample_rate, format="FLAC", subtype="PCM_24"))
-        return scale
 
     @staticmethod
     def _check_files(folder: Path, record: dict) -> None:
@@ -718,18 +739,96 @@ class Project:
         try:
             events = np.load(folder / "events.npy", allow_pickle=False)
             samplesets = {int(Path(n).stem): SampleSet.load(folder / n) for n in files if n.startswith("timbre/")}
-            scales = record["scales"]
+            scales, blocks = record["scales"], record["audio"]
 
             def read(name: str) -> np.ndarray:
+                if name in blocks:
+                    return read_signal(folder, blocks[name], scales.get(name, 1.0))
                 return sf.read(folder / name, dtype="float32", always_2d=True)[0] * np.float32(scales.get(name, 1.0))
 
-            stems = {int(Path(n).stem): read(n) for n in files if n.startswith("stems/")}
-            mix = read("mix.flac")
+            signals = [n for n in [*files, *blocks] if SIGNAL_NAME.fullmatch(n)]
+            stems = {int(Path(n).stem): read(n) for n in sorted(set(signals)) if n.startswith("stems/")}
+            mix = read("mix.flac") if "mix.flac" in signals else np.zeros((0, 2), dtype=np.float32)
         except (OSError, ValueError, KeyError, sf.LibsndfileError) as exc:
             raise ProjectError(f"version {version_id} of {self.path.name} is damaged ({exc}); check out another "
                                "version with `melodex checkout`") from exc
         timbres = {int(k): TrackTimbre(**v) for k, v in record["timbres"].items()}
         return Version(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
                        sample_rate=int(record["sample_rate"]), settings=record["settings"], edit=record["edit"],
-                       parent=record["parent"], id=version_id, created=record["created"])
+                       parent=record["parent"], id=version_id, created=record["created"], pruned=record["pruned"])
 
+
+    # -- disk -------------------------------------------------------------------------------------
+
+    def prune(self) -> tuple[list[str], int]:
+        """Drop the rendered audio of every version but the current one; returns (versions pruned, bytes freed).
+
+        What re-renders a version stays: its score, sample sets, settings and recorded levels. Its
+        version.json is rewritten first (no longer listing the audio), then the files go, so a crash
+        leaves unlisted files that the next prune removes, never a version that lists missing ones.
+        Only files no other version links to free space; the current version is not touched.
+        """
+        pruned: list[str] = []
+        freed = 0
+        with writing(self.path):
+            self._reload()
+            current = self.current
+            for version_id in self.version_ids():
+                if version_id == current:
+                    continue
+                folder = self.path / "versions" / version_id
+                if folder.is_symlink() or not folder.is_dir():
+                    continue
+                record = read_version_file(folder)
+                audio = [n for n in record["checksums"] if n.startswith((f"{AUDIO_DIR}/", "stems/", "mix."))]
+                if record["pruned"] and not audio and not self._audio_files(folder):
+                    continue
+                if not record["pruned"] or audio:
+                    record.update(pruned=True, audio={}, scales={},
+                                  checksums={n: d for n, d in record["checksums"].items() if n not in audio})
+                    write_json_atomic(folder / "version.json", record)
+                for file in self._audio_files(folder):
+                    with contextlib.suppress(OSError):
+                        info = file.lstat()
+                        file.unlink()
+                        freed += info.st_size if info.st_nlink == 1 else 0
+                fsync_dir(folder)
+                pruned.append(version_id)
+        return pruned, freed
+
+    @staticmethod
+    def _audio_files(folder: Path) -> list[Path]:
+        """A version folder's rendered audio on disk, listed in its version.json or not."""
+        files = [folder / "mix.flac"] if (folder / "mix.flac").exists() else []
+        for sub in (folder / AUDIO_DIR, folder / "stems"):
+            if sub.is_dir() and not sub.is_symlink():
+                files += [p for p in sub.iterdir() if p.is_file() or p.is_symlink()]
+        return files
+
+    def restore_audio(self, version_id: str, stems: dict[int, np.ndarray], mix: np.ndarray) -> None:
+        """Store re-rendered audio in a pruned version (checking it out makes it whole again).
+
+        The blocks are written (or linked from versions that hold them) before version.json lists them;
+        a crash in between leaves a pruned version with unlisted blocks, as before.
+        """
+        with writing(self.path):
+            self._reload()
+            folder = self.path / "versions" / self.resolve(version_id)
+            record = read_version_file(folder)
+            if not record["pruned"]:
+                return
+            (folder / AUDIO_DIR).mkdir(exist_ok=True)
+            known = known_blocks(self.path / "versions")
+            scales: dict[str, float] = {}
+            blocks: dict[str, list[str]] = {}
+            signals = {f"stems/{track}.flac": stem for track, stem in stems.items()}
+            signals["mix.flac"] = mix
+            for name, signal in signals.items():
+                scales[name], blocks[name] = store_signal(folder, signal, record["sample_rate"], known)
+            names = {f"{AUDIO_DIR}/{b}.flac" for listed in blocks.values() for b in listed}
+            for name in names:
+                fsync_file(folder / name)
+            fsync_dir(folder / AUDIO_DIR)
+            record.update(pruned=False, scales=dict(sorted(scales.items())), audio=dict(sorted(blocks.items())),
+                          checksums={**record["checksums"], **{n: Path(n).stem for n in sorted(names)}})
+            write_json_atomic(folder / "version.json", _validated(folder / "version.json", VersionFile, record))

@@ -27,7 +27,7 @@ SEED = typer.Option(None, min=0, max=2**31 - 1,
 
 def register(app: typer.Typer) -> None:
     for command in (regen, rechord, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout,
-                    undo, redo, diff, export):
+                    undo, redo, diff, prune, export):
         app.command(name=command.__name__.replace("_", "-"))(command)
 
 
@@ -219,11 +219,11 @@ def history(project: Path = PROJECT) -> None:
 def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="Version number, e.g. 3.")) -> None:
     """Make an earlier version current (nothing is deleted; the next edit branches from it)."""
     from melodex import pipeline
+    from melodex.edit import check_out
 
     with _editing(project, version) as session:
         with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-            export_take(session.take, session.project.path.parent, session.options.export, report)
-        session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
+            check_out(session, report)
         console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
 
@@ -270,6 +270,25 @@ def diff(project: Path = PROJECT,
     console.print(f"{opened.resolve(first)} -> {second}")
     for line in diff_versions(opened, first, second):
         console.print(f"  {line}")
+
+
+def prune(project: Path = PROJECT) -> None:
+    """Free disk: drop the rendered audio of every version but the current one, keep what re-renders it.
+
+    Scores, sample sets and settings stay, so `checkout`, `undo`, `diff` and edits still work on a pruned
+    version: its audio is played again when needed (checking it out stores it again). Audio the current
+    version shares is kept; the current version is not touched.
+    """
+    from melodex.edit import locate_project
+    from melodex.project import Project
+
+    opened = Project.open(locate_project(project))
+    pruned, freed = opened.prune()
+    if not pruned:
+        console.print(f"nothing to prune: only the current version ({opened.current}) has audio")
+        return
+    console.print(f"pruned the audio of {len(pruned)} version(s) ({', '.join(pruned)}): {freed / 1e6:.1f} MB "
+                  f"freed; version {opened.current} (current) untouched")
 
 
 def export(

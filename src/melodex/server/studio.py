@@ -265,8 +265,7 @@ class Studio:
             raise Busy(f"project {pid} has queued or running jobs: check out a version when they finish")
         with self.editing(pid, wait=False):
             session = self.session(pid, version)
-            export_take(session.take, session.project.path.parent, session.options.export)
-            session.project.checkout(session.version_id)  # after the files: a refused export changes nothing
+            edit.check_out(session)
         return session.version_id
 
     def delete(self, pid: str) -> None:
