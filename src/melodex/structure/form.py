@@ -184,8 +184,10 @@ def section_cycle(style: str | None) -> tuple[tuple[str, int], ...]:
 def typical_form(style: str | None, n_bars: int) -> tuple[tuple[str, int], ...]:
     """A form of `n_bars` bars typical of `style`: its usual sections in order, cut or cycled to the length.
 
-    The cycle is followed while whole sections fit (its intro only in pieces of 24 bars or more); what is
-    left becomes an outro, or lengthens the last section if under four bars. Short pieces are one section.
+    The cycle is followed while whole sections fit (its intro only in pieces of 24 bars or more); a song
+    (a form with a chorus or a drop) then ends on that section, played again while more than 8 bars are
+    left; what is left becomes an outro, or lengthens the last section if under four bars. Short pieces are
+    one section.
     """
     cycle = [s for s in _TYPICAL_FORMS.get(style or "", _TERNARY) if s[0] != "outro"]
     if n_bars < 24:
@@ -203,6 +205,16 @@ def typical_form(style: str | None, n_bars: int) -> tuple[tuple[str, int], ...]:
             break
         sections.append((name, n))
         total += n
+    main = next((name for name in ("chorus", "drop") if any(name == s[0] for s in cycle)), None)
+    if main is not None and sections[-1][0] != main and any(name == main for name, _ in sections):
+        # a song ends on its main section (a pop song on the chorus, not on a third verse): the sections
+        # after the last one are dropped and the room they leave goes to that section again, then the outro
+        main_n = next(n for name, n in cycle if name == main)
+        while sections[-1][0] != main:
+            total -= sections.pop()[1]
+        while n_bars - total > 8 and total + main_n <= n_bars:
+            sections.append((main, main_n))
+            total += main_n
     left = n_bars - total
     if left >= 4:
         sections.append(("outro", left))
