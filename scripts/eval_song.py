@@ -78,6 +78,9 @@ def main() -> int:
                         help="decoding calibration tables: 'own' (the checkpoint's), 'none', or a checkpoint "
                              "directory to take them from")
     parser.add_argument("--drum-temperature", type=float, help="drum notes' temperature (default: the shipped)")
+    parser.add_argument("--guidance", type=float, help="structure model CFG (default: the shipped)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (default: the shipped)")
+    parser.add_argument("--top-p", type=float, help="nucleus mass (default: the shipped)")
     parser.add_argument("--json", type=Path, help="write every song's measures and the options here")
     args = parser.parse_args()
 
@@ -96,6 +99,8 @@ def main() -> int:
     seconds = {}
     if args.checkpoint or args.calibration != "own":
         use_checkpoint(args.checkpoint, args.calibration)
+    decoding = {name: value for name in ("guidance", "temperature", "top_p", "drum_temperature")
+                if (value := getattr(args, name)) is not None}
     if not args.no_generated:
         prompts = split_prompts(args.prompts)
         prompts = prompts[: args.limit] if args.limit else prompts
@@ -103,7 +108,7 @@ def main() -> int:
         columns[f"generated {args.prompts} ({args.arrangement})"] = generated_reports(
             prompts, seeds, args.bars or None,
             lambda done, total, what: print(f"\r  composing {done + 1}/{total}", end="", file=sys.stderr, flush=True),
-            arrangement=args.arrangement, drum_temperature=args.drum_temperature)
+            arrangement=args.arrangement, decoding=decoding)
         print(file=sys.stderr)
         seconds["generated"] = time.perf_counter() - started
     if args.training:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,17 +21,19 @@ SHARE_ROWS = ("tonic_start", "tonic_end")  # 0/1 per song: the mean is the share
 
 def generated_reports(prompts: list[str], seeds: list[int], bars: int | None = None,
                       progress: Progress | None = None, arrangement: str = "song",
-                      drum_temperature: float | None = None) -> list[dict[str, Any]]:
+                      decoding: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Compose every prompt x seed as `melodex generate` does (brief, then the structure model under its
-    plan; no timbres, no audio) and measure the score. `bars` cuts each song like `melodex eval --bars`.
-    A prompt the pipeline refuses is recorded with its error."""
+    plan; no timbres, no audio) and measure the score. `bars` cuts each song like `melodex eval --bars`;
+    `decoding` overrides `GenerateOptions` fields (guidance, temperature, drum_temperature, ...), so that
+    a setting is chosen on the tuning prompts before it ships. A prompt the pipeline refuses is recorded
+    with its error."""
     from melodex.evaluate.listen import shorten
     from melodex.pipeline import GenerateOptions, compose, read_brief, seed_for, shipped
 
     reports: list[dict[str, Any]] = []
     total = len(prompts) * len(seeds)
     for seed in seeds:
-        options = GenerateOptions(seed=seed, arrangement=arrangement, drum_temperature=drum_temperature)
+        options = replace(GenerateOptions(seed=seed, arrangement=arrangement), **(decoding or {}))
         for prompt in prompts:
             if progress:
                 progress(len(reports), total, prompt)
