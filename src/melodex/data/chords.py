@@ -206,7 +206,7 @@ STYLE_LOOPS: dict[str, tuple[tuple[tuple[int, str], ...], ...]] = {
 }
 
 
-def fit_progression(score: Score, rng: np.random.Generator | None = None, margin: float = 0.12,
+def fit_progression(score: Score, margin: float = 0.12,
                     spans: tuple[int, ...] = (1, 2)) -> list[ChordSymbol] | None:
     """The style loop (`STYLE_LOOPS` of the score's mode, any rotation, each chord lasting one of `spans`
     bars) that fits the tune's bars best, if it comes within `margin` of the per-bar estimate's mean
@@ -216,7 +216,7 @@ def fit_progression(score: Score, rng: np.random.Generator | None = None, margin
     85% take a loop, their melodies 0.61 on its chord tones (0.78 on the estimate's; real songs' pitched
     parts 0.75). The earlier setting (0.08, one-bar chords, a random loop among those that fit) covered 33%
     at 0.61, so most "pop" examples were trained under a folk tune's tonic-and-dominant estimate and the
-    model wrote pop songs on the tonic in two bars of three. `rng` is unused (kept for callers).
+    model wrote pop songs on the tonic in two bars of three.
     """
     profiles, starts = bar_profiles(score)
     totals = profiles.sum(axis=1)
