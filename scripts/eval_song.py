@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, run_script
 
 
 def use_checkpoint(checkpoint: Path | None, calibration: str) -> None:
@@ -137,8 +137,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except MelodexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)
