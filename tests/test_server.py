@@ -296,6 +296,7 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
     tempo = schema["components"]["schemas"]["TempoRequest"]["properties"]["bpm"]
     assert (tempo["minimum"], tempo["maximum"]) == (20, 300)
     assert "delete" in paths["/api/projects/{pid}"] and "/api/jobs/{job_id}/cancel" in paths
+    assert "delete" in paths["/api/jobs/{job_id}"] and "post" in paths["/api/projects/{pid}/redo"]
     create = schema["components"]["schemas"]["CreateProject"]["properties"]
     from melodex.pipeline import PRESETS
     from melodex.server.studio import SAMPLE_RATES
@@ -311,7 +312,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     paths = schema["paths"]
     operations = [(method.upper(), path, operation) for path, methods in paths.items()
                   for method, operation in methods.items()]
-    assert len(operations) == 29
+    assert len(operations) == 33
     for method, path, operation in operations:
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -335,7 +336,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
         "#/components/schemas/GenerateResult", "#/components/schemas/EditResult", "null"]
     files = {path: operation["get"]["responses"]["200"]["content"] for path, operation in paths.items()
              if path.rsplit(".", 1)[-1] in ("wav", "flac", "mp3", "mid", "zip", "png")}
-    assert len(files) == 8 and all("application/json" not in content for content in files.values())
+    assert len(files) == 9 and all("application/json" not in content for content in files.values())
     assert all("409" in paths[path]["get"]["responses"] for path in files)  # a project still generating
 
 
@@ -345,3 +346,113 @@ def test_unknown_routes_and_methods_answer_in_the_apis_terms(client) -> None:
         assert response.status_code == status and "/openapi.json" in response.json()["detail"], response.text
     assert "GET /api/jobs" in detail(client.get("/api/jobs/nosuchjob"), 404)
     assert "GET /api/projects" in detail(client.delete("/api/projects/000000000000"), 404)
+
+
+def _moved_to_the_top(client: TestClient, song: str) -> None:
+    """Version 0002: version 0001's notes moved up so the highest is MIDI 127, its audio as it was (made by the
+    library, not a job, so this test runs no edit)."""
+    from melodex.project import Project
+    from melodex.tokens import decode, encode
+
+    project = Project.open(client.app.state.studio.folder(song) / "song.melodex")
+    version = project.load_version("1")
+    score = decode(version.events)
+    pitched = [t for t in score.tracks if not t.is_drum and len(t.notes)]
+    high = max(int(t.notes[:, 2].max()) for t in pitched)
+    for track in pitched:
+        track.notes[:, 2] += 127 - high
+    version.events, version.parent = encode(score), "0001"
+    assert project.save_version(version) == "0002"
+
+
+@pytest.mark.slow
+def test_redo_diff_limits_checked_on_arrival_and_delete_cancels_a_job(client, song) -> None:
+    from melodex.score import MAX_BARS
+
+    _moved_to_the_top(client, song)
+    jobs = client.get("/api/jobs", params={"project": song}).json()
+    assert "can move" in detail(client.post(f"/api/projects/{song}/transpose", json={"semitones": 1}), 400)
+    grown = detail(client.post(f"/api/projects/{song}/extend", json={"bars": MAX_BARS}), 400)
+    assert f"at most {MAX_BARS - 6}" in grown and "--" not in grown
+    assert client.get("/api/jobs", params={"project": song}).json() == jobs  # refused before anything was queued
+
+    diff = client.get(f"/api/projects/{song}/diff").json()  # the current version against its parent
+    assert (diff["a"], diff["b"]) == ("0001", "0002") and diff["changes"][-1] == "audio identical"
+    assert any("notes changed in bars" in line for line in diff["changes"]), diff
+    assert client.get(f"/api/projects/{song}/diff", params={"a": "2", "b": "0002"}).json()["changes"] == [
+        "audio identical"]
+    assert "is the first" in detail(client.get(f"/api/projects/{song}/diff", params={"b": "1"}), 400)
+    assert "no version '9'" in detail(client.get(f"/api/projects/{song}/diff", params={"a": "9"}), 404)
+
+    assert "nothing to redo" in detail(client.post(f"/api/projects/{song}/redo"), 409)
+    assert client.post(f"/api/projects/{song}/undo").json() == {"current": "0001"}
+    assert client.post(f"/api/projects/{song}/redo").json() == {"current": "0002"}
+    assert client.get(f"/api/projects/{song}").json()["current"] == "0002"
+
+    studio = client.app.state.studio
+    with studio.editing(song, wait=True):  # hold the project: the first job runs and waits, the second queues
+        running = client.post(f"/api/projects/{song}/retimbre", json={"track": "bass", "text": "warmer"}).json()
+        queued = client.post(f"/api/projects/{song}/regen", json={"section": "chorus"}).json()
+        deadline = time.monotonic() + 30
+        while client.get("/api/health").json()["running"] != running["id"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        cancelled = client.delete(f"/api/jobs/{queued['id']}")
+        assert cancelled.status_code == 200 and (cancelled.json()["status"], cancelled.json()["error"]) == (
+            "failed", "cancelled")
+        assert client.delete(f"/api/jobs/{running['id']}").json()["status"] == "running"  # stops at its next step
+    stopped = wait_for(client, running["id"])
+    assert (stopped["status"], stopped["error"]) == ("failed", "cancelled")
+    assert client.get(f"/api/projects/{song}/versions").json()["current"] == "0002"  # the project unchanged
+    assert "only queued or running" in detail(client.delete(f"/api/jobs/{running['id']}"), 409)
+    assert "no job" in detail(client.delete("/api/jobs/nosuchjob"), 404)
+
+
+@pytest.mark.slow
+def test_export_zip_takes_the_options_of_melodex_export(client, song) -> None:
+    from melodex.production.loudness import integrated_lufs
+
+    url = f"/api/projects/{song}/versions/1/export.zip"
+
+    def exported(**params) -> dict[str, bytes]:
+        response = client.get(url, params=params)
+        assert response.status_code == 200 and response.headers["content-type"] == "application/zip", response.text
+        archive = zipfile.ZipFile(io.BytesIO(response.content))
+        return {n.split("/", 1)[1]: archive.read(n) for n in archive.namelist()}
+
+    files = exported(format=["flac", "mp3"], stems="dry", sample_rate=44100, bit_depth=16)
+    assert {"mix.flac", "mix.mp3", "song.mid"} <= set(files)
+    stems = sorted(n for n in files if n.startswith("stems/"))
+    assert stems and all(n.endswith(".flac") for n in stems) and not any("reverb" in n for n in stems)
+    info = soundfile.info(io.BytesIO(files["mix.flac"]))
+    assert (info.samplerate, info.subtype) == (44100, "PCM_16")
+    assert soundfile.info(io.BytesIO(files["mix.mp3"])).samplerate == 44100
+    quiet, rate = soundfile.read(io.BytesIO(exported(lufs=-24)["mix.wav"]), dtype="float32")
+    assert abs(integrated_lufs(quiet, rate) + 24) < 1.0
+    loop = exported(section="chorus", stems="none", click=True)
+    assert "click.wav" in loop and not any(n.startswith("stems/") for n in loop)
+    assert soundfile.info(io.BytesIO(loop["mix.wav"])).frames == 4 * 22050  # 2 bars at 120 BPM, looped
+    assert client.get(url, params={"section": "chorus", "stems": "none", "click": True}).content == \
+        client.get(url, params={"section": "chorus", "stems": "none", "click": True}).content  # made once
+    assert client.head(url).status_code == 200
+
+    assert "FLAC holds 16 or 24" in detail(client.get(url, params={"format": "flac", "bit_depth": 32}), 400)
+    assert "no master" in detail(client.get(url, params={"lufs": -20, "master": False}), 400)
+    assert "bridge" in detail(client.get(url, params={"section": "bridge"}), 400)
+    assert "format" in detail(client.get(url, params={"format": "ogg"}), 422)
+    assert "surprise" in detail(client.get(url, params={"surprise": 1}), 422)
+    assert "no version" in detail(client.get(f"/api/projects/{song}/versions/9/export.zip"), 404)
+
+
+def test_the_export_query_offers_what_the_library_exports(client) -> None:
+    from melodex import export
+
+    query = {p["name"]: p["schema"] for p in client.get("/openapi.json").json()["paths"][
+        "/api/projects/{pid}/versions/{version}/export.zip"]["get"]["parameters"]}
+    assert query["format"]["items"]["enum"] == list(export.AUDIO_FORMATS)
+    assert query["stems"]["enum"] == list(export.STEM_KINDS)
+    assert query["sample_rate"]["anyOf"][0]["enum"] == list(export.SAMPLE_RATES)
+    assert query["bit_depth"]["enum"] == list(export.BIT_DEPTHS)
+    assert query["mp3_kbps"]["enum"] == list(export.MP3_KBPS)
+    lufs = query["lufs"]["anyOf"][0]
+    assert (lufs["minimum"], lufs["maximum"]) == export.LUFS_RANGE

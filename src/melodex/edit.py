@@ -658,6 +658,16 @@ def changed_bars(score_a: Score, score_b: Score) -> list[list[int]]:
     return out
 
 
+def diff_pair(project: Project, a: str | None, b: str | None) -> tuple[str, str]:
+    """The two version ids `diff` compares: `b` (default the current version) and `a` (default b's parent)."""
+    second = project.resolve(b)
+    first = project.resolve(a) if a is not None else project.parent_of(second)
+    if first is None:
+        raise MelodexError(f"version {second} is the first: it has nothing before it to compare with, name two "
+                           "versions")
+    return first, second
+
+
 def diff(project: Project, a: str, b: str) -> list[str]:
     """What changed between two versions, bar by bar and track by track, and in the audio."""
     first, second = project.load_version(a), project.load_version(b)

@@ -597,6 +597,11 @@ class Project:
         target = self.resolve(version)
         return next(h["parent"] for h in self.meta["history"] if h["id"] == target)
 
+    def children_of(self, version: str) -> list[str]:
+        """The versions made from `version`, oldest first (redo goes forward to the newest)."""
+        target = self.resolve(version)
+        return [h["id"] for h in self.meta["history"] if h["parent"] == target]
+
     def checkout(self, version: str) -> str:
         """Make `version` current. History is kept: the next edit branches from it."""
         with writing(self.path):

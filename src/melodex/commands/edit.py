@@ -247,7 +247,7 @@ def redo(project: Path = PROJECT) -> None:
     from melodex.project import Project
 
     opened = Project.open(locate_project(project))
-    children = [h["id"] for h in opened.history if h["parent"] == opened.current]
+    children = opened.children_of(opened.current)
     if not children:
         raise MelodexError("nothing to redo: no version was made from this one")
     checkout(project, children[-1])
@@ -258,16 +258,12 @@ def diff(project: Path = PROJECT,
          b: str = typer.Argument(None, help="Second version (default: the current one).")) -> None:
     """What changed between two versions: notes per track and bar, timbres, and where the audio differs."""
     from melodex.edit import diff as diff_versions
-    from melodex.edit import locate_project
-    from melodex.errors import MelodexError
+    from melodex.edit import diff_pair, locate_project
     from melodex.project import Project
 
     opened = Project.open(locate_project(project))
-    second = opened.resolve(b)
-    first = a or opened.parent_of(second)
-    if first is None:
-        raise MelodexError("the first version has nothing before it: name two versions")
-    console.print(f"{opened.resolve(first)} -> {second}")
+    first, second = diff_pair(opened, a, b)
+    console.print(f"{first} -> {second}")
     for line in diff_versions(opened, first, second):
         console.print(f"  {line}")
 

@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -40,6 +40,8 @@ from melodex.server.schema import (
     Created,
     CreateProject,
     Current,
+    DiffOut,
+    ExportQuery,
     ExtendRequest,
     Health,
     JobOut,
@@ -294,6 +296,7 @@ def create_app(options: ServerOptions) -> FastAPI:
             raise NotFound(f"no job {job_id!r}: GET /api/jobs lists the jobs")
         return found.to_json()
 
+    @app.delete("/api/jobs/{job_id}", response_model=JobOut, responses=ready)
     @app.post("/api/jobs/{job_id}/cancel", response_model=JobOut, responses=ready)
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Cancel a queued job, or a running one before it starts writing (the project is then unchanged)."""
@@ -390,6 +393,18 @@ def create_app(options: ServerOptions) -> FastAPI:
         """Go back to the version the current one was made from."""
         return {"current": studio.undo(pid)}
 
+    @app.post("/api/projects/{pid}/redo", response_model=Current, responses=ready)
+    def redo(pid: str) -> dict[str, str]:
+        """Undo the last undo: go forward to the newest version made from the current one."""
+        return {"current": studio.redo(pid)}
+
+    @app.get("/api/projects/{pid}/diff", response_model=DiffOut, responses=problems(400, 404, 409, 422))
+    def diff(pid: str, a: str | None = Query(None, max_length=16, description="default: b's parent"),
+             b: str | None = Query(None, max_length=16, description="default: the current version")) -> dict[str, Any]:
+        """What changed between two versions: notes per track and bar, timbres, and where the audio differs."""
+        first, second, changes = studio.diff(pid, a, b)
+        return {"a": first, "b": second, "changes": changes}
+
     # -- files -----------------------------------------------------------------------------------
 
     def file(path: Path, media_type: str, filename: str | None = None) -> FileResponse:
@@ -426,6 +441,15 @@ def create_app(options: ServerOptions) -> FastAPI:
              responses=file_response("application/zip", "Every stem and the reverb return; they add up to the mix"))
     def stems(pid: str, version: str) -> FileResponse:
         return file(studio.stems_zip(pid, version), "application/zip", filename=f"{pid}-stems.zip")
+
+    @app.get("/api/projects/{pid}/versions/{version}/export.zip", response_class=FileResponse,
+             responses=file_response("application/zip", "The version as `melodex export` writes it with these "
+                                     "options: mix in each format, stems, MIDI (and click)", 400))
+    def export(pid: str, version: str, query: Annotated[ExportQuery, Query()]) -> FileResponse:
+        """The version exported with the options of `melodex export`: formats, stems, sample rate, bit depth,
+        MP3 bitrate, loudness or no master, one section as a loop, a click, chord markers."""
+        return file(studio.export_zip(pid, version, query.options()), "application/zip",
+                    filename=f"{pid}-{studio.resolve(pid, version)}-export.zip")
 
     @app.get("/api/projects/{pid}/versions/{version}/song.mid", response_class=FileResponse,
              responses=file_response("audio/midi", "The MIDI file: instrument track names, section markers, CC7/CC10"))

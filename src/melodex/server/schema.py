@@ -3,11 +3,12 @@ is checked against. Ranges and choices here are the library's, so a bad value is
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from melodex import pipeline
+from melodex.export import LUFS_RANGE, ExportOptions
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.studio import FORM_SECTIONS
 
@@ -80,6 +81,39 @@ class TransposeRequest(Body):
 
 class CheckoutRequest(Body):
     version: str = Field(max_length=16)
+
+
+def _number(value: Any) -> Any:
+    """A query parameter's digits as the int they spell (a query string has no numbers, and pydantic compares
+    a Literal's ints strictly)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+class ExportQuery(Body):
+    """The options of `melodex export`, as query parameters of GET .../export.zip (repeat `format` for several)."""
+
+    format: list[Literal["wav", "flac", "mp3"]] = Field(["wav"], min_length=1, max_length=3,
+                                                        description="mix formats; stems and the click use the first")
+    stems: Literal["processed", "dry", "none"] = Field(
+        "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: the "
+        "instruments before any effect; none")
+    sample_rate: Annotated[Literal[22050, 32000, 44100, 48000, 88200, 96000] | None, BeforeValidator(_number)] = \
+        Field(None, description="resample to this rate in Hz (default: the song's)")
+    bit_depth: Annotated[Literal[16, 24, 32], BeforeValidator(_number)] = Field(
+        24, description="WAV/FLAC bits per sample (32: float WAV; FLAC holds 16 or 24)")
+    mp3_kbps: Annotated[Literal[96, 128, 160, 192, 224, 256, 320], BeforeValidator(_number)] = 320
+    lufs: float | None = Field(None, ge=LUFS_RANGE[0], le=LUFS_RANGE[1],
+                               description="master loudness in LUFS (default: the song's master, -14)")
+    master: bool = Field(True, description="false: the mix as it enters the master (no loudness, glue or limiter)")
+    section: str | None = Field(None, max_length=40, description="only this section (e.g. chorus), as a seamless loop")
+    click: bool = Field(False, description="also a click track: every beat, bar starts higher")
+    chord_markers: bool = Field(False, description="the chords in the MIDI file's marker lane too")
+
+    def options(self) -> ExportOptions:
+        return ExportOptions(formats=tuple(dict.fromkeys(self.format)), stems=self.stems,
+                             sample_rate=self.sample_rate, bit_depth=self.bit_depth, mp3_kbps=self.mp3_kbps,
+                             lufs=self.lufs, master=self.master, section=self.section, click=self.click,
+                             chord_markers=self.chord_markers)
 
 
 # -- responses --------------------------------------------------------------------------------------
@@ -233,6 +267,15 @@ class Created(Answer):
 
 class Current(Answer):
     current: str = Field(description="the version now current")
+
+
+class DiffOut(Answer):
+    """What changed from version `a` to version `b`, one line per change, as `melodex diff` prints it."""
+
+    a: str = Field(description="the version compared from")
+    b: str = Field(description="the version compared to")
+    changes: list[str] = Field(description="tempo, key, bars, notes per track and bar, timbres, where the audio "
+                               "differs, length; or 'no differences'")
 
 
 class SectionView(Answer):

@@ -9,6 +9,7 @@ of a version (WAV, stems, MIDI, notes as JSON, spectrogram) is exported once int
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -28,7 +29,7 @@ import numpy as np
 from melodex import brief as brief_mod
 from melodex import edit, pipeline
 from melodex.errors import MelodexError
-from melodex.export import export_take
+from melodex.export import ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.project import Project, ProjectBusy, ProjectError, writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
@@ -180,12 +181,21 @@ class Studio:
         return pid, job, brief
 
     def submit_edit(self, pid: str, kind: str, params: dict[str, Any]) -> Job:
-        """Queue an edit of the current version after checking it against that version's score."""
+        """Queue an edit of the current version after checking it against that version's score, so a request
+        the song cannot take is a 400 now, not a failed job later. (Jobs queued before it may still change
+        the song; the job checks again when it runs.)"""
         session = self.session(pid)
+        score = session.score
         if kind == "regen":
             self._regen_target(session, params)
         elif kind == "retimbre":
-            edit.pick_tracks(session.score, [params["track"]])
+            edit.pick_tracks(score, [params["track"]])
+        elif kind == "extend" and score.bar_count() + params["bars"] > MAX_BARS:
+            room = MAX_BARS - score.bar_count()
+            raise MelodexError(f"extending by {params['bars']} bars would make {score.bar_count() + params['bars']} "
+                               f"bars, over the {MAX_BARS} a song can have: this one can grow by at most {room}")
+        elif kind == "transpose":
+            score.transposed(params["semitones"])  # refuses a shift that pushes notes outside MIDI 0-127
         return self.store.submit(pid, kind, params)
 
     # -- job handlers (run by the worker, one at a time) ------------------------------------------
@@ -285,6 +295,20 @@ class Studio:
         if parent is None:
             raise Busy("nothing to undo: this is the first version")
         return self.checkout(pid, parent)
+
+    def redo(self, pid: str) -> str:
+        """Undo the last undo: go forward to the newest version made from the current one (as `melodex redo`)."""
+        project = self.open_project(pid)
+        children = project.children_of(project.current)
+        if not children:
+            raise Busy(f"nothing to redo: no version was made from version {project.current}")
+        return self.checkout(pid, children[-1])
+
+    def diff(self, pid: str, a: str | None, b: str | None) -> tuple[str, str, list[str]]:
+        """What changed between versions a and b (defaults: the current version and its parent)."""
+        project = self.open_project(pid)
+        first, second = edit.diff_pair(project, a and self.resolve(pid, a), b and self.resolve(pid, b))
+        return first, second, edit.diff(project, first, second)
 
     def summary(self, pid: str) -> dict[str, Any]:
         record = self.store.project(pid)
@@ -393,6 +417,23 @@ class Studio:
             write_audio(path, session.take.mix, session.take.sample_rate,
                         tags={"bpm": f"{score.bpm:g}", "key": key_tag(score.key)})
         return path
+
+    def export_zip(self, pid: str, version: str | None, options: ExportOptions) -> Path:
+        """A version exported as `melodex export` would with these options, zipped (made once per options)."""
+        vid = self.resolve(pid, version)
+        key = hashlib.sha256(json.dumps(asdict(options), sort_keys=True).encode()).hexdigest()[:16]
+        target = self.cache_dir / pid / f"export-{vid}-{key}.zip"
+        if not target.is_file():
+            session = self.session(pid, vid)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f".export-{vid}.", dir=target.parent) as tmp:
+                export_take(session.take, Path(tmp) / "out", options)  # an unknown section: refused, nothing kept
+                _zip_once(target, Path(tmp) / "out", f"{pid}-{vid}")
+            self.trim_cache(keep=target)
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(target)  # recently used: kept longest
+        return target
 
     def stems_zip(self, pid: str, version: str | None) -> Path:
         folder = self.version_dir(pid, version)
