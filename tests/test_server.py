@@ -312,7 +312,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     paths = schema["paths"]
     operations = [(method.upper(), path, operation) for path, methods in paths.items()
                   for method, operation in methods.items()]
-    assert len(operations) == 33
+    assert len(operations) == 34
     for method, path, operation in operations:
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -456,3 +456,27 @@ def test_the_export_query_offers_what_the_library_exports(client) -> None:
     assert query["mp3_kbps"]["enum"] == list(export.MP3_KBPS)
     lufs = query["lufs"]["anyOf"][0]
     assert (lufs["minimum"], lufs["maximum"]) == export.LUFS_RANGE
+
+
+@pytest.mark.slow
+def test_rechord_gives_a_section_new_chords_and_a_bad_request_is_refused_on_arrival(client, song) -> None:
+    from melodex.project import Project
+    from melodex.tokens import decode
+
+    url = f"/api/projects/{song}/rechord"
+    jobs = client.get("/api/jobs", params={"project": song}).json()
+    assert "unknown chord 'H7'" in detail(client.post(url, json={"section": "chorus", "chords": "H7"}), 400)
+    assert "rechord needs chords" in detail(client.post(url, json={"section": "chorus", "chords": " | "}), 400)
+    assert "no section named 'bridge'" in detail(client.post(url, json={"section": "bridge", "chords": "Am"}), 400)
+    assert "chords" in detail(client.post(url, json={"section": "chorus"}), 422)
+    assert client.get("/api/jobs", params={"project": song}).json() == jobs
+
+    job = client.post(url, json={"section": "chorus", "chords": "Dm E7", "seed": 5})
+    assert job.status_code == 202 and job.json()["kind"] == "rechord", job.text
+    done = wait_for(client, job.json()["id"])
+    assert done["result"] == {"version": "0002", "edit": "rechord chorus Dm E7"}, done
+    score = decode(Project.open(client.app.state.studio.folder(song) / "song.melodex").load_version("2").events)
+    starts = score.bar_starts()
+    assert [str(c) for c in score.chords if starts[4] <= c.tick < starts[6]] == ["Dmin", "E7"]  # the chorus, bars 5-6
+    marks = client.get(f"/api/projects/{song}/versions/2/score.json").json()["changed_bars"]
+    assert set(marks) <= {4, 5}

@@ -457,19 +457,26 @@ def regen_section(session: Draft, name: str, tracks: list[int], seed: int, label
                                 {"form": form})
 
 
-def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str) -> str:
-    """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
-    "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
+def chord_progression(chords: list[str]) -> list[tuple[int, ...]]:
+    """Chord names, one a bar ("Am F C G") or bars split by | ("Am F | C G"), as the model's chord values per bar."""
     from melodex.brief_chords import chord_token
-    from melodex.structure.song import set_chords
 
-    score = session.score
-    index = _section_index(score, name)
     text = " ".join(chords)
     bars = [bar.split() for bar in text.split("|")] if "|" in text else [[chord] for chord in text.split()]
     progression = [tuple(chord_token(chord) for chord in bar) for bar in bars if bar]
     if not progression:
         raise MelodexError("rechord needs chords, e.g. \"Am F C G\" (one a bar) or \"Am F | C G\" (two a bar)")
+    return progression
+
+
+def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str) -> str:
+    """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
+    "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
+    from melodex.structure.song import set_chords
+
+    score = session.score
+    index = _section_index(score, name)
+    progression = chord_progression(chords)
     links = section_links(session)
     root = _root(links, index)
     group = [root] + [i for i, link in enumerate(links) if link == root]

@@ -47,6 +47,7 @@ from melodex.server.schema import (
     JobOut,
     ProjectListed,
     ProjectOut,
+    RechordRequest,
     RegenRequest,
     RerenderRequest,
     RetimbreRequest,
@@ -374,6 +375,8 @@ def create_app(options: ServerOptions) -> FastAPI:
     for kind, request, doc in (
         ("regen", RegenRequest,
          "Rewrite the notes of a section (or bars), optionally of some tracks; audio elsewhere stays identical."),
+        ("rechord", RechordRequest,
+         "New chords for a section (and its repeats); its pitched parts are rewritten around them, drums stay."),
         ("retimbre", RetimbreRequest, "A new sound for one track from words; the notes stay."),
         ("rerender", RerenderRequest, None),
         ("variation", VariationRequest, None),

@@ -50,6 +50,13 @@ class RegenRequest(Body):
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
+class RechordRequest(Body):
+    section: str = Field(max_length=40, description="e.g. chorus, 'verse 2'; its linked repeats change too")
+    chords: str = Field(min_length=1, max_length=400, description="one a bar, cycled: 'Am F C G'; 'Am F | C G' for "
+                        "two a bar")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
 class RetimbreRequest(Body):
     track: str = Field(max_length=40)
     text: str = Field(min_length=1, max_length=500)
@@ -144,7 +151,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 # Every request passes the token and Host checks first, so every route can answer these.
 EVERY_ROUTE = problems(401, 403)
 
-JobKind = Literal["generate", "regen", "retimbre", "rerender", "variation", "extend", "tempo", "transpose"]
+JobKind = Literal["generate", "regen", "rechord", "retimbre", "rerender", "variation", "extend", "tempo", "transpose"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 ProjectState = Literal["queued", "generating", "ready", "failed"]
 

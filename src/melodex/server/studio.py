@@ -190,6 +190,11 @@ class Studio:
             self._regen_target(session, params)
         elif kind == "retimbre":
             edit.pick_tracks(score, [params["track"]])
+        elif kind == "rechord":
+            score.section(params["section"])  # an unknown one names the sections there are
+            edit.chord_progression([params["chords"]])
+            if all(t.is_drum for t in score.tracks):
+                raise MelodexError("this song has no pitched tracks to follow new chords")
         elif kind == "extend" and score.bar_count() + params["bars"] > MAX_BARS:
             room = MAX_BARS - score.bar_count()
             raise MelodexError(f"extending by {params['bars']} bars would make {score.bar_count() + params['bars']} "
@@ -201,7 +206,8 @@ class Studio:
     # -- job handlers (run by the worker, one at a time) ------------------------------------------
 
     def handlers(self) -> dict[str, Any]:
-        return {"generate": self.run_generate, "regen": self.run_regen, "retimbre": self.run_retimbre,
+        return {"generate": self.run_generate, "regen": self.run_regen, "rechord": self.run_rechord,
+                "retimbre": self.run_retimbre,
                 "rerender": self.run_rerender, "variation": self.run_variation, "extend": self.run_extend,
                 "tempo": self.run_tempo, "transpose": self.run_transpose}
 
@@ -240,6 +246,14 @@ class Studio:
             if section is not None:  # with its linked repeats, as `melodex regen SECTION` and the API do
                 return edit.regen_section(session, section, tracks, seed, label)
             return edit.regen(session, span, tracks, seed, label)
+
+        return self._edit(job, progress, change)
+
+    def run_rechord(self, job: Job, progress: Progress) -> dict[str, Any]:
+        def change(session: edit.Session) -> str:
+            section, chords = job.params["section"], job.params["chords"]
+            return edit.rechord(session, section, [chords], self._seed(session, job.params.get("seed")),
+                                f"rechord {section} {chords}")
 
         return self._edit(job, progress, change)
 
