@@ -312,7 +312,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     paths = schema["paths"]
     operations = [(method.upper(), path, operation) for path, methods in paths.items()
                   for method, operation in methods.items()]
-    assert len(operations) == 34
+    assert len(operations) == 35
     for method, path, operation in operations:
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -480,3 +480,29 @@ def test_rechord_gives_a_section_new_chords_and_a_bad_request_is_refused_on_arri
     assert [str(c) for c in score.chords if starts[4] <= c.tick < starts[6]] == ["Dmin", "E7"]  # the chorus, bars 5-6
     marks = client.get(f"/api/projects/{song}/versions/2/score.json").json()["changed_bars"]
     assert set(marks) <= {4, 5}
+
+
+@pytest.mark.slow
+def test_prune_drops_old_audio_and_a_pruned_version_still_plays_diffs_and_checks_out(client, song) -> None:
+    folder = client.app.state.studio.folder(song) / "song.melodex"
+
+    def disk() -> int:
+        files = {(s.st_dev, s.st_ino): s.st_size for s in (p.stat() for p in folder.rglob("*.flac"))}
+        return sum(files.values())  # a block hard-linked into several versions once
+
+    assert client.post(f"/api/projects/{song}/prune").json() == {"pruned": [], "freed_bytes": 0, "current": "0001"}
+    done = wait_for(client, client.post(f"/api/projects/{song}/tempo", json={"bpm": 90}).json()["id"])
+    assert done["status"] == "done", done
+    before = disk()
+    pruned = client.post(f"/api/projects/{song}/prune").json()
+    assert pruned["pruned"] == ["0001"] and pruned["current"] == "0002"
+    assert pruned["freed_bytes"] == before - disk() > 0  # blocks 0002 shares (silence) stay
+    assert client.get(f"/api/projects/{song}/diff").json()["changes"][-1] == (
+        "audio not compared: version 0001 was pruned (check it out to render it again)")
+    played = soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/1/mix.flac").content))
+    assert played[1] == 22050 and abs(played[0]).max() > 0.01  # played again from its notes and sounds
+    assert client.post(f"/api/projects/{song}/undo").json() == {"current": "0001"}  # stored again
+    assert disk() > before - pruned["freed_bytes"]
+    assert client.post(f"/api/projects/{song}/prune").json()["pruned"] == ["0002"]
+    assert "audio not compared: version 0002" in client.get(
+        f"/api/projects/{song}/diff", params={"a": "1", "b": "2"}).json()["changes"][-1]

@@ -47,6 +47,7 @@ from melodex.server.schema import (
     JobOut,
     ProjectListed,
     ProjectOut,
+    Pruned,
     RechordRequest,
     RegenRequest,
     RerenderRequest,
@@ -400,6 +401,13 @@ def create_app(options: ServerOptions) -> FastAPI:
     def redo(pid: str) -> dict[str, str]:
         """Undo the last undo: go forward to the newest version made from the current one."""
         return {"current": studio.redo(pid)}
+
+    @app.post("/api/projects/{pid}/prune", response_model=Pruned, responses=ready)
+    def prune(pid: str) -> dict[str, Any]:
+        """Free disk: drop the audio of every version but the current one. Their notes, sounds and settings stay,
+        so they still play, download, diff and check out (their audio is played again when asked for)."""
+        pruned, freed, current = studio.prune(pid)
+        return {"pruned": pruned, "freed_bytes": freed, "current": current}
 
     @app.get("/api/projects/{pid}/diff", response_model=DiffOut, responses=problems(400, 404, 409, 422))
     def diff(pid: str, a: str | None = Query(None, max_length=16, description="default: b's parent"),

@@ -276,6 +276,14 @@ class Current(Answer):
     current: str = Field(description="the version now current")
 
 
+class Pruned(Answer):
+    """What `prune` dropped: the audio of these versions (their notes, sounds and settings stay)."""
+
+    pruned: list[str] = Field(description="the versions whose audio was dropped; empty when there was none to drop")
+    freed_bytes: int = Field(ge=0, description="disk freed (audio other versions share is kept)")
+    current: str = Field(description="the current version, never pruned")
+
+
 class DiffOut(Answer):
     """What changed from version `a` to version `b`, one line per change, as `melodex diff` prints it."""
 

@@ -303,6 +303,16 @@ class Studio:
             shutil.rmtree(folder, ignore_errors=True)
             self.store.delete_project(pid)
 
+    def prune(self, pid: str) -> tuple[list[str], int, str]:
+        """Drop the audio of every version but the current one (as `melodex prune`); returns (versions pruned,
+        bytes freed, the current version). A pruned version is played again when it is asked for."""
+        if any(j.active for j in self.store.jobs(pid, limit=1000)):
+            raise Busy(f"project {pid} has queued or running jobs: prune when they finish")
+        project = self.open_project(pid)
+        with self.editing(pid, wait=False):
+            pruned, freed = project.prune()
+        return pruned, freed, project.current
+
     def undo(self, pid: str) -> str:
         project = self.open_project(pid)
         parent = project.parent_of(project.current)
