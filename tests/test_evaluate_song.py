@@ -92,6 +92,31 @@ def test_bass_roots_chord_tones_and_tonic() -> None:
     assert song.bass_root_at_changes(held, []) is None
 
 
+def _bass_only(rows: list[tuple[int, int, int]], bars: int = 2) -> Score:
+    return Score(tracks=[Track(33, "bass", notes=notes(rows))], key=Key(0, "major"), n_bars=bars)
+
+
+def test_walking_bossa_and_swing_idioms() -> None:
+    walk = _bass_only([(b * TPQ, TPQ, 36 + b) for b in range(8)])
+    eighths = _bass_only([(k * TPQ // 2, TPQ // 2, 36) for k in range(16)])
+    half_notes = _bass_only([(b * 2 * TPQ, 2 * TPQ, 36) for b in range(4)])
+    assert song.walking_bass_share(walk) == 1.0
+    assert song.walking_bass_share(eighths) == 0.0  # every beat, but in eighths: a rock bass, not a walk
+    assert song.walking_bass_share(half_notes) == 0.0
+    # Bossa: 1, 2+, 3, 4+ in the first bar; the second bar on 1 and 3 only.
+    bossa = _bass_only([(0, 3 * TPQ // 2, 36), (3 * TPQ // 2, TPQ // 2, 43), (2 * TPQ, 3 * TPQ // 2, 43),
+                        (7 * TPQ // 2, TPQ // 2, 36), (BAR, 2 * TPQ, 36), (BAR + 2 * TPQ, 2 * TPQ, 43)])
+    assert song.bossa_bass_share(bossa) == 0.5
+    assert song.bossa_bass_share(Score(key=Key(0, "major"), n_bars=2)) is None
+    swung = _bass_only([(b * TPQ + off, TPQ // 3, 36) for b in range(8) for off in (0, 2 * TPQ // 3)])
+    straight = _bass_only([(b * TPQ + off, TPQ // 2, 36) for b in range(8) for off in (0, TPQ // 2)])
+    assert song.swing_share(swung) == 1.0
+    assert song.swing_share(straight) == 0.0
+    assert song.swing_share(walk) is None  # quarters only: nothing to swing
+    assert song.song_report(walk, style="jazz")["walking_bass"] == 1.0
+    assert song.song_report(walk, style="rock")["walking_bass"] is None
+
+
 def test_clashes_count_semitones_between_parts_only() -> None:
     def two(a: list[int], b: list[int]) -> Score:
         return Score(tracks=[Track(0, "melody", notes=notes([(0, BAR, p) for p in a])),

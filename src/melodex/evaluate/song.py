@@ -38,8 +38,13 @@ MOTIF = 4  # intervals per motif n-gram
 METRICS = (
     "section_similarity", "repetition", "drum_consistency", "backbeat", "four_on_the_floor", "bass_root_at_changes",
     "bass_root_per_bar", "chord_tones_harmony", "chord_tones_pitched", "clashes", "motif_recurrence",
-    "leaps", "tonic_start", "tonic_end", "tonic_section_ends", "tonic_bars", "chord_changes",
+    "leaps", "tonic_start", "tonic_end", "tonic_section_ends", "tonic_bars", "chord_changes", "walking_bass",
+    "swing", "bossa_bass",
 )
+# Styles of the prompt parser whose idiom the rows below judge (`brief_styles.STYLES` names).
+WALKING_STYLES = frozenset(("jazz", "big band"))
+SWING_STYLES = frozenset(("jazz", "big band"))
+BOSSA_STYLES = frozenset(("bossa nova",))
 # What each row of the table is, in a listener's words (scripts/eval_song.py and `melodex eval` print these).
 DESCRIPTIONS = {
     "section_similarity": "same-name sections alike (Jaccard of track, onset, pitch)",
@@ -59,6 +64,9 @@ DESCRIPTIONS = {
     "tonic_section_ends": "sections ending on the tonic",
     "tonic_bars": "bars on the tonic chord",
     "chord_changes": "bar lines where the chord changes (harmonic motion)",
+    "walking_bass": "four-beat bars whose bass walks: a new note on every beat (jazz)",
+    "swing": "off-beat eighths played swung (2/3 of the beat) rather than straight (jazz)",
+    "bossa_bass": "four-beat bars with bass on 1 and 3 and an anticipation on 2+ or 4+ (bossa nova)",
 }
 
 
@@ -234,6 +242,60 @@ def four_on_the_floor_share(score: Score) -> float | None:
             continue
         hits.append(has_four_on_the_floor(notes, lo, n_beats, beat))
     return _mean([float(h) for h in hits])
+
+
+# -- idioms ----------------------------------------------------------------------------------------
+
+
+def _onset_in(onsets: np.ndarray, tick: int) -> bool:
+    return bool(np.any(np.abs(onsets - tick) <= ON_BEAT))
+
+
+def _bass_bars(score: Score) -> list[tuple[int, int, np.ndarray]]:
+    """(bar start, beat ticks, bass onsets in the bar) of every four-beat bar where the bass plays."""
+    bass = _bass(score)
+    if bass is None:
+        return []
+    onsets = np.unique(bass.notes[:, START])
+    out = []
+    for lo, hi in pairwise(_bars(score)):
+        n_beats, beat = _beats(score, lo)
+        inside = onsets[(onsets >= lo - ON_BEAT) & (onsets < hi - ON_BEAT)]
+        if n_beats == 4 and len(inside):
+            out.append((lo, beat, inside))
+    return out
+
+
+def walking_bass_share(score: Score) -> float | None:
+    """The share of four-beat bars with bass in which the bass starts a note on every beat, mostly in
+    quarters (at most six onsets: a rock bass's eighths are not a walk): a walking line, the sound of a
+    jazz rhythm section. None without such bars."""
+    return _mean([float(len(onsets) <= 6 and all(_onset_in(onsets, lo + b * beat) for b in range(4)))
+                  for lo, beat, onsets in _bass_bars(score)])
+
+
+def bossa_bass_share(score: Score) -> float | None:
+    """The share of four-beat bars with bass that have the bossa nova bass: notes on beats 1 and 3 and an
+    anticipation on the off-beat before 3 or before the next bar (2+ or 4+)."""
+    return _mean([float(_onset_in(onsets, lo) and _onset_in(onsets, lo + 2 * beat)
+                        and (_onset_in(onsets, lo + 3 * beat // 2) or _onset_in(onsets, lo + 7 * beat // 2)))
+                  for lo, beat, onsets in _bass_bars(score)])
+
+
+def swing_share(score: Score, least: int = 8) -> float | None:
+    """Of the onsets (every part) that split a beat in two, the share played swung: at two thirds of the
+    beat (a triplet eighth) rather than at the half. None with fewer than `least` such onsets (a piece
+    in quarters and longer notes neither swings nor not)."""
+    swung = straight = 0
+    for track in score.tracks:
+        for tick in np.unique(track.notes[:, START]):
+            _, beat = _beats(score, int(tick))
+            if beat != TPQ:
+                continue
+            inside = int(tick) % beat
+            swung += abs(inside - 2 * beat // 3) <= SIXTEENTH // 4
+            straight += abs(inside - beat // 2) <= SIXTEENTH // 4
+    return swung / (swung + straight) if swung + straight >= least else None
 
 
 # -- harmony ---------------------------------------------------------------------------------------
@@ -451,6 +513,9 @@ def song_report(song: Score | str | Path | bytes, style: str | None = None, key:
         "leaps": leap_share(score),
         **tonic_measures(score, plan, home),
         "chord_changes": chord_changes(score, plan),
+        "walking_bass": walking_bass_share(score) if style is None or style in WALKING_STYLES else None,
+        "swing": swing_share(score) if style is None or style in SWING_STYLES else None,
+        "bossa_bass": bossa_bass_share(score) if style is None or style in BOSSA_STYLES else None,
     }
     return report
 
