@@ -131,3 +131,14 @@ def test_a_tune_that_a_style_loop_fits_is_trained_under_it() -> None:
                                                                for b in range(8) for k in range(4)]))],
                   tempos=[Tempo(100)], time_signatures=[TimeSignature(4, 4)], key=Key(0, "major"), n_bars=8)
     assert fit_progression(drone) is None
+
+
+def test_swung_moves_off_beat_eighths_to_the_triplet() -> None:
+    from melodex.train.structure_data import swung
+
+    straight = np.array([[0, 240, 60, 80], [240, 240, 62, 80], [480, 480, 64, 80], [960, 120, 65, 80],
+                         [1080, 120, 67, 80]])
+    out = swung(straight)
+    assert out[:, 0].tolist() == [0, 320, 480, 960, 1080]  # the sixteenth at 1080 is not an eighth: it stays
+    assert out[:, 1].tolist() == [320, 160, 480, 120, 120]  # long-short: the pair still fills the beat
+    assert out[:, 2].tolist() == [60, 62, 64, 65, 67]

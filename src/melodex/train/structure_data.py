@@ -197,6 +197,25 @@ CHORD_PROGRAMS = (0, 1, 4, 5, 16, 17, 18, 24, 25, 26, 27, 29, 48, 49, 50, 61, 88
 BASS_PROGRAMS = (32, 33, 34, 35, 36, 38, 39)
 
 
+SWING = 0.75  # share of jazz accompaniments whose tune is swung
+
+
+def swung(notes: np.ndarray, beat: int = TPQ) -> np.ndarray:
+    """Notes with their off-beat eighths played swung: an onset at the half of a beat moves to two thirds
+    of it (the triplet eighth), the note before it on the beat lengthens to meet it and the moved note
+    shortens by as much. Jazz accompaniments played corpus tunes straight (generated jazz: 0% of its
+    split beats swung, stage 9, tuning), though the ride already swung."""
+    out = notes.copy()
+    inside = out[:, 0] % beat
+    late = beat * 2 // 3 - beat // 2
+    off = inside == beat // 2
+    out[off, 0] += late
+    out[off, 1] = np.maximum(out[off, 1] - late, beat // 6)
+    on_with_eighth = (inside == 0) & (out[:, 1] == beat // 2)
+    out[on_with_eighth, 1] += late
+    return out[np.lexsort((out[:, 2], out[:, 0]))]
+
+
 def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.random.Generator,
               drums: DrumBank | None, melody_program: int) -> Score:
     """The tune as melody plus bass, chords and (if the style has them) drums, following `chords`."""
@@ -277,6 +296,8 @@ def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.rando
     roles = [role for _, role in assign_roles(programs)]
     melody = replace(score.tracks[0].copy(), program=melody_program, role=roles[0])
     melody.notes[:, 3] = np.clip(melody.notes[:, 3] + 10, 1, 127)
+    if style == "jazz" and beat == TPQ and rng.random() < SWING:
+        melody.notes = swung(melody.notes)
     tracks = [melody,
               Track(chord_program, roles[1], notes=np.array(chord_notes).reshape(-1, 4)),
               Track(bass_program, roles[2], notes=np.array(bass_notes).reshape(-1, 4))]
