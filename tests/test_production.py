@@ -226,3 +226,33 @@ def test_stems_add_up_to_the_mix_and_none_passes_the_ceiling(stems, words) -> No
     for part in [*result.stems, result.reverb_return, result.mix]:
         assert reference_dbtp(part) <= -1.0 + 0.05
     assert abs(reference_lufs(result.mix) + 14.0) < 0.3
+
+
+def test_a_loud_master_is_limited_under_the_ceiling_and_its_stems_still_add_up(stems) -> None:
+    """-6 LUFS asks the limiter for more than it can give on this fixture: the mix and every part must still
+    stay at or under -1 dBTP by another meter (plain 4x resampling), with no sample at full scale. Before,
+    the loudness rounds raised the gain after the last limiter pass: +1.3 dBTP, 6,939 clipped samples."""
+    audio, roles, programs = stems
+    result = produce(audio, roles, MixSettings(target_lufs=-6.0), RATE, programs)
+    assert result.report.limiter_gain_reduction_db > 3.0  # the limiter really worked
+    assert reference_lufs(result.mix) > -9.0  # as loud as the ceiling lets this fixture be (~-8.5 LUFS)
+    for part in [result.mix, *result.stems, result.reverb_return]:
+        assert reference_dbtp(part) <= -1.0 + 0.05
+    assert result.report.clipped_samples == 0
+    total = np.sum(result.stems, axis=0) + result.reverb_return
+    assert np.abs(total - result.mix).max() < 1e-5
+
+
+@pytest.mark.parametrize("words", ["", "punchy"])
+def test_the_unmastered_bus_is_turned_down_under_the_ceiling_not_limited(stems, words) -> None:
+    """Without the master nothing limited the bus: on this fixture it peaked over -1 dBTP (and real songs'
+    over full scale, so their WAVs clipped). One gain on every part: under the ceiling, the parts still add
+    up to the bus, and the dynamics are untouched (the same crest factor as the parts' plain sum)."""
+    audio, roles, programs = stems
+    settings = mix_settings_from_text(words)
+    result = produce(audio, roles, settings, RATE, programs, mastering=False)
+    for part in [result.mix, *result.stems, result.reverb_return]:
+        assert reference_dbtp(part) <= -1.0 + 0.05
+    total = np.sum(result.stems, axis=0) + result.reverb_return
+    assert np.abs(total - result.mix).max() < 1e-5
+    assert reference_dbtp(result.mix) > -1.5  # turned down to the ceiling, not far below it

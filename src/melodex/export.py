@@ -201,6 +201,17 @@ class _Audio:
     first_frame: int = 0  # where in the song the audio starts (a section loop)
 
 
+def _under_ceiling(signals: list[np.ndarray], take: Take) -> list[np.ndarray]:
+    """(frames,) or (frames, channels) `signals` times the one gain (never above 1) that keeps each at or
+    under the take's true-peak ceiling, so signals that added up to a mix still do."""
+    from melodex.production.mastering import headroom_gain
+    from melodex.production.settings import MixSettings
+
+    ceiling = MixSettings(**take.settings["mix"]).ceiling_dbtp - 0.1  # the master's own margin
+    gain = headroom_gain([s.T if s.ndim == 2 else s[None, :] for s in signals], ceiling)
+    return signals if gain >= 1.0 else [s * np.float32(gain) for s in signals]
+
+
 def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None = None,
               score: Score | None = None) -> _Audio:
     """The take's audio as `options` ask: the stored mix and stems, or produced again."""
@@ -226,7 +237,9 @@ def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None
         levels = Levels.from_json(take.settings["levels"])  # a stretch at the song's own gains
     produced = produce(dry, [t.role for t in score.tracks], settings, take.sample_rate,
                        [t.program for t in score.tracks], levels=levels, mastering=options.master)
-    stems = dry if options.stems == "dry" else produced.stems
+    # The sampler's output is not limited (a stack of loud notes can pass the ceiling); one gain for all dry
+    # stems keeps their balance: they are the raw material of another mix, not parts of this one.
+    stems = _under_ceiling(dry, take) if options.stems == "dry" else produced.stems
     reverb = None if options.stems == "dry" else produced.reverb_return
     return _Audio(produced.mix, [np.asarray(s, dtype=np.float32) for s in stems], reverb, score,
                   window[0] if window else 0)
@@ -259,8 +272,11 @@ def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
             out[: len(piece)] += piece
         return out
 
-    return _Audio(folded(audio.mix), [folded(s) for s in audio.stems],
-                  None if audio.reverb is None else folded(audio.reverb), part, start)
+    # What rings past the section's end is added onto its start, which can pass the ceiling the parts kept.
+    mix, *stems = _under_ceiling([folded(s) for s in (audio.mix, *audio.stems)]
+                                 + ([] if audio.reverb is None else [folded(audio.reverb)]), take)
+    reverb = None if audio.reverb is None else stems.pop()
+    return _Audio(mix, stems, reverb, part, start)
 
 
 def _resampled(audio: np.ndarray, rate: int, target: int) -> np.ndarray:

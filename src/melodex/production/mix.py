@@ -12,7 +12,7 @@ import numpy as np
 from melodex.errors import MelodexError
 from melodex.production.effects import place, saturate, shared_reverb, summed, track_board
 from melodex.production.loudness import db_to_gain, integrated_lufs, rough_loudness, true_peak_dbtp
-from melodex.production.mastering import Levels, MasterReport, StemLevels, master
+from melodex.production.mastering import Levels, MasterReport, StemLevels, headroom_gain, master
 from melodex.production.settings import ROLE_MIX, STEM_LUFS, MixSettings
 from melodex.score import DRUM_PROGRAM
 
@@ -97,7 +97,8 @@ def produce(
     mastering: bool = True,
 ) -> ProductionResult:
     """Mix mono (frames,) or stereo (frames, 2) stems, one per track role, into a mastered stereo track
-    (`mastering` False: the bus as it enters the master, no loudness, glue or limiter; parts sum to it).
+    (`mastering` False: the bus as it enters the master, no loudness, glue or limiter, only turned down as a
+    whole if the bus or a part would pass the ceiling; parts sum to it).
 
     `levels` (the `levels` of a production of the whole song) makes this a re-production of a stretch
     of it: every gain the whole song decided is reused, so the stretch splices back in seamlessly.
@@ -155,6 +156,10 @@ def produce(
     if progress is not None:
         progress(REVERB_SHARE)
     if not mastering:
+        # No limiter here (the dynamics are the mastering engineer's), but a loud song's bus peaks over full
+        # scale (+2.4 dBTP measured, scripts/eval_stems.py) and its WAV clipped: one gain on every part.
+        gain = np.float32(headroom_gain([summed([*placed, wet]), *placed, wet], settings.ceiling_dbtp - 0.1))
+        placed, wet = [p * gain for p in placed], wet * gain
         bus = summed([*placed, wet])
         peak = float(np.abs(bus).max()) if bus.size else 0.0
         report = MasterReport(integrated_lufs(bus.T, sample_rate), true_peak_dbtp(bus.T),
