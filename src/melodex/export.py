@@ -2,8 +2,10 @@
 
 One naming rule for stems everywhere (`generate`, `render`, `export`, the studio's zip): 1-based,
 readable, `01-melody-lead-2-sawtooth.wav`. Processed stems and the reverb return (`NN-reverb.wav`)
-add up to the mix; dry stems are the sampler's output before any effect. Every audio file carries
-the tempo and key as metadata (ID3 TBPM/TKEY in WAV and MP3, Vorbis BPM/KEY in FLAC).
+add up to the mix (with `master` False, to the unmastered bus); dry stems are the sampler's output
+before any effect (turned down together if one would pass the -1 dBTP ceiling) and add up to no mix.
+Every audio file carries the tempo and key as metadata (ID3 TBPM/TKEY in WAV and MP3, Vorbis BPM/KEY
+in FLAC).
 """
 
 from __future__ import annotations
