@@ -50,7 +50,7 @@ from melodex.structure.generate import (
     track_group,
 )
 from melodex.structure.model import load_model
-from melodex.tokens import TokenError
+from melodex.tokens_vocabulary import TokenError
 from melodex.train.structure_data import corpus_style
 
 SMOOTHING = 2.0  # notes added to every degree's count, so a degree never seen does not get an infinite bias

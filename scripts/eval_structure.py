@@ -32,7 +32,8 @@ from melodex.structure.generate import (
     generate_score,
 )
 from melodex.structure.model import StructureModel, load_model
-from melodex.tokens import F_KIND, KIND_FIELDS, Plan, TokenError
+from melodex.tokens_grammar import Plan
+from melodex.tokens_vocabulary import F_KIND, KIND_FIELDS, TokenError
 from melodex.train.structure import TrainOptions, validation_batches
 from melodex.train.structure import validate as validation_nll
 from melodex.train.structure_data import corpus_style, sections_cover

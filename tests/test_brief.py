@@ -10,7 +10,7 @@ import pytest
 from melodex.brief import Brief, BriefError, parse, with_overrides
 from melodex.errors import MelodexError
 from melodex.score import Key
-from melodex.tokens import DecodingState
+from melodex.tokens_grammar import DecodingState
 
 
 def understood(prompt: str) -> Brief:

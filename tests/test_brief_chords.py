@@ -8,7 +8,7 @@ from melodex.brief import parse, with_overrides
 from melodex.brief_chords import ChordError, chord_symbols, key_from_chords, parse_chord, roman_chord
 from melodex.errors import MelodexError
 from melodex.score import Key
-from melodex.tokens import CHORD_QUALITIES
+from melodex.tokens_vocabulary import CHORD_QUALITIES
 
 
 @pytest.mark.parametrize(

@@ -13,19 +13,9 @@ from melodex.structure.form import TONIC, TONIC_OR_DOMINANT, song_form, typical_
 from melodex.structure.generate import DecodingOptions, generate_score
 from melodex.structure.model import StructureConfig, StructureModel, harmony_context, with_harmony_heads
 from melodex.structure.song import cadence_chords, copy_bars, set_chords, write_song
-from melodex.tokens import (
-    CHORD,
-    CHORD_QUALITIES,
-    F_CHORD,
-    F_KIND,
-    F_POS,
-    F_TRACK,
-    NOTE,
-    SECTION_NAMES,
-    Plan,
-    encode,
-    validate,
-)
+from melodex.tokens import encode
+from melodex.tokens_grammar import Plan, validate
+from melodex.tokens_vocabulary import CHORD, CHORD_QUALITIES, F_CHORD, F_KIND, F_POS, F_TRACK, NOTE, SECTION_NAMES
 
 SECTIONS = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("outro", 4))
 TRACKS = ((81, "melody"), (89, "pad"), (38, "bass"), (128, "drums"))

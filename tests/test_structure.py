@@ -21,18 +21,9 @@ from melodex.structure.generate import (
     infill,
 )
 from melodex.structure.model import StructureConfig, StructureModel, load_model
-from melodex.tokens import (
-    F_KIND,
-    F_TRACK,
-    FIELDS,
-    MAX_POSITIONS,
-    NOTE,
-    Plan,
-    TokenError,
-    bar_and_position,
-    encode,
-    validate,
-)
+from melodex.tokens import encode
+from melodex.tokens_grammar import Plan, validate
+from melodex.tokens_vocabulary import F_KIND, F_TRACK, FIELDS, MAX_POSITIONS, NOTE, TokenError, bar_and_position
 from test_tokens import make_score
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "melodex" / "weights" / "structure"

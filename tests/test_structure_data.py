@@ -7,7 +7,8 @@ import pytest
 
 from melodex.data.drums import has_backbeat, has_four_on_the_floor
 from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
-from melodex.tokens import F_KIND, TRACK, bar_and_position, decode, encode
+from melodex.tokens import decode, encode
+from melodex.tokens_vocabulary import F_KIND, TRACK, bar_and_position
 from melodex.train.structure_data import (
     DrumBank,
     accompany,

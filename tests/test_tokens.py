@@ -6,20 +6,9 @@ import numpy as np
 import pytest
 
 from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
-from melodex.tokens import (
-    BAR,
-    EOS,
-    F_KIND,
-    KIND_FIELDS,
-    NOTE,
-    DecodingState,
-    Plan,
-    TokenError,
-    bar_and_position,
-    decode,
-    encode,
-    validate,
-)
+from melodex.tokens import decode, encode
+from melodex.tokens_grammar import DecodingState, Plan, validate
+from melodex.tokens_vocabulary import BAR, EOS, F_KIND, KIND_FIELDS, NOTE, TokenError, bar_and_position
 
 
 def make_score() -> Score:

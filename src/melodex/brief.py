@@ -29,7 +29,8 @@ from melodex.brief_styles import (
 from melodex.brief_words import correct_typos, energy_shift, ignored_words, mood_of, tempo_words, texture_of
 from melodex.inputs import clean_prompt, clean_text
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
-from melodex.tokens import METERS, Plan
+from melodex.tokens_grammar import Plan
+from melodex.tokens_vocabulary import METERS
 
 MAX_PROMPT_CHARS = 2000
 DEFAULT_SECONDS = 60.0

@@ -14,7 +14,7 @@ import re
 from melodex import instruments as inst
 from melodex.brief_styles import Style
 from melodex.score import DRUM_PROGRAM
-from melodex.tokens import MAX_TRACKS
+from melodex.tokens_vocabulary import MAX_TRACKS
 
 _EXACT = re.compile(r"\b(?:solo|only|just|alone|unaccompanied|a cappella|a capella|acapella|nothing but|"
                     r"by itself|on its own|duet|duo)\b", re.IGNORECASE)

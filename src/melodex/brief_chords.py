@@ -1,7 +1,7 @@
 """Chords written in a prompt: "chords Am F C G", "verse: Am F | C G", "I-V-vi-IV in G", "12-bar blues in A".
 
 A chord symbol is read by a small table of suffixes onto the structure model's chord qualities
-(`melodex.tokens.CHORD_QUALITIES`); extended chords (9ths, 13ths, add9, slash basses) are played as
+(`melodex.tokens_vocabulary.CHORD_QUALITIES`); extended chords (9ths, 13ths, add9, slash basses) are played as
 the nearest quality the model knows, with a note. A token that looks like a chord but is none is a
 clear error. Progressions loop over the section (or the piece) they belong to, one chord per bar
 unless bar lines ("|") group several chords into a bar.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from melodex.errors import MelodexError
 from melodex.score import PITCH_CLASSES, ChordSymbol, Key
-from melodex.tokens import CHORD_QUALITIES, chord_value
+from melodex.tokens_vocabulary import CHORD_QUALITIES, chord_value
 
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -109,7 +109,7 @@ def chord_symbols(name: str) -> tuple[int, str]:
 
 
 def chord_token(name: str) -> int:
-    """The structure model's chord value of a chord name ('Am' -> A minor's value in `tokens.chord_value`)."""
+    """The structure model's chord value of a chord name ('Am' -> A minor's value, see `chord_value`)."""
     return chord_value(ChordSymbol(0, *chord_symbols(name)))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from melodex.errors import MelodexError
 from melodex.score import MAX_BARS
-from melodex.tokens import SECTION_NAMES
+from melodex.tokens_vocabulary import SECTION_NAMES
 
 
 class BriefError(MelodexError):

@@ -20,7 +20,7 @@ from melodex.brief_styles import (
     TEXTURE_WORDS,
     UNSUPPORTED_EFFECTS,
 )
-from melodex.tokens import SECTION_NAMES
+from melodex.tokens_vocabulary import SECTION_NAMES
 
 
 def _find(phrase: str, lowered: str) -> re.Match[str] | None:

@@ -33,7 +33,8 @@ from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo
 from melodex.timbre.drumkit import extend_kit
 from melodex.timbre.sampleset import SampleSet
-from melodex.tokens import Plan, decode, encode
+from melodex.tokens import decode, encode
+from melodex.tokens_grammar import Plan
 
 SPLICE_FADE_S = 0.010  # crossfade inside the edited span: long enough to be click-free, short enough to be local
 WARMUP_S = 6.0  # an edited stretch is rendered from this long before it: the reverb tail decays ~100 dB in it
@@ -517,7 +518,7 @@ def variation(session: Draft, strength: float, seed: int) -> str:
 
 def _chords_by_bar(events: np.ndarray) -> list[list[int]]:
     """The chord values of every bar, in order (a bar may hold several, or none)."""
-    from melodex.tokens import BAR, CHORD, F_CHORD, F_KIND
+    from melodex.tokens_vocabulary import BAR, CHORD, F_CHORD, F_KIND
 
     bars: list[list[int]] = []
     for row in events:
@@ -552,7 +553,7 @@ def extend(session: Draft, n_bars: int, seed: int) -> str:
     total = take.score.bar_count() + n_bars
     if n_bars < 1 or total > MAX_BARS:
         raise MelodexError(f"--bars {n_bars}: the song would have {total} bars; at most {MAX_BARS}")
-    from melodex.tokens import BAR, EOS, F_KIND, FIELDS
+    from melodex.tokens_vocabulary import BAR, EOS, F_KIND, FIELDS
 
     bar_row = np.zeros((1, len(FIELDS)), dtype=np.int64)
     bar_row[0, F_KIND] = BAR

@@ -45,7 +45,7 @@ from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py pl
 )
 from melodex.score import Score
 from melodex.timbre.sampleset import SampleSet
-from melodex.tokens import Plan
+from melodex.tokens_grammar import Plan
 
 if TYPE_CHECKING:  # the structure package imports torch: loaded when a song is composed
     from melodex.structure.generate import DecodingOptions

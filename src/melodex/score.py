@@ -104,7 +104,7 @@ class Section:
 class ChordSymbol:
     tick: int
     root: int  # pitch class
-    quality: str  # one of melodex.tokens.CHORD_QUALITIES
+    quality: str  # one of melodex.tokens_vocabulary.CHORD_QUALITIES
 
     def __str__(self) -> str:
         return f"{PITCH_CLASSES[self.root]}{'' if self.quality == 'maj' else self.quality}"

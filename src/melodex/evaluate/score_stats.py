@@ -10,7 +10,8 @@ from itertools import pairwise
 import numpy as np
 
 from melodex.score import Key, Score
-from melodex.tokens import Plan, TokenError, validate
+from melodex.tokens_grammar import Plan, validate
+from melodex.tokens_vocabulary import TokenError
 
 
 def statistics(score: Score) -> dict[str, float]:

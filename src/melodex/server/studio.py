@@ -34,7 +34,8 @@ from melodex.instruments import program_name
 from melodex.project import Project, ProjectBusy, ProjectError, writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
 from melodex.server.jobs import Job, JobStore, Progress
-from melodex.tokens import SECTION_NAMES, decode
+from melodex.tokens import decode
+from melodex.tokens_vocabulary import SECTION_NAMES
 
 PROJECT_ID = re.compile(r"[a-z0-9]{12}")
 SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
