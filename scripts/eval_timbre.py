@@ -11,12 +11,12 @@ autoencoder: once against each audio's own pitch curve (its HN analysis: vibrato
 against a fixed f0 (MIDI pitch + `pitch_cents`: vibrato counts as deviation).
 
 `--vibrato` puts side by side, per reference note, the vibrato (std of the pitch curve over the hold, and
-`hn.estimate_vibrato`'s depth and rate, all measured from audio) of the original, the HN analysis, the
+`hn_analysis.estimate_vibrato`'s depth and rate, all measured from audio) of the original, the HN analysis, the
 autoencoder and the autoencoder + vibrato head, with MR-STFT and fixed-f0 phasiness; then generated violin,
 flute and cello notes without and with the head against the FluidR3 notes; and a PNG of the pitch curves.
 
 `--detune` puts side by side the beating of detuned pads and of controls that should not beat: per note,
-`hn.beating` (dB of level movement of the first 20 partials over the hold) and `hn.estimate_detune`'s
+`hn_analysis.beating` (dB of level movement of the first 20 partials over the hold) and `hn_analysis.estimate_detune`'s
 cents and mix, all measured from audio, for the original, the HN analysis, and the autoencoder + vibrato
 head without and with the head's detune (MR-STFT: mean over 4 seeds); MR-STFT on the 13 reference notes
 both ways; then generated notes without and with the detune.
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from melodex.timbre import evaluate, hn, metrics
+from melodex.timbre import evaluate, hn, hn_analysis, metrics
 from melodex.timbre.model import GenerationOptions, TimbreModel
 
 # MR-STFT, mel-LSD, cents, phasiness (Hz) as in ARCHITECTURE.md's table.
@@ -55,7 +55,7 @@ def griffin_lim_log_mel(audio: np.ndarray) -> np.ndarray:
 
 def note_phasiness(audio: np.ndarray, pitch: int, stretched: bool) -> tuple[float, float]:
     """(against the audio's own HN pitch curve and stretch, against a fixed f0 with that stretch)."""
-    own = hn.analyse(audio, pitch, stretched=stretched)
+    own = hn_analysis.analyse(audio, pitch, stretched=stretched)
     return (metrics.phasiness(audio, pitch, cents=own.cents, stretch=own.stretch),
             metrics.phasiness(audio, pitch, stretch=own.stretch))
 
@@ -68,7 +68,7 @@ def phasiness_table(model: TimbreModel) -> dict[str, list[dict[str, float]]]:
     table: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
     for program, pitch in evaluate.REFERENCE_NOTES:
         original = evaluate.render_reference(program, pitch)
-        params = hn.analyse(original, pitch, stretched=program < 40)
+        params = hn_analysis.analyse(original, pitch, stretched=program < 40)
         started = time.perf_counter()
         gl = griffin_lim_log_mel(original)
         gl_seconds = (time.perf_counter() - started) / (len(original) / hn.SAMPLE_RATE)
@@ -109,7 +109,7 @@ def reconstruction_png(model: TimbreModel, path: Path) -> None:
     fig, axes = plt.subplots(3, len(notes), figsize=(2.2 * len(notes), 6))
     for j, (program, pitch) in enumerate(notes):
         original = evaluate.render_reference(program, pitch)
-        params = hn.analyse(original, pitch, stretched=program < 40)
+        params = hn_analysis.analyse(original, pitch, stretched=program < 40)
         spectrogram(axes[0, j], original, f"{program}/{pitch} original")
         spectrogram(axes[1, j], hn.synthesize(params), "HN analysis")
         decoded = evaluate.autoencode(model, params, evaluate.REFERENCE_VELOCITY)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import torch
 
-from melodex.timbre import hn
+from melodex.timbre import hn, hn_analysis
 from melodex.timbre.model import VIBRATO_FILE, GenerationOptions, TimbreModel
 from melodex.timbre.vibrato import VibratoConfig, VibratoHead
 from test_timbre_model import _fake_embedding, tiny_model
@@ -36,26 +36,26 @@ def test_no_detune_synthesises_exactly_as_before() -> None:
 
 def test_estimator_recovers_a_known_detune_and_mix() -> None:
     for pitch, cents, mix in ((55, 12.0, 0.5), (60, 7.0, 0.8), (67, 5.0, 0.3)):
-        params = hn.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, mix)), seed=1), pitch, stretched=False)
-        found = hn.estimate_detune(params.harmonics, pitch)
+        params = hn_analysis.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, mix)), seed=1), pitch, stretched=False)
+        found = hn_analysis.estimate_detune(params.harmonics, pitch)
         assert abs(found.cents - cents) < 0.5, (pitch, found)
         assert abs(found.mix - mix) < 0.15, (pitch, found)
 
 
 def test_a_single_bank_and_a_tremolo_have_no_detune() -> None:
-    params = hn.analyse(hn.synthesize(_saw(60), seed=1), 60, stretched=False)
-    assert hn.estimate_detune(params.harmonics, 60) == hn.Detune()
-    assert hn.beating(params.harmonics) < 0.5
+    params = hn_analysis.analyse(hn.synthesize(_saw(60), seed=1), 60, stretched=False)
+    assert hn_analysis.estimate_detune(params.harmonics, 60) == hn.Detune()
+    assert hn_analysis.beating(params.harmonics) < 0.5
     t = np.arange(hn.N_FRAMES) / hn.FRAME_RATE
     tremolo = params.harmonics * (1 + 0.3 * np.sin(2 * np.pi * 4.0 * t))[:, None]  # one rate for every partial
-    assert hn.beating(tremolo) > 0.5
-    assert hn.estimate_detune(tremolo, 60) == hn.Detune()
+    assert hn_analysis.beating(tremolo) > 0.5
+    assert hn_analysis.estimate_detune(tremolo, 60) == hn.Detune()
 
 
 def test_detuned_synthesis_beats_at_k_f0_cents() -> None:
     pitch, cents = 60, 10.0
-    params = hn.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, 1.0)), seed=0), pitch, stretched=False)
-    assert hn.beating(params.harmonics) > 3.0
+    params = hn_analysis.analyse(hn.synthesize(_saw(pitch, hn.Detune(cents, 1.0)), seed=0), pitch, stretched=False)
+    assert hn_analysis.beating(params.harmonics) > 3.0
     t = np.arange(hn.N_FRAMES) / hn.FRAME_RATE
     hold = (t > 0.15) & (t < hn.HOLD_S)
     for k in (3, 5, 8):
@@ -106,8 +106,8 @@ def test_a_detune_head_detunes_generated_notes_and_the_option_turns_it_off(tmp_p
     detuned = new.generate_sampleset(89, "", [60], [90], steps=2)
     assert detuned.settings["detune"] == 1
     audio = detuned.notes[(60, 90)].audio
-    params = hn.analyse(audio, 60, stretched=False)
-    assert hn.beating(params.harmonics) > 1.0
+    params = hn_analysis.analyse(audio, 60, stretched=False)
+    assert hn_analysis.beating(params.harmonics) > 1.0
     # Off (a project from before): the same notes as a head without detune makes.
     plain = [n[2] for n in new.generate_notes(89, "", [60], [90], GenerationOptions(steps=2, detune=False))]
     before = [n[2] for n in old.generate_notes(89, "", [60], [90], options)]

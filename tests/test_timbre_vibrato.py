@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from melodex.timbre import hn
+from melodex.timbre import hn, hn_analysis
 from melodex.timbre.model import VIBRATO_FILE, TimbreModel, TimbreModelError
 from melodex.timbre.sampleset import find_sustain_loop
 from melodex.timbre.vibrato import VibratoConfig, VibratoHead
@@ -26,21 +26,21 @@ def _curve(depth: float, rate: float, delay: float = 0.0, drift: float = 0.0) ->
 
 @pytest.mark.parametrize(("depth", "rate"), [(12.0, 5.5), (5.0, 4.2), (20.0, 7.0)])
 def test_estimator_recovers_depth_and_rate_of_a_known_curve(depth: float, rate: float) -> None:
-    found = hn.estimate_vibrato(_curve(depth, rate, drift=8.0))  # a slow drift is not vibrato
+    found = hn_analysis.estimate_vibrato(_curve(depth, rate, drift=8.0))  # a slow drift is not vibrato
     assert abs(found.depth_cents - depth) < 0.1 * depth, found
     assert abs(found.rate_hz - rate) < 0.1, found
 
 
 def test_estimator_finds_the_onset_delay_and_no_vibrato_in_a_steady_or_noisy_curve() -> None:
-    assert abs(hn.estimate_vibrato(_curve(10.0, 5.0, delay=0.3)).delay_s - 0.3) < 0.08
-    assert hn.estimate_vibrato(np.zeros(hn.N_FRAMES)).depth_cents == 0.0
+    assert abs(hn_analysis.estimate_vibrato(_curve(10.0, 5.0, delay=0.3)).delay_s - 0.3) < 0.08
+    assert hn_analysis.estimate_vibrato(np.zeros(hn.N_FRAMES)).depth_cents == 0.0
     noise = np.random.default_rng(0).normal(0, 1.5, hn.N_FRAMES)
-    assert hn.estimate_vibrato(noise).depth_cents == 0.0
+    assert hn_analysis.estimate_vibrato(noise).depth_cents == 0.0
 
 
 def test_analysis_of_audio_with_vibrato_recovers_it() -> None:
     params = replace(_params(64, [0.2, 0.1, 0.05, 0.02]), cents=_curve(15.0, 5.8, delay=0.1))
-    found = hn.estimate_vibrato(hn.analyse(hn.synthesize(params), 64, stretched=False).cents)
+    found = hn_analysis.estimate_vibrato(hn_analysis.analyse(hn.synthesize(params), 64, stretched=False).cents)
     assert abs(found.depth_cents - 15.0) < 2.0, found
     assert abs(found.rate_hz - 5.8) < 0.15, found
 
@@ -48,7 +48,7 @@ def test_analysis_of_audio_with_vibrato_recovers_it() -> None:
 def test_synthesis_adds_the_requested_vibrato_deterministically_per_seed() -> None:
     steady = _params(67, [0.2, 0.1, 0.05, 0.02])
     wavy = replace(steady, vibrato=hn.Vibrato(12.0, 5.5, 0.1))
-    found = hn.estimate_vibrato(hn.analyse(hn.synthesize(wavy), 67, stretched=False).cents)
+    found = hn_analysis.estimate_vibrato(hn_analysis.analyse(hn.synthesize(wavy), 67, stretched=False).cents)
     assert abs(found.depth_cents - 12.0) < 1.5, found
     assert abs(found.rate_hz - 5.5) < 0.15, found
     np.testing.assert_array_equal(hn.synthesize(wavy, seed=3), hn.synthesize(wavy, seed=3))
@@ -95,7 +95,7 @@ def test_weights_without_the_vibrato_head_load_and_with_it_give_vibrato(tmp_path
     sampleset = loaded.generate_sampleset(40, "", [67], [90], steps=2)
     assert sampleset.settings["vibrato"] == 1
     note = sampleset.notes[(67, 90)]
-    found = hn.estimate_vibrato(hn.analyse(note.audio, 67, stretched=False).cents)
+    found = hn_analysis.estimate_vibrato(hn_analysis.analyse(note.audio, 67, stretched=False).cents)
     assert abs(found.depth_cents - 25.0) < 4.0 and abs(found.rate_hz - 6.0) < 0.2, found
     data = (tmp_path / VIBRATO_FILE).read_bytes()
     (tmp_path / VIBRATO_FILE).write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))

@@ -6,8 +6,8 @@ generates notes from contrasting words and measures what the words should change
 for bright/dark, decay for plucky/pad) at several guidance scales. `vibrato_reconstruction` and
 `generated_vibrato` measure vibrato (pitch-curve std, depth, rate) from the audio, with and without the
 vibrato head, against the originals and FluidR3's notes. `detune_reconstruction` and `generated_detune`
-measure the beating of detuned pads (`hn.beating`, `hn.estimate_detune` on the audio's HN analysis) the
-same way, against non-detuned controls.
+measure the beating of detuned pads (`hn_analysis.beating`, `hn_analysis.estimate_detune` on the audio's HN
+analysis) the same way, against non-detuned controls.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 import numpy as np
 import torch
 
-from melodex.timbre import hn, metrics
+from melodex.timbre import hn, hn_analysis, metrics
 from melodex.timbre.autoencoder import features_from_params, note_conditions
 from melodex.timbre.model import GenerationOptions, TimbreModel
 
@@ -74,7 +74,7 @@ def reconstruction(model: TimbreModel | None) -> list[ReconstructionRow]:
     for program, pitch in REFERENCE_NOTES:
         original = render_reference(program, pitch)
         reference_cents = metrics.pitch_cents(original, pitch)
-        params = hn.analyse(original, pitch, stretched=program < 40)
+        params = hn_analysis.analyse(original, pitch, stretched=program < 40)
         decodes = [("hn", params)]
         if model is not None:
             decodes.append(("autoencoder", autoencode(model, params, REFERENCE_VELOCITY)))
@@ -170,7 +170,7 @@ def generated_pitch_errors(model: TimbreModel, programs: tuple[int, ...] = CONTR
 
 @dataclass(frozen=True)
 class VibratoMeasure:
-    """A note's vibrato measured from its audio (HN analysis pitch curve, then `hn.estimate_vibrato`)."""
+    """A note's vibrato measured from its audio (HN analysis pitch curve, then `hn_analysis.estimate_vibrato`)."""
 
     std_cents: float  # std of the pitch curve over 0.1-1.0 s (the hold), vibrato or not
     depth_cents: float  # 0: no vibrato found
@@ -179,9 +179,9 @@ class VibratoMeasure:
 
 
 def measure_vibrato(audio: np.ndarray, pitch: int, stretched: bool = False) -> VibratoMeasure:
-    cents = hn.analyse(audio, pitch, stretched=stretched).cents.astype(np.float64)
+    cents = hn_analysis.analyse(audio, pitch, stretched=stretched).cents.astype(np.float64)
     hold = cents[round(0.1 * hn.FRAME_RATE) : round(hn.HOLD_S * hn.FRAME_RATE)]
-    found = hn.estimate_vibrato(cents)
+    found = hn_analysis.estimate_vibrato(cents)
     return VibratoMeasure(float(hold.std()), found.depth_cents, found.rate_hz, cents)
 
 
@@ -217,7 +217,7 @@ def _reconstructions(
     for program, pitch in notes:
         stretched = program < 40
         original = render_reference(program, pitch)
-        params = hn.analyse(original, pitch, stretched=stretched)
+        params = hn_analysis.analyse(original, pitch, stretched=stretched)
         audio = {method: [hn.synthesize(decoded, seed=seed) for seed in seeds]
                  for method, decoded in decodes(params, program).items()}
         distance = {method: float(np.mean([metrics.mr_stft(original, a) for a in takes]))
@@ -295,15 +295,16 @@ DETUNE_PITCHES = (55, 67)
 
 @dataclass(frozen=True)
 class DetuneMeasure:
-    """A note's beating measured from its audio (HN analysis, then `hn.beating` and `hn.estimate_detune`)."""
+    """A note's beating measured from its audio (its HN analysis, then `beating` and `estimate_detune`)."""
 
     beating_db: float
     detune: hn.Detune
 
 
 def measure_detune(audio: np.ndarray, pitch: int, stretched: bool = False) -> DetuneMeasure:
-    params = hn.analyse(audio, pitch, stretched=stretched)
-    return DetuneMeasure(hn.beating(params.harmonics), hn.estimate_detune(params.harmonics, pitch, params.stretch))
+    params = hn_analysis.analyse(audio, pitch, stretched=stretched)
+    detune = hn_analysis.estimate_detune(params.harmonics, pitch, params.stretch)
+    return DetuneMeasure(hn_analysis.beating(params.harmonics), detune)
 
 
 # No "hn + detune": the analysed frames carry the original's beating already, a second bank doubles it.

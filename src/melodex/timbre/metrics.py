@@ -166,7 +166,7 @@ def phasiness(
     - f0: MIDI `pitch` plus the pitch offset `cents`. None (the default): measured from the audio
       with `pitch_cents` (given the stretch) over the same held part, so a tuned but slightly sharp note is measured
       against its own partials, not penalised for its tuning. A float: that fixed offset. An array:
-      a per-frame pitch curve in cents on this STFT's frame grid (e.g. `hn.analyse(audio, pitch).cents`
+      a per-frame pitch curve in cents on this STFT's frame grid (e.g. `hn_analysis.analyse(audio, pitch).cents`
       with hop = hn.HOP), so vibrato is followed; the curve is averaged over the two frames of a pair.
     - Weighting: each peak's deviation |IF - f_k| is weighted by its linear magnitude in frame t.
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from melodex.instruments import GM_FAMILIES, GM_NAMES
-from melodex.timbre import hn, metrics
+from melodex.timbre import hn, hn_analysis, metrics
 
 VELOCITIES = (40, 80, 120)
 DESCRIPTORS = ("centroid_ratio", "attack_s", "decay_s", "sustain", "noisiness", "stretch")
@@ -137,7 +137,7 @@ def render_notes(
             if np.abs(audio).max() < 1e-4:
                 continue  # no sample for this key in this SoundFont
             stretched = GM_FAMILIES[program // 8] in STRETCHED_FAMILIES or program in (45, 46, 47)
-            params = hn.analyse(audio, pitch, stretched=stretched)
+            params = hn_analysis.analyse(audio, pitch, stretched=stretched)
             rows["harmonics_db"].append(to_db(params.harmonics))
             rows["noise_db"].append(to_db(params.noise))
             rows["cents"].append(params.cents.astype(np.float16))

@@ -6,7 +6,7 @@ mean: flat), so this small MLP predicts the phase-free parameters that `hn.synth
 reads the frozen autoencoder's latent, so diffusion-generated notes get vibrato without retraining, and
 the note's GM program when it is known: from the latent alone, words such as "bright" moved generated
 violins far enough that it gave them none. The decoder's single harmonic bank cannot beat either, so
-the detune is predicted here the same way (`hn.estimate_detune` targets).
+the detune is predicted here the same way (`hn_analysis.estimate_detune` targets).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from safetensors.torch import save_file
 
-from melodex.timbre import hn
+from melodex.timbre import hn, hn_analysis
 from melodex.timbre.autoencoder import (
     ATTACK,
     STRETCH,
@@ -350,12 +350,12 @@ class VibratoTrainOptions:
 
 def vibrato_targets(dataset: NoteDataset, detune: bool = True) -> np.ndarray:
     """(n, 3) analysed depth (cents), rate (Hz), onset delay (s) of every note's pitch curve; with `detune`
-    (n, 5): and `hn.estimate_detune`'s cents and mix of its partials (about 2 minutes on one core)."""
-    found = [hn.estimate_vibrato(dataset.cents[i].astype(np.float64)) for i in range(len(dataset))]
+    (n, 5): and `hn_analysis.estimate_detune`'s cents and mix of its partials (about 2 minutes on one core)."""
+    found = [hn_analysis.estimate_vibrato(dataset.cents[i].astype(np.float64)) for i in range(len(dataset))]
     target = np.array([[v.depth_cents, v.rate_hz, v.delay_s] for v in found], dtype=np.float32)
     if not detune:
         return target
-    spread = [hn.estimate_detune(dataset.params(i).harmonics, int(dataset.pitch[i]), float(dataset.stretch[i]))
+    spread = [hn_analysis.estimate_detune(dataset.params(i).harmonics, int(dataset.pitch[i]), float(dataset.stretch[i]))
               for i in range(len(dataset))]
     return np.concatenate([target, np.array([[d.cents, d.mix] for d in spread], dtype=np.float32)], 1)
 
