@@ -48,6 +48,20 @@ def test_targets_and_bounds_are_said_clearly(song) -> None:
     assert result.exit_code == 1 and "backwards" in str(result.exception)
 
 
+def test_negative_numbers_are_plain_arguments(song) -> None:
+    """click reads "-1" as an option: `transpose P -1` was refused with "No such option: -1"."""
+    result = runner.invoke(app, ["transpose", str(song), "-1"])
+    assert result.exit_code == 0, result.output
+    assert Project.open(song / "song.melodex").history[-1]["edit"] == "transpose -1"
+    result = runner.invoke(app, ["transpose", str(song), "-13"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "greater than or equal to -12" in result.output
+    result = runner.invoke(app, ["set-tempo", str(song), "-5"])
+    assert result.exit_code == 1 and "outside 20-300" in str(result.exception)
+    result = runner.invoke(app, ["transpose", str(song), "--bogus"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Invalid value for 'semitones'" in result.output
+    assert len(Project.open(song / "song.melodex").history) == 2
+
+
 def test_transposing_keeps_notes_in_midi_range() -> None:
     score = Score(tracks=[Track(0, notes=[[0, TPQ, 30, 90], [TPQ, TPQ, 120, 90]]),
                           Track(DRUM_PROGRAM, "drums", notes=[[0, TPQ, 36, 90]])])  # drums never move

@@ -37,8 +37,8 @@ def test_an_edit_killed_at_any_moment_leaves_an_editable_project(song, point) ->
 
 def test_two_processes_editing_one_project_lose_no_version(song) -> None:
     rng = random.Random(3)
-    for _ in range(2):
-        result = pair_round(song, rng)
+    for step in (1, -1):
+        result = pair_round(song, rng, step)
         assert not result["traceback"], result["errors"]
         assert result["lost"] == [] and result["history_grew_by"] == len(result["made"])
         assert all(code == 0 for code in result["codes"]) or result["busy"], result["errors"]

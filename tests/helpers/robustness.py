@@ -23,7 +23,7 @@ import soundfile as sf
 HELPERS = Path(__file__).parent
 TINY_CLI = HELPERS / "tiny_cli.py"
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
-EDITS = [["regen", "{p}", "chorus"], ["retimbre", "{p}", "0", "brighter"], ["transpose", "{p}", "1"],
+EDITS = [["regen", "{p}", "chorus"], ["retimbre", "{p}", "0", "brighter"], ["transpose", "{p}", "{step}"],
          ["set-tempo", "{p}", "110"], ["variation", "{p}", "--strength", "0.5"], ["checkout", "{p}", "1"]]
 CRASH_POINTS = ["version-written", "version-published", None]  # None: a random moment
 
@@ -45,6 +45,12 @@ def make_project(folder: Path) -> Path:
     use_tiny_models()
     pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))
     return folder
+
+
+def edit_args(edit: list[str], folder: Path, step: int) -> list[str]:
+    """One of EDITS for `folder`; a transpose moves by `step` (callers alternate its sign: always up reaches
+    MIDI pitch 127 after a few dozen edits, and a refused transpose there would read as a broken project)."""
+    return [a.replace("{p}", str(folder)).replace("{step}", str(step)) for a in edit]
 
 
 def cli(args: list[str], **extra: str) -> subprocess.Popen:
@@ -81,17 +87,16 @@ def unreadable_exports(folder: Path) -> list[str]:
 
 def kill_round(folder: Path, rng: random.Random, point: str | None, check_step: int = 1) -> dict:
     """One edit killed (at `point`, or after a random delay); then history, the next edit (`transpose
-    check_step`), and the files. Callers alternate the step's sign: always +1 reaches MIDI pitch 127 after a
-    few dozen rounds, and a refused transpose there would read as a project that cannot be edited."""
-    edit = [a.replace("{p}", str(folder)) for a in rng.choice(EDITS if point is None else EDITS[:5])]
+    check_step`), and the files. Callers alternate the step's sign (see `edit_args`); a transpose killed in
+    the round goes the other way, so the two cancel when both land."""
+    edit = edit_args(rng.choice(EDITS if point is None else EDITS[:5]), folder, -check_step)
     process = cli(edit, **({"MELODEX_KILL_AT": point} if point else {}))
     if point is None:
         time.sleep(rng.uniform(0.5, 6.0))
         process.kill()
     _, err = process.communicate(timeout=600)
     killed = process.returncode == -9
-    # `--`: the CLI reads a bare "-1" as an unknown option ("No such option: -1")
-    after = batch([["history", str(folder)], ["transpose", str(folder), "--", str(check_step)]])
+    after = batch([["history", str(folder)], ["transpose", str(folder), str(check_step)]])
     history, next_edit = after if len(after) == 2 else ({}, {})
     return {"edit": edit[0], "point": point or "random", "killed": killed, "check_step": check_step,
             "traceback": "Traceback" in err or any(r.get("traceback") for r in after),
@@ -100,10 +105,11 @@ def kill_round(folder: Path, rng: random.Random, point: str | None, check_step: 
             "unreadable": unreadable_exports(folder)}
 
 
-def pair_round(folder: Path, rng: random.Random) -> dict:
-    """Two processes at once: two edits, or an edit and a checkout started a moment later."""
-    first = [a.replace("{p}", str(folder)) for a in rng.choice(EDITS[:5])]
-    second = [a.replace("{p}", str(folder)) for a in rng.choice(EDITS)]
+def pair_round(folder: Path, rng: random.Random, step: int = 1) -> dict:
+    """Two processes at once: two edits, or an edit and a checkout started a moment later (transposes by
+    `step` and `-step`)."""
+    first = edit_args(rng.choice(EDITS[:5]), folder, step)
+    second = edit_args(rng.choice(EDITS), folder, -step)
     before = len(json.loads((folder / "song.melodex" / "project.json").read_text())["history"])
     one = cli(first)
     time.sleep(rng.uniform(0.0, 2.0))
@@ -131,7 +137,7 @@ def main() -> None:
                 rounds.append(kill_round(folder, rng, CRASH_POINTS[index % len(CRASH_POINTS)],
                                          check_step=1 if index % 2 == 0 else -1))
             else:
-                rounds.append(pair_round(folder, rng))
+                rounds.append(pair_round(folder, rng, step=1 if index % 2 == 0 else -1))
             print(json.dumps(rounds[-1]), flush=True)
     if what == "kills":
         killed = [r for r in rounds if r["killed"]]

@@ -25,10 +25,18 @@ SEED = typer.Option(None, min=0, max=2**31 - 1,
                     help="Seed for the new material (0-2147483647); default: a new one from the version count.")
 
 
+# click reads any argument that starts with "-" as an option, so `transpose P -1` was refused with "No such
+# option: -1". These commands have no options of their own (only --help), so an unknown "-..." can only be a
+# number given as a plain argument: it is passed on to be parsed and range-checked like any other value (a typo
+# such as `--bogus` is then refused as "not a valid integer/float" instead).
+NEGATIVE_NUMBERS = {"ignore_unknown_options": True}
+
+
 def register(app: typer.Typer) -> None:
     for command in (regen, rechord, retimbre, variation, extend, rerender, set_tempo, transpose, history, checkout,
                     undo, redo, diff, prune, export):
-        app.command(name=command.__name__.replace("_", "-"))(command)
+        settings = NEGATIVE_NUMBERS if command in (set_tempo, transpose) else None
+        app.command(name=command.__name__.replace("_", "-"), context_settings=settings)(command)
 
 
 @contextmanager
