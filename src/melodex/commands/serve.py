@@ -33,7 +33,7 @@ def serve(
     except ImportError as exc:
         raise MelodexError(f"the studio is not installed ({exc.name} is missing): run bash scripts/setup.sh, "
                            "or pip install 'melodex[server]'") from exc
-    from melodex.server.app import is_loopback
+    from melodex.server.guard import is_loopback
 
     if token is None and not is_loopback(host):
         token = secrets.token_urlsafe(18)
