@@ -8,6 +8,12 @@ chord symbols, the bar count) travels as one sequencer-specific meta event (FF 7
 first track: manufacturer id 0x7D (non-commercial), the bytes "melodex", then JSON (`META_FORMAT`).
 DAWs ignore it. Files from before it (format 1: "melodex:1", "track:...", "section:..." markers) still
 read. Plain third-party MIDI reads too: roles are guessed and the key defaults to C major.
+
+Why reading and writing stay in one file (~540 lines): they are the two halves of one format and
+lean on each other's helpers. Reading matches tracks back to the meta event by `track_label`, which
+writing names them with; writing keeps a tempo exact in the meta event only where `_bpm_from_mspq`
+(reading's rounding) would not give it back; `META_FORMAT`, the marker labels and the key signature's
+sharps are defined once for both. A change to the format is a change to this one file.
 """
 
 from __future__ import annotations
