@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from melodex import edit
+from melodex import edit, pipeline
 from melodex.cli import app
 from melodex.errors import MelodexError
 from melodex.project import Project
@@ -75,6 +75,21 @@ def test_export_refuses_a_bad_format_before_writing(song, tmp_path) -> None:
     result = runner.invoke(app, ["export", str(song), "-o", str(tmp_path / "out"), "--format", "wav,ogg"])
     assert result.exit_code != 0 and "'ogg'" in str(result.exception or result.output)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_master_quieter_than_asked_is_said(song, tmp_path) -> None:
+    """Past what the -1 dBTP ceiling allows the master stops (a -6 LUFS export of this song comes out near -10
+    LUFS): the files are written and a note says so; before, nothing did."""
+    result = runner.invoke(app, ["export", str(song), "-o", str(tmp_path / "loud"), "--lufs", "-6"],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and (tmp_path / "loud" / "mix.wav").is_file()
+    assert "note: asked for -6 LUFS; the -1 dBTP ceiling allows -" in result.output
+    result = runner.invoke(app, ["export", str(song), "-o", str(tmp_path / "usual"), "--lufs", "-16"],
+                           env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "note:" not in result.output
+    made = pipeline.generate(PROMPT, tmp_path / "generated", pipeline.GenerateOptions(
+        seed=1, renderer="soundfont", sample_rate=16000, lufs=-6))
+    assert any(note.startswith("asked for -6 LUFS; the -1 dBTP ceiling allows") for note in made.notes)
 
 
 def test_undo_then_redo_and_diff_counts_growth(song) -> None:

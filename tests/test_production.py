@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pyloudnorm
 import pytest
@@ -236,6 +238,11 @@ def test_a_loud_master_is_limited_under_the_ceiling_and_its_stems_still_add_up(s
     result = produce(audio, roles, MixSettings(target_lufs=-6.0), RATE, programs)
     assert result.report.limiter_gain_reduction_db > 3.0  # the limiter really worked
     assert reference_lufs(result.mix) > -9.0  # as loud as the ceiling lets this fixture be (~-8.5 LUFS)
+    # ... and the user is told so: before, a -6 LUFS request came out at -8.5 without a word
+    assert result.report.loudness_note == (f"asked for -6 LUFS; the -1 dBTP ceiling allows {result.report.lufs:.1f} "
+                                           "LUFS for this mix (the master was left there rather than limited harder)")
+    assert result.report.lufs < -6.5
+    assert replace(result.report, target_lufs=result.report.lufs + 0.4).loudness_note is None  # within 0.5 LU
     for part in [result.mix, *result.stems, result.reverb_return]:
         assert reference_dbtp(part) <= -1.0 + 0.05
     assert result.report.clipped_samples == 0

@@ -201,6 +201,7 @@ class _Audio:
     reverb: np.ndarray | None  # the return that makes processed stems sum to the mix
     score: Score
     first_frame: int = 0  # where in the song the audio starts (a section loop)
+    notes: tuple[str, ...] = ()  # what the user should be told (a master quieter than asked)
 
 
 def _under_ceiling(signals: list[np.ndarray], take: Take) -> list[np.ndarray]:
@@ -243,8 +244,9 @@ def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None
     # stems keeps their balance: they are the raw material of another mix, not parts of this one.
     stems = _under_ceiling(dry, take) if options.stems == "dry" else produced.stems
     reverb = None if options.stems == "dry" else produced.reverb_return
+    note = produced.report.loudness_note if options.master else None
     return _Audio(produced.mix, [np.asarray(s, dtype=np.float32) for s in stems], reverb, score,
-                  window[0] if window else 0)
+                  window[0] if window else 0, (note,) if note else ())
 
 
 def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
@@ -278,7 +280,7 @@ def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
     mix, *stems = _under_ceiling([folded(s) for s in (audio.mix, *audio.stems)]
                                  + ([] if audio.reverb is None else [folded(audio.reverb)]), take)
     reverb = None if audio.reverb is None else stems.pop()
-    return _Audio(mix, stems, reverb, part, start)
+    return _Audio(mix, stems, reverb, part, start, audio.notes)
 
 
 def _resampled(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -293,11 +295,12 @@ def _resampled(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 
 def export_take(take: Take, out_dir: Path, options: ExportOptions | None = None,
-                progress: Callable[[float], None] | None = None) -> dict[str, Path]:
+                progress: Callable[[float], None] | None = None, notes: list[str] | None = None) -> dict[str, Path]:
     """Write the mix in each format, the stems, the MIDI (and a click) into out_dir; returns what was written.
 
     Stems from an earlier export that this one does not write again are removed, so the stems folder
-    always holds one consistent set.
+    always holds one consistent set. What the user should hear about the result (a `--lufs` louder than
+    the ceiling allows) is appended to `notes`: the files are still written.
     """
     from melodex.midi import midi_bytes
 
@@ -307,6 +310,8 @@ def export_take(take: Take, out_dir: Path, options: ExportOptions | None = None,
     section = score.section(options.section) if options.section else None
     output_dir(out_dir)
     audio = _loop(take, options, section) if section is not None else _produced(take, options)
+    if notes is not None:
+        notes.extend(audio.notes)
     report(0.3)
     rate = options.sample_rate or take.sample_rate
     tags = {"bpm": f"{score.bpm:g}", "key": key_tag(score.key)}

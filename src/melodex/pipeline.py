@@ -359,7 +359,9 @@ def seed_for(base: int, purpose: str, index: int = 0) -> int:
 
 
 def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageClock,
-              reference: Any = None, models: Models | None = None) -> Take:
+              reference: Any = None, models: Models | None = None, notes: list[str] | None = None) -> Take:
+    """Compose, make the timbres and render one take. What the user should be told about it (a master
+    quieter than `options.lufs` asked) is appended to `notes`."""
     models = models or shipped()
     with clock.stage("compose") as report:
         seed = seed_for(options.seed, "compose")
@@ -379,8 +381,10 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
     if options.lufs is not None:
         mix_settings = replace(mix_settings, target_lufs=options.lufs)
     with clock.stage("render") as report:
-        stems, mix, levels, _ = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
-                                                    progress=report)
+        stems, mix, levels, master = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
+                                                         progress=report)
+    if notes is not None and options.master and master.loudness_note:
+        notes.append(master.loudness_note)
     settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
     if options.arrangement == "song" and reference is None:
         settings["form"] = form_record(brief)
@@ -421,8 +425,8 @@ def make_song(prompt: str, options: GenerateOptions, models: Models,
         with clock.stage("reference"):
             reference = analyse(options.reference)
             brief = apply_reference(brief, reference)
-    take = make_take(brief, options, clock, reference, models)
     notes = list(brief.notes)
+    take = make_take(brief, options, clock, reference, models, notes)
     used = sorted({t.renderer for t in take.timbres.values()})
     if options.renderer == "timbre" and used == ["soundfont"]:
         notes.append(f"the timbre model is not loaded ({models.timbre_missing}): every track was played by "

@@ -328,7 +328,10 @@ def export(
     session = _session(project, version)  # a reader: exporting elsewhere does not lock the project
     if section is not None:
         session.score.section(section)  # an unknown section is an error before any file is written
+    notes: list[str] = []
     with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-        files = export_take(session.take, out, options, report)
+        files = export_take(session.take, out, options, report, notes)
     for name, path in files.items():
         console.print(f"  {name:<28} {path}")
+    for note in notes:
+        console.print(f"note: {note}", style="yellow")

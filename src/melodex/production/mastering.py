@@ -35,6 +35,8 @@ class MasterReport:
     dc_removed: float  # largest per-channel mean removed from the bus
     clicks_repaired: int  # impulsive spikes replaced on the bus
     clipped_samples: int  # samples at or beyond full scale in the master (should be 0)
+    target_lufs: float | None = None  # the loudness asked for (None: no master)
+    ceiling_dbtp: float | None = None  # the true-peak ceiling it was limited under
 
     def __str__(self) -> str:
         return (
@@ -42,6 +44,21 @@ class MasterReport:
             f"(sample peak {self.sample_peak_dbfs:.2f} dBFS), limiter {self.limiter_gain_reduction_db:.1f} dB, "
             f"{self.clicks_repaired} clicks repaired, {self.clipped_samples} clipped samples"
         )
+
+    @property
+    def loudness_note(self) -> str | None:
+        """What to tell the user when the master came out quieter than asked: past the loudness the ceiling
+        allows, more gain only goes into the limiter, so the master stops there (a -6 LUFS request gave
+        about -8.5 LUFS) rather than distort, and without this line nothing said so."""
+        if self.target_lufs is None or self.ceiling_dbtp is None or not np.isfinite(self.lufs):
+            return None
+        if self.lufs >= self.target_lufs - LOUDNESS_SHORTFALL_LU:
+            return None
+        return (f"asked for {self.target_lufs:g} LUFS; the {self.ceiling_dbtp:g} dBTP ceiling allows "
+                f"{self.lufs:.1f} LUFS for this mix (the master was left there rather than limited harder)")
+
+
+LOUDNESS_SHORTFALL_LU = 0.5  # a master this much under its target is reported (the loop settles within 0.03)
 
 StemLevels = tuple[float, float, float]  # dB into the chain, saturation wet gain, dB after the chain
 
@@ -267,6 +284,8 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
         dc_removed=dc,
         clicks_repaired=clicks,
         clipped_samples=int((np.abs(limited) >= 1.0).sum()),
+        target_lufs=settings.target_lufs,
+        ceiling_dbtp=settings.ceiling_dbtp,
     )
     found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
     return mastered, limited, report, found
