@@ -111,7 +111,7 @@ STYLES = (
     Style("trance", ("trance", "psytrance", "uplifting trance"), "euphoric trance with supersaw leads", 138,
           (4, 4), (81, 90, 38, D), 0.8, _CLUB, "house"),
     Style("techno", ("techno", "minimal techno", "industrial techno", "acid techno"),
-          "driving minimal techno with a hypnotic groove", 130, (4, 4), (38, 90, D), 0.85, _CLUB, "house"),
+          "driving minimal techno with a hypnotic groove", 130, (4, 4), (81, 90, 38, D), 0.85, _CLUB, "house"),
     Style("trap", ("trap", "trap beat", "phonk"), "trap beat with 808 bass and rolling hi-hats", 140, (4, 4),
           (9, 89, 38, D), 0.7, (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8)), "hip hop"),
     Style("reggaeton", ("reggaeton", "dembow", "moombahton"), "latin reggaeton dembow beat", 95, (4, 4),
