@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from melodex.project import PROJECT_VERSION, Project, ProjectError, TrackTimbre, Version
+from melodex.project import Project, TrackTimbre, Version
 from melodex.project_audio import BLOCK_FRAMES
+from melodex.project_files import PROJECT_VERSION, ProjectError
 from melodex.timbre.sampleset import NoteSample, SampleSet
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 import melodex
-import melodex.project as project_mod
+import melodex.project_lock as project_lock
 from melodex.errors import MelodexError
-from melodex.project import Project, ProjectBusy, writing
+from melodex.project import Project
+from melodex.project_files import ProjectBusy
+from melodex.project_lock import writing
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 from project_writer import make_version
@@ -81,13 +83,13 @@ def test_a_second_process_says_once_that_it_waits_and_is_served_when_the_first_f
 
 def test_the_wait_defaults_to_long_enough_for_a_loaded_machine_and_a_bad_setting_is_refused(monkeypatch) -> None:
     monkeypatch.delenv("MELODEX_LOCK_WAIT", raising=False)
-    assert project_mod.lock_wait() >= 30
+    assert project_lock.lock_wait() >= 30
     monkeypatch.setenv("MELODEX_LOCK_WAIT", "2.5")
-    assert project_mod.lock_wait() == 2.5
+    assert project_lock.lock_wait() == 2.5
     for bad in ("soon", "-1", "nan", "inf"):
         monkeypatch.setenv("MELODEX_LOCK_WAIT", bad)
         with pytest.raises(MelodexError, match=f"MELODEX_LOCK_WAIT='{bad}'"):
-            project_mod.lock_wait()
+            project_lock.lock_wait()
 
 
 def test_a_killed_holder_releases_the_lock(project) -> None:

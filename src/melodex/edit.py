@@ -27,7 +27,9 @@ from melodex.instruments import family, program_name
 from melodex.models import single_thread
 from melodex.production.mastering import Levels
 from melodex.production.settings import MixSettings
-from melodex.project import Project, ProjectError, TrackTimbre, writing
+from melodex.project import Project, TrackTimbre
+from melodex.project_files import ProjectError
+from melodex.project_lock import writing
 from melodex.render_audio import PITCH_STEP, StageProgress, make_samplesets, perform_and_produce, sample_pitches
 from melodex.sampler import stem_length
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, Score, Tempo

@@ -19,21 +19,26 @@ put right the next time the project is opened (`Project.open`, `_recover`). Audi
 sets a version shares with an earlier one are hard-linked from it (`project_audio`), so history costs
 little disk, and `prune` drops old versions' audio while keeping what re-renders it. Every JSON file is
 validated against its schema before it is trusted. Format 1 projects (whole stem files, stems/N.flac and
-mix.flac) are read as they are; a project written to is format 2.
+mix.flac) are read as they are; a project written to is format 2. The files' schemas and their
+readers are `project_files`, the write lock `project_lock`, the shared audio blocks `project_audio`.
+
+Why `Project` stays one class (~490 lines): its writers are the steps of one commit protocol (claim
+the id under the lock, write and flush the folder, rename it, replace project.json) and its readers
+rely on the recovery that `open` runs for a commit that protocol left half done; split, each half
+would have to restate what the other guarantees.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -42,246 +47,29 @@ from typing import Any
 
 import numpy as np
 import soundfile as sf
-from filelock import FileLock, Timeout
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from melodex.errors import MelodexError
 from melodex.files import crash_point, fsync_dir, fsync_file, output_dir, temporaries, write_json_atomic
 from melodex.project_audio import AUDIO_DIR, known_blocks, place_block, read_signal, store_signal
+from melodex.project_files import (
+    PROJECT_VERSION,
+    READ_FORMATS,
+    SIGNAL_NAME,
+    VERSION_ID,
+    ProjectBusy,
+    ProjectError,
+    ProjectFile,
+    VersionFile,
+    read_json_file,
+    read_version_file,
+    validated,
+)
+from melodex.project_lock import writing
 from melodex.timbre.sampleset import SampleSet
 
-PROJECT_VERSION = 2  # 2: audio as shared blocks (versions/N/audio/), versions may be pruned
-READ_FORMATS = (1, 2)
 SUFFIX = ".melodex"
-LOCK_WAIT_ENV = "MELODEX_LOCK_WAIT"
-# How long a second writer waits for the first, in seconds. 30 s, not a few: on a loaded machine a
-# short edit's commit and exports can take that long, and a writer told to retry is worse than one served.
-LOCK_WAIT_S = 30.0
-MAX_JSON_BYTES = 16 << 20  # a project.json or version.json larger than this is not one
 ASIDE = "aside"  # incomplete versions found on open are moved into song.melodex/aside/, never deleted
-VERSION_ID = re.compile(r"[0-9]{4,6}")
-VERSION_FILE = re.compile(r"events\.npy|mix\.flac|stems/[0-9]{1,3}\.flac|timbre/[0-9]{1,3}\.npz"
-                          r"|audio/[0-9a-f]{64}\.flac")
-SIGNAL_NAME = re.compile(r"mix\.flac|stems/[0-9]{1,3}\.flac")
 
 log = logging.getLogger("melodex.project")
-
-
-class ProjectError(MelodexError):
-    """A project that is missing, damaged, of an unknown version, or asked for something it lacks."""
-
-
-class ProjectBusy(ProjectError):
-    """Another process (or thread) is writing the project."""
-
-
-# -- the files' schemas -----------------------------------------------------------------------------
-
-
-class _Schema(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class HistoryEntry(_Schema):
-    id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
-    parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
-    edit: str = Field(max_length=10_000)
-    created: float
-
-
-class ProjectFile(_Schema):
-    """project.json."""
-
-    format: int
-    prompt: str = Field(max_length=100_000)
-    brief: dict[str, Any]
-    models: dict[str, Any]
-    current: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
-    history: list[HistoryEntry] = Field(max_length=100_000)
-    created: float
-
-
-class TimbreRecord(_Schema):
-    text: str = Field(max_length=10_000)
-    renderer: str = Field(pattern="^(timbre|drumkit|soundfont)$")
-    seed: int
-    cfg: float = 0.0
-    steps: int = 0
-
-
-class VersionFile(_Schema):
-    """versions/NNNN/version.json."""
-
-    id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
-    parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
-    edit: str = Field(max_length=10_000)
-    created: float
-    sample_rate: int = Field(ge=1000, le=384_000)
-    settings: dict[str, Any]
-    timbres: dict[str, TimbreRecord]
-    checksums: dict[str, str]
-    scales: dict[str, float] = Field(default_factory=dict)
-    audio: dict[str, list[str]] = Field(default_factory=dict)  # "mix.flac", "stems/N.flac" -> block names
-    pruned: bool = False  # its audio was dropped (`melodex prune`); it is re-rendered from the rest
-
-    @field_validator("audio")
-    @classmethod
-    def _signals(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, blocks in value.items():
-            if not SIGNAL_NAME.fullmatch(name):
-                raise ValueError(f"{name!r} is not a signal a version holds (mix.flac or stems/N.flac)")
-            if not all(re.fullmatch(r"[0-9a-f]{64}", b) for b in blocks):
-                raise ValueError(f"the blocks of {name} are not SHA-256 names")
-        return value
-
-    @model_validator(mode="after")
-    def _complete(self) -> VersionFile:
-        for name, blocks in self.audio.items():
-            if any(self.checksums.get(f"{AUDIO_DIR}/{b}.flac") != b for b in blocks):
-                raise ValueError(f"a block of {name} is not in the checksums under its own name")
-        if not self.pruned and "mix.flac" not in self.checksums and "mix.flac" not in self.audio:
-            raise ValueError("a version has events.npy and mix.flac")
-        return self
-
-    @field_validator("timbres")
-    @classmethod
-    def _track_keys(cls, value: dict[str, TimbreRecord]) -> dict[str, TimbreRecord]:
-        bad = [k for k in value if not re.fullmatch(r"[0-9]{1,3}", k)]
-        if bad:
-            raise ValueError(f"timbre keys are track numbers, not {bad[0]!r}")
-        return value
-
-    @field_validator("checksums")
-    @classmethod
-    def _file_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, digest in value.items():
-            if not VERSION_FILE.fullmatch(name):
-                raise ValueError(f"{name!r} is not a file a version holds")
-            if not re.fullmatch(r"[0-9a-f]{64}", digest):
-                raise ValueError(f"the checksum of {name} is not a SHA-256")
-        if "events.npy" not in value:
-            raise ValueError("a version has events.npy and mix.flac")
-        return value
-
-
-def _problem(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(p) for p in error.get("loc", ())) or "the top level"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
-
-
-def read_json_file(path: Path) -> Any:
-    """The JSON in `path`; ProjectError for a missing, huge, non-UTF-8, malformed or too deeply nested file."""
-    if path.is_symlink():
-        raise ProjectError(f"{path} is a symbolic link: a project holds its own files; replace it with the file")
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_JSON_BYTES + 1)
-    except OSError as exc:
-        raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_JSON_BYTES:
-        raise ProjectError(f"{path} is over {MAX_JSON_BYTES >> 20} MB: it is not a Melodex project file")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ProjectError(f"{path} is damaged (not UTF-8 text at byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise ProjectError(f"{path} is damaged ({exc})") from exc
-    except RecursionError as exc:
-        raise ProjectError(f"{path} is damaged (nested too deeply to be a project file)") from exc
-
-
-def _validated(path: Path, schema: type[_Schema], data: Any) -> dict:
-    try:
-        return schema.model_validate(data).model_dump()
-    except ValidationError as exc:
-        raise ProjectError(f"{path} is damaged ({_problem(exc)})") from exc
-    except RecursionError as exc:
-        raise ProjectError(f"{path} is damaged (nested too deeply to be a project file)") from exc
-
-
-def read_version_file(folder: Path) -> dict:
-    """A version's validated version.json."""
-    path = folder / "version.json"
-    record = _validated(path, VersionFile, read_json_file(path))
-    if record["id"] != folder.name:
-        raise ProjectError(f"{path} is damaged (it says it is version {record['id']}, in folder {folder.name})")
-    return record
-
-
-# -- one writer at a time -------------------------------------------------------------------------------
-
-
-def lock_path(project: str | Path) -> Path:
-    """The lock file of a project: beside it, so that a project being created can be locked too."""
-    resolved = Path(project).resolve()
-    return resolved.parent / f".{resolved.name}.lock"
-
-
-@contextlib.contextmanager
-def writing(project: str | Path, wait: float | None = None) -> Iterator[None]:
-    """Hold the project's write lock for the block; re-entrant within a thread.
-
-    A second writer (another process, or another thread) says once that it is waiting (a warning
-    on the `melodex.project` log, "note:" on the CLI's stderr), waits up to `wait` seconds (default
-    lock_wait()), then gets ProjectBusy naming the holder's pid. Readers never take the lock. The
-    lock is the kernel's (flock): a killed holder releases it.
-    """
-    path = lock_path(project)
-    timeout = lock_wait() if wait is None else wait
-    try:
-        lock = FileLock(path, is_singleton=True)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if timeout <= 0:
-                raise
-            log.warning("waiting up to %g s for the other melodex process (pid %s) editing %s to finish "
-                        "(%s sets how long)", timeout, _holder(path), Path(project).name, LOCK_WAIT_ENV)
-            lock.acquire(timeout=timeout)
-    except Timeout:
-        raise ProjectBusy(f"the project {Path(project).name} is being edited by another melodex process "
-                          f"(pid {_holder(path)}): wait for it to finish, then try again") from None
-    except OSError as exc:
-        raise ProjectError(f"cannot lock {project} for writing ({exc.strerror or exc}): is its folder "
-                           "writable?") from exc
-    try:
-        if lock.lock_counter == 1:
-            with contextlib.suppress(OSError):
-                _pid_file(path).write_text(f"{os.getpid()}\n")
-        yield
-    finally:
-        lock.release()
-
-
-def lock_wait() -> float:
-    """How long a second writer waits: MELODEX_LOCK_WAIT seconds if set (read at each wait), else LOCK_WAIT_S."""
-    text = os.environ.get(LOCK_WAIT_ENV, "").strip()
-    if not text:
-        return LOCK_WAIT_S
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= 86400:  # also refuses nan and inf
-        raise MelodexError(f"{LOCK_WAIT_ENV}={text!r}: give the seconds a second writer waits for the project, "
-                           "0 (do not wait) to 86400")
-    return seconds
-
-
-def _pid_file(lock: Path) -> Path:
-    return lock.with_name(lock.name.removesuffix(".lock") + ".writer")
-
-
-def _holder(lock: Path) -> str:
-    try:
-        text = _pid_file(lock).read_text().strip()
-    except OSError:
-        return "unknown"
-    return text if text.isascii() and text.isdigit() else "unknown"
 
 
 # -- the project ------------------------------------------------------------------------------------
@@ -443,7 +231,7 @@ class Project:
         if isinstance(raw, dict) and raw.get("format") not in READ_FORMATS and isinstance(raw.get("format"), int):
             raise ProjectError(f"{path} has project format {raw.get('format')!r}; this Melodex reads formats "
                                f"{', '.join(map(str, READ_FORMATS))}: upgrade Melodex")
-        meta = _validated(meta_path, ProjectFile, raw)
+        meta = validated(meta_path, ProjectFile, raw)
         if meta["format"] not in READ_FORMATS:
             raise ProjectError(f"{path} has project format {meta['format']!r}; this Melodex reads formats "
                                f"{', '.join(map(str, READ_FORMATS))}: upgrade Melodex")
@@ -836,4 +624,4 @@ class Project:
             fsync_dir(folder / AUDIO_DIR)
             record.update(pruned=False, scales=dict(sorted(scales.items())), audio=dict(sorted(blocks.items())),
                           checksums={**record["checksums"], **{n: Path(n).stem for n in sorted(names)}})
-            write_json_atomic(folder / "version.json", _validated(folder / "version.json", VersionFile, record))
+            write_json_atomic(folder / "version.json", validated(folder / "version.json", VersionFile, record))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from melodex.project import Project, TrackTimbre, Version, writing
+from melodex.project import Project, TrackTimbre, Version
+from melodex.project_lock import writing
 from melodex.timbre.sampleset import NoteSample, SampleSet
 
 

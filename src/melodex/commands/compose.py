@@ -66,7 +66,7 @@ def generate(
     from melodex.files import output_dir
     from melodex.pipeline import GenerateOptions
     from melodex.pipeline import generate as run
-    from melodex.project import writing
+    from melodex.project_lock import writing
 
     options = GenerateOptions(
         seed=seed, preset=preset.value, guidance=guidance, temperature=temperature, scale_lock=scale_lock,

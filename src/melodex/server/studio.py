@@ -31,7 +31,9 @@ from melodex import edit, pipeline
 from melodex.errors import MelodexError
 from melodex.export import ExportOptions, export_take
 from melodex.instruments import program_name
-from melodex.project import Project, ProjectBusy, ProjectError, writing
+from melodex.project import Project
+from melodex.project_files import ProjectBusy, ProjectError
+from melodex.project_lock import writing
 from melodex.score import DUR, MAX_BARS, PITCH, START, VEL, Score
 from melodex.server.jobs import Job, JobStore, Progress
 from melodex.tokens import decode
