@@ -70,11 +70,16 @@ def test_roman_numerals_in_the_prompt() -> None:
     assert parse("chords vi IV I V", use_text_model=False).chords[:4] == (("Am",), ("F",), ("C",), ("G",))
 
 
-@pytest.mark.parametrize("prompt", ["chords Am F Cq G", "chords Am Hm C", "progression: C G Am Fx7"])
+@pytest.mark.parametrize("prompt", ["chords Am F Cq G", "chords Am Hm C", "progression: C G Am Fx7",
+                                    "pop, chords Am F Xq G"])  # a misspelt chord between chords: G not lost
 def test_unknown_chords_are_clear_errors(prompt: str) -> None:
     with pytest.raises(ChordError, match="unknown chord"):
         parse(prompt, use_text_model=False)
     assert issubclass(ChordError, MelodexError)
+
+
+def test_capitalised_words_after_chords_end_the_progression() -> None:
+    assert parse("chords Am F Em G With A Piano", use_text_model=False).chords[:4] == (("Am",), ("F",), ("Em",), ("G",))
 
 
 @pytest.mark.parametrize("prompt", ["AABA form, A-B-A", "piano chords and strings", "verse-chorus-verse",

@@ -154,6 +154,18 @@ _TRAILING_TRIGGER = re.compile(r"\s*(?:chords?|chord progression|progression|cha
 _BLUES = re.compile(r"\b(12|twelve)[\s-]*bar\s+blues\b", re.IGNORECASE)
 
 
+_SMALL_WORDS = frozenset(("and", "the", "for", "in", "on", "to", "at", "by", "or", "of", "an", "as", "is", "it",
+                          "but", "so", "no", "all", "two", "one", "up"))
+
+
+def _chord_follows(text: str, pos: int) -> bool:
+    """Whether the next word after `pos` (past separators) is a chord name."""
+    sep = _SEPARATOR.match(text, pos)
+    word = _WORD.match(text, sep.end() if sep else pos)
+    token = word.group(0).rstrip(".;:!?") if word else ""
+    return _CHORD.fullmatch(token) is not None and token[:1].isupper()
+
+
 def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[str]], int, list[str], bool]:
     """Chord tokens from `start`: bars of canonical names, where the sequence ends, notes, and whether
     roman numerals were used. Stops at the first word that is neither a chord nor a separator."""
@@ -194,6 +206,12 @@ def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[st
         elif _CHORDISH.fullmatch(token) and len(token) <= 3 and token[1:].islower() and token not in (
                 "Am", "Bb", "Eb", "Ab", "Db", "Gb", "Cb", "Fb"):
             raise ChordError(f"unknown chord {token!r}: write chords like Am, F, G7, Bbmaj7, F#m7b5, Bdim or Csus4")
+        elif (any(bars) and token[:1].isupper() and len(token) <= 3 and token.lower() not in _SMALL_WORDS
+              and _chord_follows(text, pos + len(token))):
+            # a capitalised short word between chords ("chords Am F Xq G") is a chord misspelt: before, the
+            # progression silently stopped there and G was lost
+            raise ChordError(f"unknown chord {token!r} in {text[start:pos + len(token)].strip()!r}: write chords "
+                             "like Am, F, G7, Bbmaj7, F#m7b5, Bdim or Csus4")
         else:
             break
         pos += len(token)
