@@ -113,3 +113,9 @@ def test_chords_that_do_not_fit_the_form_are_said(prompt: str, said: str) -> Non
 def test_chords_that_fit_say_nothing() -> None:
     brief = parse("pop, verse 4, chorus 4, chords Am F C G Em D Bb C", use_text_model=False)
     assert not any("bars of chords" in note or "play nowhere" in note for note in brief.notes)
+
+
+def test_chords_outside_a_stated_key_get_a_note() -> None:
+    notes = parse("pop in C major, chords F# Bb C G", use_text_model=False).notes
+    assert any("F#, Bb are outside C major" in n for n in notes)
+    assert not any("outside" in n for n in parse("pop in A minor, chords Am F C E7", use_text_model=False).notes)

@@ -316,6 +316,11 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
         key = chords_mod.key_from_chords([c for p in progressions for bar in p.bars for c in bar])
         sources["key"] = "chords"
         notes.append(f"the key {key} is the one the chords fit best (say a key to choose another)")
+    elif key is not None and progressions:
+        strange = chords_mod.outside_key([c for p in progressions for bar in p.bars for c in bar], key)
+        if strange:
+            notes.append(f"{', '.join(strange)} {'is' if len(strange) == 1 else 'are'} outside {key}: played as "
+                         "written (leave the key out to let the chords choose it)")
     elif key is None and blues:
         key, sources["key"] = Key(style.tonics[0] if style.name == "blues" else 9, "major"), "12-bar blues"
         notes.append(f"12-bar blues in {key} (say e.g. 'in E' for another key)")

@@ -293,6 +293,15 @@ def key_from_chords(chords: list[str]) -> Key:
     return best[2]
 
 
+def outside_key(chords: list[str], key: Key) -> list[str]:
+    """The chords (each once, in order) with a tone outside `key`'s scale (in minor, the melodic and harmonic
+    minor's raised sixth and seventh count as in: E7 in A minor is its dominant): played as written, but a
+    listener hears them as borrowed or as another key, so the brief says so."""
+    scale = set(key.scale) | ({(key.tonic + 9) % 12, (key.tonic + 11) % 12} if key.mode == "minor" else set())
+    out = [c for c in chords if any((r + t) % 12 not in scale for r, q in [chord_symbols(c)] for t in _TONES[q])]
+    return list(dict.fromkeys(out))
+
+
 def _base(name: str) -> str:
     """'chorus 2' -> 'chorus': the section a numbered repeat belongs to."""
     return re.sub(r"\s+\d+$", "", name)
