@@ -312,12 +312,13 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     # 3. key and mode: stated, else from the chords, else the 12-bar blues, else implied by mode words or mood
     sources["key"] = "prompt" if key else "model"
     notes += chord_notes
+    written = [c for p in progressions for bar in p.bars for c in bar]
     if key is None and progressions:
-        key = chords_mod.key_from_chords([c for p in progressions for bar in p.bars for c in bar])
+        key = chords_mod.key_from_chords(written)
         sources["key"] = "chords"
         notes.append(f"the key {key} is the one the chords fit best (say a key to choose another)")
     elif key is not None and progressions:
-        strange = chords_mod.outside_key([c for p in progressions for bar in p.bars for c in bar], key)
+        strange = chords_mod.outside_key(written, key)
         if strange:
             notes.append(f"{', '.join(strange)} {'is' if len(strange) == 1 else 'are'} outside {key}: played as "
                          "written (leave the key out to let the chords choose it)")

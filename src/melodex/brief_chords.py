@@ -276,14 +276,21 @@ def blues_progression(key: Key) -> Progression:
     return Progression(None, tuple((roman_chord(n, Key(key.tonic, "major")),) for n in BLUES_12))
 
 
+def _pitch_classes(name: str) -> tuple[int, ...]:
+    """The pitch classes of a chord name's tones ('Am' -> 9, 0, 4)."""
+    root, quality = chord_symbols(name)
+    return tuple((root + t) % 12 for t in _TONES[quality])
+
+
 def key_from_chords(chords: list[str]) -> Key:
     """The key the chords fit best: most chord tones in the scale, then a tonic chord present, first, last."""
     symbols = [chord_symbols(c) for c in chords]
+    chord_tones = [_pitch_classes(c) for c in chords]
     best: tuple[float, int, Key] | None = None
     for index in range(24):
         key = Key.from_index(index)
         scale = set(key.scale)
-        fit = sum(sum((r + t) % 12 in scale for t in _TONES[q]) / len(_TONES[q]) for r, q in symbols)
+        fit = sum(sum(pc in scale for pc in tones) / len(tones) for tones in chord_tones)
         tonic_quality = ("min", "min7") if key.mode == "minor" else ("maj", "maj7", "6", "7")
         is_tonic = [r == key.tonic and q in tonic_quality for r, q in symbols]
         score = fit + 0.5 * any(is_tonic) + 0.25 * is_tonic[0] + 0.2 * is_tonic[-1]
@@ -298,8 +305,7 @@ def outside_key(chords: list[str], key: Key) -> list[str]:
     minor's raised sixth and seventh count as in: E7 in A minor is its dominant): played as written, but a
     listener hears them as borrowed or as another key, so the brief says so."""
     scale = set(key.scale) | ({(key.tonic + 9) % 12, (key.tonic + 11) % 12} if key.mode == "minor" else set())
-    out = [c for c in chords if any((r + t) % 12 not in scale for r, q in [chord_symbols(c)] for t in _TONES[q])]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(c for c in chords if not set(_pitch_classes(c)) <= scale))
 
 
 def _base(name: str) -> str:
