@@ -42,8 +42,7 @@ METRICS = (
     "swing", "bossa_bass",
 )
 # Styles of the prompt parser whose idiom the rows below judge (`brief_styles.STYLES` names).
-WALKING_STYLES = frozenset(("jazz", "big band"))
-SWING_STYLES = frozenset(("jazz", "big band"))
+JAZZ_STYLES = frozenset(("jazz", "big band"))  # walk and swing
 BOSSA_STYLES = frozenset(("bossa nova",))
 # What each row of the table is, in a listener's words (scripts/eval_song.py and `melodex eval` print these).
 DESCRIPTIONS = {
@@ -513,8 +512,8 @@ def song_report(song: Score | str | Path | bytes, style: str | None = None, key:
         "leaps": leap_share(score),
         **tonic_measures(score, plan, home),
         "chord_changes": chord_changes(score, plan),
-        "walking_bass": walking_bass_share(score) if style is None or style in WALKING_STYLES else None,
-        "swing": swing_share(score) if style is None or style in SWING_STYLES else None,
+        "walking_bass": walking_bass_share(score) if style is None or style in JAZZ_STYLES else None,
+        "swing": swing_share(score) if style is None or style in JAZZ_STYLES else None,
         "bossa_bass": bossa_bass_share(score) if style is None or style in BOSSA_STYLES else None,
     }
     return report
