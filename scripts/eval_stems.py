@@ -6,12 +6,14 @@ models, written the three ways a producer can ask for (`export_take`, the files 
 - processed: the stems (tracks after their effects and the master, plus `NN-reverb.wav`) beside the
   mastered mix;
 - no-master: the same with `--no-master` (the bus as it enters the master);
-- dry: `--stems dry`, the instruments before any effect, beside the mastered mix.
+- dry: `--stems dry`, each instrument at its level and pan before any effect, beside the mastered mix and
+  `dry-mix.wav` (the unmastered mix without effects), with and without `--no-master`.
 
 Read back from the files, per song: the true peak of the mix and the highest of the stems (4x oversampled,
 scipy's polyphase resampler, not the meter the master limits by, so the ceiling is checked by another
-hand), and the residual of the stems' sum against the mix, dB of RMS(mix - sum of stems) re RMS(mix).
-Targets (issue 15, point 4): no file over -1 dBTP; processed stems add up to their mix.
+hand), and the residual of the stems' sum against the mix they make (`dry-mix.wav` for dry stems, else
+`mix.wav`), dB of RMS(mix - sum of stems) re RMS(mix).
+Targets (issue 15, point 4; issue 17, point 3): no file over -1 dBTP; stems add up to their mix.
 
     .venv/bin/python scripts/eval_stems.py [--prompts tuning] [--limit 10] [--bars 8] [--json out.json]
 """
@@ -53,12 +55,15 @@ def residual_db(mix: np.ndarray, stems: list[np.ndarray]) -> float:
 
 def measure_files(folder: Path) -> dict:
     mix, _ = sf.read(str(folder / "mix.wav"), always_2d=True)
+    summed_to = folder / "dry-mix.wav" if (folder / "dry-mix.wav").exists() else folder / "mix.wav"
+    their_mix, _ = sf.read(str(summed_to), always_2d=True)
     stems = {p.stem: sf.read(str(p), always_2d=True)[0] for p in sorted((folder / "stems").glob("*.wav"))}
     peaks = {name: true_peak_dbtp(s) for name, s in stems.items()}
     loudest = max(peaks, key=lambda name: peaks[name])
-    return {"mix_dbtp": true_peak_dbtp(mix), "stem_dbtp": peaks[loudest], "loudest_stem": loudest,
-            "stems_over_1": int(sum(p > -1.0 for p in peaks.values())), "n_stems": len(stems),
-            "residual_db": residual_db(mix, list(stems.values()))}
+    return {"mix_dbtp": max(true_peak_dbtp(mix), true_peak_dbtp(their_mix)), "stem_dbtp": peaks[loudest],
+            "loudest_stem": loudest, "stems_over_1": int(sum(p > -1.0 for p in peaks.values())),
+            "n_stems": len(stems), "summed_to": summed_to.name,
+            "residual_db": residual_db(their_mix, list(stems.values()))}
 
 
 def main() -> None:
@@ -98,7 +103,7 @@ def main() -> None:
               f"max stem true peak {max(r['stem_dbtp'] for r in mine):.2f} dBTP "
               f"({sum(r['stems_over_1'] for r in mine)} of {sum(r['n_stems'] for r in mine)} stems over -1); "
               f"sum residual {min(r['residual_db'] for r in mine):.1f} to {max(r['residual_db'] for r in mine):.1f} "
-              "dB re mix")
+              f"dB re {mine[0]['summed_to']}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

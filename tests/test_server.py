@@ -421,7 +421,7 @@ def test_export_zip_takes_the_options_of_melodex_export(client, song) -> None:
         return {n.split("/", 1)[1]: archive.read(n) for n in archive.namelist()}
 
     files = exported(format=["flac", "mp3"], stems="dry", sample_rate=44100, bit_depth=16)
-    assert {"mix.flac", "mix.mp3", "song.mid"} <= set(files)
+    assert {"mix.flac", "mix.mp3", "song.mid", "dry-mix.flac"} <= set(files)  # dry stems and their sum
     stems = sorted(n for n in files if n.startswith("stems/"))
     assert stems and all(n.endswith(".flac") for n in stems) and not any("reverb" in n for n in stems)
     info = soundfile.info(io.BytesIO(files["mix.flac"]))

@@ -2,8 +2,10 @@
 
 One naming rule for stems everywhere (`generate`, `render`, `export`, the studio's zip): 1-based,
 readable, `01-melody-lead-2-sawtooth.wav`. Processed stems and the reverb return (`NN-reverb.wav`)
-add up to the mix (with `master` False, to the unmastered bus); dry stems are the sampler's output
-before any effect (turned down together if one would pass the -1 dBTP ceiling) and add up to no mix.
+add up to the mix (with `master` False, to the unmastered bus). Dry stems are each instrument at the
+level and pan the mix gives it, before any effect or the master; they add up to `dry-mix.<format>`,
+written beside them: the unmastered mix without effects (both turned down together if one would pass
+the -1 dBTP ceiling). A dry stem cannot add up to `mix`, whose effects and master are not linear.
 Every audio file carries the tempo and key as metadata (ID3 TBPM/TKEY in WAV and MP3, Vorbis BPM/KEY
 in FLAC).
 """
@@ -28,6 +30,8 @@ from melodex.score import PITCH_CLASSES, TPQ, Key, Score, Section, Tempo
 
 if TYPE_CHECKING:
     from melodex.pipeline import Take
+    from melodex.production.mastering import Levels
+    from melodex.production.settings import MixSettings
 
 AUDIO_FORMATS = ("wav", "flac", "mp3")
 STEM_KINDS = ("processed", "dry", "none")
@@ -202,6 +206,7 @@ class _Audio:
     score: Score
     first_frame: int = 0  # where in the song the audio starts (a section loop)
     notes: tuple[str, ...] = ()  # what the user should be told (a master quieter than asked)
+    dry_mix: np.ndarray | None = None  # the sum of dry stems (None for processed ones)
 
 
 def _under_ceiling(signals: list[np.ndarray], take: Take) -> list[np.ndarray]:
@@ -219,6 +224,7 @@ def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None
               score: Score | None = None) -> _Audio:
     """The take's audio as `options` ask: the stored mix and stems, or produced again."""
     from melodex import pipeline
+    from melodex.production.effects import summed
     from melodex.production.mastering import Levels
     from melodex.production.mix import produce
     from melodex.production.settings import MixSettings
@@ -240,13 +246,36 @@ def _produced(take: Take, options: ExportOptions, window: tuple[int, int] | None
         levels = Levels.from_json(take.settings["levels"])  # a stretch at the song's own gains
     produced = produce(dry, [t.role for t in score.tracks], settings, take.sample_rate,
                        [t.program for t in score.tracks], levels=levels, mastering=options.master)
-    # The sampler's output is not limited (a stack of loud notes can pass the ceiling); one gain for all dry
-    # stems keeps their balance: they are the raw material of another mix, not parts of this one.
-    stems = _under_ceiling(dry, take) if options.stems == "dry" else produced.stems
-    reverb = None if options.stems == "dry" else produced.reverb_return
     note = produced.report.loudness_note if options.master else None
-    return _Audio(produced.mix, [np.asarray(s, dtype=np.float32) for s in stems], reverb, score,
-                  window[0] if window else 0, (note,) if note else ())
+    first = window[0] if window else 0
+    if options.stems != "dry":
+        return _Audio(produced.mix, [np.asarray(s, dtype=np.float32) for s in produced.stems],
+                      produced.reverb_return, score, first, (note,) if note else ())
+    stems = _dry_stems(dry, score, produced.levels, settings, take.sample_rate)
+    # The sampler's output is not limited (a stack of loud notes can pass the ceiling): one gain for the
+    # dry stems and their sum keeps both the balance and the sum.
+    dry_mix, *stems = _under_ceiling([summed(stems), *stems], take)
+    return _Audio(produced.mix, stems, None, score, first, (note,) if note else (), dry_mix)
+
+
+def _dry_stems(dry: list[np.ndarray], score: Score, levels: Levels, settings: MixSettings,
+               sample_rate: int) -> list[np.ndarray]:
+    """(frames, 2) per track: the sampler's output at the gains the mix stages it by and at its pan, with no
+    EQ, compression, saturation, reverb or master, so the stems drop into another mix at its balance."""
+    from melodex.production.effects import place
+    from melodex.production.loudness import db_to_gain
+    from melodex.production.mix import track_placement
+
+    placement = track_placement([t.role for t in score.tracks], [t.program for t in score.tracks], settings.width)
+    stems = []
+    for raw, staged, (_, pan) in zip(dry, levels.stems, placement, strict=True):
+        mono = np.asarray(raw, dtype=np.float32)
+        if staged is None:  # silent in the whole song: the mix leaves it out
+            stems.append(np.zeros((len(mono), 2), dtype=np.float32))
+            continue
+        into_db, _, after_db = staged
+        stems.append(place(mono * np.float32(db_to_gain(into_db + after_db)), pan, 0.0, 0, sample_rate).T)
+    return stems
 
 
 def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
@@ -277,10 +306,11 @@ def _loop(take: Take, options: ExportOptions, section: Section) -> _Audio:
         return out
 
     # What rings past the section's end is added onto its start, which can pass the ceiling the parts kept.
-    mix, *stems = _under_ceiling([folded(s) for s in (audio.mix, *audio.stems)]
-                                 + ([] if audio.reverb is None else [folded(audio.reverb)]), take)
-    reverb = None if audio.reverb is None else stems.pop()
-    return _Audio(mix, stems, reverb, part, start, audio.notes)
+    extra = [s for s in (audio.reverb, audio.dry_mix) if s is not None]  # the one that completes the stems' sum
+    mix, *stems = _under_ceiling([folded(s) for s in (audio.mix, *audio.stems, *extra)], take)
+    completion = stems.pop() if extra else None
+    reverb, dry_mix = (completion, None) if audio.reverb is not None else (None, completion)
+    return _Audio(mix, stems, reverb, part, start, audio.notes, dry_mix)
 
 
 def _resampled(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
@@ -327,6 +357,8 @@ def export_take(take: Take, out_dir: Path, options: ExportOptions | None = None,
         if audio.reverb is not None:
             name = f"{len(names) + 1:02d}-reverb"
             jobs[f"stem {name}"] = (stems_dir / f"{name}.{stem_format}", audio.reverb)
+        if audio.dry_mix is not None:
+            jobs["dry mix"] = (out_dir / f"dry-mix.{stem_format}", audio.dry_mix)
     if options.click:
         jobs["click"] = (out_dir / f"click.{stem_format}", click_track(score, take.sample_rate, len(audio.mix)) if
                          section is None else _click_loop(score, take.sample_rate, audio))

@@ -22,7 +22,8 @@ SampleRate = Enum("SampleRate", {f"r{rate}": str(rate) for rate in SAMPLE_RATES}
 FORMATS = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3. Stems and the "
                        "click use the first.")
 STEMS = typer.Option(Stems("processed"), "--stems", help="processed: each track with its effects and the master "
-                     "(with the reverb stem they add up to the mix); dry: the instruments before any effect; none.")
+                     "(with the reverb stem they add up to the mix); dry: each instrument at its level and pan before "
+                     "any effect, adding up to dry-mix.wav, the unmastered mix without effects; none.")
 BIT_DEPTH = typer.Option(BitDepth("24"), "--bit-depth", help="WAV/FLAC bits per sample (32 = float WAV).")
 MP3_BITRATE = typer.Option(Mp3Kbps("320"), "--mp3-kbps", help="MP3 constant bitrate in kbps.")
 LUFS = typer.Option(None, "--lufs", min=LUFS_RANGE[0], max=LUFS_RANGE[1],

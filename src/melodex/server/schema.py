@@ -102,8 +102,9 @@ class ExportQuery(Body):
     format: list[Literal["wav", "flac", "mp3"]] = Field(["wav"], min_length=1, max_length=3,
                                                         description="mix formats; stems and the click use the first")
     stems: Literal["processed", "dry", "none"] = Field(
-        "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: the "
-        "instruments before any effect; none")
+        "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: each "
+        "instrument at its level and pan before any effect (they sum to dry-mix.<format>, the unmastered mix "
+        "without effects); none")
     sample_rate: Annotated[Literal[22050, 32000, 44100, 48000, 88200, 96000] | None, BeforeValidator(_number)] = \
         Field(None, description="resample to this rate in Hz (default: the song's)")
     bit_depth: Annotated[Literal[16, 24, 32], BeforeValidator(_number)] = Field(
