@@ -80,6 +80,8 @@ def measure(model, examples) -> dict[str, float]:
             fields = (1, 2) if kind == NOTE else (1,)  # pos, track (then pitch); pos (then chord)
             for f in fields:
                 base = base + model.out_embed[f].weight[target[t, f]]
+            if kind == NOTE:
+                base = base + model.role_choice(roles_at[t, int(target[t, F_TRACK])])
             field = F_PITCH if kind == NOTE else F_CHORD
             logits = model.field_logits(base[None], field)
             chord = context.chord[0, t : t + 1]

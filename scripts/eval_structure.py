@@ -30,6 +30,7 @@ from melodex.structure.generate import (
     DecodingOptions,
     Writer,
     generate_score,
+    with_choice,
 )
 from melodex.structure.model import StructureModel, load_model
 from melodex.tokens_grammar import Plan
@@ -114,7 +115,7 @@ def decoding_divergence(model: StructureModel, text: str, plan: Plan, events: np
                 base = h + model.choice_embedding(F_KIND, int(following[F_KIND]))
                 for field_index in KIND_FIELDS[int(following[F_KIND])]:
                     logits.append(model.field_logits(base, field_index))
-                    base = base + model.choice_embedding(field_index, int(following[field_index]))
+                    base = with_choice(model, base, writer.state, field_index, int(following[field_index]))
                 out.append([F.log_softmax(x[1] + guidance * (x[0] - x[1]), -1) for x in logits])
         return out
 

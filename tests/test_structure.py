@@ -20,7 +20,14 @@ from melodex.structure.generate import (
     generate_score,
     infill,
 )
-from melodex.structure.model import StructureConfig, StructureModel, load_model
+from melodex.structure.model import (
+    StructureConfig,
+    StructureModel,
+    harmony_context,
+    load_model,
+    note_roles,
+    with_role_embedding,
+)
 from melodex.tokens import encode
 from melodex.tokens_grammar import Plan, validate
 from melodex.tokens_vocabulary import F_KIND, F_TRACK, FIELDS, MAX_POSITIONS, NOTE, TokenError, bar_and_position
@@ -82,6 +89,65 @@ def test_kv_cache_matches_full_recompute(tiny: StructureModel) -> None:
     for t in range(20, 60):
         step = tiny.step(events[:, t:t + 1], bars[:, t:t + 1], cache)
         torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def with_roles(tiny: StructureModel) -> StructureModel:
+    """The tiny model with note-role tables, filled with random values (zero tables would test nothing)."""
+    torch.manual_seed(3)
+    model = with_role_embedding(tiny)
+    assert model.role_embed_in is not None and model.role_embed_out is not None
+    with torch.no_grad():
+        model.role_embed_in.weight.normal_(0, 0.5)
+        model.role_embed_out.weight.normal_(0, 0.5)
+    return model.eval()
+
+
+def test_role_tables_start_at_zero_and_change_nothing_until_trained(tiny: StructureModel) -> None:
+    events, bars, memory = batch_of(encode(make_score()), tiny, n=1)
+    upgraded = with_role_embedding(tiny)
+    with torch.no_grad():
+        assert torch.equal(upgraded.loss(events, bars, memory)[0], tiny.loss(events, bars, memory)[0])
+    _, a = generate_score(tiny, "dark piano", PLAN, DecodingOptions(seed=4), max_events=700)
+    _, b = generate_score(upgraded, "dark piano", PLAN, DecodingOptions(seed=4), max_events=700)
+    assert np.array_equal(a, b)
+
+
+def test_note_roles_name_each_notes_track(with_roles: StructureModel) -> None:
+    events = torch.from_numpy(encode(make_score())).long()[None]
+    roles = note_roles(events, harmony_context(events).track_roles)[0]
+    notes = events[0, :, F_KIND] == NOTE
+    assert bool((roles[~notes] == -1).all()) and bool((roles[notes] >= 0).all())
+    assert len(set(roles[notes].tolist())) > 1  # the example's tracks play different roles
+
+
+def test_kv_cache_with_roles_matches_full_recompute(with_roles: StructureModel) -> None:
+    events, bars, memory = batch_of(encode(make_score())[:60], with_roles, n=1)
+    roles = note_roles(events, harmony_context(events).track_roles)
+    with torch.no_grad():
+        full = with_roles.hidden(events, bars, memory)
+        assert not torch.allclose(full, StructureModel.hidden(with_role_embedding_off(with_roles), events, bars,
+                                                              memory), atol=1e-3)
+    cache = with_roles.new_cache(1, 80, memory, quantized=False)
+    for t in range(60):
+        step = with_roles.step(events[:, t:t + 1], bars[:, t:t + 1], cache, roles[:, t:t + 1])
+        torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
+
+
+def with_role_embedding_off(model: StructureModel) -> StructureModel:
+    """`model` with its role tables zeroed (a copy)."""
+    off = with_role_embedding(StructureModel(replace(model.config, role_embedding=False)))
+    off.load_state_dict(model.state_dict())
+    assert off.role_embed_in is not None
+    with torch.no_grad():
+        off.role_embed_in.weight.zero_()
+    return off.eval()
+
+
+def test_a_model_with_role_tables_writes_the_plan_exactly(with_roles: StructureModel) -> None:
+    score, _ = generate_score(with_roles, "dark piano", PLAN, DecodingOptions(seed=2), max_events=700)
+    assert [s.n_bars for s in score.sections] == [2, 3, 2]
+    assert [(t.program, t.role) for t in score.tracks] == list(PLAN.tracks)
 
 
 def test_int8_decoding_stays_close_to_float(tiny: StructureModel) -> None:

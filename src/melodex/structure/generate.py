@@ -316,14 +316,17 @@ class Writer:
 
     def feed(self, rows: np.ndarray) -> None:
         """Push events through the grammar and the model (one forward pass for all of them)."""
-        bars = []
+        bars, roles = [], []
         for row in rows:
             self.state.push(row)
             self.events.append(np.asarray(row, dtype=np.int64))
             bars.append(max(self.state.bars - 1, 0))
+            roles.append(self.state.track_roles[row[F_TRACK]] if row[F_KIND] == NOTE else -1)
         events = torch.from_numpy(np.asarray(rows, dtype=np.int64)).reshape(1, -1, len(FIELDS))
         bar_ids = torch.tensor(bars, dtype=torch.long)[None]
-        self.hidden = self.model.step(events.expand(self.rows, -1, -1), bar_ids.expand(self.rows, -1), self.cache)
+        role_ids = torch.tensor(roles, dtype=torch.long)[None].expand(self.rows, -1)
+        self.hidden = self.model.step(events.expand(self.rows, -1, -1), bar_ids.expand(self.rows, -1), self.cache,
+                                      role_ids)
 
     @torch.inference_mode()
     def propose(self, sampler: Sampler, kind_mask: np.ndarray,
@@ -371,8 +374,18 @@ class Writer:
                     return None
                 value = sampler.choose(logits, mask, bias, sampler.field_temperature(state, field_index, chosen))
                 chosen[field_index] = row[field_index] = value
-                base = base + model.choice_embedding(field_index, value)
+                base = with_choice(model, base, state, field_index, value)
         return row
+
+
+def with_choice(model: StructureModel, base: torch.Tensor, state: DecodingState, field_index: int,
+                value: int) -> torch.Tensor:
+    """The heads' input once `value` is chosen for `field_index`: its embedding, and for a note's track the
+    track's role (a model with `role_embedding`)."""
+    base = base + model.choice_embedding(field_index, value)
+    if field_index == F_TRACK and model.role_embed_out is not None:
+        base = base + model.role_choice(torch.tensor(state.track_roles[value]))
+    return base
 
 
 def field_logits(model: StructureModel, base: torch.Tensor, field_index: int, state: DecodingState,
@@ -588,5 +601,5 @@ def _propose_before(writer: Writer, sampler: Sampler, kind_mask: np.ndarray, pos
                     and chosen[F_POS] == int(fixed[F_POS]):
                 return None, False  # the model wants the kept note here
             chosen[field_index] = row[field_index] = value
-            base = base + model.choice_embedding(field_index, value)
+            base = with_choice(model, base, state, field_index, value)
     return row, False

@@ -41,6 +41,7 @@ from melodex.tokens import (
     KIND_FIELDS,
     METERS,
     NO_CHORD,
+    NOTE,
     POSITIONS_PER_QUARTER,
     SECTION_NAMES,
     TRACK,
@@ -76,6 +77,9 @@ class StructureConfig:
     cond_dropout: float = 0.12  # probability of training a row unconditionally (for CFG)
     # Harmony-relative heads (see `HarmonyHeads`); False for checkpoints trained before them.
     harmony_heads: bool = False
+    # Each note embedded with its track's role, and its pitch/length/velocity heads told it (see
+    # `StructureModel.note_roles`); False for checkpoints trained before.
+    role_embedding: bool = False
     field_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(FIELD_SIZES[f] for f in FIELDS))
 
     @classmethod
@@ -134,6 +138,13 @@ def harmony_context(events: torch.Tensor) -> HarmonyContext:
     roles.scatter_(1, slot, torch.where(is_track, events[..., F_ROLE], -1))
     roles = roles[:, :-1, None].transpose(1, 2).expand(b, t, -1)  # header roles, seen from every position
     return HarmonyContext(last(CHORD, F_CHORD, NO_CHORD), last(KEY, F_KEY, -1), roles)
+
+
+def note_roles(events: torch.Tensor, track_roles: torch.Tensor) -> torch.Tensor:
+    """(B, T) the role index of each NOTE's track (-1 for every other event), from `HarmonyContext.track_roles`."""
+    track = events[..., F_TRACK].clamp(0, track_roles.shape[-1] - 1)
+    roles = track_roles.gather(-1, track[..., None]).squeeze(-1)
+    return torch.where(events[..., F_KIND] == NOTE, roles, -1)
 
 
 class HarmonyHeads(nn.Module):
@@ -276,6 +287,12 @@ class StructureModel(nn.Module):
         self.field_mlp = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
         self.field_heads = nn.ModuleList(nn.Linear(d, n) for n in sizes)
         self.harmony = HarmonyHeads(d) if config.harmony_heads else None
+        # The role of a note's track is written once, in the header, hundreds of events back; a note that
+        # must find it by attention forgets it (drum tracks drifted into melodic runs on pitches 53-64, the
+        # bass climbed into the melody's register). So every note carries it: `role_embed_in` in the trunk's
+        # input, `role_embed_out` beside the chosen track in the heads. Zero at start (see `with_role_embedding`).
+        self.role_embed_in = nn.Embedding(len(ROLES), d) if config.role_embedding else None
+        self.role_embed_out = nn.Embedding(len(ROLES), d) if config.role_embedding else None
         self.register_buffer("slopes", alibi_slopes(config.n_heads), persistent=False)
         self.register_buffer("field_use", torch.as_tensor(FIELD_USE), persistent=False)
         self.register_buffer("prev_fields", torch.as_tensor(_PREV), persistent=False)
@@ -284,6 +301,9 @@ class StructureModel(nn.Module):
         self.apply(self._init)
         if self.harmony is not None:
             self.harmony.reset()  # zero again after the generic init
+        for table in (self.role_embed_in, self.role_embed_out):
+            if table is not None:
+                nn.init.zeros_(table.weight)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -322,7 +342,22 @@ class StructureModel(nn.Module):
         use = self.field_use[events[..., F_KIND]]  # (B, T, fields)
         x = sum(self.field_embed[f](events[..., f]) * use[..., f, None] for f in range(len(FIELDS)))
         bar, beat, sub = hierarchical_positions(events, bars)
-        return cast(torch.Tensor, x) + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
+        x = cast(torch.Tensor, x) + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
+        if self.role_embed_in is None:
+            return x
+        return x + self.role_input(note_roles(events, harmony_context(events).track_roles))
+
+    def role_input(self, roles: torch.Tensor) -> torch.Tensor:
+        """The trunk's input term for events whose track has role `roles` (-1: not a note; 0 without the table)."""
+        if self.role_embed_in is None:
+            return torch.zeros((), device=roles.device)
+        return self.role_embed_in(roles.clamp(min=0)) * (roles >= 0)[..., None]
+
+    def role_choice(self, roles: torch.Tensor) -> torch.Tensor:
+        """The heads' term for a note whose track (just chosen) has role `roles` (0 without the table)."""
+        if self.role_embed_out is None:
+            return torch.zeros((), device=roles.device)
+        return self.role_embed_out(roles.clamp(min=0))
 
     def alibi(self, t_query: int, t_key: int, offset: int = 0) -> torch.Tensor:
         """(H, Tq, Tk) bias: -slope * distance, and -inf on future keys."""
@@ -377,17 +412,19 @@ class StructureModel(nn.Module):
         # Embeddings of every target field, for conditioning the later fields of the same event.
         chosen = torch.stack([self.out_embed[f](target[..., f]) for f in range(len(FIELDS))], dim=2)
         base = h + self.out_embed[F_KIND](kind)
-        context = harmony_context(events[:, :-1]) if self.harmony is not None else None
+        context = harmony_context(events[:, :-1])
+        target_roles = note_roles(target, context.track_roles).flatten()
         for f in range(1, len(FIELDS)):
             sel = self.field_use[kind, f].flatten().nonzero().squeeze(1)
             if sel.numel() == 0:
                 continue
             prev = self.prev_fields[kind.flatten()[sel], f]  # (n, fields)
             x = base.flatten(0, 1)[sel] + torch.einsum("nf,nfd->nd", prev, chosen.flatten(0, 1)[sel])
+            roles = target_roles[sel]
+            if self.role_embed_out is not None:
+                x = x + self.role_choice(roles) * prev[:, F_TRACK, None]  # once the track is chosen
             logits = self.field_logits(x, f)
-            if context is not None and f in (F_PITCH, F_CHORD):
-                track = target[..., F_TRACK].flatten()[sel]
-                roles = context.track_roles.flatten(0, 1)[sel].gather(1, track[:, None]).squeeze(1)
+            if self.harmony is not None and f in (F_PITCH, F_CHORD):
                 logits = logits + self.harmony_logits(x, f, context.chord.flatten()[sel],
                                                       context.key.flatten()[sel], roles)
             field = torch.zeros(kind.numel(), dtype=logits.dtype, device=logits.device)
@@ -417,8 +454,10 @@ class StructureModel(nn.Module):
         return KVCache(self, batch, capacity, memory, quantized)
 
     @torch.inference_mode()
-    def step(self, events: torch.Tensor, bars: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    def step(self, events: torch.Tensor, bars: torch.Tensor, cache: KVCache,
+             roles: torch.Tensor | None = None) -> torch.Tensor:
         """Feed events (B, T, fields) at the cache's current length; return the last hidden state (B, d).
+        `roles` (B, T): the role index of each NOTE's track, -1 elsewhere (the header is behind the cache).
 
         The same function as `hidden`, written for one event at a time. Decoding is bound by op count and
         weight reads, so this calls functional ops on the cache's decoding weights (`DecodingLayer`),
@@ -430,6 +469,10 @@ class StructureModel(nn.Module):
         x = (cache.field_table[events + cache.field_offsets] * use[..., None]).sum(-2)
         bar, beat, sub = hierarchical_positions(events, bars)
         x = x + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
+        if self.role_embed_in is not None:
+            if roles is None:
+                raise ValueError("this model embeds each note's track role: pass `roles`")
+            x = x + self.role_input(roles)
         t, start = x.shape[1], cache.length
         if start + t > cache.capacity:
             raise MelodexError(f"the decoding cache holds {cache.capacity} events; raise max_events")
@@ -620,9 +663,21 @@ def with_harmony_heads(model: StructureModel) -> StructureModel:
     """The same model with (zero) harmony heads added: it decodes exactly as before until trained."""
     if model.harmony is not None:
         return model
-    upgraded = StructureModel(replace(model.config, harmony_heads=True))
+    return _upgraded(model, "harmony.", replace(model.config, harmony_heads=True))
+
+
+def with_role_embedding(model: StructureModel) -> StructureModel:
+    """The same model with (zero) note-role tables added: it decodes exactly as before until trained."""
+    if model.role_embed_in is not None:
+        return model
+    return _upgraded(model, "role_embed_", replace(model.config, role_embedding=True))
+
+
+def _upgraded(model: StructureModel, new_prefix: str, config: StructureConfig) -> StructureModel:
+    """`model` in `config`, every weight kept; the modules `config` adds (named `new_prefix`...) zero."""
+    upgraded = StructureModel(config)
     missing, unexpected = upgraded.load_state_dict(model.state_dict(), strict=False)
-    assert not unexpected and all(name.startswith("harmony.") for name in missing), (missing, unexpected)
+    assert not unexpected and all(name.startswith(new_prefix) for name in missing), (missing, unexpected)
     upgraded.degree_bias, upgraded.stack_bias, upgraded.interval_bias = (
         model.degree_bias, model.stack_bias, model.interval_bias)
     return upgraded

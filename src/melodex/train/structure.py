@@ -23,7 +23,13 @@ from safetensors.torch import load_file, save_file
 from melodex.data.corpus import Corpus, load_corpus
 from melodex.errors import MelodexError
 from melodex.structure.conditioning import build_memory
-from melodex.structure.model import StructureConfig, StructureModel, load_model, with_harmony_heads
+from melodex.structure.model import (
+    StructureConfig,
+    StructureModel,
+    load_model,
+    with_harmony_heads,
+    with_role_embedding,
+)
 from melodex.train import distributed
 from melodex.train.structure_data import Batch, DrumBank, ExampleStream, collate
 
@@ -53,6 +59,7 @@ class TrainOptions:
     stop_step: int = 0  # stop once the run reaches this step (0: only the time limit stops it)
     log_every: int = 10
     harmony_heads: bool = True  # a new model, or one started from `init`, gets the harmony heads
+    role_embedding: bool = True  # ... and the note-role tables (`StructureConfig.role_embedding`)
 
     def record(self) -> dict[str, str]:
         """The options as the run's state.json keeps them."""
@@ -200,12 +207,15 @@ def _train(options: TrainOptions, world: distributed.World, progress: bool) -> d
             model = load_model(Path(options.init))
             if options.harmony_heads:
                 model = with_harmony_heads(model)
+            if options.role_embedding:
+                model = with_role_embedding(model)
             before = json.loads((Path(options.init) / "config.json").read_text()).get("metadata", {})
             state["init_from"] = {"path": str(options.init),
                                   **{k: before.get(k) for k in ("step", "events_seen", "train_seconds")}}
         else:
             config = StructureConfig.tiny() if options.tiny else StructureConfig()
-            model = StructureModel(replace(config, harmony_heads=options.harmony_heads))
+            model = StructureModel(replace(config, harmony_heads=options.harmony_heads,
+                                           role_embedding=options.role_embedding))
     state.update(world.record())  # this session's; "resumed" keeps each earlier one's
     model.to(world.device).train()
     torch.manual_seed(options.seed + world.rank)  # each rank its own dropout masks
