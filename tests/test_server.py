@@ -111,6 +111,10 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
     assert len(names) == len(view["tracks"]) + 1 and names[0].startswith("01-") and names[-1].endswith("-reverb.wav")
     stem = client.get(f"/api/projects/{song}/versions/2/stems/0.wav")
     assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 22050
+    # the studio's mixer plays each track's stem and, after the last track, the reverb return: they add up to the mix
+    channels = [soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems/{i}.wav").content))[0]
+                for i in range(len(view["tracks"]) + 1)]
+    assert abs(sum(channels) - second[0]).max() < 1e-4
     assert client.get(f"/api/projects/{song}/versions/2/song.mid").content[:4] == b"MThd"
     png = client.get(f"/api/projects/{song}/versions/2/spectrogram.png")
     assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
@@ -456,6 +460,12 @@ def test_the_export_query_offers_what_the_library_exports(client) -> None:
     assert query["mp3_kbps"]["enum"] == list(export.MP3_KBPS)
     lufs = query["lufs"]["anyOf"][0]
     assert (lufs["minimum"], lufs["maximum"]) == export.LUFS_RANGE
+    # and the studio's export form offers the same lists (GET /api/options)
+    offered = client.get("/api/options").json()["export"]
+    assert offered["formats"] == query["format"]["items"]["enum"] and offered["stems"] == query["stems"]["enum"]
+    assert offered["sample_rates"] == query["sample_rate"]["anyOf"][0]["enum"]
+    assert offered["bit_depths"] == query["bit_depth"]["enum"] and offered["mp3_kbps"] == query["mp3_kbps"]["enum"]
+    assert tuple(offered["lufs"]) == export.LUFS_RANGE
 
 
 @pytest.mark.slow
@@ -478,8 +488,10 @@ def test_rechord_gives_a_section_new_chords_and_a_bad_request_is_refused_on_arri
     score = decode(Project.open(client.app.state.studio.folder(song) / "song.melodex").load_version("2").events)
     starts = score.bar_starts()
     assert [str(c) for c in score.chords if starts[4] <= c.tick < starts[6]] == ["Dmin", "E7"]  # the chorus, bars 5-6
-    marks = client.get(f"/api/projects/{song}/versions/2/score.json").json()["changed_bars"]
-    assert set(marks) <= {4, 5}
+    view = client.get(f"/api/projects/{song}/versions/2/score.json").json()
+    assert set(view["changed_bars"]) <= {4, 5}
+    # the studio's chords chip follows the version: the chorus's bars now hold the new chords
+    assert [c["name"] for c in view["chords"] if c["bar"] in (4, 5)] == ["Dmin", "E7"]
 
 
 @pytest.mark.slow

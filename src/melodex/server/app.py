@@ -38,6 +38,7 @@ from melodex.server.schema import (
     CreateProject,
     Current,
     DiffOut,
+    ExportChoices,
     ExportQuery,
     ExtendRequest,
     Health,
@@ -158,7 +159,7 @@ def create_app(options: ServerOptions) -> FastAPI:
         return {"presets": pipeline.PRESETS, "default_preset": pipeline.DEFAULT_PRESET, "keys": brief_mod.key_names(),
                 "meters": METERS, "sections": FORM_SECTIONS, "instruments": sorted(ALIASES),
                 "sample_rates": SAMPLE_RATES, "renderers": ("timbre", "soundfont"), "max_bars": MAX_BARS,
-                "max_prompt_chars": brief_mod.MAX_PROMPT_CHARS}
+                "max_prompt_chars": brief_mod.MAX_PROMPT_CHARS, "export": ExportChoices.of_library()}
 
     @app.get("/api/projects", response_model=list[ProjectListed])
     def list_projects() -> list[dict[str, Any]]:

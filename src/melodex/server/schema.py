@@ -201,6 +201,25 @@ class Health(Answer):
     queued: int = Field(ge=0)
 
 
+class ExportChoices(Answer):
+    """What GET .../export.zip accepts, for the studio's export form (the library's lists, as the query checks)."""
+
+    formats: list[str]
+    stems: list[str]
+    sample_rates: list[int]
+    bit_depths: list[int]
+    mp3_kbps: list[int]
+    lufs: tuple[float, float] = Field(description="lowest and highest master loudness")
+
+    @classmethod
+    def of_library(cls) -> ExportChoices:
+        from melodex import export
+
+        return cls(formats=list(export.AUDIO_FORMATS), stems=list(export.STEM_KINDS),
+                   sample_rates=list(export.SAMPLE_RATES), bit_depths=list(export.BIT_DEPTHS),
+                   mp3_kbps=list(export.MP3_KBPS), lufs=export.LUFS_RANGE)
+
+
 class Choices(Answer):
     """What the controls offer (GET /api/options)."""
 
@@ -214,6 +233,7 @@ class Choices(Answer):
     renderers: list[str]
     max_bars: int
     max_prompt_chars: int
+    export: ExportChoices
 
 
 class BriefRow(Answer):
@@ -313,6 +333,11 @@ class TrackView(Answer):
     notes: list[list[float]] = Field(description="[start s, duration s, pitch, velocity] per note")
 
 
+class ChordView(Answer):
+    bar: int = Field(ge=0, description="0-based bar the chord starts in")
+    name: str = Field(description="e.g. Am, F, Gmaj7")
+
+
 class ScoreView(Answer):
     """A version's notes in seconds, for a piano roll and a section timeline (score.json)."""
 
@@ -326,7 +351,9 @@ class ScoreView(Answer):
     bar_lines: list[float] = Field(description="the start of every bar, in seconds")
     sections: list[SectionView]
     tracks: list[TrackView]
-    changed_bars: list[int] = Field(description="0-based bars whose notes this version changed from its parent")
+    changed_bars: list[int] = Field(description="0-based bars whose notes this version changed from its parent, "
+                                    "and the bars it added")
+    chords: list[ChordView] = Field(description="the chord symbols, in order (a transpose or rechord changes them)")
 
 
 def file_response(media_type: str, what: str, *errors: int) -> dict[int | str, dict[str, Any]]:
