@@ -62,6 +62,18 @@ def test_words_choose_the_kit_and_guidance_makes_them_count(found) -> None:
     assert np.ptp(strong - bare) > 3.5 * np.ptp(text - bare)  # the words' lead grows with cfg
 
 
+def test_style_words_alone_choose_a_kit_of_the_style(found) -> None:
+    """A prompt without drum words still gets its style's kit (before, one vector per caption gave
+    "synthwave happy" the Orchestra kit on a quarter of seeds and "house" the Room kit)."""
+    def firsts(text: str) -> set[str]:
+        return {drumkit.rank_kits(f"{text} Drum Kit", 4.0, seed, found)[0].name for seed in range(4)}
+
+    assert all("808" in name for name in firsts("synthwave happy"))
+    assert all("Electronic" in name for name in firsts("house energetic"))
+    assert all("Orchestra" in name for name in firsts("cinematic"))
+    assert all("Brush" in name for name in firsts("brushed jazz kit synthwave happy"))  # retimbre's words lead
+
+
 def test_treatments_follow_the_words_and_grow_with_cfg() -> None:
     assert not any(drumkit.treatments("Drum Kit", 8.0).values())
     low, high = (drumkit.treatments("lo-fi dusty drums Drum Kit", cfg) for cfg in (1.0, 4.0))

@@ -9,7 +9,7 @@ out: its file takes 3.6 s to load and its kits are mostly FluidR3's samples.
 
 Each kit gets one caption: what its name says (a TR-808 is an electronic drum machine) and words from
 descriptors measured on its kick, snare and hi-hat, ranked among the kits (long or short kick, roomy or
-dry snare, bright or dark, hard or soft hits). The choice scores each caption against the text and
+dry snare, bright or dark, hard or soft hits). The choice scores each caption's phrases against the text and
 against the bare instrument ("Drum Kit") and guides as the timbre model does, score = bare + cfg *
 (text - bare), so words matter more as cfg grows; the seed samples from a softmax over the scores.
 Keys the chosen kit lacks come from the next-ranked kit that has them.
@@ -40,6 +40,7 @@ HOLD_S, RELEASE_S = 1.5, 1.0  # one-shots as `soundfont_sampleset` records drums
 KICK, SNARE, CLOSED_HAT = 36, 38, 42
 CATALOGUE_FORMAT = 1
 DEFAULT_KIT, DEFAULT_LEAD = "FluidR3_GM Standard", 0.15
+SECOND_PHRASE = 0.5  # weight of a kit's second-best phrase in its lead (`kit_scores`)
 
 
 class DrumKitError(MelodexError):
@@ -333,26 +334,38 @@ def catalogue(cache: Path | None = None) -> tuple[tuple[DrumKit, ...], tuple[str
 
 
 @lru_cache(maxsize=4)
-def _caption_vectors(texts: tuple[str, ...]) -> np.ndarray:
+def _phrase_vectors(texts: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding of every comma-separated phrase of every caption, the caption each belongs to)."""
     from melodex.text import embed
 
-    return np.asarray(embed(list(texts)), dtype=np.float64)
+    phrases = [[p.strip() for p in text.split(",") if p.strip()] for text in texts]
+    owner = np.array([i for i, found in enumerate(phrases) for _ in found])
+    return np.asarray(embed([p for found in phrases for p in found]), dtype=np.float64), owner
 
 
 def kit_scores(text: str, cfg: float, kits_and_captions: tuple[tuple[DrumKit, ...], tuple[str, ...]]) -> np.ndarray:
-    """Guided score of each kit's caption for `text`: prior + cfg * (text - bare), cosine similarities.
+    """Guided score of each kit for `text`: prior + cfg * lead, the lead its best phrase's (text - bare)
+    cosine similarity plus SECOND_PHRASE of its second best when that leads too.
 
+    Phrases, not whole captions: one long caption averages a kit's genres and measured words into one
+    vector, and "synthwave" then ranked the Orchestra kit second and "house" the Room kit first; a phrase
+    ("techno, house, EDM" are each one) either says what was asked or does not. The second phrase breaks
+    ties between kits of one name (three TR-808s) by what was measured on them ("punchy hard-hitting").
     The prior favours the GM standard kit (what drum tracks always played before) by DEFAULT_LEAD, so
-    a text that says nothing beyond the instrument keeps that sound; how much the caption matches the
-    bare "Drum Kit" says nothing about a kit and is not scored.
+    a text that says nothing beyond the instrument keeps that sound.
     """
     from melodex.text import embed
 
     kits, texts = kits_and_captions
-    vectors = _caption_vectors(texts)
+    vectors, owner = _phrase_vectors(texts)
     asked, bare = np.asarray(embed([text.strip() or BARE_TEXT, BARE_TEXT]), dtype=np.float64)
+    lead = vectors @ asked - vectors @ bare
+    scores = np.zeros(len(kits))
+    for i in range(len(kits)):
+        ranked = np.sort(lead[owner == i])[::-1]
+        scores[i] = ranked[0] + (SECOND_PHRASE * max(float(ranked[1]), 0.0) if len(ranked) > 1 else 0.0)
     prior = np.array([DEFAULT_LEAD if kit.name == DEFAULT_KIT else 0.0 for kit in kits])
-    return prior + cfg * (vectors @ asked - vectors @ bare)
+    return prior + cfg * scores
 
 
 def treatments(text: str, cfg: float) -> dict[str, float]:
