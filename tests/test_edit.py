@@ -95,6 +95,40 @@ def test_bad_edits_are_clear_and_leave_the_project_untouched(song, call, message
     assert (session.project.path / "project.json").read_text() == before
 
 
+def test_an_edit_request_runs_through_apply_and_the_history_records_it(song) -> None:
+    """The request is the edit: its JSON is what the version and the history keep, and it reads back the same."""
+    from melodex.edit_requests import Regen, Transpose, apply, request_from_json, request_to_json
+
+    request = Regen("chorus", tracks=("piano",), seed=11)
+    version = apply(song, request)
+    project = Project.open(edit.locate_project(song))
+    entry = project.history[-1]
+    assert version == entry["id"] == "0002" and entry["edit"] == "regen chorus tracks piano"
+    assert request_from_json(entry["request"]) == request
+    assert project.load_version(version).request == request_to_json(request)
+    first = project.load_version("1")
+    assert first.request is None and project.history[0].get("request") is None  # generate: no edit request
+    apply(song, Transpose(-1))  # the seed rule is apply's: a request without one still runs
+    assert request_from_json(Project.open(edit.locate_project(song)).history[-1]["request"]) == Transpose(-1)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"edit": "louder"}, "names its edit"),
+    ([1, 2], "names its edit"),
+    ({"edit": "tempo", "bpm": 90, "swing": 1}, "tempo takes bpm, not swing"),
+    ({"edit": "tempo", "bpm": "fast"}, "bpm"),
+    ({"edit": "regen"}, "say what to rewrite"),
+    ({"edit": "regen", "section": "verse", "bars": "1:2"}, "not both"),
+    ({"edit": "regen", "bars": "1:2", "only": True}, "only goes with a section"),
+    ({"edit": "extend", "bars": 2, "seconds": 4.0}, "not both"),
+])
+def test_a_bad_edit_request_is_named(data, message) -> None:
+    from melodex.edit_requests import request_from_json
+
+    with pytest.raises(MelodexError, match=message):
+        request_from_json(data)
+
+
 def test_missing_project_is_clear(tmp_path) -> None:
     with pytest.raises(MelodexError, match="no Melodex project"):
         edit.open_session(tmp_path)

@@ -52,6 +52,8 @@ class Draft:
     options: pipeline.GenerateOptions
     progress: pipeline.Progress | None = None  # hears (stage, share done) as an edit runs: compose, timbres, ...
     pipe: pipeline.Models | None = None  # the models to edit with; None: the shipped ones
+    made: int = 1  # how many versions the song has had: a new seed is counted from it
+    request: dict | None = None  # the edit request being run (`edit_requests`), recorded in the new version
 
     @property
     def score(self) -> Score:
@@ -65,6 +67,9 @@ class Draft:
         """A stage of an edit, reported to `progress` (the stages of `pipeline.generate`)."""
         return pipeline.StageClock(self.progress).stage(name)
 
+    def next_seed(self, seed: int | None) -> int:
+        return next_seed(self.made, seed)
+
 
 @dataclass(kw_only=True)
 class Session(Draft):
@@ -73,6 +78,9 @@ class Session(Draft):
     project: Project
     version_id: str
     rerendered: bool = False  # the version's audio was pruned: `take` holds it played again, not yet stored
+
+    def next_seed(self, seed: int | None) -> int:
+        return next_seed(len(self.project.history), seed)
 
 
 def locate_project(path: str | Path) -> Path:
@@ -182,7 +190,8 @@ def save(session: Draft, take: pipeline.Take, edit: str) -> str:
     folder = session.project.path.parent
     output_dir(output_dir(folder) / "stems", inside=folder)  # refused before the version is saved, not after
     with writing(session.project.path), session.stage("write") as report:
-        version = session.project.save_version(pipeline.take_to_version(take, edit, session.version_id), unchanged)
+        record = pipeline.take_to_version(take, edit, session.version_id, session.request)
+        version = session.project.save_version(record, unchanged)
         report(0.5)
         export_take(take, session.project.path.parent, session.options.export,
                              lambda f: report(0.5 + f / 2))

@@ -408,9 +408,10 @@ def shared_files(take: Take, old: Take) -> set[str]:
     return unchanged | {f"timbre/{i}.npz" for i, s in take.samplesets.items() if s is old.samplesets.get(i)}
 
 
-def take_to_version(take: Take, edit: str, parent: str | None) -> Version:
+def take_to_version(take: Take, edit: str, parent: str | None, request: dict | None = None) -> Version:
     return Version(events=take.events, timbres=take.timbres, samplesets=take.samplesets, stems=take.stems,
-                   mix=take.mix, sample_rate=take.sample_rate, settings=take.settings, edit=edit, parent=parent)
+                   mix=take.mix, sample_rate=take.sample_rate, settings=take.settings, edit=edit, parent=parent,
+                   request=request)
 
 
 def make_song(prompt: str, options: GenerateOptions, models: Models,

@@ -107,6 +107,7 @@ class Version(Rendering):
 
     settings: dict[str, Any] = field(default_factory=dict)
     edit: str = "generate"  # what made this version, in words
+    request: dict[str, Any] | None = None  # and the edit request that made it (`melodex.edit_requests`), if any
     parent: str | None = None
     id: str = ""
     created: float = 0.0
@@ -427,7 +428,8 @@ class Project:
 
     @staticmethod
     def _entry(record: dict) -> dict:
-        return {"id": record["id"], "parent": record["parent"], "edit": record["edit"], "created": record["created"]}
+        entry = {"id": record["id"], "parent": record["parent"], "edit": record["edit"], "created": record["created"]}
+        return {**entry, "request": record["request"]} if record.get("request") is not None else entry
 
     @classmethod
     def _write_version(cls, versions: Path, new_id: str, version: Version, unchanged: Collection[str]) -> dict:
@@ -468,6 +470,7 @@ class Project:
                 "id": new_id,
                 "parent": version.parent,
                 "edit": version.edit,
+                **({"request": version.request} if version.request is not None else {}),
                 "created": time.time(),
                 "sample_rate": version.sample_rate,
                 "settings": version.settings,
@@ -548,7 +551,8 @@ class Project:
         timbres = {int(k): TrackTimbre(**v) for k, v in record["timbres"].items()}
         return Version(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
                        sample_rate=int(record["sample_rate"]), settings=record["settings"], edit=record["edit"],
-                       parent=record["parent"], id=version_id, created=record["created"], pruned=record["pruned"])
+                       request=record.get("request"), parent=record["parent"], id=version_id,
+                       created=record["created"], pruned=record["pruned"])
 
 
     # -- disk -------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class HistoryEntry(_Schema):
     id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
     parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
     edit: str = Field(max_length=10_000)
+    request: dict[str, Any] | None = None  # the edit request (`melodex.edit_requests`); absent before them
     created: float
 
 
@@ -71,6 +72,7 @@ class VersionFile(_Schema):
     id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
     parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
     edit: str = Field(max_length=10_000)
+    request: dict[str, Any] | None = None  # the edit request (`melodex.edit_requests`); absent before them
     created: float
     sample_rate: int = Field(ge=1000, le=384_000)
     settings: dict[str, Any]

@@ -9,7 +9,7 @@ The steps themselves are `melodex.pipeline` (making) and `melodex.edit` (changin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, overload
@@ -18,6 +18,7 @@ import numpy as np
 
 from melodex import brief as brief_mod
 from melodex import edit as edits
+from melodex import edit_requests as requests
 from melodex.errors import MelodexError
 from melodex.pipeline import (
     GenerateOptions,
@@ -136,39 +137,32 @@ class Song:
         export = replace(self.options.export, formats=formats) if formats else self.options.export
         return write_project(Path(directory), self.prompt, self.brief, self.models.versions, takes, export)
 
-    def _edited(self, change: Callable[[edits.Draft], str]) -> Song:
-        draft = edits.Draft(self.take, self.brief, self.options, pipe=self.models)
-        label = change(draft)
+    def _edited(self, request: requests.EditRequest) -> Song:
+        draft = edits.Draft(self.take, self.brief, self.options, pipe=self.models, made=len(self.history()))
+        label = requests.apply(draft, request)
         return Song(self.prompt, self.brief, draft.options, draft.take, self.models, label, self)
-
-    def _seed(self, seed: int | None) -> int:
-        return edits.next_seed(len(self.history()), seed)
 
     def regen(self, section: str | None = None, *, bars: str | None = None, tracks: Sequence[str] | None = None,
               seed: int | None = None) -> Song:
         """New notes for one section and its linked repeats (or bars "5:8", counted from 1), of the named
         tracks only if any."""
-        span, chosen, label = edits.regen_target(self.score, section, bars, tracks)
-        if section is not None:  # with its linked repeats, as `melodex regen SECTION` does
-            return self._edited(lambda draft: edits.regen_section(draft, section, chosen, self._seed(seed), label))
-        return self._edited(lambda draft: edits.regen(draft, span, chosen, self._seed(seed), label))
+        return self._edited(requests.Regen(section, bars, tuple(tracks or ()), seed=seed))
 
     def retimbre(self, track: str | int, text: str, seed: int | None = None) -> Song:
         """A new sound from words for one track (index, role or instrument); its notes stay."""
-        (index,) = edits.pick_tracks(self.score, [str(track)])[:1]
-        return self._edited(lambda draft: edits.retimbre(draft, index, text, self._seed(seed)))
+        return self._edited(requests.Retimbre(str(track), text, seed))
 
     def variation(self, strength: float = 0.3, seed: int | None = None) -> Song:
-        return self._edited(lambda draft: edits.variation(draft, strength, self._seed(seed)))
+        return self._edited(requests.Variation(strength, seed))
 
     def extend(self, bars: int = 8, seed: int | None = None) -> Song:
-        return self._edited(lambda draft: edits.extend(draft, bars, self._seed(seed)))
+        return self._edited(requests.Extend(bars, seed=seed))
 
     def rerender(self, cfg: float | None = None, steps: int | None = None) -> Song:
-        return self._edited(lambda draft: edits.rerender(draft, cfg, steps))
+        return self._edited(requests.Rerender(cfg, steps))
 
     def set_tempo(self, bpm: float) -> Song:
-        return self._edited(lambda draft: edits.set_tempo(draft, bpm))
+        return self._edited(requests.SetTempo(bpm))
 
     def transpose(self, semitones: int) -> Song:
-        return self._edited(lambda draft: edits.transpose(draft, semitones))
+        return self._edited(requests.Transpose(semitones))

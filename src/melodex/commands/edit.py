@@ -17,6 +17,7 @@ from melodex.export import export_take
 
 if TYPE_CHECKING:
     from melodex.edit import Session
+    from melodex.edit_requests import EditRequest
 
 console = Console()
 
@@ -54,24 +55,21 @@ def _session(project: Path, version: str | None = None) -> Session:
     return open_session(project, version)
 
 
-def _edit(session: Session, change: Callable[[], str]) -> None:
-    """Run one edit of `session` with its stages drawn as progress bars, then say what it made."""
-    with stage_bars() as progress:
-        session.progress = progress
-        version = change()
-    _done(session, version)
+def _apply(project: Path, build: Callable[[], EditRequest]) -> None:
+    """Build the edit request (a request that cannot be is a usage error), run it on the project with its
+    stages drawn as progress bars, then say what it made."""
+    from melodex.edit_requests import apply
+    from melodex.errors import MelodexError
 
-
-def _seed(session: Session, seed: int | None) -> int:
-    from melodex.edit import next_seed
-
-    return next_seed(len(session.project.history), seed)
-
-
-def _done(session: Session, version: str) -> None:
-    edit_text = session.project.history[-1]["edit"]
-    console.print(f"version {version}: {edit_text}")
-    console.print(f"files updated in {session.project.path.parent}")
+    try:
+        request = build()
+    except MelodexError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    with _editing(project) as session:
+        with stage_bars() as progress:
+            version = apply(session, request, progress)
+        console.print(f"version {version}: {session.project.history[-1]['edit']}")
+        console.print(f"files updated in {session.project.path.parent}")
 
 
 def regen(
@@ -92,24 +90,9 @@ def regen(
       melodex regen out/song "chorus 2" --only
       melodex regen out/song --bars 9:12 --track bass
     """
-    from melodex import edit
+    from melodex.edit_requests import Regen
 
-    if section is None and bars is None:
-        raise typer.BadParameter("say what to rewrite: a SECTION (e.g. chorus) or --bars (e.g. 5:8)")
-    if section is not None and bars is not None:
-        raise typer.BadParameter("give a SECTION or --bars, not both")
-    if only and section is None:
-        raise typer.BadParameter("--only goes with a SECTION (e.g. 'chorus 2'), not with --bars")
-    with _editing(project) as session:
-        tracks = edit.pick_tracks(session.score, track)
-        if section is not None:
-            label = (f"regen {section}" + (" only" if only else "")
-                     + (f" tracks {', '.join(track)}" if track else ""))
-            _edit(session, lambda: edit.regen_section(session, section, tracks, _seed(session, seed), label, only))
-            return
-        span = edit.parse_bars(bars, session.score.bar_count())
-        label = f"regen bars {span[0] + 1}-{span[1]}" + (f" tracks {', '.join(track)}" if track else "")
-        _edit(session, lambda: edit.regen(session, span, tracks, _seed(session, seed), label))
+    _apply(project, lambda: Regen(section, bars, tuple(track or ()), only, seed))
 
 
 def rechord(
@@ -124,11 +107,9 @@ def rechord(
     Drums stay; every sample outside the section and its repeats stays exactly as it was. Example:
       melodex rechord out/song chorus "Am F C G"
     """
-    from melodex import edit
+    from melodex.edit_requests import Rechord
 
-    label = f"rechord {section} {' '.join(chords)}"
-    with _editing(project) as session:
-        _edit(session, lambda: edit.rechord(session, section, chords, _seed(session, seed), label))
+    _apply(project, lambda: Rechord(section, " ".join(chords), seed))
 
 
 def retimbre(
@@ -138,11 +119,9 @@ def retimbre(
     seed: int = SEED,
 ) -> None:
     """Give one track a new sound from words; its notes and every other track's sound stay."""
-    from melodex import edit
+    from melodex.edit_requests import Retimbre
 
-    with _editing(project) as session:
-        (index,) = edit.pick_tracks(session.score, [track])[:1]
-        _edit(session, lambda: edit.retimbre(session, index, text, _seed(session, seed)))
+    _apply(project, lambda: Retimbre(track, text, seed))
 
 
 def variation(
@@ -151,10 +130,9 @@ def variation(
     seed: int = SEED,
 ) -> None:
     """Same plan (form, tempo, key, band), new material: from a subtle change to a new song."""
-    from melodex import edit
+    from melodex.edit_requests import Variation
 
-    with _editing(project) as session:
-        _edit(session, lambda: edit.variation(session, strength, _seed(session, seed)))
+    _apply(project, lambda: Variation(strength, seed))
 
 
 def extend(
@@ -165,18 +143,9 @@ def extend(
     seed: int = SEED,
 ) -> None:
     """Continue the song by N bars (or about N seconds), written as a continuation of what is there."""
-    from melodex import edit
-    from melodex.brief_form import bars_for_seconds
+    from melodex.edit_requests import Extend
 
-    if bars is not None and duration is not None:
-        raise typer.BadParameter("give --bars or --duration, not both")
-    with _editing(project) as session:
-        if duration is not None:
-            score = session.take.score
-            meter = score.time_signatures[-1]
-            bars = bars_for_seconds(duration, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
-        count = 8 if bars is None else bars
-        _edit(session, lambda: edit.extend(session, count, _seed(session, seed)))
+    _apply(project, lambda: Extend(bars, duration, seed))
 
 
 def rerender(
@@ -185,28 +154,25 @@ def rerender(
     steps: int = typer.Option(None, help="Timbre diffusion steps."),
 ) -> None:
     """Re-make every timbre from the same starting noise at another guidance or step count; notes stay."""
-    from melodex import edit
+    from melodex.edit_requests import Rerender
 
-    with _editing(project) as session:
-        _edit(session, lambda: edit.rerender(session, cfg, steps))
+    _apply(project, lambda: Rerender(cfg, steps))
 
 
 def set_tempo(project: Path = PROJECT, bpm: float = typer.Argument(..., help="New tempo, 20-300 BPM.")) -> None:
     """Play the same notes at another tempo."""
-    from melodex import edit
+    from melodex.edit_requests import SetTempo
 
-    with _editing(project) as session:
-        _edit(session, lambda: edit.set_tempo(session, bpm))
+    _apply(project, lambda: SetTempo(bpm))
 
 
 def transpose(project: Path = PROJECT,
               semitones: int = typer.Argument(..., min=-12, max=12,
                                               help="Semitones up (positive) or down (negative), -12 to 12.")) -> None:
     """Move the whole song to another key (drums stay)."""
-    from melodex import edit
+    from melodex.edit_requests import Transpose
 
-    with _editing(project) as session:
-        _edit(session, lambda: edit.transpose(session, semitones))
+    _apply(project, lambda: Transpose(semitones))
 
 
 def history(project: Path = PROJECT) -> None:
