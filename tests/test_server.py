@@ -518,3 +518,27 @@ def test_prune_drops_old_audio_and_a_pruned_version_still_plays_diffs_and_checks
     assert client.post(f"/api/projects/{song}/prune").json()["pruned"] == ["0002"]
     assert "audio not compared: version 0002" in client.get(
         f"/api/projects/{song}/diff", params={"a": "1", "b": "2"}).json()["changes"][-1]
+
+
+@pytest.mark.slow
+def test_errors_and_notes_name_the_apis_fields_where_the_cli_names_its_flags(client, song) -> None:
+    from melodex import brief
+    from melodex.score import MAX_BARS
+
+    bad_key = client.post("/api/projects", json={"prompt": PROMPT, "key": "H minor", **FAST})
+    assert detail(bad_key, 400).startswith("key 'H minor' is not a key")
+    assert detail(client.post("/api/projects", json={"prompt": PROMPT, "meter": "5/0"}), 400).startswith("meter '5/0'")
+    # A job queued past its route's check (an edit queued before it grew the song) fails inside the job.
+    store, worker = client.app.state.store, client.app.state.worker
+    job = store.submit(song, "extend", {"bars": MAX_BARS, "seed": None})
+    worker.wake()
+    assert wait_for(client, job.id)["error"].startswith(f"bars {MAX_BARS}: the song would have")
+    created = client.post("/api/projects", json={"prompt": "piano and bass, 100 BPM, C major", "bpm": 120,
+                                                 "form": FORM, **FAST})
+    notes = wait_for(client, created.json()["job"]["id"])["result"]["notes"]
+    assert "bpm 120 wins over the prompt's 100 BPM" in notes and not any("--" in n for n in notes)
+    # outside the server (the command line) the same messages name the flags
+    with pytest.raises(MelodexError, match=r"^--key 'H minor' is not a key"):
+        brief.with_overrides(brief.parse(PROMPT), key="H minor")
+    assert "--bpm 120 wins over the prompt's 100 BPM" in brief.with_overrides(brief.parse("piano, 100 BPM"),
+                                                                               bpm=120).notes

@@ -33,6 +33,7 @@ from melodex.brief_styles import (
     Style,
 )
 from melodex.brief_words import correct_typos, energy_shift, ignored_words, mood_of, tempo_words, texture_of
+from melodex.errors import option_name
 from melodex.inputs import clean_prompt, clean_text
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
 from melodex.tokens_grammar import Plan
@@ -452,41 +453,41 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
     notes = list(brief.notes)
     if bpm is not None:
         if not MIN_BPM <= bpm <= MAX_BPM:
-            raise BriefError(f"--bpm {bpm} is outside {MIN_BPM}-{MAX_BPM}")
+            raise BriefError(f"{option_name('bpm')} {bpm} is outside {MIN_BPM}-{MAX_BPM}")
         if sources.get("bpm") == "prompt" and bpm != brief.bpm:
-            notes.append(f"--bpm {bpm} wins over the prompt's {brief.bpm} BPM")
+            notes.append(f"{option_name('bpm')} {bpm} wins over the prompt's {brief.bpm} BPM")
         changes["bpm"], sources["bpm"] = bpm, "option"
     if key is not None:
-        key = clean_text(key, "--key")
+        key = clean_text(key, option_name("key"))
         parsed, _ = parse_key(key if re.search(r"maj|min|m\b", key) else f"{key} major")
         if parsed is None:
-            raise BriefError(f"--key {key!r} is not a key: write it like 'F minor', 'Bb major' or 'C#m'")
+            raise BriefError(f"{option_name('key')} {key!r} is not a key: write it like 'F minor', 'Bb major' or 'C#m'")
         if sources.get("key") == "prompt" and parsed != brief.key:
-            notes.append(f"--key {parsed} wins over the prompt's {brief.key}")
+            notes.append(f"{option_name('key')} {parsed} wins over the prompt's {brief.key}")
         changes["key"], sources["key"] = parsed, "option"
     if meter is not None:
-        parsed_meter = parse_meter(clean_text(meter, "--meter"))
+        parsed_meter = parse_meter(clean_text(meter, option_name("meter")))
         if parsed_meter is None:
-            raise BriefError(f"--meter {meter!r} is not a meter: write it like 3/4 or 6/8")
+            raise BriefError(f"{option_name('meter')} {meter!r} is not a meter: write it like 3/4 or 6/8")
         if sources.get("meter") == "prompt" and parsed_meter != brief.meter:
-            notes.append(f"--meter {meter} wins over the prompt's {brief.meter[0]}/{brief.meter[1]}")
+            notes.append(f"{option_name('meter')} {meter} wins over the prompt's {brief.meter[0]}/{brief.meter[1]}")
         changes["meter"], sources["meter"] = parsed_meter, "option"
     if instruments:
         changes["instruments"] = assign_roles([inst.lookup(name) for name in instruments])
         if sources.get("instruments", "").startswith("prompt"):
-            notes.append("--instruments wins over the band the prompt names: "
+            notes.append(f"{option_name('instruments')} wins over the band the prompt names: "
                          + ", ".join(inst.program_name(p) for p, _ in brief.instruments))
         sources["instruments"] = "option"
     new_bpm, new_meter = changes.get("bpm", brief.bpm), changes.get("meter", brief.meter)
     if bars is not None and duration is not None:
-        raise BriefError("give --bars or --duration, not both")
+        raise BriefError(f"give {option_name('bars')} or {option_name('duration')}, not both")
     wanted, asked = None, None
     if bars is not None:
         if not 1 <= bars <= MAX_BARS:
-            raise BriefError(f"--bars {bars}: ask for 1-{MAX_BARS} bars")
-        wanted, asked = bars, f"--bars {bars}"
+            raise BriefError(f"{option_name('bars')} {bars}: ask for 1-{MAX_BARS} bars")
+        wanted, asked = bars, f"{option_name('bars')} {bars}"
     elif duration is not None:
-        wanted, asked = bars_for_seconds(duration, new_bpm, new_meter), f"--duration {duration:g}"
+        wanted, asked = bars_for_seconds(duration, new_bpm, new_meter), f"{option_name('duration')} {duration:g}"
     elif sources.get("length", "").startswith(("prompt (seconds)", "default")) and (new_bpm, new_meter) != (
             brief.bpm, brief.meter) and not brief.sections:  # keep the seconds asked for at the new tempo
         changes["n_bars"] = bars_for_seconds(brief.duration_seconds, new_bpm, new_meter)

@@ -19,7 +19,7 @@ import numpy as np
 
 from melodex import brief as brief_mod
 from melodex import pipeline
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, option_name
 from melodex.export import export_take
 from melodex.files import output_dir
 from melodex.inputs import clean_text
@@ -506,7 +506,8 @@ def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str)
 def variation(session: Draft, strength: float, seed: int) -> str:
     """Same plan, new seed. strength 0-1: the share of bars rewritten (1 composes the song anew)."""
     if not 0 < strength <= 1:
-        raise MelodexError(f"--strength {strength}: use a value above 0 and at most 1 (1 = completely new)")
+        raise MelodexError(f"{option_name('strength')} {strength}: use a value above 0 and at most 1 "
+                           "(1 = completely new)")
     take = session.take
     if strength >= 1:
         # New notes, the same timbres: compose only (making new sample sets here would be thrown away).
@@ -563,7 +564,7 @@ def extend(session: Draft, n_bars: int, seed: int) -> str:
     take = session.take
     total = take.score.bar_count() + n_bars
     if n_bars < 1 or total > MAX_BARS:
-        raise MelodexError(f"--bars {n_bars}: the song would have {total} bars; at most {MAX_BARS}")
+        raise MelodexError(f"{option_name('bars')} {n_bars}: the song would have {total} bars; at most {MAX_BARS}")
     from melodex.tokens_vocabulary import BAR, EOS, F_KIND, FIELDS
 
     bar_row = np.zeros((1, len(FIELDS)), dtype=np.int64)
@@ -612,9 +613,9 @@ def retimbre(session: Draft, track: int, text: str, seed: int) -> str:
 def rerender(session: Draft, cfg: float | None, steps: int | None) -> str:
     """Re-make every timbre from the same seeds (same starting noise) at another guidance or step count."""
     if steps is not None and not 1 <= steps <= 200:
-        raise MelodexError(f"--steps {steps}: use 1-200 diffusion steps")
+        raise MelodexError(f"{option_name('steps')} {steps}: use 1-200 diffusion steps")
     if cfg is not None and not 0 <= cfg <= 20:
-        raise MelodexError(f"--cfg {cfg:g}: use a timbre guidance from 0 to 20")
+        raise MelodexError(f"{option_name('cfg')} {cfg:g}: use a timbre guidance from 0 to 20")
     take = session.take
     options = replace(session.options, timbre_cfg=cfg if cfg is not None else session.options.cfg,
                       timbre_steps=steps if steps is not None else session.options.timbre_steps)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from melodex import brief as brief_mod
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, option_name
 from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.models import WEIGHTS, load_structure, model_versions, single_thread, try_load_timbre
@@ -96,20 +96,21 @@ class GenerateOptions:
         if self.renderer not in ("timbre", "soundfont"):
             raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
         if not 0 <= self.seed <= 2**31 - 1:
-            raise MelodexError(f"--seed {self.seed}: use a whole number from 0 to {2**31 - 1}")
+            raise MelodexError(f"{option_name('seed')} {self.seed}: use a whole number from 0 to {2**31 - 1}")
         self.export  # noqa: B018 -- checks the formats, stems, bit depth, bitrate and loudness now
         if not 1 <= self.timbre_steps <= 200:
-            raise MelodexError(f"--steps {self.timbre_steps}: use 1-200 diffusion steps")
+            raise MelodexError(f"{option_name('steps')} {self.timbre_steps}: use 1-200 diffusion steps")
         if self.timbre_cfg is not None and not 0 <= self.timbre_cfg <= 20:
-            raise MelodexError(f"--cfg {self.timbre_cfg}: use a timbre guidance from 0 to 20")
+            raise MelodexError(f"{option_name('cfg')} {self.timbre_cfg}: use a timbre guidance from 0 to 20")
         if not 0 < self.top_p <= 1:
             raise MelodexError(f"top_p {self.top_p}: use more than 0 and at most 1")
         if self.guidance is not None and not 0 <= self.guidance <= 20:
-            raise MelodexError(f"--guidance {self.guidance}: use 0-20")
+            raise MelodexError(f"{option_name('guidance')} {self.guidance}: use 0-20")
         if self.temperature is not None and not 0 < self.temperature <= 3:
-            raise MelodexError(f"--temperature {self.temperature}: use more than 0 and at most 3")
+            raise MelodexError(f"{option_name('temperature')} {self.temperature}: use more than 0 and at most 3")
         if self.scale_lock is not None and not 0 <= self.scale_lock <= 20:
-            raise MelodexError(f"--scale-lock {self.scale_lock}: use 0 (off) to 20 (never leave the key)")
+            raise MelodexError(f"{option_name('scale_lock')} {self.scale_lock}: use 0 (off) to 20 "
+                               "(never leave the key)")
 
     @property
     def key_bias(self) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, option_name
 from melodex.models import single_thread
 from melodex.production.mastering import Levels, MasterReport
 from melodex.production.mix import produce
@@ -64,9 +64,10 @@ class RenderOptions:
         if self.renderer not in RENDERERS:
             raise MelodexError(f"renderer {self.renderer!r} is not 'timbre' or 'soundfont'")
         if not 1 <= self.steps <= 200:
-            raise MelodexError(f"--steps {self.steps}: use 1-200 diffusion steps")
+            raise MelodexError(f"{option_name('steps')} {self.steps}: use 1-200 diffusion steps")
         if not 8000 <= self.sample_rate <= 96000:
-            raise MelodexError(f"sample rate {self.sample_rate} Hz is outside 8000-96000 (--sample-rate)")
+            raise MelodexError(f"sample rate {self.sample_rate} Hz is outside 8000-96000 "
+                               f"({option_name('sample_rate')})")
 
 
 @dataclass(frozen=True)

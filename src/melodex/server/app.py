@@ -25,11 +25,11 @@ from starlette.exceptions import HTTPException
 import melodex
 from melodex import brief as brief_mod
 from melodex import pipeline
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, api_terms
 from melodex.instruments import ALIASES
 from melodex.score import MAX_BARS
 from melodex.server.guard import Guard, is_loopback
-from melodex.server.jobs import JobStore, Worker
+from melodex.server.jobs import Handler, Job, JobStore, Progress, Worker
 from melodex.server.schema import (
     EVERY_ROUTE,
     CheckoutRequest,
@@ -97,7 +97,16 @@ def create_app(options: ServerOptions) -> FastAPI:
 
             torch.set_num_threads(options.cpu_threads)
 
-    worker = Worker(store, studio.handlers(), on_start=set_threads)
+    def in_api_terms(handler: Handler) -> Handler:
+        """A job's errors and notes name the API's fields, as its request's answers do (see `InApiTerms`)."""
+        def run(job: Job, progress: Progress) -> dict[str, Any]:
+            with api_terms():
+                return handler(job, progress)
+
+        return run
+
+    worker = Worker(store, {kind: in_api_terms(handler) for kind, handler in studio.handlers().items()},
+                    on_start=set_threads)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -128,7 +137,7 @@ def create_app(options: ServerOptions) -> FastAPI:
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         parts = []
         for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+            where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query"))
             parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", "invalid"))
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
 
@@ -385,5 +394,18 @@ def create_app(options: ServerOptions) -> FastAPI:
         return FileResponse(STATIC / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(InApiTerms)
     app.add_middleware(Guard, token=options.token, max_body_bytes=options.max_body_bytes)
     return app
+
+
+class InApiTerms:
+    """ASGI middleware: every request is answered in the API's terms (`melodex.errors.option_name`), so a
+    message names the field to change (`bpm`), not the command line's flag (`--bpm`)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        with api_terms():
+            await self.app(scope, receive, send)
