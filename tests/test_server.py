@@ -528,6 +528,7 @@ def test_errors_and_notes_name_the_apis_fields_where_the_cli_names_its_flags(cli
     bad_key = client.post("/api/projects", json={"prompt": PROMPT, "key": "H minor", **FAST})
     assert detail(bad_key, 400).startswith("key 'H minor' is not a key")
     assert detail(client.post("/api/projects", json={"prompt": PROMPT, "meter": "5/0"}), 400).startswith("meter '5/0'")
+    assert detail(client.post(f"/api/projects/{song}/regen", json={}), 400).startswith("say what to rewrite")
     # A job queued past its route's check (an edit queued before it grew the song) fails inside the job.
     store, worker = client.app.state.store, client.app.state.worker
     job = store.submit(song, "extend", {"bars": MAX_BARS, "seed": None})

@@ -210,7 +210,9 @@ def regen_target(score: Score, section: str | None, bars: str | None,
                  tracks: Sequence[str] | None) -> tuple[tuple[int, int], list[int], str]:
     """(bars as a 0-based half-open span, track indices, the edit's label) for a regen of one section
     (e.g. "chorus", "verse 2") or of bars ("5:8", counted from 1), of the named tracks or all."""
-    if (section is None) == (bars is None):
+    if section is None and bars is None:
+        raise MelodexError("say what to rewrite: a section (e.g. chorus) or bars (e.g. 5:8)")
+    if section is not None and bars is not None:
         raise MelodexError("give a section (e.g. chorus) or bars (e.g. 5:8), not both")
     span = bars_of_section(score, section) if section else parse_bars(str(bars), score.bar_count())
     chosen = pick_tracks(score, list(tracks) if tracks else None)
