@@ -96,3 +96,35 @@ def test_ignored_words_and_typos() -> None:
     assert brief.ignored == ("flibbertigibbet",)
     assert ("ignored", "flibbertigibbet", "not understood") in brief.describe()
     assert understood("jazz, AABA, piano and bass, 120 BPM, Bb major").ignored == ()
+
+
+@pytest.mark.parametrize(("prompt", "drums"), [
+    ("synthwave with punchy 808 drums", "punchy 808"),
+    ("jazz trio with brushed drums", "brushed"),
+    ("lo-fi hip hop, dusty drums, 80 BPM", "dusty"),
+    ("big room house", "big room"),
+    ("brushed jazz kit and upright bass", "brushed jazz"),
+    ("jazz piano trio brushed drums", "brushed"),  # the band's words stop it
+    ("piano, bass and drums", ""),
+    ("liquid drum and bass", ""),  # the style, not its drums
+])
+def test_the_drums_words_are_read_for_the_kit(prompt: str, drums: str) -> None:
+    """Before, "808", "brushed" and "room" were not understood and the kit was chosen for the style."""
+    brief = understood(prompt)
+    assert brief.drums == drums and not set(drums.split()) & set(brief.ignored)
+    row = dict((what, value) for what, value, _ in brief.describe())
+    assert row["drum kit"] == (drums or f"for the style ({brief.named_style})")
+
+
+def test_drum_words_choose_the_drums_text_and_no_other() -> None:
+    from melodex.pipeline import timbre_text
+    from melodex.score import DRUM_PROGRAM
+
+    brief = understood("synthwave with punchy 808 drums and a lead")
+    assert timbre_text(brief, DRUM_PROGRAM) == "punchy 808 punchy Drum Kit"  # told: no style words
+    assert "synthwave" in timbre_text(brief, 81) and "808" not in timbre_text(brief, 81)
+    plain = understood("synthwave with bass and drums")
+    assert timbre_text(plain, DRUM_PROGRAM) == f"synthwave {plain.mood} Drum Kit"  # as before: the style's kit
+    assert timbre_text(plain, DRUM_PROGRAM, "big room") == "big room Drum Kit"  # a retimbre's words
+    assert timbre_text(plain, 81, "brighter").startswith("brighter synthwave")
+    assert dict((w, v) for w, v, _ in understood("solo piano ballad").describe())["drum kit"] == "- (no drums)"

@@ -32,10 +32,18 @@ from melodex.brief_styles import (
     STYLES,
     Style,
 )
-from melodex.brief_words import correct_typos, energy_shift, ignored_words, mood_of, tempo_words, texture_of
+from melodex.brief_words import (
+    correct_typos,
+    drum_words,
+    energy_shift,
+    ignored_words,
+    mood_of,
+    tempo_words,
+    texture_of,
+)
 from melodex.errors import option_name
 from melodex.inputs import clean_prompt, clean_text
-from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
+from melodex.score import DRUM_PROGRAM, MAX_BARS, MAX_BPM, MIN_BPM, MODES, PITCH_CLASSES, Key
 from melodex.tokens_grammar import Plan
 from melodex.tokens_vocabulary import METERS
 
@@ -68,12 +76,17 @@ class Brief:
     chords: tuple[tuple[str, ...], ...] | None = None
     genre: str | None = None  # the style the prompt named when the model plays it as `style` (bossa nova: jazz)
     ignored: tuple[str, ...] = ()  # words of the prompt nothing understood
+    drums: str = ""  # what the prompt says of its drums ("punchy 808"): the kit is chosen for these words
 
     @property
     def named_style(self) -> str:
         """The style the piece is judged by and whose form it takes: the genre the prompt named (bossa nova),
         even where the model plays it as another `style` (jazz); else `style` itself."""
         return self.genre or self.style
+
+    @property
+    def has_drums(self) -> bool:
+        return any(program == DRUM_PROGRAM for program, _ in self.instruments)
 
     @property
     def implied_mode(self) -> str | None:
@@ -120,6 +133,8 @@ class Brief:
             ("mood", self.mood, self.sources.get("mood", "")),
             ("energy", f"{self.energy:.2f}", self.sources.get("energy", "")),
             ("texture", ", ".join(self.texture) or "-", "prompt" if self.texture else ""),
+            ("drum kit", self.drums or (f"for the style ({self.named_style})" if self.has_drums else "- (no drums)"),
+             "prompt" if self.drums else "style" if self.has_drums else ""),
             ("ignored", ", ".join(self.ignored) or "-", "not understood" if self.ignored else ""),
         ]
 
@@ -342,7 +357,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     return Brief(prompt=text, bpm=bpm, meter=meter, key=key, sections=sections, n_bars=n_bars,
                  instruments=band, style=style.plays_as, mood=mood, energy=energy, texture=texture,
                  sources=sources, notes=tuple(notes), mode=key.mode if key else None, chords=chords,
-                 genre=style.name if style.model_style else None, ignored=ignored_words(without_chords))
+                 genre=style.name if style.model_style else None, ignored=ignored_words(without_chords),
+                 drums=drum_words(without_chords) if any(p == DRUM_PROGRAM for p, _ in band) else "")
 
 
 def _implied_tempo(text: str, style: Style, energy: float) -> tuple[int, str]:

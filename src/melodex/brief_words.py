@@ -1,4 +1,5 @@
-"""Words in a prompt that imply rather than state: mood, tempo words, texture; and the words nothing read.
+"""Words in a prompt that imply rather than state: mood, tempo words, texture, the drums' words; and the
+words nothing read.
 
 `ignored_words` lists every word of the prompt that no table or pattern of the Brief knows, so
 `melodex brief` can show what was not understood.
@@ -89,6 +90,38 @@ def texture_of(text: str) -> tuple[tuple[str, ...], list[str], list[str]]:
     return tuple(words), notes, unsupported
 
 
+# What names the drums in a prompt, and words that describe a kit wherever they stand ("an 808 groove").
+DRUM_NOUNS = ("drum kit", "drums", "drum", "kit", "percussion")
+DRUM_WORDS = ("drum machine", "808s", "808", "909", "707", "brushed", "brushes", "big room")
+_NOT_DRUMS = re.compile(r"\bdrum\s*(?:and|&|n|'n'?)\s*bass\b")
+
+
+def drum_words(text: str) -> str:
+    """The words the prompt says of its drums ("synthwave with punchy 808 drums" -> "punchy 808"), so
+    the kit is chosen for them (`timbre.drumkit`); "" when it says none. Per clause (commas, "and",
+    "with" end one), the words just before a drum noun, stopping at an instrument or band word; then the
+    kit words of DRUM_WORDS anywhere. Style words stay ("jazz kit"): a style said of the drums is a kit."""
+    lowered = _NOT_DRUMS.sub(" ", text.lower())
+    instruments = {alias for alias in inst.ALIASES if " " not in alias} - {"drum", "drums", "kit", *DRUM_WORDS}
+    found: list[str] = []
+    for clause in re.split(r"[,;.:!?()]|\b(?:and|with|plus|over|on)\b", lowered):
+        nouns = [m for noun in DRUM_NOUNS if (m := _find(noun, clause))]
+        if not nouns:
+            continue
+        before = re.findall(r"[a-z0-9][a-z0-9'-]*", clause[: min(m.start() for m in nouns)])
+        said: list[str] = []
+        for word in reversed(before):
+            if (word in _FUNCTION_WORDS or word in _MUSIC_WORDS or word in instruments
+                    or (word.isdigit() and word not in DRUM_WORDS) or len(said) == 3):
+                break
+            said.insert(0, word)
+        found += said
+    for phrase in DRUM_WORDS:
+        if _find(phrase, lowered) and not any(phrase in w or w in phrase for w in found):
+            found.append(phrase)
+    return " ".join(dict.fromkeys(found))
+
+
 _FUNCTION_WORDS = frozenset(re.findall(r"\S+", """
 a an the and or but nor with without of in on at to for from by as into onto over under than then so very
 something anything everything someone
@@ -119,7 +152,8 @@ tone tones texture production mix mixed recording recorded quality low high
 def _vocabulary() -> frozenset[str]:
     words: set[str] = set(_FUNCTION_WORDS | _MUSIC_WORDS)
     phrases: list[str] = [*inst.ALIASES, *inst.ENSEMBLES, *inst.GM_NAMES, *SECTION_SYNONYMS, *SECTION_NAMES,
-                          *ENERGY_WORDS, *TEMPO_WORDS, *TEXTURE_WORDS, *TEXTURE_PHRASES, *UNSUPPORTED_EFFECTS]
+                          *ENERGY_WORDS, *TEMPO_WORDS, *TEXTURE_WORDS, *TEXTURE_PHRASES, *UNSUPPORTED_EFFECTS,
+                          *DRUM_NOUNS, *DRUM_WORDS]
     for style in STYLES:
         phrases += [*style.keywords, style.name]
     for mood_words in MOODS.values():

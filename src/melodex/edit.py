@@ -604,8 +604,7 @@ def retimbre(session: Draft, track: int, text: str, seed: int) -> str:
     take = session.take
     samplesets = dict(take.samplesets)
     timbres = dict(take.timbres)
-    base = pipeline.timbre_text(session.brief, take.score.tracks[track].program)
-    full_text = f"{text} {base}"
+    full_text = pipeline.timbre_text(session.brief, take.score.tracks[track].program, text)
     with session.stage("timbres") as report:
         samplesets[track], timbres[track] = _remade(session, take.score, track, full_text, seed, report)
     new = _rerender(session, take.score, take.events, samplesets, timbres)
