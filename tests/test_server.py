@@ -307,6 +307,11 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
 
     assert create["preset"]["enum"] == list(PRESETS) and create["sample_rate"]["enum"] == list(SAMPLE_RATES)
     assert create["renderer"]["enum"] == ["timbre", "soundfont"] and create["bpm"]["anyOf"][0]["maximum"] == 300
+    from melodex.server.studio import FORM_SECTIONS
+
+    assert schema["components"]["schemas"]["FormSectionIn"]["properties"]["name"]["enum"] == list(FORM_SECTIONS)
+    refused = client.post("/api/projects", json={"prompt": "piano", "form": [{"name": "chorus 3", "bars": 4}]})
+    assert detail(refused, 422).startswith("form.0.name: Input should be 'intro'")  # checked on arrival
 
 
 def test_every_route_declares_its_answer_and_its_errors(client) -> None:

@@ -19,8 +19,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+FormSectionName = Literal[FORM_SECTIONS]  # type: ignore[valid-type]  # the form builder's words, an enum in the schema
+
+
 class FormSectionIn(Body):
-    name: str = Field(description=f"one of {', '.join(FORM_SECTIONS)}", max_length=20)
+    name: FormSectionName = Field(description="a section the form builder offers")
     bars: int = Field(ge=1, le=MAX_BARS)
 
 
