@@ -29,7 +29,7 @@ def main() -> None:
     dry = [perform(score, i, Instrument(sets[i], rate, sampler), rate, length=length) for i in range(len(sets))]
     played = time.perf_counter()
     marks: list[tuple[float, float]] = []
-    produce(dry, [t.role for t in score.tracks], edit._mix_settings(session.take), rate,
+    produce(dry, [t.role for t in score.tracks], edit.mix_settings(session.take), rate,
             [t.program for t in score.tracks], progress=lambda f: marks.append((f, time.perf_counter() - played)))
     total = time.perf_counter() - played
     print(f"render: perform {played - began:.2f} s, produce {total:.2f} s; "

@@ -112,9 +112,9 @@ def test_extend_continues_the_last_sections_chords(song) -> None:
     """Bare bar lines after the end read to the shipped model as bars to skip (an `extend --bars 4` once
     came back with three silent bars): the new bars carry the last section's chords, cycled on."""
     session = edit.open_session(song)
-    chords = edit._chords_by_bar(session.take.events)
+    chords = edit.chords_by_bar(session.take.events)
     chorus = session.score.section("chorus")
     assert all(chords) and (chorus.start_bar, chorus.end_bar) == (3, 5)
     edit.extend(session, 3, 5)
-    grown = edit._chords_by_bar(Project.open(song / "song.melodex").load_version().events)
+    grown = edit.chords_by_bar(Project.open(song / "song.melodex").load_version().events)
     assert grown[:5] == chords and grown[5:] == [chords[3], chords[4], chords[3]]

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from melodex import edit
+from melodex import edit_notes, edit_sound
+from melodex.edit_session import Draft, editing
 from melodex.errors import MelodexError
 from melodex.pipeline import Progress
 
@@ -40,14 +41,14 @@ class Regen:
         if self.only and self.section is None:
             raise MelodexError("only goes with a section (e.g. 'chorus 2'), not with bars")
 
-    def run(self, draft: edit.Draft) -> str:
-        span, tracks, _ = edit.regen_target(draft.score, self.section, self.bars, self.tracks)
+    def run(self, draft: Draft) -> str:
+        span, tracks, _ = edit_notes.regen_target(draft.score, self.section, self.bars, self.tracks)
         seed = draft.next_seed(self.seed)
         what = self.section + (" only" if self.only else "") if self.section else f"bars {span[0] + 1}-{span[1]}"
         label = f"regen {what}" + (f" tracks {', '.join(self.tracks)}" if self.tracks else "")
         if self.section is not None:
-            return edit.regen_section(draft, self.section, tracks, seed, label, self.only)
-        return edit.regen(draft, span, tracks, seed, label)
+            return edit_notes.regen_section(draft, self.section, tracks, seed, label, self.only)
+        return edit_notes.regen(draft, span, tracks, seed, label)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class Rechord:
     chords: str
     seed: int | None = None
 
-    def run(self, draft: edit.Draft) -> str:
-        return edit.rechord(draft, self.section, [self.chords], draft.next_seed(self.seed),
+    def run(self, draft: Draft) -> str:
+        return edit_notes.rechord(draft, self.section, [self.chords], draft.next_seed(self.seed),
                             f"rechord {self.section} {self.chords}")
 
 
@@ -74,9 +75,9 @@ class Retimbre:
     text: str
     seed: int | None = None
 
-    def run(self, draft: edit.Draft) -> str:
-        (index,) = edit.pick_tracks(draft.score, [self.track])[:1]
-        return edit.retimbre(draft, index, self.text, draft.next_seed(self.seed))
+    def run(self, draft: Draft) -> str:
+        (index,) = edit_notes.pick_tracks(draft.score, [self.track])[:1]
+        return edit_sound.retimbre(draft, index, self.text, draft.next_seed(self.seed))
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,8 @@ class Variation:
     strength: float = 0.3
     seed: int | None = None
 
-    def run(self, draft: edit.Draft) -> str:
-        return edit.variation(draft, self.strength, draft.next_seed(self.seed))
+    def run(self, draft: Draft) -> str:
+        return edit_notes.variation(draft, self.strength, draft.next_seed(self.seed))
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Extend:
         if self.bars is not None and self.seconds is not None:
             raise MelodexError("give bars or a duration in seconds, not both")
 
-    def run(self, draft: edit.Draft) -> str:
+    def run(self, draft: Draft) -> str:
         from melodex.brief_form import bars_for_seconds
 
         count = 8 if self.bars is None else self.bars
@@ -113,7 +114,7 @@ class Extend:
             score = draft.score
             meter = score.time_signatures[-1]
             count = bars_for_seconds(self.seconds, score.tempos[-1].bpm, (meter.numerator, meter.denominator))
-        return edit.extend(draft, count, draft.next_seed(self.seed))
+        return edit_notes.extend(draft, count, draft.next_seed(self.seed))
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ class Rerender:
     cfg: float | None = None
     steps: int | None = None
 
-    def run(self, draft: edit.Draft) -> str:
-        return edit.rerender(draft, self.cfg, self.steps)
+    def run(self, draft: Draft) -> str:
+        return edit_sound.rerender(draft, self.cfg, self.steps)
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ class SetTempo:
     kind: ClassVar[str] = "tempo"
     bpm: float
 
-    def run(self, draft: edit.Draft) -> str:
-        return edit.set_tempo(draft, self.bpm)
+    def run(self, draft: Draft) -> str:
+        return edit_sound.set_tempo(draft, self.bpm)
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,8 @@ class Transpose:
     kind: ClassVar[str] = "transpose"
     semitones: int
 
-    def run(self, draft: edit.Draft) -> str:
-        return edit.transpose(draft, self.semitones)
+    def run(self, draft: Draft) -> str:
+        return edit_sound.transpose(draft, self.semitones)
 
 
 EditRequest = Regen | Rechord | Retimbre | Variation | Extend | Rerender | SetTempo | Transpose
@@ -155,19 +156,19 @@ REQUESTS: dict[str, type[EditRequest]] = {r.kind: r for r in (Regen, Rechord, Re
                                                                SetTempo, Transpose)}
 
 
-def apply(target: str | Path | edit.Draft, request: EditRequest, report: Progress | None = None) -> str:
+def apply(target: str | Path | Draft, request: EditRequest, report: Progress | None = None) -> str:
     """Run `request` on a project (its path: opened at the current version under the write lock) or on an
     open session or in-memory draft; returns the new version's id (a draft's: the edit's label).
 
     `report` hears (stage, share done) as the edit runs.
     """
-    if isinstance(target, edit.Draft):
+    if isinstance(target, Draft):
         return _run(target, request, report)
-    with edit.editing(target) as session:
+    with editing(target) as session:
         return _run(session, request, report)
 
 
-def _run(draft: edit.Draft, request: EditRequest, report: Progress | None) -> str:
+def _run(draft: Draft, request: EditRequest, report: Progress | None) -> str:
     if report is not None:
         draft.progress = report
     draft.request = request_to_json(request)
