@@ -118,3 +118,16 @@ def test_extend_continues_the_last_sections_chords(song) -> None:
     edit.extend(session, 3, 5)
     grown = edit.chords_by_bar(Project.open(song / "song.melodex").load_version().events)
     assert grown[:5] == chords and grown[5:] == [chords[3], chords[4], chords[3]]
+
+
+def test_generate_export_and_the_api_offer_one_list_of_sample_rates() -> None:
+    """The CLI's generate offered 22.05-96 kHz and the API's 16-48 kHz: a rate that worked in one was refused
+    by the other."""
+    from melodex.commands.output import SampleRate
+    from melodex.export import SAMPLE_RATES
+    from melodex.server.schema import CreateProject, ExportQuery
+
+    cli = [int(rate.value) for rate in SampleRate]
+    api = CreateProject.model_json_schema()["properties"]["sample_rate"]["enum"]
+    export = ExportQuery.model_json_schema()["properties"]["sample_rate"]["anyOf"][0]["enum"]
+    assert cli == api == export == list(SAMPLE_RATES) and {16000, 96000} <= set(cli)

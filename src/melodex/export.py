@@ -39,7 +39,8 @@ BIT_DEPTHS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # FLAC holds 16 or 24
 # libsndfile's MP3 encoder takes a compression level, not a bitrate: levels measured to give each
 # constant bitrate at 44.1/48 kHz (below 32 kHz MPEG-2 halves them).
 MP3_KBPS = {96: 0.78, 128: 0.65, 160: 0.55, 192: 0.45, 224: 0.33, 256: 0.2, 320: 0.05}
-SAMPLE_RATES = (22050, 32000, 44100, 48000, 88200, 96000)
+# The rates a song is made at and exported to, one list for `generate`, `export`, `rerender` and the HTTP API.
+SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000)
 LUFS_RANGE = (-40.0, -6.0)
 CLICK_HZ = (1500.0, 1000.0)  # the bar's first beat, the others
 

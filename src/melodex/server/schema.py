@@ -8,9 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from melodex import pipeline
-from melodex.export import LUFS_RANGE, ExportOptions
+from melodex.export import LUFS_RANGE, SAMPLE_RATES, ExportOptions
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.studio import FORM_SECTIONS
+
+SampleRate = Literal[SAMPLE_RATES]  # type: ignore[valid-type]  # Hz, for generate and export alike
 
 # -- request bodies ---------------------------------------------------------------------------------
 
@@ -43,7 +45,7 @@ class CreateProject(Body):
     temperature: float | None = Field(None, gt=0, le=3)
     top_p: float = Field(0.95, gt=0, le=1)
     renderer: Literal["timbre", "soundfont"] = "timbre"
-    sample_rate: Literal[16000, 22050, 24000, 32000, 44100, 48000] = 44100
+    sample_rate: SampleRate = 44100
 
 
 class RegenRequest(Body):
@@ -108,7 +110,7 @@ class ExportQuery(Body):
         "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: each "
         "instrument at its level and pan before any effect (they sum to dry-mix.<format>, the unmastered mix "
         "without effects); none")
-    sample_rate: Annotated[Literal[22050, 32000, 44100, 48000, 88200, 96000] | None, BeforeValidator(_number)] = \
+    sample_rate: Annotated[SampleRate | None, BeforeValidator(_number)] = \
         Field(None, description="resample to this rate in Hz (default: the song's)")
     bit_depth: Annotated[Literal[16, 24, 32], BeforeValidator(_number)] = Field(
         24, description="WAV/FLAC bits per sample (32: float WAV; FLAC holds 16 or 24)")

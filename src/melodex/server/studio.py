@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from melodex import brief as brief_mod
-from melodex import edit, pipeline
+from melodex import edit, export, pipeline
 from melodex.errors import MelodexError
 from melodex.project import Project
 from melodex.project_files import ProjectBusy, ProjectError
@@ -29,7 +29,7 @@ from melodex.server.version_files import CACHE_BYTES, NotFound, VersionFiles, zi
 from melodex.tokens_vocabulary import SECTION_NAMES
 
 PROJECT_ID = re.compile(r"[a-z0-9]{12}")
-SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
+SAMPLE_RATES = export.SAMPLE_RATES  # as the CLI's generate offers them
 # Single letters (A, B, ...) only make a form as "AABA 8 bars each", so the form builder offers the words.
 FORM_SECTIONS = tuple(name for name in SECTION_NAMES[1:] if len(name) > 1)
 PROJECT_FILE = "song.melodex"
