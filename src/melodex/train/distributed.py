@@ -9,6 +9,7 @@ writes checkpoints and logs.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,15 +110,20 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device("cuda", local_rank % torch.cuda.device_count())
 
 
-def init(device: str = "auto") -> World:
-    """This process's World from torchrun's environment (a world of one without it), joining the group."""
+def init(device: str = "auto", wait_minutes: float = 30.0) -> World:
+    """This process's World from torchrun's environment (a world of one without it), joining the group.
+
+    `wait_minutes` is how long a collective waits for the slowest rank before failing: longer where rank 0
+    alone builds something the others then read (see `World.main_first`).
+    """
     size = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     world = World(rank, size, local_rank, resolve_device(device, local_rank))
     if world.device.type == "cuda":
         torch.cuda.set_device(world.device)
     if size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if world.device.type == "cuda" else "gloo")
+        dist.init_process_group("nccl" if world.device.type == "cuda" else "gloo",
+                                timeout=datetime.timedelta(minutes=wait_minutes))
     return world
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -35,12 +36,21 @@ def register(train_app: typer.Typer) -> None:
         latent_channels: int = typer.Option(8, help="latent channels of the autoencoder (and the diffusion)"),
         autoencoder_width: int = typer.Option(64, help="conv channels of the autoencoder"),
         text_dropout: float = typer.Option(0.10, help="share of diffusion steps with text dropped, family kept"),
+        vibrato_steps: int = typer.Option(12000, help="vibrato head optimiser steps"),
+        autoencoder_batch: int = typer.Option(32, help="notes per autoencoder step, summed over all processes"),
+        diffusion_batch: int = typer.Option(64, help="notes per diffusion step, summed over all processes"),
+        device: str = typer.Option("auto", help="cpu, cuda (mixed precision) or auto (CUDA when there is a GPU)"),
+        stop_step: int = typer.Option(0, help="stop the autoencoder or diffusion stage under way at this step "
+                                              "(checkpointed: run again to go on); 0: run every stage to its end"),
+        log_every: int = typer.Option(100, help="log the losses every this many steps"),
     ) -> None:
         """Train (or resume) the timbre autoencoder and diffusion model, write the weights, then train the
         vibrato head for them (`timbre-vibrato`).
 
         A stage whose checkpoint in the cache has reached its step count is reused, so a cache folder
         holding the note set and `autoencoder.ckpt` trains only a new diffusion model.
+        On N processes (DistributedDataParallel, gloo on CPU, nccl on CUDA; rank 0 writes the cache and weights):
+                  torchrun --standalone --nproc_per_node=N -m melodex.cli train timbre
         """
         from melodex.timbre.autoencoder import AutoencoderConfig
         from melodex.timbre.diffusion import DiffusionConfig
@@ -52,12 +62,24 @@ def register(train_app: typer.Typer) -> None:
             out_dir=out or WEIGHTS_DIR,
             autoencoder_steps=autoencoder_steps,
             diffusion_steps=diffusion_steps,
+            vibrato_steps=vibrato_steps,
+            autoencoder_batch=autoencoder_batch,
+            diffusion_batch=diffusion_batch,
             threads=threads,
             text_dropout=text_dropout,
+            device=device,
+            stop_step=stop_step,
+            log_every=log_every,
             autoencoder=AutoencoderConfig(width=autoencoder_width, latent_channels=latent_channels),
             diffusion=DiffusionConfig(latent_channels=latent_channels),
         )
-        typer.echo(f"timbre weights written to {train_timbre(options)}")
+        written = train_timbre(options)
+        if os.environ.get("RANK", "0") != "0":
+            return  # rank 0 reports
+        if written is None:
+            typer.echo(f"stopped at step {stop_step}, checkpointed in {options.cache_dir}: run again to go on")
+        else:
+            typer.echo(f"timbre weights written to {written}")
 
     @train_app.command("timbre-vibrato")
     def timbre_vibrato(
