@@ -321,7 +321,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     paths = schema["paths"]
     operations = [(method.upper(), path, operation) for path, methods in paths.items()
                   for method, operation in methods.items()]
-    assert len(operations) == 35
+    assert len(operations) == 35 + 10  # and HEAD on each of the 10 files (score.json too)
     for method, path, operation in operations:
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -346,6 +346,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     files = {path: operation["get"]["responses"]["200"]["content"] for path, operation in paths.items()
              if path.rsplit(".", 1)[-1] in ("wav", "flac", "mp3", "mid", "zip", "png")}
     assert len(files) == 9 and all("application/json" not in content for content in files.values())
+    assert all(paths[path]["head"]["responses"] == paths[path]["get"]["responses"] for path in files)
     assert all("409" in paths[path]["get"]["responses"] for path in files)  # a project still generating
 
 

@@ -381,11 +381,14 @@ def create_app(options: ServerOptions) -> FastAPI:
         """The whole project folder: current files and song.melodex with every version."""
         return file(studio.project_zip(pid), "application/zip", filename=f"melodex-{pid}.zip")
 
-    # HEAD on every file: its size and type without the body (a link checker, a player deciding to fetch).
+    # HEAD on every file: its size and type without the body (a link checker, a player deciding to fetch; the
+    # studio asks before every download, so a refusal shows its detail). In the schema, with the GET's answers.
     from fastapi.routing import APIRoute
 
     for route in [r for r in app.routes if isinstance(r, APIRoute) and r.response_class is FileResponse]:
-        app.add_api_route(route.path, route.endpoint, methods=["HEAD"], include_in_schema=False)
+        app.add_api_route(route.path, route.endpoint, methods=["HEAD"], response_class=FileResponse,
+                          responses=route.responses, operation_id=f"{route.name}_head",
+                          summary=f"{route.summary or route.name.replace('_', ' ').capitalize()} (headers only)")
 
     # -- the page --------------------------------------------------------------------------------
 
