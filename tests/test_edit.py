@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -181,6 +183,12 @@ def test_retimbre_drums_chooses_a_kit_from_the_words(song) -> None:
     old, new = session.take.stems[drums], after.take.stems[drums]
     n = min(len(old), len(new))
     assert 10 * np.log10(np.mean((new[:n] - old[:n]) ** 2) / np.mean(old[:n] ** 2)) > -3.0
+    stored = after.take.samplesets[drums]  # read back from the project: the kit and where each hit came from
+    samples = json.loads(str(stored.settings["samples"]))
+    assert set(samples) == {str(p) for p in stored.pitches} and all(len(sha) == 64 for _, sha in samples.values())
+    again = edit.open_session(song)
+    assert again.take.samplesets[drums].settings == stored.settings
+    np.testing.assert_array_equal(again.take.stems[drums], new)
 
 
 def test_a_pruned_version_is_diffed_by_its_notes_replayed_when_opened_and_stored_again_on_checkout(song) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -92,7 +93,11 @@ def test_the_sample_set_carries_its_kit_and_extends_from_it(found, tmp_path) -> 
     made.save(tmp_path / "kit.npz")
     loaded = SampleSet.load(tmp_path / "kit.npz")
     assert loaded.settings["kit"] == ranked[0].name and json.loads(str(loaded.settings["treatments"]))["lofi"] == 1.0
+    samples = json.loads(str(loaded.settings["samples"]))  # where each key came from, and what it was
+    raw = drumkit.kit_hit(ranked[0], 38, 96, 44100)
+    assert raw is not None and samples["38"] == [ranked[0].name, hashlib.sha256(raw.tobytes()).hexdigest()]
     extended = drumkit.extend_kit(loaded, [46])
+    assert sorted(json.loads(str(extended.settings["samples"]))) == ["36", "38", "42", "46"]
     assert sorted(extended.pitches) == [36, 38, 42, 46]
     np.testing.assert_array_equal(extended.notes[(38, 96)].audio, made.notes[(38, 96)].audio)
     again = drumkit.drum_sampleset("lo-fi dusty drums Drum Kit", (46,), (96,), 4.0, 0, 44100, kits=ranked)

@@ -430,36 +430,46 @@ def rank_kits(text: str, cfg: float = 3.0, seed: int = 0,
 def drum_sampleset(text: str, pitches: list[int] | tuple[int, ...], velocities: list[int] | tuple[int, ...],
                    cfg: float = 3.0, seed: int = 0, sample_rate: int = 44100,
                    kits: list[DrumKit] | None = None) -> SampleSet:
-    """The drum track's sample set for `text`: every key from the best kit that has it (`rank_kits`)."""
+    """The drum track's sample set for `text`: every key from the best kit that has it (`rank_kits`).
+
+    Its settings say what it was made from, so a project keeps the kit and can show where each hit
+    came from: the kit, the ranked kits (an edit's new keys come from them), the treatments, and per
+    key the kit and a SHA-256 of its recorded hits before treatment ("samples")."""
     ranked = kits if kits is not None else rank_kits(text, cfg, seed)
     amounts = treatments(text, cfg)
-    notes, used = kit_notes(ranked, pitches, velocities, sample_rate, amounts)
+    notes, samples = kit_notes(ranked, pitches, velocities, sample_rate, amounts)
     settings: dict[str, float | int | str] = {"cfg": cfg, "seed": seed, "kit": ranked[0].name,
                                               "kits": json.dumps([asdict(k) for k in ranked[:4]]),
-                                              "treatments": json.dumps(amounts)}
+                                              "treatments": json.dumps(amounts), "samples": json.dumps(samples)}
+    used = dict.fromkeys(kit for kit, _ in samples.values())
     return SampleSet(program=DRUM_PROGRAM, is_drum=True, sample_rate=sample_rate, notes=notes, text=text,
-                     source="drum kit " + " + ".join(dict.fromkeys(used)), settings=settings)
+                     source="drum kit " + " + ".join(used), settings=settings)
 
 
 def kit_notes(ranked: list[DrumKit], pitches: list[int] | tuple[int, ...], velocities: list[int] | tuple[int, ...],
-              sample_rate: int, amounts: dict[str, float] | None = None) -> tuple[dict[NoteKey, NoteSample], list[str]]:
+              sample_rate: int, amounts: dict[str, float] | None = None,
+              ) -> tuple[dict[NoteKey, NoteSample], dict[str, tuple[str, str]]]:
     """Notes for every (key, velocity), each from the first kit in `ranked` that plays the key (the GM
-    standard kit of FluidR3 is the last resort), through `treat`. Returns (notes, the kits used)."""
+    standard kit of FluidR3 is the last resort), through `treat`. Returns (notes, per key the kit it came
+    from and the SHA-256 of its recorded hits, velocities in order, before treatment)."""
     fallback = DrumKit(DEFAULT_KIT, "soundfont", "FluidR3_GM", 0)
     notes: dict[NoteKey, NoteSample] = {}
-    used = []
+    samples: dict[str, tuple[str, str]] = {}
     for key in pitches:
         for kit in [*ranked, fallback]:
             hits = {v: kit_hit(kit, int(key), int(v), sample_rate) for v in velocities}
             if all(h is not None for h in hits.values()):
                 break
+        digest = hashlib.sha256()
         for velocity, audio in hits.items():
+            if audio is not None:
+                digest.update(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
             audio = np.zeros(sample_rate // 10, dtype=np.float32) if audio is None else treat(audio, amounts or {},
                                                                                                sample_rate)
             notes[(int(key), int(velocity))] = note_sample(audio, int(key), round(HOLD_S * sample_rate), sample_rate,
                                                            is_drum=True)
-        used.append(kit.name)
-    return notes, used
+        samples[str(int(key))] = (kit.name, digest.hexdigest())
+    return notes, samples
 
 
 def extend_kit(sampleset: SampleSet, pitches: list[int]) -> SampleSet:
@@ -467,7 +477,10 @@ def extend_kit(sampleset: SampleSet, pitches: list[int]) -> SampleSet:
     stored = sampleset.settings.get("kits")
     ranked = [DrumKit(**k) for k in json.loads(str(stored))] if stored else []
     amounts = json.loads(str(sampleset.settings.get("treatments", "{}")))
-    extra, _ = kit_notes(ranked, pitches, sampleset.velocities, sampleset.sample_rate, amounts)
+    extra, samples = kit_notes(ranked, pitches, sampleset.velocities, sampleset.sample_rate, amounts)
+    settings = dict(sampleset.settings)
+    if "samples" in settings:  # sets from before 2026-12-03, and SoundFont sets, say nothing per key
+        settings["samples"] = json.dumps({**samples, **json.loads(str(settings["samples"]))})
     return SampleSet(program=sampleset.program, is_drum=True, sample_rate=sampleset.sample_rate,
                      notes={**extra, **sampleset.notes}, text=sampleset.text, source=sampleset.source,
-                     settings=sampleset.settings)
+                     settings=settings)
