@@ -168,10 +168,10 @@ class Studio(VersionFiles):
         """Queue an edit of the current version after checking it against that version's score, so a request
         the song cannot take is a 400 now, not a failed job later. (Jobs queued before it may still change
         the song; the job checks again when it runs.)"""
-        session = self.session(pid)
-        score = session.score
-        if kind == "regen":
-            self._regen_target(session, params)
+        score = self.session(pid).score
+        request = edit.request_from_json({"edit": kind, **params})  # a body the edit cannot take is refused
+        if isinstance(request, edit.Regen):
+            edit.regen_target(score, request.section, request.bars, request.tracks)
         elif kind == "retimbre":
             edit.pick_tracks(score, [params["track"]])
         elif kind == "rechord":
@@ -190,10 +190,7 @@ class Studio(VersionFiles):
     # -- job handlers (run by the worker, one at a time) ------------------------------------------
 
     def handlers(self) -> dict[str, Any]:
-        return {"generate": self.run_generate, "regen": self.run_regen, "rechord": self.run_rechord,
-                "retimbre": self.run_retimbre,
-                "rerender": self.run_rerender, "variation": self.run_variation, "extend": self.run_extend,
-                "tempo": self.run_tempo, "transpose": self.run_transpose}
+        return {"generate": self.run_generate, **dict.fromkeys(edit.REQUESTS, self.run_edit)}
 
     def run_generate(self, job: Job, progress: Progress) -> dict[str, Any]:
         folder = self.folder(job.project)
@@ -214,56 +211,10 @@ class Studio(VersionFiles):
         self._preview(job.project, version, progress)
         return {"version": version, "edit": Project.open(session.project.path).history[-1]["edit"]}
 
-    @staticmethod
-    def _seed(session: edit.Session, seed: int | None) -> int:
-        return edit.next_seed(len(session.project.history), seed)
-
-    @staticmethod
-    def _regen_target(session: edit.Session, params: dict[str, Any]) -> tuple[tuple[int, int], list[int], str]:
-        return edit.regen_target(session.score, params.get("section"), params.get("bars"), params.get("tracks"))
-
-    def run_regen(self, job: Job, progress: Progress) -> dict[str, Any]:
-        def change(session: edit.Session) -> str:
-            span, tracks, label = self._regen_target(session, job.params)
-            seed = self._seed(session, job.params.get("seed"))
-            section = job.params.get("section")
-            if section is not None:  # with its linked repeats, as `melodex regen SECTION` and the API do
-                return edit.regen_section(session, section, tracks, seed, label)
-            return edit.regen(session, span, tracks, seed, label)
-
-        return self._edit(job, progress, change)
-
-    def run_rechord(self, job: Job, progress: Progress) -> dict[str, Any]:
-        def change(session: edit.Session) -> str:
-            section, chords = job.params["section"], job.params["chords"]
-            return edit.rechord(session, section, [chords], self._seed(session, job.params.get("seed")),
-                                f"rechord {section} {chords}")
-
-        return self._edit(job, progress, change)
-
-    def run_retimbre(self, job: Job, progress: Progress) -> dict[str, Any]:
-        def change(session: edit.Session) -> str:
-            (index,) = edit.pick_tracks(session.score, [job.params["track"]])[:1]
-            return edit.retimbre(session, index, job.params["text"], self._seed(session, job.params.get("seed")))
-
-        return self._edit(job, progress, change)
-
-    def run_rerender(self, job: Job, progress: Progress) -> dict[str, Any]:
-        return self._edit(job, progress, lambda s: edit.rerender(s, job.params.get("cfg"), job.params.get("steps")))
-
-    def run_variation(self, job: Job, progress: Progress) -> dict[str, Any]:
-        return self._edit(job, progress, lambda s: edit.variation(s, job.params["strength"],
-                                                                  self._seed(s, job.params.get("seed"))))
-
-    def run_extend(self, job: Job, progress: Progress) -> dict[str, Any]:
-        return self._edit(job, progress, lambda s: edit.extend(s, job.params["bars"],
-                                                               self._seed(s, job.params.get("seed"))))
-
-    def run_tempo(self, job: Job, progress: Progress) -> dict[str, Any]:
-        return self._edit(job, progress, lambda s: edit.set_tempo(s, job.params["bpm"]))
-
-    def run_transpose(self, job: Job, progress: Progress) -> dict[str, Any]:
-        return self._edit(job, progress, lambda s: edit.transpose(s, job.params["semitones"]))
+    def run_edit(self, job: Job, progress: Progress) -> dict[str, Any]:
+        """Run the job's edit request (its kind and body, as `submit_edit` checked them) on the current version."""
+        request = edit.request_from_json({"edit": job.kind, **job.params})
+        return self._edit(job, progress, lambda session: edit.apply(session, request))
 
     # -- requests answered at once ----------------------------------------------------------------
 
