@@ -8,7 +8,7 @@ import soundfile as sf
 
 import melodex
 from conftest import tiny_pipeline
-from melodex import pipeline
+from melodex import edit, pipeline
 from melodex.errors import MelodexError
 from melodex.project import Project
 from melodex.song import Pipeline, Song
@@ -77,6 +77,7 @@ def test_save_writes_files_and_the_whole_history(song, tmp_path) -> None:
     assert {"mix.wav", "mix.flac", "midi", "project"} <= set(files)
     project = Project.open(files["project"])
     assert [h["edit"] for h in project.history] == ["generate", "regen bars 2-3"]
+    assert edit.request_from_json(project.history[1]["request"]) == edit.Regen(bars="2:3", seed=4)
     np.testing.assert_array_equal(project.load_version().mix.shape, edited.mix.shape)
     with pytest.raises(MelodexError, match="already holds a project"):
         edited.save(tmp_path / "song")

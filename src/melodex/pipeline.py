@@ -442,20 +442,21 @@ def make_song(prompt: str, options: GenerateOptions, models: Models,
 
 
 def write_project(out: Path, prompt: str, brief: brief_mod.Brief, versions: dict[str, dict],
-                  takes: Sequence[tuple[Take, str]], export: ExportOptions,
+                  takes: Sequence[tuple[Take, str, dict | None]], export: ExportOptions,
                   progress: StageProgress | None = None) -> dict[str, Path]:
     """Step 6: the last take's mix (each format), stems and MIDI into `out`, and a `song.melodex` project
-    with every take as a version (each the parent of the next, oldest first). Refuses an existing project."""
+    with every take as a version (each the parent of the next, oldest first), with what made it: the edit's
+    label and its request (`melodex.edit_requests`), if any. Refuses an existing project."""
     report = progress or ignore_progress
     project_path = out / "song.melodex"
     Project.check_new(project_path)
     files = export_take(takes[-1][0], out, export, lambda f: report(0.8 * f))
-    first, first_edit = takes[0]
+    first, first_edit, first_request = takes[0]
     project = Project.create(project_path, prompt, brief.to_json(), versions,
-                             first=take_to_version(first, first_edit, None))
+                             first=take_to_version(first, first_edit, None, first_request))
     version, previous = project.current, first
-    for take, edit in takes[1:]:
-        version = project.save_version(take_to_version(take, edit, version), shared_files(take, previous))
+    for take, edit, request in takes[1:]:
+        version = project.save_version(take_to_version(take, edit, version, request), shared_files(take, previous))
         previous = take
     files["project"] = project.path
     return files
@@ -472,7 +473,7 @@ def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None =
     models = models or shipped()
     brief, take, notes = make_song(prompt, options, models, clock)
     with clock.stage("write") as report:
-        files = write_project(out, prompt, brief, models.versions, [(take, "generate")], options.export, report)
+        files = write_project(out, prompt, brief, models.versions, [(take, "generate", None)], options.export, report)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return GenerateResult(out, files, brief, take.score, clock.seconds, peak, notes, clock.cpu_seconds)
 

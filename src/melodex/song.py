@@ -95,6 +95,7 @@ class Song:
     models: Models
     edit: str = "generate"
     parent: Song | None = None
+    request: dict[str, Any] | None = None  # the edit request that made it from `parent` (`melodex.edit_requests`)
     notes: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -133,14 +134,15 @@ class Song:
     def save(self, directory: str | Path, formats: tuple[str, ...] | None = None) -> dict[str, Path]:
         """Write the mix (each format), stems, MIDI and a `song.melodex` project with every version of
         `history()` into `directory`; refuses a folder that already holds a project."""
-        takes = [(song.take, song.edit) for song in self.history()]
+        takes = [(song.take, song.edit, song.request) for song in self.history()]
         export = replace(self.options.export, formats=formats) if formats else self.options.export
         return write_project(Path(directory), self.prompt, self.brief, self.models.versions, takes, export)
 
     def _edited(self, request: requests.EditRequest) -> Song:
         draft = edits.Draft(self.take, self.brief, self.options, pipe=self.models, made=len(self.history()))
         label = requests.apply(draft, request)
-        return Song(self.prompt, self.brief, draft.options, draft.take, self.models, label, self)
+        return Song(self.prompt, self.brief, draft.options, draft.take, self.models, label, self,
+                    request=draft.request)
 
     def regen(self, section: str | None = None, *, bars: str | None = None, tracks: Sequence[str] | None = None,
               seed: int | None = None) -> Song:
