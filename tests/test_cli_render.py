@@ -61,13 +61,16 @@ def test_render_bach_chorale_with_stems(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_render_drums_other_soundfont_and_rate(tmp_path: Path) -> None:
-    out = tmp_path / "groove.flac"
+    out, stems = tmp_path / "groove.flac", tmp_path / "stems"
     result = melodex(
-        "render", CORPUS / "drums_type0_tpq96.mid", "-o", out, "--soundfont", "TimGM6mb", "--sample-rate", "22050"
+        "render", CORPUS / "drums_type0_tpq96.mid", "-o", out, "--soundfont", "TimGM6mb", "--sample-rate", "22050",
+        "--stems", stems,
     )
     assert result.returncode == 0, result.stderr
     audio, rate = soundfile.read(out)
     assert rate == 22050 and audio.shape[1] == 2 and np.abs(audio).max() > 0.05
+    # stems in the mix's format, as generate and export write them in theirs
+    assert {p.suffix for p in stems.iterdir()} == {".flac"} and soundfile.info(next(stems.iterdir())).format == "FLAC"
 
 
 @pytest.mark.parametrize(

@@ -58,8 +58,9 @@ def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     write_audio(path, audio, sample_rate)
 
 
-def _stem_name(index: int, score: Score) -> str:
-    return f"{stem_name(score, index)}.wav"  # the names generate and export give stems
+def _stem_name(index: int, score: Score, output: Path) -> str:
+    """The names generate and export give stems, in the mix's format (as export writes stems in its first)."""
+    return f"{stem_name(score, index)}{output.suffix.lower()}"
 
 
 def render_score_to_files(
@@ -78,7 +79,7 @@ def render_score_to_files(
     _check_output(output)
     if stems is not None:
         _stems_folder(stems)
-        if len({_stem_name(i, score) for i in range(len(score.tracks))}) != len(score.tracks):
+        if len({_stem_name(i, score, output) for i in range(len(score.tracks))}) != len(score.tracks):
             raise MelodexError("two tracks would share a stem file name")
     began = time.perf_counter()
     synth = SoundFontSynth(soundfont, SynthOptions())
@@ -94,7 +95,7 @@ def render_score_to_files(
     stem_paths = []
     if stems is not None:
         for index, part in parts.items():
-            path = stems / _stem_name(index, score)
+            path = stems / _stem_name(index, score, output)
             _write_audio(path, part * gain, sample_rate)
             stem_paths.append(path)
     return RenderSummary(
@@ -140,7 +141,7 @@ def _render_produced(
     _write_audio(output, result.mix, rate)
     if stems is not None:
         for index, stem in result.stems.items():
-            _write_audio(stems / _stem_name(index, score), stem, rate)
+            _write_audio(stems / _stem_name(index, score, output), stem, rate)
     typer.echo(f"rendered {source.name} -> {output}" + (f" + stems in {stems}" if stems is not None else ""))
     if model is None:
         typer.echo(f"timbre {timbre!r} NOT applied ({why_not}): SoundFont sample sets used")
@@ -156,7 +157,8 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", "-o", help="Audio file to write (.wav or .flac); its folder "
                                         "is made if missing.  [required]"),
         old_output: Path | None = typer.Option(None, "--output", hidden=True),  # the old name: old scripts still run
-        stems: Path | None = typer.Option(None, "--stems", help="Folder for one WAV per track (made if missing)."),
+        stems: Path | None = typer.Option(None, "--stems", help="Folder for one file per track, in the mix's "
+                                          "format (made if missing)."),
         soundfont: str | None = typer.Option(
             None, "--soundfont", help="SoundFont name (FluidR3_GM, TimGM6mb, MuseScore_General) or .sf2/.sf3 path."
         ),
