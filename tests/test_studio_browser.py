@@ -1,15 +1,15 @@
 """Melodex Studio in a real browser: headless Chromium (Debian's, driven by Selenium) against the studio
 served by uvicorn in this process, so the tiny random-weight models stand in for the shipped ones.
 
-It types a prompt, builds a form, generates, regenerates a section, checks the history and the audio
-element, undoes and redoes, sets the tempo from the song controls (a branch in the version tree, drawn
-with branch lines; the chips follow), transposes and extends (the bars being rewritten pulse while the
-job runs, the changed bars are marked after it, the diff is listed), downloads an export zip with options
-and shows an export the API refuses, mutes and solos tracks (measured at the page's output), loops bars
-picked by dragging on the piano roll, plays and pauses with the space bar, lays the page out at 420 px
+It types a prompt, builds a form, generates, regenerates a section, checks the history and the audio element,
+undoes and redoes, sets the tempo from the song controls (a branch in the version tree, drawn with branch
+lines; the chips follow), transposes, extends and rechords (the bars being rewritten pulse while the job runs,
+the changed bars are marked after it, the diff is listed), cancels a queued job, downloads an export zip with
+options and shows an export the API refuses, mutes and solos tracks (measured at the page's output), loops
+bars picked by dragging on the piano roll, plays and pauses with the space bar, lays the page out at 420 px
 without sideways scrolling, and saves screenshots. Without Chromium this test fails: install it with
-scripts/test.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep
-the screenshots.
+scripts/test.sh (Debian packages chromium and chromium-driver). Set MELODEX_SCREENSHOTS=DIR to keep the
+screenshots.
 """
 
 from __future__ import annotations
@@ -235,6 +235,31 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     assert js("return document.querySelector('#brief [data-what=length] .value').textContent").startswith("8 bars")
     assert not browser.find_elements(By.CSS_SELECTOR, "#timeline .growing")
     assert browser.find_element(By.ID, "project-error").get_attribute("hidden") is not None
+
+    # Rechord the chorus from the song controls: its bars pulse while the job runs, then hold the new chords
+    chords_before = js("return document.querySelector('#brief [data-what=chords] .value').textContent")
+    Select(browser.find_element(By.ID, "rechord-section")).select_by_value("chorus")
+    browser.find_element(By.ID, "rechord-chords").send_keys("Am F")
+    browser.find_element(By.ID, "do-rechord").click()
+    wait.until(lambda _: js("return [...document.querySelectorAll('#timeline .bar-mark.rewriting')].map("
+                            "(m) => m.dataset.bar)") == ["5", "6", "7", "8"])
+    wait.until(lambda _: len(history()) == 6)
+    wait.until(audio_ready("0006"))
+    assert js("return state.view.chords.filter((c) => c.bar >= 4).map((c) => c.name)") == ["Amin", "F", "Amin", "F"]
+    assert js("return document.querySelector('#brief [data-what=chords] .value').textContent") != chords_before
+
+    # Two re-renders: the second waits in the queue, and cancelled from there it never runs; the page says so
+    browser.find_element(By.ID, "do-rerender").click()
+    wait.until(lambda _: js("return state.jobs.size") == 1)
+    browser.find_element(By.ID, "do-rerender").click()
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#queue li .cancel"))).click()
+    cancelled = "Re-rendering: cancelled, nothing changed"
+    wait.until(lambda _: cancelled in browser.find_element(By.ID, "project-error").text)
+    wait.until(lambda _: len(history()) == 7)  # the first one ran
+    wait.until(lambda _: browser.find_element(By.ID, "job").get_attribute("hidden") is not None)
+    assert len(history()) == 7 and not browser.find_elements(By.CSS_SELECTOR, "#queue li")
+    assert cancelled in browser.find_element(By.ID, "project-error").text  # kept after the page refreshed
+    wait.until(audio_ready("0007"))
 
     # Export with options: FLAC and MP3 mixes, dry stems, a click; the zip lands in the download folder
     browser.find_element(By.CSS_SELECTOR, "#export summary").click()

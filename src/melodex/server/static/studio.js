@@ -17,6 +17,7 @@ const state = {
   shownJob: null,       // the queued or running job the bar shows (its Cancel button)
   cancelling: null,     // the id of a job asked to cancel
   streams: new Map(),   // job id -> EventSource
+  jobs: new Map(),      // job id -> the last JobOut seen of each queued or running job
 };
 
 // -- talking to the server -------------------------------------------------------------------------------
@@ -170,6 +171,7 @@ async function openProject(pid) {
     $("project").hidden = true; $("empty").hidden = false; history.replaceState(null, "", "/");
     return;
   }
+  showError($("project-error"), null);  // another project's message is not this one's
   history.replaceState(null, "", `#${pid}`);
   state.viewVersion = null;
   state.view = null;
@@ -200,11 +202,15 @@ async function refreshProject(keepView) {
     brief.append(chip);
   }
   if (state.view && summary.state === "ready") followChips(state.view);
-  showError($("project-error"), summary.state === "failed" ? `Generation failed: ${summary.error}` : null);
+  // never cleared here: a failed or cancelled edit's message stays until the next request
+  if (summary.state === "failed") showError($("project-error"), `Generation failed: ${summary.error}`);
+  for (const [id, job] of state.jobs) if (job.project === state.pid) state.jobs.delete(id);
   for (const job of summary.jobs) {
-    if ((job.status === "queued" || job.status === "running") && !state.streams.has(job.id)) follow(job);
+    if (job.status !== "queued" && job.status !== "running") continue;
+    state.jobs.set(job.id, job);
+    if (!state.streams.has(job.id)) follow(job);
   }
-  showJob(summary.jobs.find((j) => j.status === "running") || summary.jobs.find((j) => j.status === "queued"));
+  showJobs();
   if (summary.state !== "ready") {
     $("audio").removeAttribute("src");
     return;
@@ -266,13 +272,36 @@ function showJob(job) {
   }
 }
 
-async function cancelJob() {
-  const job = state.shownJob;
+// The bar shows the running job (else the next one); the other waiting jobs are listed under it.
+function showJobs() {
+  const mine = [...state.jobs.values()].filter((j) => j.project === state.pid
+    && (j.status === "queued" || j.status === "running"));
+  const waiting = mine.filter((j) => j.status === "queued")
+    .sort((a, b) => (a.queue_position || 0) - (b.queue_position || 0));
+  const shown = mine.find((j) => j.status === "running") || waiting[0];
+  showJob(shown);
+  $("queue").replaceChildren(...waiting.filter((j) => j !== shown).map((job) => {
+    const item = document.createElement("li");
+    item.dataset.job = job.id;
+    const what = document.createElement("span");
+    what.textContent = `then ${jobTitle(job)}`;
+    const cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "ghost small cancel"; cancel.textContent = "×";
+    cancel.title = "cancel this job"; cancel.disabled = state.cancelling === job.id;
+    cancel.onclick = () => cancelJob(job);
+    item.append(what, cancel);
+    return item;
+  }));
+}
+
+async function cancelJob(job) {
   if (!job) return;
   state.cancelling = job.id;
-  showJob(job);
+  showJobs();
   try {
-    showJob(await api(`/api/jobs/${job.id}`, undefined, "DELETE"));
+    const cancelled = await api(`/api/jobs/${job.id}`, undefined, "DELETE");
+    if (state.jobs.has(cancelled.id)) state.jobs.set(cancelled.id, cancelled);
+    showJobs();
   } catch (error) {
     state.cancelling = null;
     showError($("project-error"), error);
@@ -285,7 +314,9 @@ function follow(job) {
   state.streams.set(job.id, source);
   const update = (event) => {
     const current = JSON.parse(event.data);
-    if (current.project === state.pid) showJob(current);
+    if (current.status === "queued" || current.status === "running") state.jobs.set(current.id, current);
+    else state.jobs.delete(current.id);
+    if (current.project === state.pid) showJobs();
     return current;
   };
   source.addEventListener("progress", update);
@@ -324,7 +355,8 @@ async function submitEdit(kind, body) {
   showError($("project-error"), null);
   try {
     const job = await api(`/api/projects/${state.pid}/${kind}`, body);
-    showJob(job);
+    state.jobs.set(job.id, job);
+    showJobs();
     follow(job);
   } catch (error) {
     showError($("project-error"), error);
@@ -1060,7 +1092,7 @@ async function start() {
   $("undo").onclick = () => step("undo");
   $("redo").onclick = () => step("redo");
   $("prune").onclick = prune;
-  $("job-cancel").onclick = cancelJob;
+  $("job-cancel").onclick = () => cancelJob(state.shownJob);
   // An empty box is sent as null: the API then names the missing field, the page never guesses a value.
   const number = (id) => ($(id).value === "" ? null : Number($(id).value));
   $("do-extend").onclick = () => submitEdit("extend", {bars: number("extend-bars")});
