@@ -13,6 +13,8 @@ import pytest
 import soundfile
 import symusic
 
+from melodex.export import key_tag
+from melodex.midi import read_midi
 from melodex.soundfont import installed_soundfonts
 
 CORPUS = Path(__file__).parent / "data" / "midi"
@@ -57,6 +59,11 @@ def test_render_bach_chorale_with_stems(tmp_path: Path) -> None:
     ]
     total = sum(soundfile.read(p, dtype="float32")[0] for p in parts)
     assert np.abs(total - mix).max() < 1e-4  # stems add up to the mix (24-bit rounding aside)
+    from mutagen.wave import WAVE
+
+    stated = read_midi(CORPUS / "bach_bwv66_6.mid")  # states its key: BPM and key tagged, as generate tags them
+    tags = WAVE(out).tags
+    assert str(tags["TBPM"]) == f"{stated.bpm:g}" and str(tags["TKEY"]) == key_tag(stated.key)
 
 
 @pytest.mark.slow
@@ -71,6 +78,10 @@ def test_render_drums_other_soundfont_and_rate(tmp_path: Path) -> None:
     assert rate == 22050 and audio.shape[1] == 2 and np.abs(audio).max() > 0.05
     # stems in the mix's format, as generate and export write them in theirs
     assert {p.suffix for p in stems.iterdir()} == {".flac"} and soundfile.info(next(stems.iterdir())).format == "FLAC"
+    from mutagen.flac import FLAC
+
+    tags = FLAC(out)
+    assert tags["BPM"] == [f"{read_midi(CORPUS / 'drums_type0_tpq96.mid').bpm:g}"] and "KEY" not in tags  # none stated
 
 
 @pytest.mark.parametrize(

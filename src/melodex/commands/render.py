@@ -9,12 +9,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import typer
 
 from melodex.errors import MelodexError
-from melodex.export import stem_name, write_audio
+from melodex.export import key_tag, stem_name, write_audio
 from melodex.files import output_dir
 from melodex.midi import read_midi
 from melodex.score import Score
@@ -54,8 +55,20 @@ def _stems_folder(folder: Path) -> None:
     output_dir(folder)
 
 
-def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> None:
-    write_audio(path, audio, sample_rate)
+def _write_audio(path: Path, audio: np.ndarray, sample_rate: int, tags: dict[str, str] | None = None) -> None:
+    write_audio(path, audio, sample_rate, tags=tags)
+
+
+def audio_tags(score: Score, source: Path) -> dict[str, str]:
+    """The BPM, and the key when the file states one (a plain file's C major is a default, not a fact), as
+    generate and export tag their audio."""
+    import symusic
+
+    tags = {"bpm": f"{score.bpm:g}"}
+    raw: Any = symusic.Score(str(source))  # its stubs lack key_signatures
+    if len(raw.key_signatures):
+        tags["key"] = key_tag(score.key)
+    return tags
 
 
 def _stem_name(index: int, score: Score, output: Path) -> str:
@@ -70,6 +83,7 @@ def render_score_to_files(
     soundfont: str | None = None,
     sample_rate: int = 44100,
     show_progress: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> RenderSummary:
     """Render a score to `output` (and one file per track into `stems`) through a SoundFont.
 
@@ -91,12 +105,12 @@ def render_score_to_files(
         mix += part
     peak = float(np.abs(mix).max()) if len(mix) else 0.0
     gain = HEADROOM / peak if peak > HEADROOM else 1.0
-    _write_audio(output, mix * gain, sample_rate)
+    _write_audio(output, mix * gain, sample_rate, tags)
     stem_paths = []
     if stems is not None:
         for index, part in parts.items():
             path = stems / _stem_name(index, score, output)
-            _write_audio(path, part * gain, sample_rate)
+            _write_audio(path, part * gain, sample_rate, tags)
             stem_paths.append(path)
     return RenderSummary(
         audio_seconds=audio_seconds,
@@ -138,10 +152,11 @@ def _render_produced(
     tracks = range(len(score.tracks))
     result = render_score(score, {i: timbre for i in tracks}, {i: seed_for(0, "timbre", i) for i in tracks},
                           mix_settings_from_text(timbre), RenderOptions(sample_rate=rate, soundfont=soundfont), model)
-    _write_audio(output, result.mix, rate)
+    tags = audio_tags(score, source)
+    _write_audio(output, result.mix, rate, tags)
     if stems is not None:
         for index, stem in result.stems.items():
-            _write_audio(stems / _stem_name(index, score, output), stem, rate)
+            _write_audio(stems / _stem_name(index, score, output), stem, rate, tags)
     typer.echo(f"rendered {source.name} -> {output}" + (f" + stems in {stems}" if stems is not None else ""))
     if model is None:
         typer.echo(f"timbre {timbre!r} NOT applied ({why_not}): SoundFont sample sets used")
@@ -184,7 +199,8 @@ def register(app: typer.Typer) -> None:
             _render_produced(score, source, output, stems, timbre, soundfont, sample_rate)
             return
         show_progress = sys.stderr.isatty()  # a bar drawn into a log file or a pipe is only noise
-        summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress)
+        summary = render_score_to_files(score, output, stems, soundfont, sample_rate, show_progress,
+                                        audio_tags(score, source))
         extra = f" + {len(summary.stem_paths)} stems in {stems}" if stems is not None else ""
         turned_down = f"; turned down {-summary.gain_db:.1f} dB to avoid clipping" if summary.gain_db < 0 else ""
         typer.echo(
