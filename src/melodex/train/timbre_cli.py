@@ -95,8 +95,14 @@ def register(train_app: typer.Typer) -> None:
 
         The autoencoder and diffusion weights are not changed, so the diffusion model needs no retraining.
         """
+        from melodex.errors import MelodexError
         from melodex.timbre.model import WEIGHTS_DIR
-        from melodex.train.timbre import CACHE, VibratoTrainOptions, train_vibrato
+        from melodex.train.timbre import CACHE
+        from melodex.train.timbre_vibrato import VibratoTrainOptions, train_vibrato
+
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise MelodexError("the vibrato head trains on one process (a few minutes): run "
+                               "`melodex train timbre-vibrato` without torchrun")
 
         options = VibratoTrainOptions(cache_dir=cache or CACHE, weights_dir=weights or WEIGHTS_DIR, steps=steps,
                                       threads=threads)
