@@ -227,7 +227,9 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     bars.clear()
     bars.send_keys("2")
     browser.find_element(By.ID, "do-extend").click()
-    assert wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "#timeline .growing"))[0].text == "+2 bars"
+    # read in the page: the timeline is redrawn while the job runs, so a found element can go stale at once
+    growing = "return [...document.querySelectorAll('#timeline .growing')].map(e => e.textContent)"
+    assert wait.until(lambda _: js(growing))[0] == "+2 bars"
     wait.until(lambda _: len(history()) == 5)
     wait.until(audio_ready("0005"))
     assert js("return [...document.querySelectorAll('#timeline .bar-mark.changed')].map((m) => m.dataset.bar)"
