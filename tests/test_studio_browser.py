@@ -100,13 +100,15 @@ def browser(tmp_path, monkeypatch, downloads):
 def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downloads, shots) -> None:
     import zipfile
 
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, TIMEOUT, poll_frequency=0.25)
+    # the page redraws its lists as jobs move: an element found in one poll may be gone by the next call
+    wait = WebDriverWait(browser, TIMEOUT, poll_frequency=0.25, ignored_exceptions=(StaleElementReferenceException,))
     js = browser.execute_script
 
     def history() -> list[tuple[str, str, bool]]:
@@ -254,7 +256,8 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     browser.find_element(By.ID, "do-rerender").click()
     wait.until(lambda _: js("return state.jobs.size") == 1)
     browser.find_element(By.ID, "do-rerender").click()
-    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#queue li .cancel"))).click()
+    cancel = "const b = document.querySelector('#queue li .cancel'); if (b) b.click(); return Boolean(b)"
+    wait.until(lambda _: js(cancel))  # found and clicked in one step: the queue list is redrawn as jobs move
     cancelled = "Re-rendering: cancelled, nothing changed"
     wait.until(lambda _: cancelled in browser.find_element(By.ID, "project-error").text)
     wait.until(lambda _: len(history()) == 7)  # the first one ran
