@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import replace
 from pathlib import Path
 
@@ -126,22 +127,20 @@ def test_kv_cache_with_roles_matches_full_recompute(with_roles: StructureModel) 
     roles = note_roles(events, harmony_context(events).track_roles)
     with torch.no_grad():
         full = with_roles.hidden(events, bars, memory)
-        assert not torch.allclose(full, StructureModel.hidden(with_role_embedding_off(with_roles), events, bars,
-                                                              memory), atol=1e-3)
+        assert not torch.allclose(full, without_role_input(with_roles).hidden(events, bars, memory), atol=1e-3)
     cache = with_roles.new_cache(1, 80, memory, quantized=False)
     for t in range(60):
         step = with_roles.step(events[:, t:t + 1], bars[:, t:t + 1], cache, roles[:, t:t + 1])
         torch.testing.assert_close(step, full[:, t], atol=1e-4, rtol=1e-4)
 
 
-def with_role_embedding_off(model: StructureModel) -> StructureModel:
-    """`model` with its role tables zeroed (a copy)."""
-    off = with_role_embedding(StructureModel(replace(model.config, role_embedding=False)))
-    off.load_state_dict(model.state_dict())
+def without_role_input(model: StructureModel) -> StructureModel:
+    """A copy of `model` whose trunk-input role table (the one `hidden` reads) is zero."""
+    off = copy.deepcopy(model)
     assert off.role_embed_in is not None
     with torch.no_grad():
         off.role_embed_in.weight.zero_()
-    return off.eval()
+    return off
 
 
 def test_a_model_with_role_tables_writes_the_plan_exactly(with_roles: StructureModel) -> None:

@@ -78,7 +78,7 @@ class StructureConfig:
     # Harmony-relative heads (see `HarmonyHeads`); False for checkpoints trained before them.
     harmony_heads: bool = False
     # Each note embedded with its track's role, and its pitch/length/velocity heads told it (see
-    # `StructureModel.note_roles`); False for checkpoints trained before.
+    # `note_roles` and `StructureModel.role_embed_in`); False for checkpoints trained before.
     role_embedding: bool = False
     field_sizes: tuple[int, ...] = field(default_factory=lambda: tuple(FIELD_SIZES[f] for f in FIELDS))
 
