@@ -65,6 +65,27 @@ def test_instruments_and_roles() -> None:
     assert [p for p, _ in understood("a tune on steel drums").instruments] == [114]  # a pitched instrument
 
 
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # a chord part named as such stays the chord part: the band is a backing track without a tune
+        ("house track with piano chords, synth bass and drums", [(0, "accompaniment"), (38, "bass"), (128, "drums")]),
+        # without the chord word the piano is the band's only melodic voice and leads
+        ("house track with piano, synth bass and drums", [(0, "melody"), (38, "bass"), (128, "drums")]),
+        # an ensemble followed by its members is one band, not the members twice
+        ("jazz trio with piano, bass and drums", [(0, "melody"), (32, "bass"), (128, "drums")]),
+    ],
+)
+def test_named_band_roles(prompt: str, expected: list[tuple[int, str]]) -> None:
+    assert list(understood(prompt).instruments) == expected
+
+
+def test_named_chord_part_beside_the_style_band() -> None:
+    roles = dict(understood("deep house with organ stabs and drums").instruments)
+    assert roles[16] == "accompaniment"  # the organ plays the chords; the style's lead keeps the tune
+    assert list(roles.values()).count("melody") == 1
+
+
 def test_style_fills_what_was_not_said() -> None:
     brief = understood("a viennese waltz")
     assert brief.meter == (3, 4) and brief.sources["meter"] == "style"

@@ -69,6 +69,17 @@ def test_accompaniment_follows_the_chords() -> None:
     assert len(orders) >= 3 and 0 < without_chords < 24
 
 
+def test_some_accompaniments_are_backing_tracks_without_their_tune() -> None:
+    tune = folk_tune()
+    backings = 0
+    for seed in range(60):
+        roles = [t.role for t in accompany(tune, tune.chords, "house", np.random.default_rng(seed), None, 81).tracks]
+        if "melody" not in roles:
+            backings += 1
+            assert "bass" in roles and "melody" not in roles  # the chord part keeps its role, not promoted
+    assert 0 < backings < 30
+
+
 def test_section_labels_and_captions() -> None:
     tune = folk_tune()
     tune.sections = []

@@ -25,10 +25,15 @@ _SOLO_SECTION = re.compile(r"(?<!^)\b(?:a|the|with|and|plus)\s+(?:\w+\s+){1,2}so
 _PERFORMED_ON = r"\b(?:on|for|performed by|played by|played on)\s+(?:an?\s+|the\s+|two\s+|solo\s+)*"
 
 
-def assign_roles(programs: list[int]) -> tuple[tuple[int, str], ...]:
-    """Roles for a band: the first melodic voice leads; a band without a melody voice gets one."""
+def assign_roles(programs: list[int], chord_parts: frozenset[int] = frozenset()) -> tuple[tuple[int, str], ...]:
+    """Roles for a band: the first melodic voice leads; a band without a melody voice gets one, unless the
+    prompt named its chord part as such ("piano chords, synth bass and drums" is a backing track: the
+    piano plays chords, as the accompaniments the model learned from without their tune do)."""
     roles = [inst.default_role(p) for p in programs]
-    if programs and "melody" not in roles:
+    for i, p in enumerate(programs):
+        if p in chord_parts and roles[i] not in ("bass", "drums"):
+            roles[i] = "accompaniment"
+    if programs and "melody" not in roles and not chord_parts:
         for i, role in enumerate(roles):
             if role in ("accompaniment", "pad"):
                 roles[i] = "melody"
@@ -42,6 +47,20 @@ def assign_roles(programs: list[int]) -> tuple[tuple[int, str], ...]:
     return tuple(zip(programs, roles, strict=True))
 
 
+# "piano chords", "organ stabs", "guitar comping": the instrument named just before plays the chords
+_CHORD_PART = re.compile(r"((?:[\w-]+\s+){0,2}[\w-]+)\s+(?:chords?|stabs?|comping|comps)\b", re.IGNORECASE)
+
+
+def chord_parts(text: str) -> frozenset[int]:
+    """Programs the prompt names as its chord part."""
+    parts: set[int] = set()
+    for match in _CHORD_PART.finditer(text):
+        mentions = [programs for _, programs, negated in inst.find_mentions(match.group(1)) if not negated]
+        if mentions and len(mentions[-1]) == 1:
+            parts.update(mentions[-1])
+    return frozenset(parts)
+
+
 # "no bass" rules out every bass, "no guitars" every guitar: words that name a whole family
 _FAMILY_WORDS = {"bass": "bass", "guitar": "guitar", "piano": "piano", "keys": "piano", "strings": "strings",
                  "drums": "drums", "drum": "drums", "percussion": "drums", "beat": "drums", "beats": "drums",
@@ -52,6 +71,7 @@ def named_programs(text: str) -> tuple[list[int], set[int]]:
     """Programs the prompt names (ensembles may repeat one, e.g. two violins) and those it rules out."""
     named: list[int] = []
     ruled_out: set[int] = set()
+    ensembles: set[str] = set()  # families an ensemble ("jazz trio", "string quartet") already brought
     for word, programs, negated in inst.find_mentions(text):
         if negated:
             ruled_out.update(programs)
@@ -59,7 +79,10 @@ def named_programs(text: str) -> tuple[list[int], set[int]]:
                 ruled_out.update(p for p in range(129) if inst.family(p) == _FAMILY_WORDS[word])
             continue
         if len(programs) > 1:
+            ensembles.update(inst.family(p) for p in programs)
             named += list(programs)
+        elif inst.family(programs[0]) in ensembles:  # "jazz trio with piano, bass and drums": its members
+            ensembles.discard(inst.family(programs[0]))
         elif programs[0] not in named:
             named.append(programs[0])
     # "no drums" also rules out the style's drums; a named-and-negated instrument stays out
@@ -101,4 +124,4 @@ def band_for(text: str, style: Style, notes: list[str],
     if not programs:
         notes.append("every instrument was ruled out: a piano plays")
         programs = [0]
-    return assign_roles(programs), source
+    return assign_roles(programs, chord_parts(text) & set(programs)), source

@@ -195,6 +195,13 @@ def _voicing(chord: ChordSymbol, low: int = 52) -> list[int]:
 BAND_SWAP = 0.4
 CHORD_PROGRAMS = (0, 1, 4, 5, 16, 17, 18, 24, 25, 26, 27, 29, 48, 49, 50, 61, 88, 89, 90, 91)
 BASS_PROGRAMS = (32, 33, 34, 35, 36, 38, 39)
+# Share of accompaniments played without their tune: a backing track of chords, bass and drums. Every
+# example had a melody, so a prompt naming a chord part and no lead ("house track with piano chords, synth
+# bass and drums") had its piano made the melody, and the model, never shown a house melody on piano over
+# three parts, played it a rock beat (four on the floor in 2 of 6 seeds, stage 10). The chord part keeps the
+# role it has with the tune, and the caption may say "chords".
+NO_MELODY = 0.15
+CHORD_WORDS = (" chords", " chords", " stabs", " comping")  # how prompts name a chord part
 
 
 SWING = 0.75  # share of jazz accompaniments whose tune is swung
@@ -305,9 +312,11 @@ def accompany(score: Score, chords: list[ChordSymbol], style: str, rng: np.rando
         tracks.append(Track(DRUM_PROGRAM, "drums", notes=np.array(drum_notes).reshape(-1, 4)))
     # Bands as prompts name them: always [melody, chords, bass, drums] taught the first model to play chords on
     # whatever track came second ("piano, bass and drums" got a bass playing triads). So the chord part is
-    # sometimes left out, and the order of the tracks sometimes shuffled: a part's role, not its slot, says
-    # what it plays.
-    if rng.random() < 0.35:
+    # sometimes left out (or the tune), and the order of the tracks sometimes shuffled: a part's role, not its
+    # slot, says what it plays.
+    if rng.random() < NO_MELODY:
+        tracks = tracks[1:]
+    elif rng.random() < 0.35:
         tracks = [tracks[0], *tracks[2:]]
     if rng.random() < 0.35:
         tracks = [tracks[int(i)] for i in rng.permutation(len(tracks))]
@@ -465,6 +474,8 @@ def prompt_caption(score: Score, style: str, rng: np.random.Generator) -> str:
     if style != "none" and rng.random() < 0.85:
         words.append(style if rng.random() < 0.5 else str(rng.choice(style_words(style))))
     names = [program_name(t.program).lower() if t.program != DRUM_PROGRAM else "drums" for t in score.tracks]
+    names = [name + (str(rng.choice(CHORD_WORDS)) if t.role == "accompaniment" and rng.random() < 0.5 else "")
+             for name, t in zip(names, score.tracks, strict=True)]
     if rng.random() < 0.8:
         shown = names if rng.random() < 0.7 else names[: int(rng.integers(1, len(names) + 1))]
         words.append(shown[0] + (" with " + ", ".join(shown[1:]) if len(shown) > 1 else ""))
@@ -533,6 +544,8 @@ def augment(score: Score, attributes: dict, captions: list[str], chords: list[Ch
         band = [p for p in STYLE_BY_NAME[style].band if p != DRUM_PROGRAM]
         melody_program = score.tracks[0].program if keep_instrument else next(
             (p for p in band if default_role(p) == "melody"), band[0])
+        if not keep_instrument and rng.random() < BAND_SWAP:  # a lead of another band, as prompts name one
+            melody_program = int(rng.choice(REVOICE["melody"]))
         if loop is not None:
             score = score.copy()
             score.chords = loop
