@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from melodex.brief import parse, with_overrides
-from melodex.brief_chords import ChordError, chord_symbols, key_from_chords, parse_chord, roman_chord
+from melodex.brief_chords import ChordError, chord_name, chord_symbols, key_from_chords, parse_chord, roman_chord
 from melodex.errors import MelodexError
 from melodex.score import Key
 from melodex.tokens_vocabulary import CHORD_QUALITIES
@@ -119,3 +119,21 @@ def test_chords_outside_a_stated_key_get_a_note() -> None:
     notes = parse("pop in C major, chords F# Bb C G", use_text_model=False).notes
     assert any("F#, Bb are outside C major" in n for n in notes)
     assert not any("outside" in n for n in parse("pop in A minor, chords Am F C E7", use_text_model=False).notes)
+
+
+@pytest.mark.parametrize(
+    ("key", "root", "quality", "written"),
+    [(Key(5, "minor"), 1, "maj", "Db"),  # F minor's VI: was shown as "C#"
+     (Key(5, "minor"), 8, "maj7", "Abmaj7"), (Key(9, "major"), 1, "min", "C#m"), (Key(4, "major"), 8, "min", "G#m"),
+     (Key(7, "major"), 10, "maj", "Bb"),  # a borrowed bIII in G keeps its flat
+     (Key(0, "major"), 6, "m7b5", "F#m7b5"), (Key(10, "minor"), 6, "maj", "Gb")],
+)
+def test_chords_are_spelled_as_their_key_writes_them(key: Key, root: int, quality: str, written: str) -> None:
+    assert chord_name(root, quality, key) == written
+    assert chord_symbols(written) == (root, quality)  # the spelling reads back as the same chord
+
+
+def test_keys_are_named_as_usually_written() -> None:
+    names = [str(Key(tonic, mode)) for mode in ("major", "minor") for tonic in range(12)]
+    assert "Db major" in names and "G# minor" in names and "Eb minor" in names
+    assert not {"C# major", "Ab minor", "D# minor"} & set(names)

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from melodex.errors import MelodexError
-from melodex.score import PITCH_CLASSES, ChordSymbol, Key
+from melodex.score import CHORD_SUFFIX, ChordSymbol, Key
 from melodex.tokens_vocabulary import CHORD_QUALITIES, chord_value
 
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -48,8 +48,6 @@ _SUFFIXES: dict[str, tuple[str, str | None]] = {
 }
 _SHAPE = {"maj": "major triads", "min": "minor triads", "7": "dominant sevenths", "maj7": "major sevenths",
           "min7": "minor sevenths", "sus4": "sus4 chords", "6": "sixth chords"}
-_QUALITY_SUFFIX = {"maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "7": "7",
-                   "maj7": "maj7", "min7": "m7", "m7b5": "m7b5", "dim7": "dim7", "6": "6"}
 _SUFFIX_RE = "|".join(re.escape(s) for s in sorted(_SUFFIXES, key=len, reverse=True) if s)
 # A whole chord token: root, accidental, quality suffix, optional slash bass.
 _CHORD = re.compile(rf"([A-Ga-g])(#|♯|b|♭)?({_SUFFIX_RE})?(?:/([A-G])(#|♯|b|♭)?)?")
@@ -58,7 +56,7 @@ _CHORDISH = re.compile(r"[A-G](?:#|♯|b|♭)?[0-9a-zA-Z#♯♭+°øΔ()/-]*")
 _TONES = {"maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8), "sus2": (0, 2, 7),
           "sus4": (0, 5, 7), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11), "min7": (0, 3, 7, 10),
           "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9), "6": (0, 4, 7, 9)}
-assert set(_TONES) == set(CHORD_QUALITIES) == set(_QUALITY_SUFFIX)
+assert set(_TONES) == set(CHORD_QUALITIES) == set(CHORD_SUFFIX)
 
 _ROMAN = re.compile(r"(b|♭|#|♯)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(°|o|ø|\+|maj7|M7|7)?(?![A-Za-z])")
 _ROMAN_DEGREES = {"i": 0, "ii": 2, "iii": 4, "iv": 5, "v": 7, "vi": 9, "vii": 11}
@@ -78,9 +76,9 @@ class Progression:
     bars: tuple[tuple[str, ...], ...]  # canonical chord names per bar
 
 
-def chord_name(root: int, quality: str) -> str:
-    """The canonical spelling: 'Am', 'F', 'G7', 'Bbmaj7', 'F#m7b5'."""
-    return f"{PITCH_CLASSES[root % 12]}{_QUALITY_SUFFIX[quality]}"
+def chord_name(root: int, quality: str, key: Key | None = None) -> str:
+    """The canonical spelling: 'Am', 'F', 'G7', 'Bbmaj7', 'F#m7b5'; in a key, as that key writes it."""
+    return ChordSymbol(0, root % 12, quality).name(key)
 
 
 def _pitch(letter: str, accidental: str | None) -> int:

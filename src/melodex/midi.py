@@ -468,7 +468,7 @@ def midi_bytes(score: Score, chord_markers: bool = False) -> bytes:
         for section, label in zip(score.sections, section_labels(score.sections), strict=True):
             markers.append((bar_starts[min(section.start_bar, len(bar_starts) - 1)], label))
     if chord_markers:
-        markers.extend((chord.tick, str(chord)) for chord in score.chords)
+        markers.extend((chord.tick, chord.name(score.key)) for chord in score.chords)
     raw.markers = [symusic.TextMeta(tick, text) for tick, text in sorted(markers, key=lambda m: m[0])]
 
     placement = _placement(score)

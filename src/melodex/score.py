@@ -18,7 +18,14 @@ DRUM_PROGRAM = 128  # our program code for "GM drum kit" (channel 10), beside GM
 
 MIN_BPM, MAX_BPM = 20, 300
 MAX_BARS = 512
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")  # canonical, key-free names
+SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+# how a lead sheet writes each chord quality after the root ("Am", "Bbmaj7", "F#m7b5")
+CHORD_SUFFIX = {"maj": "", "min": "m", "dim": "dim", "aug": "aug", "sus2": "sus2", "sus4": "sus4", "7": "7",
+                "maj7": "maj7", "min7": "m7", "m7b5": "m7b5", "dim7": "dim7", "6": "6"}
+# sharps (+) or flats (-) in the signature of each major key, by tonic
+_MAJOR_SIGNATURE = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 5: -1, 10: -2, 3: -3, 8: -4, 1: -5}
 MODES = ("major", "minor")
 ROLES = ("melody", "harmony", "accompaniment", "bass", "drums", "counter", "pad", "lead")
 # Column indices of Track.notes.
@@ -73,7 +80,24 @@ class Key:
             raise ScoreError(f"key mode {self.mode!r} is not one of {', '.join(MODES)}")
 
     def __str__(self) -> str:
-        return f"{PITCH_CLASSES[self.tonic]} {self.mode}"
+        return f"{self.spell(self.tonic)} {self.mode}"
+
+    @property
+    def signature(self) -> int:
+        """Sharps (+) or flats (-) of the key signature; six is F# major but Eb minor, as usually written."""
+        fifths = _MAJOR_SIGNATURE[self.tonic if self.mode == "major" else (self.tonic + 3) % 12]
+        return -6 if fifths == 6 and self.mode == "minor" else fifths
+
+    def spell(self, pitch_class: int) -> str:
+        """A pitch class named as this key writes it: the scale's notes with the signature's accidentals (Db
+        in F minor, G# in E major), other notes flat in a flat key and by the key-free names elsewhere (the
+        borrowed Bb in G major, the secondary-dominant F# in C)."""
+        pitch_class %= 12
+        if self.signature < 0:
+            return FLAT_NAMES[pitch_class]
+        if self.signature > 0 and pitch_class in self.scale:
+            return SHARP_NAMES[pitch_class]
+        return PITCH_CLASSES[pitch_class]
 
     @property
     def index(self) -> int:
@@ -106,8 +130,13 @@ class ChordSymbol:
     root: int  # pitch class
     quality: str  # one of melodex.tokens_vocabulary.CHORD_QUALITIES
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # the stored form, read back by the MIDI and project readers
         return f"{PITCH_CLASSES[self.root]}{'' if self.quality == 'maj' else self.quality}"
+
+    def name(self, key: Key | None = None) -> str:
+        """The chord as a lead sheet in `key` writes it: 'Dbmaj7' in F minor, 'C#m' in A major."""
+        root = key.spell(self.root) if key is not None else PITCH_CLASSES[self.root]
+        return root + CHORD_SUFFIX.get(self.quality, self.quality)
 
 
 def empty_notes() -> np.ndarray:

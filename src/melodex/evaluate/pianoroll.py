@@ -35,7 +35,8 @@ def piano_roll(score: Score, path: Path, title: str = "", bars: tuple[int, int] 
     top = axes[0, 0]
     for chord in score.chords:
         if lo <= chord.tick < hi:
-            top.text((chord.tick - lo) / beat, 1.02, str(chord), transform=top.get_xaxis_transform(), fontsize=6)
+            top.text((chord.tick - lo) / beat, 1.02, chord.name(score.key), transform=top.get_xaxis_transform(),
+                     fontsize=6)
     for section in score.sections:
         if first <= section.start_bar < last:
             x = (starts[section.start_bar] - lo) / beat

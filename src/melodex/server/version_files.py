@@ -210,7 +210,7 @@ def score_view(session: edit.Session, vid: str) -> dict[str, Any]:
             "n_bars": score.bar_count(), "duration": round(len(session.take.mix) / session.take.sample_rate, 4),
             "sample_rate": session.take.sample_rate, "bar_lines": np.round(bar_seconds, 4).tolist(),
             "sections": sections, "tracks": tracks, "changed_bars": _changed_bars(session, vid),
-            "chords": [{"bar": bar - 1, "name": str(chord)} for bar, chord in zip(
+            "chords": [{"bar": bar - 1, "name": chord.name(score.key)} for bar, chord in zip(
                 np.searchsorted(bar_ticks, [c.tick for c in score.chords], side="right").tolist(), score.chords,
                 strict=True)]}
 
