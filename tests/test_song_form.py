@@ -263,7 +263,7 @@ def test_regen_chorus_rewrites_its_repeat_and_only_unlinks(song) -> None:
 
 def test_rechord_sets_the_chords_of_a_section_and_its_repeat(song) -> None:
     session = edit.open_session(song)
-    edit.rechord(session, "chorus", ["Dm", "E7"], seed=3, label="rechord chorus Dm E7")
+    edit.rechord(session, "chorus", "Dm E7", seed=3, label="rechord chorus Dm E7")
     after = edit.open_session(song)
     for name in ("chorus", "chorus 2"):
         section = after.score.section(name)
@@ -271,7 +271,7 @@ def test_rechord_sets_the_chords_of_a_section_and_its_repeat(song) -> None:
         chords = [str(c) for c in after.score.chords if starts[section.start_bar] <= c.tick < starts[section.end_bar]]
         assert chords == ["Dmin", "E7"]
     with pytest.raises(MelodexError, match="H"):
-        edit.rechord(after, "chorus", ["H7"], seed=3, label="x")
+        edit.rechord(after, "chorus", "H7", seed=3, label="x")
 
 
 def test_the_shipped_weights_write_a_song_whose_parts_follow_the_chords() -> None:

@@ -123,7 +123,7 @@ class Brief:
              self.sources.get("key", "")),
             ("form", form, self.sources.get("form", "") if self.sections else "style"),
             ("repeats", repeats, "form"),
-            ("chords", chords_mod.describe(self.chords, self.sections) if self.chords
+            ("chords", chords_mod.describe(self.chords, sections) if self.chords
              else "chosen by the model, on the tonic at the start, the end and section ends",
              self.sources.get("chords", "")),
             ("length", f"{self.n_bars} bars, {self.duration_seconds:.1f} s", self.sources.get("length", "")),
@@ -347,7 +347,8 @@ def parse(prompt: str, use_text_model: bool = True) -> Brief:
     # 4. form, length, chords, band, texture
     sections, n_bars = _form_and_length(form.sections, form.partial, blues, seconds, bars, bpm, meter, style,
                                         sources, notes)
-    chords, sources["chords"], cut = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt")
+    chords, sources["chords"], cut = chord_plan(text, key, sections, n_bars, roman_in_key=sources["key"] == "prompt",
+                                                style=style.plays_as)
     notes += cut
     band, sources["instruments"] = band_for(without_chords, style, notes, style_named=sources["style"] == "prompt")
     texture, texture_notes, unsupported = texture_of(text)
@@ -417,6 +418,9 @@ def _form_and_length(sections: tuple[tuple[str, int], ...] | None, partial: bool
     if sections is None and blues:
         choruses = max(1, round((wanted or DEFAULT_SECONDS / bar_s) / 12))
         sections, sources["form"] = tuple(("verse", 12) for _ in range(choruses)), "12-bar blues"
+        if wanted is not None and wanted < 12:
+            notes.append(f"a 12-bar blues is 12 bars ({12 * bar_s:.0f} s at {bpm} BPM); it wins over the {asked} "
+                         "also asked for")
         sources["length"] = "12-bar blues" + (f" x {choruses}, about {asked}" if asked else f" x {choruses}")
         return sections, 12 * choruses
     if sections is not None and partial:
@@ -446,11 +450,17 @@ def _form_and_length(sections: tuple[tuple[str, int], ...] | None, partial: bool
 
 
 def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...] | None, n_bars: int,
-               roman_in_key: bool) -> tuple[tuple[tuple[str, ...], ...] | None, str, list[str]]:
+               roman_in_key: bool, style: str) -> tuple[tuple[tuple[str, ...], ...] | None, str, list[str]]:
     """Chords per bar for the prompt's progressions (or its 12-bar blues) over this form, their source, and
     notes on what of the prompt's chords the form leaves out (`brief_chords.cut_notes`). Roman numerals are
-    read in `key` when it was asked for (`roman_in_key`), else in C as on first reading."""
+    read in `key` when it was asked for (`roman_in_key`), else in C as on first reading. Chords for a named
+    section with no form in the prompt go to that section of the form the song will have (the style's
+    typical form, `pipeline.song_plan`), not nowhere."""
+    from melodex.structure.form import typical_form
+
     progressions, _, _ = chords_mod.find_progressions(text, key if roman_in_key else None)
+    if progressions and sections is None and any(p.section for p in progressions):
+        sections = typical_form(style, n_bars)
     if progressions:
         return (chords_mod.expand(progressions, sections, n_bars), "prompt",
                 chords_mod.cut_notes(progressions, sections, n_bars))
@@ -526,7 +536,7 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
         changes["chords"], _, _ = chord_plan(brief.prompt, changes.get("key", brief.key),
                                           changes.get("sections", brief.sections),
                                           changes.get("n_bars", brief.n_bars),
-                                          roman_in_key=sources["key"] in ("prompt", "option"))
+                                          roman_in_key=sources["key"] in ("prompt", "option"), style=brief.style)
     return replace(brief, sources=sources, notes=tuple(notes), **changes)
 
 

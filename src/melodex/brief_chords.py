@@ -61,6 +61,7 @@ assert set(_TONES) == set(CHORD_QUALITIES) == set(CHORD_SUFFIX)
 _ROMAN = re.compile(r"(b|♭|#|♯)?(VII|VI|V|IV|III|II|I|vii|vi|v|iv|iii|ii|i)(°|o|ø|\+|maj7|M7|7)?(?![A-Za-z])")
 _ROMAN_DEGREES = {"i": 0, "ii": 2, "iii": 4, "iv": 5, "v": 7, "vi": 9, "vii": 11}
 _MINOR_DEGREES = {"i": 0, "ii": 2, "iii": 3, "iv": 5, "v": 7, "vi": 8, "vii": 10}
+MAX_CHORDS_PER_BAR = 4  # a chord a beat in 4/4: more would squeeze chord events closer than the model writes
 BLUES_12 = ("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "V7")  # the common form
 
 
@@ -143,12 +144,14 @@ _TRIGGER = re.compile(rf"(?:\b{_SECTIONS}\s*)?\b(?:chords?|chord progression|pro
                       r"\s*(?:of|are|is|like|on|over|:|=)?\s*", re.IGNORECASE)
 # "verse: Am F C G", "chorus on C G Am F"
 _SECTION_COLON = re.compile(rf"\b{_SECTIONS}\s*(?:on\s+|:\s*|=\s*)", re.IGNORECASE)
+_SECTION_TRIGGER = re.compile(rf"{_SECTIONS}\s+(?:chords?|chord progression|progression|changes)\b", re.IGNORECASE)
 _SEPARATOR = re.compile(r"\s*(?:,|->|→|>|–|—|\s-\s|-(?=[A-Gb#♯♭IViv])|\s|\|)\s*")
 # one token: up to a separator; a dash separates only when a chord follows it ("Am-F", not "A-minor")
 _WORD = re.compile(r"[^\s,|–—>→]+?(?=-[A-Gb#♯♭IViv]|[\s,|–—>→]|$)")
 # A capital letter and a chord suffix: meant as a chord, but no root we know ("Hm", "X7")
 _BAD_ROOT = re.compile(r"[H-Z][#b♯♭]?(?:m|maj|min|dim|aug|sus|[0-9])[\w#♯♭+°ø/]*")
 _TRAILING_TRIGGER = re.compile(r"\s*(?:chords?|chord progression|progression|changes)\b", re.IGNORECASE)
+_MODE_WORD = re.compile(r"\s*(?:major|minor|maj|min|key)\b", re.IGNORECASE)
 _BLUES = re.compile(r"\b(12|twelve)[\s-]*bar\s+blues\b", re.IGNORECASE)
 
 
@@ -157,11 +160,17 @@ _SMALL_WORDS = frozenset(("and", "the", "for", "in", "on", "to", "at", "by", "or
 
 
 def _chord_follows(text: str, pos: int) -> bool:
-    """Whether the next word after `pos` (past separators) is a chord name."""
+    """Whether the next word after `pos` (past separators) is a chord name or a roman numeral."""
     sep = _SEPARATOR.match(text, pos)
     word = _WORD.match(text, sep.end() if sep else pos)
     token = word.group(0).rstrip(".;:!?") if word else ""
-    return _CHORD.fullmatch(token) is not None and token[:1].isupper()
+    return (_CHORD.fullmatch(token) is not None and token[:1].isupper()) or (
+        len(token) > 1 and _ROMAN.fullmatch(token) is not None) or token in ("I", "V")
+
+
+# A word in a chord's place that is meant as one: a letter and chord marks ("H", "X7", "Hm", "Imaj9", "xi")
+_MEANT_AS_CHORD = re.compile(r"[A-Z][#b♯♭]?(?:[0-9#♯♭+°øΔ/()-]|m|maj|min|dim|aug|sus|add)*[\w#♯♭+°øΔ/()]*|"
+                             r"[b#♯♭]?[ivxIVX]+[\w#♯♭+°ø]*")
 
 
 def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[str]], int, list[str], bool]:
@@ -173,6 +182,8 @@ def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[st
     while pos < len(text):
         sep = _SEPARATOR.match(text, pos)
         if sep and sep.end() > pos:
+            if pos > start and (_SECTION_COLON.match(text, sep.end()) or _SECTION_TRIGGER.match(text, sep.end())):
+                break  # "verse: Am F | chorus: C G": the bar line ends the verse's chords, not a bar of them
             if "|" in sep.group(0):
                 used_bar_lines = True
                 if bars[-1]:
@@ -204,8 +215,12 @@ def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[st
         elif _CHORDISH.fullmatch(token) and len(token) <= 3 and token[1:].islower() and token not in (
                 "Am", "Bb", "Eb", "Ab", "Db", "Gb", "Cb", "Fb"):
             raise ChordError(f"unknown chord {token!r}: write chords like Am, F, G7, Bbmaj7, F#m7b5, Bdim or Csus4")
-        elif (any(bars) and token[:1].isupper() and len(token) <= 3 and token.lower() not in _SMALL_WORDS
-              and _chord_follows(text, pos + len(token))):
+        elif ((any(bars) and token[:1].isupper() and len(token) <= 3 and token.lower() not in _SMALL_WORDS
+               and _chord_follows(text, pos + len(token))) or (
+               pos == start and _MEANT_AS_CHORD.fullmatch(token) and token.lower() not in _SMALL_WORDS
+               and (len(token) <= 2 or not token[1:].isalpha()) and _chord_follows(text, pos + len(token))) or (
+               roman and _MEANT_AS_CHORD.fullmatch(token) and token.lower() not in _SMALL_WORDS
+               and _chord_follows(text, pos + len(token)))):
             # a capitalised short word between chords ("chords Am F Xq G") is a chord misspelt: before, the
             # progression silently stopped there and G was lost
             raise ChordError(f"unknown chord {token!r} in {text[start:pos + len(token)].strip()!r}: write chords "
@@ -217,9 +232,48 @@ def _read_sequence(text: str, start: int, key: Key | None) -> tuple[list[list[st
             break
     if not bars[-1]:
         bars.pop()
+    crowded = next((bar for bar in bars if len(bar) > MAX_CHORDS_PER_BAR), None)
+    if used_bar_lines and crowded:
+        raise ChordError(f"{len(crowded)} chords in one bar ({' '.join(crowded)}): at most {MAX_CHORDS_PER_BAR}; "
+                         "split them over bars with '|'")
     if not used_bar_lines:  # one chord per bar
         bars = [[c] for bar in bars for c in bar]
     return bars, pos, notes, roman
+
+
+def read_chords(text: str, key: Key | None, what: str = "chords") -> tuple[tuple[str, ...], ...]:
+    """A progression given on its own (`--chords`, `rechord`): every word a chord name or, in `key`, a roman
+    numeral; '|' between bars (else one chord a bar); commas and dashes also separate. Unlike a prompt, where
+    a progression ends at the first word that is not a chord, any other word here is an error naming it."""
+    bars: list[list[str]] = []
+    bar_lines = "|" in text
+    for group in (text.split("|") if bar_lines else [text]):
+        names: list[str] = []
+        for token in re.split(r"[\s,;]+|->|[→–—>]|(?<=\S)-(?=[A-Gb#♯♭IViv])", group.strip()):
+            if not token.strip("-"):  # a dash standing between chords ("Am - F")
+                continue
+            if _ROMAN.fullmatch(token):
+                if key is None:
+                    raise ChordError(f"{what}: {token!r} is a roman numeral and the key is not known: give a key "
+                                     "(e.g. --key 'G major') or write chord names like Am, F, G7")
+                names.append(roman_chord(token, key))
+            elif _CHORD.fullmatch(token.replace("(", "").replace(")", "")) and token[0].isupper():
+                root, quality, _ = parse_chord(token)
+                names.append(chord_name(root, quality))
+            else:
+                raise ChordError(f"{what}: unknown chord {token!r}: write chords like Am, F, G7, Bbmaj7, F#m7b5, "
+                                 "Bdim or Csus4, one a bar ('Am F C G') or several in a bar ('Am F | C G')")
+        if len(names) > MAX_CHORDS_PER_BAR:
+            raise ChordError(f"{what}: {len(names)} chords in one bar ({' '.join(names)}): at most "
+                             f"{MAX_CHORDS_PER_BAR}; split them over bars with '|'")
+        if bar_lines and names:
+            bars.append(names)
+        elif names:
+            bars.extend([n] for n in names)
+    if not bars:
+        raise ChordError(f"{what}: no chords in {text!r}: write them like \"Am F C G\" (one a bar) or "
+                         "\"Am F | C G\" (two a bar)")
+    return tuple(tuple(bar) for bar in bars)
 
 
 def find_progressions(text: str, key: Key | None) -> tuple[list[Progression], str, list[str]]:
@@ -231,7 +285,10 @@ def find_progressions(text: str, key: Key | None) -> tuple[list[Progression], st
             if any(a <= m.start() < b for a, b, _ in found):
                 continue
             bars, end, said, _ = _read_sequence(text, m.end(), key)
-            if len(bars) >= 2:
+            # one chord is a progression only for a named section ("bridge chords Dm", "outro: C"); alone it
+            # may be a key ("chords A minor") or a word
+            single = len(bars) == 1 and m.group(1) and not _MODE_WORD.match(text, end)
+            if len(bars) >= 2 or single:
                 section = m.group(1).lower().replace("prechorus", "pre-chorus") if m.group(1) else None
                 found.append((m.start(), end, Progression(section, tuple(tuple(b) for b in bars))))
                 notes += said

@@ -149,26 +149,29 @@ def regen_section(session: Draft, name: str, tracks: list[int], seed: int, label
                                 {"form": form})
 
 
-def chord_progression(chords: list[str]) -> list[tuple[int, ...]]:
-    """Chord names, one a bar ("Am F C G") or bars split by | ("Am F | C G"), as the model's chord values per bar."""
-    from melodex.brief_chords import chord_token
+def chord_progression(chords: str, score: Score, name: str) -> list[tuple[int, ...]]:
+    """Chord names for section `name`, one a bar ("Am F C G") or bars split by | ("Am F | C G"), as the model's
+    chord values per bar; roman numerals ("vi IV I V") are read in the song's key. A progression shorter than
+    the section is cycled; a longer one is refused, as it could not all be played (checked before anything
+    changes, so a refused rechord leaves the project as it was)."""
+    from melodex.brief_chords import chord_token, read_chords
 
-    text = " ".join(chords)
-    bars = [bar.split() for bar in text.split("|")] if "|" in text else [[chord] for chord in text.split()]
-    progression = [tuple(chord_token(chord) for chord in bar) for bar in bars if bar]
-    if not progression:
-        raise MelodexError("rechord needs chords, e.g. \"Am F C G\" (one a bar) or \"Am F | C G\" (two a bar)")
-    return progression
+    section = score.section(name)  # an unknown name raises with the list of sections
+    bars = read_chords(chords, score.key, what="rechord")
+    if len(bars) > section.n_bars:
+        raise MelodexError(f"rechord: {len(bars)} bars of chords for {name}, which has {section.n_bars}: give at "
+                           f"most {section.n_bars}, or put several chords in a bar with '|' (\"Am F | C G\")")
+    return [tuple(chord_token(chord) for chord in bar) for bar in bars]
 
 
-def rechord(session: Draft, name: str, chords: list[str], seed: int, label: str) -> str:
+def rechord(session: Draft, name: str, chords: str, seed: int, label: str) -> str:
     """Give section `name` (and its linked repeats) the chord progression `chords` (names per bar, cycled;
     "Am F C G" or "Am F | C G" for two a bar), then rewrite its pitched parts around the new chords."""
     from melodex.structure.song import set_chords
 
     score = session.score
     index = _section_index(score, name)
-    progression = chord_progression(chords)
+    progression = chord_progression(chords, score, name)
     links = section_links(session)
     root = _root(links, index)
     group = [root] + [i for i, link in enumerate(links) if link == root]

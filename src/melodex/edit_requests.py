@@ -62,7 +62,7 @@ class Rechord:
     seed: int | None = None
 
     def run(self, draft: Draft) -> str:
-        return edit_notes.rechord(draft, self.section, [self.chords], draft.next_seed(self.seed),
+        return edit_notes.rechord(draft, self.section, self.chords, draft.next_seed(self.seed),
                             f"rechord {self.section} {self.chords}")
 
 

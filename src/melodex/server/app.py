@@ -257,7 +257,8 @@ def create_app(options: ServerOptions) -> FastAPI:
         pid, new_job, brief = studio.create(body.prompt, [FormSection(s.name, s.bars) for s in body.form], opts)
         worker.wake()
         return {"project": pid, "job": new_job.to_json(),
-                "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()]}
+                "brief": [{"what": w, "value": v, "source": s} for w, v, s in brief.describe()],
+                "notes": list(brief.notes)}
 
     def edit_route(kind: str, request: type[BaseModel], doc: str | None) -> None:
         """POST /api/projects/{pid}/`kind`: queue that edit of the project, its options a `request` body."""

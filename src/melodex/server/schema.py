@@ -296,6 +296,9 @@ class Created(Answer):
     project: str
     job: JobOut
     brief: list[BriefRow]
+    notes: list[str] = Field(default_factory=list, description="how the prompt was read where it asked for something "
+                             "that cannot be played as written (chords cut to the form, a form longer than the "
+                             "length asked for, chords outside the key)")
 
 
 class Current(Answer):

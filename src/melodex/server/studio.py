@@ -175,8 +175,7 @@ class Studio(VersionFiles):
         elif kind == "retimbre":
             edit.pick_tracks(score, [params["track"]])
         elif kind == "rechord":
-            score.section(params["section"])  # an unknown one names the sections there are
-            edit.chord_progression([params["chords"]])
+            edit.chord_progression(params["chords"], score, params["section"])  # names the sections there are
             if all(t.is_drum for t in score.tracks):
                 raise MelodexError("this song has no pitched tracks to follow new chords")
         elif kind == "extend" and score.bar_count() + params["bars"] > MAX_BARS:
