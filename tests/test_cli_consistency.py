@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -131,3 +132,29 @@ def test_generate_export_and_the_api_offer_one_list_of_sample_rates() -> None:
     api = CreateProject.model_json_schema()["properties"]["sample_rate"]["enum"]
     export = ExportQuery.model_json_schema()["properties"]["sample_rate"]["anyOf"][0]["enum"]
     assert cli == api == export == list(SAMPLE_RATES) and {16000, 96000} <= set(cli)
+
+
+def test_generate_writes_a_click_and_chord_markers_as_export_does(tiny_models, tmp_path) -> None:
+    """`export` had `--click` and `--chord-markers`, `generate` neither; the project keeps them, so an edit
+    writes the click again over the song's new bars."""
+    import soundfile as sf
+    import symusic
+
+    out = tmp_path / "song"
+    result = runner.invoke(app, ["generate", PROMPT, "-o", str(out), "--renderer", "soundfont", "--sample-rate",
+                                 "16000", "--click", "--chord-markers"])
+    assert result.exit_code == 0, result.output
+    click, rate = sf.read(out / "click.wav")
+    assert len(click) == sf.info(out / "mix.wav").frames and rate == 16000
+    sixth_bar = slice(round(12.0 * rate) + 10, round(14.4 * rate) - 10)  # 2.4 s a bar at 100 BPM
+    assert np.abs(click[: 12 * rate]).max() > 0.1 and np.abs(click[sixth_bar]).max() == 0
+    sections = {"Intro", "Verse", "Chorus"}
+    markers = [m.text for m in symusic.Score.from_midi((out / "song.mid").read_bytes()).markers]
+    chords = [m for m in markers if m not in sections]
+    assert sections <= set(markers) and len(chords) >= 5, markers  # a chord a bar at least
+    assert runner.invoke(app, ["extend", str(out), "--bars", "1"]).exit_code == 0
+    click = sf.read(out / "click.wav")[0]
+    assert len(click) == sf.info(out / "mix.wav").frames and np.abs(click[sixth_bar]).max() > 0.1
+    for command in ("generate", "export"):
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+        assert "--click" in shown and "--chord-markers" in shown, command

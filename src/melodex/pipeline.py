@@ -87,6 +87,8 @@ class GenerateOptions:
     bit_depth: int = 24
     mp3_kbps: int = 320
     master: bool = True
+    click: bool = False  # a click track beside the mix, kept in step by every edit
+    chord_markers: bool = False  # the chords in song.mid's marker lane too
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -138,7 +140,8 @@ class GenerateOptions:
         if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
             raise MelodexError(f"loudness {self.lufs:g} LUFS is outside {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}")
         return ExportOptions(formats=self.formats, stems=self.stems, bit_depth=self.bit_depth,
-                             mp3_kbps=self.mp3_kbps, master=self.master)
+                             mp3_kbps=self.mp3_kbps, master=self.master, click=self.click,
+                             chord_markers=self.chord_markers)
 
 
 @dataclass

@@ -53,6 +53,8 @@ def generate(
     mp3_kbps: output.Mp3Kbps = output.MP3_BITRATE,
     lufs: float = output.LUFS,
     no_master: bool = output.NO_MASTER,
+    click: bool = output.CLICK,
+    chord_markers: bool = output.CHORD_MARKERS,
     reference: Path = typer.Option(None, help="A recording (WAV/FLAC) of a tune: its tempo, key and melody "
                                    "are heard and the arrangement is built around it."),
 ) -> None:
@@ -75,7 +77,7 @@ def generate(
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value),
         bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
-        reference=str(reference) if reference else None,
+        click=click, chord_markers=chord_markers, reference=str(reference) if reference else None,
     )
     with stage_bars() as progress, writing(output_dir(out) / "song.melodex"):  # a second generate there waits
         result = run(prompt, out, options, progress)

@@ -275,8 +275,8 @@ def export(
     no_master: bool = output.NO_MASTER,
     section: str = typer.Option(None, help="Only this section (e.g. chorus), as a seamless loop: its tail rings "
                                 "into its start."),
-    click: bool = typer.Option(False, "--click", help="Also write click.<format>: every beat, bar starts higher."),
-    chord_markers: bool = typer.Option(False, "--chord-markers", help="Put the chords in the MIDI marker lane too."),
+    click: bool = output.CLICK,
+    chord_markers: bool = output.CHORD_MARKERS,
 ) -> None:
     """Write a version's mix, stems and MIDI to a folder, in the formats and quality you need.
 

@@ -1,6 +1,6 @@
 """Options several commands share: the output ones of `generate` and `export` (formats, stems, sample rate,
-bit depth, bitrate, loudness) and the choices of preset and renderer. Each fixed set of choices is an Enum, so
-`--help` lists them and a wrong one is refused before any work."""
+bit depth, bitrate, loudness, click, chord markers) and the choices of preset and renderer. Each fixed set of
+choices is an Enum, so `--help` lists them and a wrong one is refused before any work."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ LUFS = typer.Option(None, "--lufs", min=LUFS_RANGE[0], max=LUFS_RANGE[1],
                     "streaming level).")
 NO_MASTER = typer.Option(False, "--no-master", help="Write the mix as it enters the master: effects and balance, "
                          "no loudness, glue compression or limiter (for mastering elsewhere).")
+CLICK = typer.Option(False, "--click", help="Also write click.<format>: every beat, bar starts higher.")
+CHORD_MARKERS = typer.Option(False, "--chord-markers", help="Put the chords in the MIDI marker lane too.")
 RENDERER = typer.Option(Renderer("timbre"), help="timbre (generated sample sets) or soundfont (General MIDI).")
 PRESET = typer.Option(Preset("social"), help="Guidance preset: film (CFG ~1.5, loose), social (~4, clear) or design "
                       "(~8.5, literal).")
