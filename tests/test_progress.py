@@ -63,3 +63,17 @@ def test_every_edit_reports_its_stages(song, change, stages, steps, tiny_models)
     session.progress = recorder
     change(session)
     check_stages(recorder, stages, tuple(s for s in stages if s in ("compose", "render")), steps)
+
+
+def test_render_score_reports_its_stages() -> None:
+    """`melodex render --timbre` draws these: the sample sets' share, then the sampler's and production's."""
+    from melodex.evaluate.renderer import synthetic_score
+    from melodex.production.settings import mix_settings_from_text
+    from melodex.render_audio import RenderOptions, render_score
+
+    score = synthetic_score(4.0)
+    recorder = Recorder()
+    tracks = range(len(score.tracks))
+    render_score(score, {i: "warm" for i in tracks}, {i: i for i in tracks}, mix_settings_from_text("warm"),
+                 RenderOptions(renderer="soundfont", sample_rate=16000), None, pipeline.StageClock(recorder).stage)
+    check_stages(recorder, ("timbres", "render"), ("timbres", "render"))

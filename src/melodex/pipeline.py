@@ -32,19 +32,17 @@ from melodex.export import LUFS_RANGE, ExportOptions, export_take
 from melodex.instruments import program_name
 from melodex.models import WEIGHTS, load_structure, model_versions, single_thread, try_load_timbre
 from melodex.production.settings import mix_settings_from_text
-from melodex.project import Project, Rendering, TrackTimbre, Version
+from melodex.project import Project, Rendering, Version
 from melodex.render_audio import (  # noqa: F401 -- perform_tracks: export.py plays edits' spans with it
     DEFAULT_PRESET,
     PRESETS,
     RenderOptions,
     StageProgress,
     ignore_progress,
-    make_samplesets,
-    perform_and_produce,
     perform_tracks,
+    render_score,
 )
 from melodex.score import DRUM_PROGRAM, Score
-from melodex.timbre.sampleset import SampleSet
 from melodex.tokens_grammar import Plan
 
 if TYPE_CHECKING:  # the structure package imports torch: loaded when a song is composed
@@ -378,27 +376,19 @@ def make_take(brief: brief_mod.Brief, options: GenerateOptions, clock: StageCloc
             score, events = compose_with_reference(brief, options, reference, seed, models.structure, report)
         else:
             score, events = compose(brief, options, seed, models.structure, report)
-    samplesets: dict[int, SampleSet] = {}
-    timbres: dict[int, TrackTimbre] = {}
-    with clock.stage("timbres") as report:
-        texts = {i: timbre_text(brief, track.program) for i, track in enumerate(score.tracks)}
-        seeds = {i: seed_for(options.seed, "timbre", i) for i in texts}
-        made = make_samplesets(score, texts, seeds, options.render_options(), models.timbre, report)
-        for i, (sampleset, timbre) in made.items():
-            samplesets[i], timbres[i] = sampleset, timbre
+    texts = {i: timbre_text(brief, track.program) for i, track in enumerate(score.tracks)}
+    seeds = {i: seed_for(options.seed, "timbre", i) for i in texts}
     mix_settings = mix_settings_from_text(" ".join(brief.texture) + " " + brief.style)
     if options.lufs is not None:
         mix_settings = replace(mix_settings, target_lufs=options.lufs)
-    with clock.stage("render") as report:
-        stems, mix, levels, master = perform_and_produce(score, samplesets, mix_settings, options.sample_rate,
-                                                         progress=report)
-    if notes is not None and options.master and master.loudness_note:
-        notes.append(master.loudness_note)
-    settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": levels.to_json()}
+    rendered = render_score(score, texts, seeds, mix_settings, options.render_options(), models.timbre, clock.stage)
+    if notes is not None and options.master and rendered.master.loudness_note:
+        notes.append(rendered.master.loudness_note)
+    settings = {"options": _options_json(options), "mix": asdict(mix_settings), "levels": rendered.levels.to_json()}
     if options.arrangement == "song" and reference is None:
         settings["form"] = form_record(brief)
-    return Take(events=events, timbres=timbres, samplesets=samplesets, stems=stems, mix=mix,
-                sample_rate=options.sample_rate, settings=settings, score=score)
+    return Take(events=events, timbres=rendered.timbres, samplesets=rendered.samplesets, stems=rendered.stems,
+                mix=rendered.mix, sample_rate=options.sample_rate, settings=settings, score=score)
 
 
 def _options_json(options: GenerateOptions) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,17 @@ RING_S = 8.0  # no sampled note rings longer than this after its note-off (relea
 PERFORM_SHARE = 0.1  # of the render stage: the sampler; production takes the rest
 
 StageProgress = Callable[[float], None]  # one stage's share done, 0-1
+# Opens a named stage ("timbres", "render") and yields its reporter: `pipeline.StageClock.stage`, which
+# times the stage and feeds a progress bar or a studio job, or `no_stages`.
+Stage = Callable[[str], AbstractContextManager[StageProgress]]
 
 
 def ignore_progress(_: float) -> None:
     pass
+
+
+def no_stages(_: str) -> AbstractContextManager[StageProgress]:
+    return nullcontext(ignore_progress)
 
 
 @dataclass(frozen=True)
@@ -191,16 +199,22 @@ def perform_tracks(score: Score, samplesets: dict[int, SampleSet], sample_rate: 
 
 
 def render_score(score: Score, texts: dict[int, str], seeds: dict[int, int], mix: MixSettings,
-                 options: RenderOptions | None = None, timbre_model: Any | None = None) -> RenderResult:
+                 options: RenderOptions | None = None, timbre_model: Any | None = None,
+                 stage: Stage = no_stages) -> RenderResult:
     """`score` to a mastered stereo mix and per-track stems: track i's sound from texts[i] and seeds[i]
-    (the timbre model when given and `options.renderer` is "timbre", else the SoundFont)."""
+    (the timbre model when given and `options.renderer` is "timbre", else the SoundFont). The two stages,
+    "timbres" (the sample sets) and "render" (sampler and production), report their share done through
+    `stage`."""
     options = options or RenderOptions()
     clock = time.perf_counter()
-    made = make_samplesets(score, texts, seeds, options, timbre_model)
+    with stage("timbres") as done:
+        made = make_samplesets(score, texts, seeds, options, timbre_model, done)
     samplesets = {i: sampleset for i, (sampleset, _) in made.items()}
     seconds = {"samplesets": time.perf_counter() - clock}
     clock = time.perf_counter()
-    stems, mixed, levels, master = perform_and_produce(score, samplesets, mix, options.sample_rate)
+    with stage("render") as done:
+        stems, mixed, levels, master = perform_and_produce(score, samplesets, mix, options.sample_rate,
+                                                           progress=done)
     seconds["render"] = time.perf_counter() - clock
     sources = ", ".join(sorted({s.source for s in samplesets.values()}))
     duration = len(mixed) / options.sample_rate

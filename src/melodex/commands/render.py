@@ -141,8 +141,9 @@ def _render_produced(
     score: Score, source: Path, output: Path, stems: Path | None, timbre: str, soundfont: str | None, rate: int
 ) -> None:
     """`--timbre`: the score through `melodex.render_audio` as `melodex generate` plays one, mastered mix and stems."""
+    from melodex.commands.progress import stage_bars
     from melodex.models import try_load_timbre
-    from melodex.pipeline import seed_for
+    from melodex.pipeline import StageClock, seed_for
     from melodex.production.settings import mix_settings_from_text
     from melodex.render_audio import RenderOptions, render_score
 
@@ -150,8 +151,10 @@ def _render_produced(
         _stems_folder(stems)
     model, why_not = try_load_timbre()
     tracks = range(len(score.tracks))
-    result = render_score(score, {i: timbre for i in tracks}, {i: seed_for(0, "timbre", i) for i in tracks},
-                          mix_settings_from_text(timbre), RenderOptions(sample_rate=rate, soundfont=soundfont), model)
+    with stage_bars() as progress:
+        result = render_score(score, {i: timbre for i in tracks}, {i: seed_for(0, "timbre", i) for i in tracks},
+                              mix_settings_from_text(timbre), RenderOptions(sample_rate=rate, soundfont=soundfont),
+                              model, StageClock(progress).stage)
     tags = audio_tags(score, source)
     _write_audio(output, result.mix, rate, tags)
     if stems is not None:
