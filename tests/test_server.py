@@ -314,6 +314,30 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
     assert detail(refused, 422).startswith("form.0.name: Input should be 'intro'")  # checked on arrival
 
 
+def test_key_and_meter_are_typed_in_the_schema_and_checked_on_arrival(client) -> None:
+    """They were free strings (`key: string, maxLength 20`): the schema said nothing of what a key is, and 'H
+    minor' was found out only by the library, as a 400."""
+    from melodex import brief
+    from melodex.server.schema import KEY_PATTERN, METER_NAMES
+
+    create = client.get("/openapi.json").json()["components"]["schemas"]["CreateProject"]["properties"]
+    key, meter = create["key"]["anyOf"][0], create["meter"]["anyOf"][0]
+    assert key["pattern"] == KEY_PATTERN and meter["enum"] == list(METER_NAMES)
+    offered = client.get("/api/options").json()
+    assert all(re.fullmatch(key["pattern"], name) for name in offered["keys"])
+    assert set(offered["meters"]) <= set(meter["enum"]) and {"4/4", "7/8", "12/8", "16/16"} <= set(meter["enum"])
+    parsed = brief.parse("piano")  # the library takes every key and meter the schema lets through
+    for name, said in (("Bb", "Bb major"), ("C#m", "C# minor"), ("F minor", "F minor"), ("Db major", "Db major")):
+        assert str(brief.with_overrides(parsed, key=name).key) == said
+    for name in METER_NAMES:
+        assert "/".join(map(str, brief.with_overrides(parsed, meter=name).meter)) == name
+    for field, bad in (("key", "H minor"), ("key", "f min"), ("key", "C  major"), ("meter", "5/0"),
+                       ("meter", "17/4"), ("meter", "4/4 ")):
+        said = detail(client.post("/api/projects", json={"prompt": PROMPT, field: bad, **FAST}), 422)
+        assert said.startswith(f"{field}: '{bad}' is not a {field}") and "--" not in said, said
+    assert client.get("/api/projects").json() == []  # refused on arrival: nothing queued
+
+
 def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     """Every JSON answer is a named model (or a list of one), every file a binary of its own media type, and
     every error a Problem: FastAPI's own 422 list (HTTPValidationError) is never what the API documents."""
@@ -532,8 +556,9 @@ def test_errors_and_notes_name_the_apis_fields_where_the_cli_names_its_flags(cli
     from melodex.score import MAX_BARS
 
     bad_key = client.post("/api/projects", json={"prompt": PROMPT, "key": "H minor", **FAST})
-    assert detail(bad_key, 400).startswith("key 'H minor' is not a key")
-    assert detail(client.post("/api/projects", json={"prompt": PROMPT, "meter": "5/0"}), 400).startswith("meter '5/0'")
+    assert detail(bad_key, 422).startswith("key: 'H minor' is not a key")
+    assert detail(client.post("/api/projects", json={"prompt": PROMPT, "meter": "5/0"}), 422).startswith(
+        "meter: '5/0' is not a meter")
     assert detail(client.post(f"/api/projects/{song}/regen", json={}), 400).startswith("say what to rewrite")
     # A job queued past its route's check (an edit queued before it grew the song) fails inside the job.
     store, worker = client.app.state.store, client.app.state.worker

@@ -3,16 +3,46 @@ is checked against. Ranges and choices here are the library's, so a bad value is
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from melodex import pipeline
 from melodex.export import LUFS_RANGE, SAMPLE_RATES, ExportOptions
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.studio import FORM_SECTIONS
+from melodex.tokens_vocabulary import METERS
 
 SampleRate = Literal[SAMPLE_RATES]  # type: ignore[valid-type]  # Hz, for generate and export alike
+# A key as the API takes it: a tonic, then the mode (none is major). The command line reads looser forms
+# ('f min', 'D dorian'); a typed API states one syntax, which its schema publishes and every client can check.
+KEY_PATTERN = r"^[A-G][#b]?( major| minor|m)?$"
+# Every meter the structure model has a bar for (quarter-note meters first, then eighths, halves, ...): an enum
+# in the schema.
+METER_NAMES = tuple(f"{n}/{d}" for n, d in sorted(METERS, key=lambda m: ((4, 8, 2, 16, 1).index(m[1]), m[0])))
+
+
+def _key(value: str) -> str:
+    if not re.fullmatch(KEY_PATTERN, value):
+        raise PydanticCustomError("key", "'{value}' is not a key: write a tonic A-G, then # or b if any, then "
+                                  "' major', ' minor' or 'm' (none is major), e.g. 'F minor', 'Bb', 'C#m'; "
+                                  "GET /api/options lists the keys", {"value": value[:40]})
+    return value
+
+
+def _meter(value: str) -> str:
+    if value not in METER_NAMES:
+        raise PydanticCustomError("meter", "'{value}' is not a meter the model writes: use beats/note value with "
+                                  "up to 16 beats over 1, 2, 4, 8 or 16, e.g. 4/4, 3/4, 6/8; GET /api/options "
+                                  "lists the usual ones", {"value": value[:40]})
+    return value
+
+
+KeyName = Annotated[str, AfterValidator(_key), Field(json_schema_extra={"pattern": KEY_PATTERN,
+                                                                       "examples": ["F minor", "Bb", "C#m"]})]
+MeterName = Annotated[str, AfterValidator(_meter), Field(json_schema_extra={"enum": list(METER_NAMES)})]
 
 # -- request bodies ---------------------------------------------------------------------------------
 
@@ -32,8 +62,9 @@ class FormSectionIn(Body):
 class CreateProject(Body):
     prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
     bpm: int | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="tempo; wins over the prompt")
-    key: str | None = Field(None, max_length=20, description="e.g. 'F minor', 'Bb'; see GET /api/options")
-    meter: str | None = Field(None, max_length=8, description="e.g. 3/4; see GET /api/options")
+    key: KeyName | None = Field(None, description="wins over the prompt: tonic, # or b, then ' major', ' minor' "
+                                "or 'm' (none is major); GET /api/options lists the keys")
+    meter: MeterName | None = Field(None, description="wins over the prompt; GET /api/options lists the usual ones")
     form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
     instruments: list[str] = Field(default_factory=list, max_length=16)
     bars: int | None = Field(None, ge=1, le=MAX_BARS, description="length when the prompt gives no form")
