@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from melodex.midi import MidiError, read_midi
 from melodex.score import DRUM_PROGRAM, ChordSymbol, Key, Score, Section, Tempo, TimeSignature, Track
 from melodex.tokens import decode, encode
 from melodex.tokens_grammar import DecodingState, Plan, validate
-from melodex.tokens_vocabulary import BAR, EOS, F_KIND, KIND_FIELDS, NOTE, TokenError, bar_and_position
+from melodex.tokens_vocabulary import (
+    BAR,
+    DUR_VALUES,
+    EOS,
+    F_KIND,
+    KIND_FIELDS,
+    NOTE,
+    TICKS_PER_POSITION,
+    TokenError,
+    bar_and_position,
+)
+
+ROOT = Path(__file__).parents[1]
 
 
 def make_score() -> Score:
@@ -161,3 +177,62 @@ def test_unsupported_scores_are_clear_errors() -> None:
         encode(score)
     with pytest.raises(TokenError, match="bars"):
         Plan(n_bars=5000)
+
+
+# -- every committed MIDI file --------------------------------------------------------------------------------
+
+
+def committed_midi() -> list[Path]:
+    """Every MIDI file in the repository (git's list; a copy without git: every .mid under tests/ and data/)."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "*.mid", "*.midi"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        listed = [str(p.relative_to(ROOT)) for folder in ("tests", "data") for p in (ROOT / folder).rglob("*.mid")]
+    return sorted(ROOT / name for name in listed)
+
+
+COMMITTED_MIDI = committed_midi()
+# Files made to be refused (tests/data/midi/broken, tests/data/hostile/midi); every other one must read.
+REFUSED = ("broken", "hostile")
+# A readable file the tokenizer cannot hold, and the problem its error names.
+NOT_TOKENIZED = {"melodex_format1.mid": "section name 'verse: A'"}
+
+
+def test_the_committed_midi_corpus_is_found() -> None:
+    assert len(COMMITTED_MIDI) >= 20
+    assert sum(not set(REFUSED) & set(p.parts) for p in COMMITTED_MIDI) >= 7
+
+
+@pytest.mark.parametrize("path", COMMITTED_MIDI, ids=lambda p: str(p.relative_to(ROOT / "tests" / "data")))
+def test_every_committed_midi_file_round_trips_through_the_tokens(path: Path) -> None:
+    """A file reads (or is refused by name); its score's tokens are a fixed point, and every note comes back on
+    its track with its pitch and onset, its duration and velocity to the vocabulary's resolution."""
+    if set(REFUSED) & set(path.parts):
+        with pytest.raises(MidiError, match=path.name):
+            read_midi(path)
+        return
+    score = read_midi(path)
+    if path.name in NOT_TOKENIZED:
+        with pytest.raises(TokenError, match=NOT_TOKENIZED[path.name]):
+            encode(score)
+        return
+    events = encode(score)
+    back = decode(events)
+    np.testing.assert_array_equal(encode(back), events)
+    assert_same(decode(encode(back)), back)
+    assert (back.time_signatures, back.key, back.bar_count()) == (score.time_signatures, score.key,
+                                                                  score.bar_count())
+    assert abs(back.bpm - score.bpm) <= 0.5
+    assert [(t.program, t.role) for t in back.tracks] == [(t.program, t.role) for t in score.tracks]
+    longest = int(DUR_VALUES[-1]) * TICKS_PER_POSITION
+    for index, (track, kept) in enumerate(zip(score.tracks, back.tracks, strict=True)):
+        assert len(kept.notes) == len(track.notes), f"track {index} lost notes"
+        a = track.notes[np.lexsort((track.notes[:, 2], np.round(track.notes[:, 0] / TICKS_PER_POSITION)))]
+        b = kept.notes[np.lexsort((kept.notes[:, 2], kept.notes[:, 0]))]
+        np.testing.assert_array_equal(b[:, 2], a[:, 2], err_msg=f"track {index}: pitches")
+        assert (abs(b[:, 0] - a[:, 0]) <= TICKS_PER_POSITION // 2).all(), f"track {index}: onsets"
+        duration = np.minimum(a[:, 1], longest)
+        # Durations are exact to a position up to a whole note, then to 1/16 of their length.
+        assert (abs(b[:, 1] - duration) <= np.maximum(TICKS_PER_POSITION, duration / 16)).all(), index
+        assert ((abs(b[:, 3] - a[:, 3]) <= 4) | ((a[:, 3] < 8) & (b[:, 3] == 8))).all(), f"track {index}: velocity"

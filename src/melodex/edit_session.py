@@ -88,6 +88,8 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
     where = project.path / "versions" / version_id / "version.json"
     try:
         brief = brief_mod.Brief.from_json(project.meta["brief"])
+    except MelodexError as exc:  # a brief of a shape this Melodex cannot read (BriefError): say which file
+        raise ProjectError(f"{project.path / 'project.json'} is damaged (its brief: {exc})") from exc
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ProjectError(f"{project.path / 'project.json'} is damaged (its brief: {exc!r})") from exc
     raw = stored.settings.get("options", {})
