@@ -506,7 +506,7 @@ def test_rechord_gives_a_section_new_chords_and_a_bad_request_is_refused_on_arri
     url = f"/api/projects/{song}/rechord"
     jobs = client.get("/api/jobs", params={"project": song}).json()
     assert "unknown chord 'H7'" in detail(client.post(url, json={"section": "chorus", "chords": "H7"}), 400)
-    assert "rechord needs chords" in detail(client.post(url, json={"section": "chorus", "chords": " | "}), 400)
+    assert "rechord: no chords" in detail(client.post(url, json={"section": "chorus", "chords": " | "}), 400)
     assert "no section named 'bridge'" in detail(client.post(url, json={"section": "bridge", "chords": "Am"}), 400)
     assert "chords" in detail(client.post(url, json={"section": "chorus"}), 422)
     assert client.get("/api/jobs", params={"project": song}).json() == jobs
