@@ -37,6 +37,17 @@ PROMPTS = {
                                 "it wins over --bars 1"),
     "blues longer than the length": ("12-bar blues in A, 160 BPM, 4 bars", [], NOTE, "a 12-bar blues is 12 bars"),
     "form longer than any song": ("pop, verse 300 bars, chorus 300 bars", [], ERROR, "at most 512"),
+    "--chords with words": ("pop, 100 BPM, 2 bars", ["--chords", "hello world"], ERROR, "unknown chord 'hello'"),
+    "--chords unknown chord": ("pop, 100 BPM, 2 bars", ["--chords", "Am Fx"], ERROR, "unknown chord 'Fx'"),
+    "--chords empty": ("pop, 100 BPM, 2 bars", ["--chords", " | "], ERROR, "no chords"),
+    "--chords crowded bar": ("pop, 100 BPM, 2 bars", ["--chords", "Am F C G E | C"], ERROR, "5 chords in one bar"),
+    "--chords numerals, no key": ("pop, 100 BPM, 2 bars", ["--chords", "vi IV"], ERROR, "the key is not known"),
+    "--chords outside the key": ("pop, 100 BPM, C major, 2 bars", ["--chords", "F# Bb"], NOTE,
+                                 "F#, Bb are outside C major"),
+    "--chords longer than the piece": ("pop, 100 BPM, 2 bars", ["--chords", "Am F C G"], NOTE,
+                                       "4 bars of --chords for the piece, which has 2"),
+    "--chords over the prompt's": ("pop, 100 BPM, 2 bars, chords C G", ["--chords", "Am F"], NOTE,
+                                   "--chords wins over the prompt's chords"),
 }
 FAST = ["--renderer", "soundfont", "--sample-rate", "16000", "--stems", "none"]
 
@@ -123,13 +134,25 @@ def test_the_api_refuses_bad_harmony_on_arrival_and_notes_the_rest(client: TestC
     """Every prompt case at once (one server): an error is a 400 with the message; a reading is a queued
     project whose brief notes say what is played (the job itself is not waited for)."""
     for case, (prompt, extra, kind, said) in PROMPTS.items():
-        body = {"prompt": prompt, "renderer": "soundfont", "sample_rate": 22050, "steps": 1}
-        if extra:
-            body["bars"] = int(extra[1])
+        body: dict = {"prompt": prompt, "renderer": "soundfont", "sample_rate": 22050, "steps": 1}
+        for option, value in zip(extra[::2], extra[1::2], strict=True):
+            body[option.removeprefix("--")] = int(value) if option == "--bars" else value
         response = client.post("/api/projects", json=body)
         if kind == ERROR:
             assert response.status_code == 400 and said in response.json()["detail"], (case, response.text)
             continue
         assert response.status_code == 202, (case, response.text)
-        said = said.replace("--bars", "bars")  # the API names its fields, not the command's options
+        said = said.replace("--", "")  # the API names its fields, not the command's options
         assert any(said in note for note in response.json()["notes"]), (case, response.json()["notes"])
+
+
+def test_chords_option_is_obeyed_over_the_form_and_sets_the_key() -> None:
+    from melodex.brief import parse, with_overrides
+
+    brief = with_overrides(parse("pop, 100 BPM, verse 2 bars, chorus 2 bars, chords C G", use_text_model=False),
+                           chords="Am F | Dm E7")
+    assert brief.chords == (("Am", "F"), ("Dm", "E7"), ("Am", "F"), ("Dm", "E7"))
+    assert brief.sources["chords"] == "option"
+    assert str(brief.key) == "A minor" and brief.sources["key"] == "chords"
+    stated = with_overrides(parse("pop, 100 BPM, G major, 2 bars", use_text_model=False), chords="vi IV")
+    assert stated.chords == (("Em",), ("C",)) and str(stated.key) == "G major"  # numerals in the asked key

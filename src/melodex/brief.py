@@ -471,9 +471,10 @@ def chord_plan(text: str, key: Key | None, sections: tuple[tuple[str, int], ...]
 
 def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = None, meter: str | None = None,
                    instruments: list[str] | None = None, bars: int | None = None,
-                   duration: float | None = None) -> Brief:
+                   duration: float | None = None, chords: str | None = None) -> Brief:
     """Apply command-line controls on top of the prompt; they win over it, except that a form written in the
-    prompt sets the length (a --bars or --duration that disagrees is noted)."""
+    prompt sets the length (a --bars or --duration that disagrees is noted). `chords` is one progression for
+    the whole piece, read strictly (`brief_chords.read_chords`) and looped as a prompt's is."""
     changes: dict = {}
     sources = dict(brief.sources)
     notes = list(brief.notes)
@@ -537,7 +538,43 @@ def with_overrides(brief: Brief, *, bpm: int | None = None, key: str | None = No
                                           changes.get("sections", brief.sections),
                                           changes.get("n_bars", brief.n_bars),
                                           roman_in_key=sources["key"] in ("prompt", "option"), style=brief.style)
+    if chords is not None:
+        _chords_option(brief, chords, changes, sources, notes)
     return replace(brief, sources=sources, notes=tuple(notes), **changes)
+
+
+# the notes `parse` writes about a prompt's chords (outside the key, cut to the form, no such section, the key)
+_PROMPT_CHORD_NOTES = ("let the chords choose it", " bars of chords for ", "the chords given for the ",
+                       "the one the chords fit best")
+
+
+def _chords_option(brief: Brief, text: str, changes: dict, sources: dict[str, str], notes: list[str]) -> None:
+    """--chords into `changes`: the progression over the (possibly changed) form, the key it implies when no
+    key was asked for (else a note naming chords outside the asked key), and notes on what does not fit."""
+    what = option_name("chords")
+    key: Key | None = changes.get("key", brief.key)
+    stated = key if sources.get("key") in ("prompt", "option") else None
+    bars = chords_mod.read_chords(clean_text(text, what), stated, what=what)
+    written = [c for bar in bars for c in bar]
+    if sources.get("chords") == "prompt":
+        # what was said of the prompt's chords no longer holds
+        notes[:] = [n for n in notes if not any(said in n for said in _PROMPT_CHORD_NOTES)]
+        notes.append(f"{what} wins over the prompt's chords")
+    if stated is not None:
+        strange = chords_mod.outside_key(written, stated)
+        if strange:
+            notes.append(f"{', '.join(strange)} {'is' if len(strange) == 1 else 'are'} outside {key}: played as "
+                         f"written (leave the key out to let {what} choose it)")
+    else:
+        key = chords_mod.key_from_chords(written)
+        changes["key"], changes["mode"], sources["key"] = key, key.mode, "chords"
+        notes.append(f"the key {key} is the one {what} fit best (say a key to choose another)")
+    progression = chords_mod.Progression(None, bars)
+    sections, n_bars = changes.get("sections", brief.sections), changes.get("n_bars", brief.n_bars)
+    changes["chords"] = chords_mod.expand([progression], sections, n_bars)
+    notes += [note.replace("bars of chords", f"bars of {what}") for note in
+              chords_mod.cut_notes([progression], sections, n_bars)]
+    sources["chords"] = "option"
 
 
 def key_names() -> list[str]:

@@ -263,7 +263,7 @@ def read_chords(text: str, key: Key | None, what: str = "chords") -> tuple[tuple
             else:
                 raise ChordError(f"{what}: unknown chord {token!r}: write chords like Am, F, G7, Bbmaj7, F#m7b5, "
                                  "Bdim or Csus4, one a bar ('Am F C G') or several in a bar ('Am F | C G')")
-        if len(names) > MAX_CHORDS_PER_BAR:
+        if bar_lines and len(names) > MAX_CHORDS_PER_BAR:
             raise ChordError(f"{what}: {len(names)} chords in one bar ({' '.join(names)}): at most "
                              f"{MAX_CHORDS_PER_BAR}; split them over bars with '|'")
         if bar_lines and names:

@@ -75,6 +75,7 @@ class GenerateOptions:
     instruments: tuple[str, ...] | None = None
     bars: int | None = None
     duration: float | None = None  # seconds; the prompt's form wins over it
+    chords: str | None = None  # one progression for the piece ("Am F C G", "Am F | C G"); wins over the prompt's
     reference: str | None = None  # a recording to build the track around ("hum a tune")
     # "song": composed under a song form (linked sections, phrases, loops, cadences); "flat": one free pass
     arrangement: str = "song"
@@ -230,7 +231,7 @@ def read_brief(prompt: str, options: GenerateOptions) -> brief_mod.Brief:
     parsed = brief_mod.parse(prompt)
     return brief_mod.with_overrides(parsed, bpm=options.bpm, key=options.key, meter=options.meter,
                                     instruments=list(options.instruments) if options.instruments else None,
-                                    bars=options.bars, duration=options.duration)
+                                    bars=options.bars, duration=options.duration, chords=options.chords)
 
 
 def energy_level(brief: brief_mod.Brief) -> int:

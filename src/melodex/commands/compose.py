@@ -45,6 +45,7 @@ def generate(
     bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
     duration: float = typer.Option(None, help="Length in seconds (bars follow from tempo and meter); a form in "
                                    "the prompt wins over it."),
+    chords: str = output.CHORDS,
     formats: str = output.FORMATS,
     stems: output.Stems = output.STEMS,
     sample_rate: output.SampleRate = typer.Option(output.SampleRate("44100"), "--sample-rate",
@@ -73,7 +74,7 @@ def generate(
     options = GenerateOptions(
         seed=seed, preset=preset.value, guidance=guidance, temperature=temperature, scale_lock=scale_lock,
         timbre_cfg=cfg, timbre_steps=steps, renderer=renderer.value, bpm=bpm, key=key, meter=meter, bars=bars,
-        duration=duration,
+        duration=duration, chords=chords,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
         formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value),
         bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
@@ -98,6 +99,7 @@ def brief(
     instruments: str = typer.Option(None, help="Comma-separated band, e.g. 'piano, upright bass, drums'."),
     bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
     duration: float = typer.Option(None, help="Length in seconds; a form in the prompt wins over it."),
+    chords: str = output.CHORDS,
     json_out: bool = typer.Option(False, "--json", help="Print the Brief as JSON instead of a table."),
 ) -> None:
     """Show what Melodex understood from a prompt, and where each value came from.
@@ -109,7 +111,7 @@ def brief(
     """
     parsed = brief_mod.parse(prompt)
     parsed = brief_mod.with_overrides(
-        parsed, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration,
+        parsed, bpm=bpm, key=key, meter=meter, bars=bars, duration=duration, chords=chords,
         instruments=[s.strip() for s in instruments.split(",") if s.strip()] if instruments else None,
     )
     if json_out:

@@ -33,6 +33,11 @@ NO_MASTER = typer.Option(False, "--no-master", help="Write the mix as it enters 
                          "no loudness, glue compression or limiter (for mastering elsewhere).")
 CLICK = typer.Option(False, "--click", help="Also write click.<format>: every beat, bar starts higher.")
 CHORD_MARKERS = typer.Option(False, "--chord-markers", help="Put the chords in the MIDI marker lane too.")
+CHORDS = typer.Option(None, "--chords", help="One progression for the whole piece, looped: 'Am F C G' (one a "
+                      "bar) or 'Am F | C G' (two a bar); roman numerals ('vi IV I V') need a key. Wins over the "
+                      "prompt's chords. With no key asked for, the key is the one the chords fit best; chords "
+                      "outside an asked key are played as written; more bars of chords than the piece has are "
+                      "cut to its length (each said in a note). A word that is no chord is an error.")
 RENDERER = typer.Option(Renderer("timbre"), help="timbre (generated sample sets) or soundfont (General MIDI).")
 PRESET = typer.Option(Preset("social"), help="Guidance preset: film (CFG ~1.5, loose), social (~4, clear) or design "
                       "(~8.5, literal).")

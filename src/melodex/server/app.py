@@ -253,7 +253,8 @@ def create_app(options: ServerOptions) -> FastAPI:
             seed=body.seed, preset=body.preset, guidance=body.guidance, temperature=body.temperature,
             top_p=body.top_p, timbre_cfg=body.cfg, timbre_steps=body.steps, renderer=body.renderer,
             sample_rate=body.sample_rate, bpm=body.bpm, key=body.key or None, meter=body.meter or None,
-            instruments=tuple(i.strip() for i in body.instruments if i.strip()) or None, bars=body.bars)
+            instruments=tuple(i.strip() for i in body.instruments if i.strip()) or None, bars=body.bars,
+            chords=body.chords)
         pid, new_job, brief = studio.create(body.prompt, [FormSection(s.name, s.bars) for s in body.form], opts)
         worker.wake()
         return {"project": pid, "job": new_job.to_json(),

@@ -68,6 +68,8 @@ class CreateProject(Body):
     form: list[FormSectionIn] = Field(default_factory=list, max_length=64)
     instruments: list[str] = Field(default_factory=list, max_length=16)
     bars: int | None = Field(None, ge=1, le=MAX_BARS, description="length when the prompt gives no form")
+    chords: str | None = Field(None, max_length=400, description="one progression for the piece, looped: 'Am F C G' "
+                               "(one a bar), 'Am F | C G' (two a bar); wins over the prompt's chords")
     preset: Literal["film", "social", "design"] = pipeline.DEFAULT_PRESET  # type: ignore[assignment]
     cfg: float | None = Field(None, ge=0, le=20)
     steps: int = Field(16, ge=1, le=200, description="timbre diffusion steps")
