@@ -61,3 +61,31 @@ def test_batch_command_prints_the_table_and_refuses_bad_seeds(tiny_models, tmp_p
     assert bad.exit_code != 0 and "whole numbers" in str(bad.exception)
     bad = runner.invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "new"), "--format", "wav,ogg"])
     assert bad.exit_code != 0 and "'ogg'" in str(bad.exception) and not (tmp_path / "new").exists()
+
+
+def test_an_interrupted_batch_goes_on_where_it_stopped(tmp_path: Path, monkeypatch) -> None:
+    """Crash leftovers (a results line cut short, a half-written item folder, a finished item's file gone) and
+    an unexpected exception in one item: the next run remakes exactly the items not whole, keeps the rest."""
+    made: list[str] = []
+
+    def fake_track(prompt: str, seed: int, options: GenerateOptions) -> tuple[dict[str, bytes], float]:
+        made.append(prompt)
+        if prompt == "boom":
+            raise RuntimeError("worker ran out of memory\nsecond line")
+        return {"mix.wav": f"{prompt} {seed}".encode(), "song.mid": b"MThd"}, 0.5
+
+    monkeypatch.setattr(batch_mod, "make_track", fake_track)
+    out = tmp_path / "cues"
+    prompts = ["one", "boom", "two", "three"]
+    first = run_batch(prompts, out, OPTIONS)
+    assert [r.error for r in first] == [None, "RuntimeError: worker ran out of memory", None, None]
+    names = [r.item for r in first]
+    (out / names[2] / "mix.wav").unlink()  # a finished item lost a file
+    (out / (names[3] + ".partial")).mkdir()  # a crash while another attempt at a finished item was written
+    with (out / "results.jsonl").open("a") as log:
+        log.write('{"item": "' + names[0])  # a line cut short by the crash
+    made.clear()
+    again = run_batch(prompts, out, OPTIONS)
+    assert made == ["boom", "two"]  # the failed item and the one not whole; "one" and "three" are skipped
+    assert [r.error is None for r in again] == [True, False, True, True]
+    assert (out / names[2] / "mix.wav").read_bytes() == b"two 0"
