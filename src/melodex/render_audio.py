@@ -2,6 +2,7 @@
 
 The one path from a `Score` to stems and a mix, with one `RenderOptions`: `melodex generate`, every
 edit and `melodex render --timbre` play through it. Models come in as arguments (see `melodex.models`).
+`render_reference` is the plain SoundFont render `melodex render` writes by default, to compare with.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from melodex.production.settings import MixSettings
 from melodex.project import TrackTimbre
 from melodex.sampler import Instrument, SamplerOptions, perform, stem_length
 from melodex.score import PITCH, Score, Track
+from melodex.soundfont import SoundFontSynth, SynthOptions
 from melodex.timbre.drumkit import drum_sampleset
 from melodex.timbre.sampleset import SampleSet, soundfont_sampleset
 
@@ -41,6 +43,7 @@ DEFAULT_PRESET = "social"
 RENDERERS = ("timbre", "soundfont")
 RING_S = 8.0  # no sampled note rings longer than this after its note-off (releases, cymbals, loops' fades)
 PERFORM_SHARE = 0.1  # of the render stage: the sampler; production takes the rest
+HEADROOM = 0.999  # the reference render's highest peak, so its 24-bit files never clip
 
 StageProgress = Callable[[float], None]  # one stage's share done, 0-1
 # Opens a named stage ("timbres", "render") and yields its reporter: `pipeline.StageClock.stage`, which
@@ -228,3 +231,34 @@ def render_score(score: Score, texts: dict[int, str], seeds: dict[int, int], mix
     ])
     return RenderResult(mixed, stems, samplesets, {i: t for i, (_, t) in made.items()}, levels,
                         options.sample_rate, report, master, seconds)
+
+
+@dataclass(frozen=True)
+class ReferenceRender:
+    """A score played straight through the SoundFont (FluidSynth; no sample sets, sampler or production):
+    the stems add up to the mix, and both were turned down together if the sum would clip."""
+
+    mix: np.ndarray
+    stems: dict[int, np.ndarray]
+    sample_rate: int
+    gain_db: float  # applied to mix and stems alike; below 0 only when the mix would clip
+
+    @property
+    def seconds(self) -> float:
+        return len(self.mix) / self.sample_rate
+
+
+def render_reference(score: Score, options: RenderOptions | None = None,
+                     progress: StageProgress | None = None) -> ReferenceRender:
+    """The reference render of `score` at `options.sample_rate` with `options.soundfont` (the renderer,
+    cfg and steps are the timbre path's and play no part here); `progress` hears the share of tracks done."""
+    options = options or RenderOptions()
+    synth = SoundFontSynth(options.soundfont, SynthOptions())
+    stems = synth.render_stems(score, options.sample_rate, progress=progress)
+    mix = np.zeros((synth.render_length(score, options.sample_rate), 2), dtype=np.float32)
+    for stem in stems.values():
+        mix += stem
+    peak = float(np.abs(mix).max()) if len(mix) else 0.0
+    gain = HEADROOM / peak if peak > HEADROOM else 1.0
+    return ReferenceRender(mix * gain, {i: stem * gain for i, stem in stems.items()}, options.sample_rate,
+                           20 * float(np.log10(gain)))
