@@ -345,7 +345,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
     paths = schema["paths"]
     operations = [(method.upper(), path, operation) for path, methods in paths.items()
                   for method, operation in methods.items()]
-    assert len(operations) == 35 + 10  # and HEAD on each of the 10 files (score.json too)
+    assert len(operations) == 40 + 15  # and HEAD on each of the 15 files (score.json too; 5 single export files)
     for method, path, operation in operations:
         where = f"{method} {path}"
         responses = operation["responses"]
@@ -369,7 +369,7 @@ def test_every_route_declares_its_answer_and_its_errors(client) -> None:
         "#/components/schemas/GenerateResult", "#/components/schemas/EditResult", "null"]
     files = {path: operation["get"]["responses"]["200"]["content"] for path, operation in paths.items()
              if path.rsplit(".", 1)[-1] in ("wav", "flac", "mp3", "mid", "zip", "png")}
-    assert len(files) == 9 and all("application/json" not in content for content in files.values())
+    assert len(files) == 14 and all("application/json" not in content for content in files.values())
     assert all(paths[path]["head"]["responses"] == paths[path]["get"]["responses"] for path in files)
     assert all("409" in paths[path]["get"]["responses"] for path in files)  # a project still generating
 
@@ -476,6 +476,41 @@ def test_export_zip_takes_the_options_of_melodex_export(client, song) -> None:
     assert "format" in detail(client.get(url, params={"format": "ogg"}), 422)
     assert "surprise" in detail(client.get(url, params={"surprise": 1}), 422)
     assert "no version" in detail(client.get(f"/api/projects/{song}/versions/9/export.zip"), 404)
+
+
+@pytest.mark.slow
+def test_quick_downloads_are_single_files_of_an_export(client, song) -> None:
+    """The studio's WAV, FLAC, MP3, Stems and MIDI links fetched the stored files (24-bit at the song's rate,
+    320 kbps, WAV stems), so the export form's sample rate or bit depth never reached them."""
+    import symusic
+
+    def got(name: str, media_type: str, **params) -> bytes:
+        response = client.get(f"/api/projects/{song}/versions/1/export/{name}", params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith(media_type)
+        assert f"{song}-0001-{name}" in response.headers["content-disposition"]
+        return response.content
+
+    stored = soundfile.info(io.BytesIO(client.get(f"/api/projects/{song}/versions/1/mix.wav").content))
+    info = soundfile.info(io.BytesIO(got("mix.wav", "audio/wav", sample_rate=48000, bit_depth=16)))
+    assert (info.samplerate, info.subtype, stored.samplerate) == (48000, "PCM_16", 22050)
+    assert abs(info.frames - stored.frames * 48000 / 22050) <= 1
+    flac = soundfile.info(io.BytesIO(got("mix.flac", "audio/flac", bit_depth=16, format="mp3")))
+    assert (flac.samplerate, flac.subtype) == (22050, "PCM_16")  # the link's format, whatever the form ticks
+    assert len(got("mix.mp3", "audio/mpeg", mp3_kbps=96)) < len(got("mix.mp3", "audio/mpeg")) / 2
+    archive = zipfile.ZipFile(io.BytesIO(got("stems.zip", "application/zip", stems="dry", format=["flac", "wav"])))
+    stems = archive.namelist()
+    assert stems and all(n.endswith(".flac") and "/stems/" not in n for n in stems), stems
+    assert not any("reverb" in n for n in stems)  # dry stems have no reverb return
+    markers = [m.text for m in symusic.Score.from_midi(got("song.mid", "audio/midi", chord_markers=True)).markers]
+    plain = [m.text for m in symusic.Score.from_midi(got("song.mid", "audio/midi")).markers]
+    assert len(markers) > len(plain) == 3  # intro, verse, chorus; then a chord a bar too
+    url = f"/api/projects/{song}/versions/1/export"
+    assert "FLAC holds 16 or 24" in detail(client.get(f"{url}/mix.flac", params={"bit_depth": 32}), 400)
+    assert "stems 'none'" in detail(client.get(f"{url}/stems.zip", params={"stems": "none"}), 400)
+    assert client.head(f"{url}/mix.wav", params={"bit_depth": 16}).headers["content-length"] == str(
+        len(got("mix.wav", "audio/wav", bit_depth=16)))
+    assert client.get(f"{url}/mix.ogg").status_code == 404
 
 
 def test_the_export_query_offers_what_the_library_exports(client) -> None:

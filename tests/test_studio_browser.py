@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import soundfile
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -198,7 +199,7 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     assert js("return document.querySelector('#brief [data-what=tempo] .value').textContent") == "90 BPM"
     for control in ("do-extend", "do-variation", "do-rerender", "do-transpose", "do-rechord", "dl-flac", "dl-mp3"):
         assert browser.find_element(By.ID, control).is_displayed(), control
-    assert browser.find_element(By.ID, "dl-mp3").get_attribute("href").endswith("/versions/0003/mix.mp3")
+    assert "/versions/0003/export/mix.mp3?" in browser.find_element(By.ID, "dl-mp3").get_attribute("href")
     assert "set tempo 90 BPM" in browser.find_element(By.ID, "changes-title").text
     wait.until(lambda _: js("return [...document.querySelectorAll('#changes-list li')].some("
                             "(li) => li.textContent.startsWith('tempo 120 -> 90'))"))
@@ -288,6 +289,13 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     browser.find_element(By.ID, "do-export").click()
     assert "at least one format" in browser.find_element(By.ID, "project-error").text
     assert len(list(downloads.glob("*.zip"))) == 1  # neither refused export downloaded anything
+    # The quick links take the form's quality (they fetched the stored 24-bit files at the song's rate before)
+    Select(browser.find_element(By.ID, "export-bits")).select_by_value("16")
+    Select(browser.find_element(By.ID, "export-rate")).select_by_value("48000")
+    browser.find_element(By.ID, "dl-wav").click()
+    quick = wait.until(lambda _: list(downloads.glob("*-0007-mix.wav")))
+    info = soundfile.info(quick[0])
+    assert (info.samplerate, info.subtype) == (48000, "PCM_16"), info
     browser.find_element(By.CSS_SELECTOR, "#export summary").click()
 
     # Mute and solo: the stems play through Web Audio, measured at the page's output

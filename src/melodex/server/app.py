@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ import melodex
 from melodex import brief as brief_mod
 from melodex import pipeline
 from melodex.errors import MelodexError, api_terms
+from melodex.export import ExportOptions
 from melodex.instruments import ALIASES
 from melodex.score import MAX_BARS
 from melodex.server.guard import Guard, is_loopback
@@ -63,6 +64,11 @@ from melodex.server.studio import FORM_SECTIONS, SAMPLE_RATES, Busy, FormSection
 log = logging.getLogger("melodex.server")
 
 STATIC = Path(__file__).parent / "static"
+# The single files of an export (GET .../export/<name>, with the export's query), for the studio's quick links.
+EXPORT_FILES = (("mix.wav", "audio/wav", "The mix as WAV"), ("mix.flac", "audio/flac", "The mix as FLAC"),
+                ("mix.mp3", "audio/mpeg", "The mix as MP3"),
+                ("stems.zip", "application/zip", "The stems in the first format, zipped (not with stems=none)"),
+                ("song.mid", "audio/midi", "The MIDI file"))
 METERS = ("4/4", "3/4", "6/8", "2/4", "12/8", "5/4", "7/8")
 
 
@@ -332,14 +338,16 @@ def create_app(options: ServerOptions) -> FastAPI:
     @app.get("/api/projects/{pid}/versions/{version}/mix.flac", response_class=FileResponse,
              responses=file_response("audio/flac", "The mix, 24-bit FLAC with BPM and key tags", 400))
     def mix_flac(pid: str, version: str) -> FileResponse:
-        """The mix as 24-bit FLAC, with BPM and key tags."""
-        return file(studio.mix_file(pid, version, "flac"), "audio/flac", filename=f"{pid}-{version}.flac")
+        """The mix as 24-bit FLAC, with BPM and key tags (GET .../export/mix.flac takes the export's options)."""
+        return file(studio.export_file(pid, version, "mix.flac", ExportOptions()), "audio/flac",
+                    filename=f"{pid}-{version}.flac")
 
     @app.get("/api/projects/{pid}/versions/{version}/mix.mp3", response_class=FileResponse,
              responses=file_response("audio/mpeg", "The mix, 320 kbps MP3 with BPM and key tags", 400))
     def mix_mp3(pid: str, version: str) -> FileResponse:
-        """The mix as 320 kbps MP3, with BPM and key tags."""
-        return file(studio.mix_file(pid, version, "mp3"), "audio/mpeg", filename=f"{pid}-{version}.mp3")
+        """The mix as 320 kbps MP3, with BPM and key tags (GET .../export/mix.mp3 takes the export's options)."""
+        return file(studio.export_file(pid, version, "mix.mp3", ExportOptions()), "audio/mpeg",
+                    filename=f"{pid}-{version}.mp3")
 
     @app.get("/api/projects/{pid}/versions/{version}/stems/{index}.wav", response_class=FileResponse,
              responses=file_response("audio/wav", "One track's stem (0-based track index)"))
@@ -360,6 +368,22 @@ def create_app(options: ServerOptions) -> FastAPI:
         MP3 bitrate, loudness or no master, one section as a loop, a click, chord markers."""
         return file(studio.export_zip(pid, version, query.options()), "application/zip",
                     filename=f"{pid}-{studio.resolve(pid, version)}-export.zip")
+
+    def export_route(name: str, media_type: str) -> Callable[..., FileResponse]:
+        def export_file(pid: str, version: str, query: Annotated[ExportQuery, Query()]) -> FileResponse:
+            vid = studio.resolve(pid, version)
+            return file(studio.export_file(pid, vid, name, query.options()), media_type,
+                        filename=f"{pid}-{vid}-{name}")
+
+        return export_file
+
+    for name, media_type, what in EXPORT_FILES:
+        app.add_api_route(
+            f"/api/projects/{{pid}}/versions/{{version}}/export/{name}", export_route(name, media_type),
+            methods=["GET"], response_class=FileResponse, responses=file_response(media_type, what, 400),
+            name=f"export_{name.replace('.', '_')}", summary=f"Export {name}",
+            description=f"{what}, exported with the query of GET .../export.zip (the studio's quick downloads): "
+            "sample rate, bit depth, MP3 bitrate, loudness or no master, one section, chord markers.")
 
     @app.get("/api/projects/{pid}/versions/{version}/song.mid", response_class=FileResponse,
              responses=file_response("audio/midi", "The MIDI file: instrument track names, section markers, CC7/CC10"))

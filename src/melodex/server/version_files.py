@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import zipfile
 from abc import ABC, abstractmethod
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,35 +137,52 @@ class VersionFiles(ABC):
             raise NotFound(f"no stem {index} in this version (tracks 0-{tracks - 1}, {tracks} the reverb return)")
         return found[0]
 
-    def mix_file(self, pid: str, version: str | None, fmt: str) -> Path:
-        """The version's mix as WAV, FLAC or MP3 (made once, with its tempo and key tags)."""
-        from melodex.export import key_tag, write_audio
-
-        folder = self.version_dir(pid, version)
-        path = folder / f"mix.{fmt}"
-        if not path.is_file():
-            session = edit.open_session(self.ready_folder(pid), folder.name)
-            score = session.score
-            write_audio(path, session.take.mix, session.take.sample_rate,
-                        tags={"bpm": f"{score.bpm:g}", "key": key_tag(score.key)})
-        return path
-
-    def export_zip(self, pid: str, version: str | None, options: ExportOptions) -> Path:
-        """A version exported as `melodex export` would with these options, zipped (made once per options)."""
+    def export_folder(self, pid: str, version: str | None, options: ExportOptions) -> Path:
+        """A version exported as `melodex export` would with these options (made once per options)."""
         vid = self.resolve(pid, version)
         key = hashlib.sha256(json.dumps(asdict(options), sort_keys=True).encode()).hexdigest()[:16]
-        target = self.cache_dir / pid / f"export-{vid}-{key}.zip"
-        if not target.is_file():
-            session = self.session(pid, vid)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=f".export-{vid}.", dir=target.parent) as tmp:
-                export_take(session.take, Path(tmp) / "out", options)  # an unknown section: refused, nothing kept
-                zip_once(target, Path(tmp) / "out", f"{pid}-{vid}")
-            self.trim_cache(keep=target)
-        else:
+        target = self.cache_dir / pid / f"export-{vid}-{key}"
+        if target.is_dir():
             with contextlib.suppress(OSError):
                 os.utime(target)  # recently used: kept longest
+            return target
+        session = self.session(pid, vid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".export-{vid}.", dir=target.parent) as tmp:
+            export_take(session.take, Path(tmp) / "out", options)  # an unknown section: refused, nothing kept
+            with contextlib.suppress(OSError):  # another request exported it first: theirs is the same
+                os.rename(Path(tmp) / "out", target)
+        self.trim_cache(keep=target)
         return target
+
+    def export_zip(self, pid: str, version: str | None, options: ExportOptions) -> Path:
+        """The export of `export_folder`, zipped."""
+        folder = self.export_folder(pid, version, options)
+        target = zip_once(folder.with_name(f"{folder.name}.zip"), folder, f"{pid}-{self.resolve(pid, version)}")
+        with contextlib.suppress(OSError):
+            os.utime(target)  # recently used: kept longest
+        self.trim_cache(keep=target)
+        return target
+
+    def export_file(self, pid: str, version: str | None, name: str, options: ExportOptions) -> Path:
+        """One file of an export with these options (what the studio's quick links fetch): `mix.<format>` (the
+        mix alone), `stems.zip` (the stems, in the first format) or `song.mid`; the rest of `options` apply."""
+        if name.startswith("mix."):
+            options = replace(options, formats=(name.removeprefix("mix."),), stems="none", click=False)
+        elif name == "stems.zip":
+            if options.stems == "none":
+                raise MelodexError("stems.zip with stems 'none' has nothing in it: ask for processed or dry stems")
+            options = replace(options, formats=options.formats[:1], click=False)
+        elif name == "song.mid":  # the MIDI file depends only on the section and the chord markers
+            options = ExportOptions(section=options.section, chord_markers=options.chord_markers, stems="none")
+        else:
+            raise NotFound(f"no export file {name!r}: mix.wav, mix.flac, mix.mp3, stems.zip or song.mid")
+        folder = self.export_folder(pid, version, options)
+        if name != "stems.zip":
+            return folder / name
+        # beside the folder, not in it: an export.zip of the same options zips the folder
+        return zip_once(folder.with_name(f"{folder.name}-stems.zip"), folder / "stems",
+                        f"{pid}-{self.resolve(pid, version)}-stems")
 
     def stems_zip(self, pid: str, version: str | None) -> Path:
         folder = self.version_dir(pid, version)

@@ -386,8 +386,7 @@ async function showVersion(version) {
   followChips(view);
   $("viewing-note").textContent = version === state.summary.current ? " (current)" : " (not current: use it to make it current)";
   $("spectrogram").src = versionUrl(version, "spectrogram.png");
-  for (const [id, file] of [["dl-wav", "mix.wav"], ["dl-flac", "mix.flac"], ["dl-mp3", "mix.mp3"],
-    ["dl-stems", "stems.zip"], ["dl-midi", "song.mid"]]) $(id).href = versionUrl(version, file);
+  quickLinks();
   $("dl-project").href = `/api/projects/${state.pid}/project.zip`;
   renderTimeline();
   renderTracks();
@@ -458,7 +457,25 @@ function setUpExport(choices) {
   };
 }
 
+// The quick links are single files of an export (GET .../export/<file>) with the export form's quality: the
+// sample rate, bit depth, bitrate, loudness or no master, the kind of stems and chord markers chosen there. They
+// stay the whole song (a loop of one section is the form's own download), and "Stems" are never none.
+const QUICK_LINKS = [["dl-wav", "mix.wav"], ["dl-flac", "mix.flac"], ["dl-mp3", "mix.mp3"], ["dl-stems", "stems.zip"],
+  ["dl-midi", "song.mid"]];
+
+function quickLinks() {
+  const query = exportQuery();
+  query.delete("section");
+  query.delete("click");
+  if (query.get("stems") === "none") query.set("stems", "processed");
+  for (const [id, file] of QUICK_LINKS) $(id).href = `${versionUrl(state.viewVersion, `export/${file}`)}?${query}`;
+}
+
 function exportUrl() {
+  return `${versionUrl(state.viewVersion, "export.zip")}?${exportQuery()}`;
+}
+
+function exportQuery() {
   const query = new URLSearchParams();
   for (const box of document.querySelectorAll(".export-format:checked")) query.append("format", box.value);
   query.set("stems", $("export-stems").value);
@@ -470,7 +487,7 @@ function exportUrl() {
   if ($("export-section").value) query.set("section", $("export-section").value);
   query.set("click", $("export-click").checked);
   query.set("chord_markers", $("export-chords").checked);
-  return `${versionUrl(state.viewVersion, "export.zip")}?${query}`;
+  return query;
 }
 
 function renderTimeline() {
@@ -1106,7 +1123,11 @@ async function start() {
     {bars: `${state.selection.first + 1}:${state.selection.last + 1}`});
   $("clear-selection").onclick = () => select(null);
   for (const link of document.querySelectorAll("#downloads a")) {
-    link.onclick = (event) => { event.preventDefault(); download(link.href, $("download-status")); };
+    link.onclick = (event) => {
+      event.preventDefault();
+      quickLinks();  // the export form may have changed since the links were set
+      download(link.href, $("download-status"));
+    };
   }
   setUpExport(o.export);
   setUpDragSelect();
