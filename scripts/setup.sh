@@ -15,10 +15,14 @@ for arg in "$@"; do
   esac
 done
 
-# What Melodex needs to run: FluidSynth, the General MIDI SoundFonts, drum data, libsndfile; and the real
-# multi-track songs the song measures compare with (freedoom, openttd-openmsx; docs/DATASET.md).
-bash scripts/install_system_packages.sh libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont \
-  musescore-general-soundfont-small hydrogen-data lmms-common libsndfile1 freedoom openttd-openmsx
+# What Melodex needs to run: FluidSynth, the General MIDI SoundFonts, the Hydrogen drum kits, libsndfile.
+system="libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont musescore-general-soundfont-small hydrogen-data libsndfile1"
+# What only some extras read (docs/DATASET.md): the real multi-track songs the evaluation compares with
+# (freedoom, openttd-openmsx; 57 MB) and the LMMS drum patterns `melodex data build` converts (lmms-common; 19 MB).
+case ",$extras," in *,eval,*) system="$system freedoom openttd-openmsx" ;; esac
+case ",$extras," in *,data,*|*,dev,*) system="$system lmms-common" ;; esac
+# shellcheck disable=SC2086  # one word per package
+bash scripts/install_system_packages.sh $system
 
 if [ ! -x .venv/bin/python ]; then
   python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
