@@ -156,3 +156,23 @@ def test_chords_option_is_obeyed_over_the_form_and_sets_the_key() -> None:
     assert str(brief.key) == "A minor" and brief.sources["key"] == "chords"
     stated = with_overrides(parse("pop, 100 BPM, G major, 2 bars", use_text_model=False), chords="vi IV")
     assert stated.chords == (("Em",), ("C",)) and str(stated.key) == "G major"  # numerals in the asked key
+
+
+def test_the_api_refuses_bad_rechords_on_arrival_and_queues_nothing(client: TestClient) -> None:
+    import time
+
+    form = [{"name": "intro", "bars": 1}, {"name": "verse", "bars": 2}, {"name": "chorus", "bars": 2}]
+    created = client.post("/api/projects", json={"prompt": "piano and bass, 100 BPM, C minor", "form": form,
+                                                 "renderer": "soundfont", "sample_rate": 22050, "steps": 1}).json()
+    deadline = time.monotonic() + 300
+    while client.get(f"/api/jobs/{created['job']['id']}").json()["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the project was not made in 300 s"
+        time.sleep(0.2)
+    pid = created["project"]
+    folder = client.app.state.studio.folder(pid)
+    before, jobs = _project_digest(folder), client.get("/api/jobs", params={"project": pid}).json()
+    for case, (section, chords, said) in BAD_RECHORDS.items():
+        response = client.post(f"/api/projects/{pid}/rechord", json={"section": section, "chords": chords})
+        assert response.status_code == 400 and said in response.json()["detail"], (case, response.text)
+    assert client.get("/api/jobs", params={"project": pid}).json() == jobs
+    assert _project_digest(folder) == before

@@ -98,8 +98,11 @@ def regen(
 def rechord(
     project: Path = PROJECT,
     section: str = typer.Argument(..., help="Section to give new chords, e.g. chorus or 'verse 2'."),
-    chords: list[str] = typer.Argument(..., help='Chords, one a bar, cycled: "Am F C G"; "Am F | C G" for two '
-                                       "a bar."),
+    chords: list[str] = typer.Argument(..., help='Chords, one a bar, cycled over the section: "Am F C G"; '
+                                       '"Am F | C G" for two a bar (at most 4); roman numerals ("vi IV I V") in '
+                                       "the song's key. Chords outside the key are played as written; more bars "
+                                       "of chords than the section has, or a word that is no chord, is refused "
+                                       "and the project stays as it was."),
     seed: int = SEED,
 ) -> None:
     """Give a section (and its repeats) new chords and rewrite its pitched parts around them.
