@@ -314,9 +314,9 @@ def test_the_schema_types_every_route_and_its_errors(client) -> None:
     assert detail(refused, 422).startswith("form.0.name: Input should be 'intro'")  # checked on arrival
 
 
-def test_key_and_meter_are_typed_in_the_schema_and_checked_on_arrival(client) -> None:
-    """They were free strings (`key: string, maxLength 20`): the schema said nothing of what a key is, and 'H
-    minor' was found out only by the library, as a 400."""
+def test_key_meter_and_bars_are_typed_in_the_schema_and_checked_on_arrival(client) -> None:
+    """They were free strings (`key: string, maxLength 20`): the schema said nothing of what a key or a bar range
+    is, and 'H minor' was found out only by the library, as a 400."""
     from melodex import brief
     from melodex.server.schema import KEY_PATTERN, METER_NAMES
 
@@ -336,6 +336,12 @@ def test_key_and_meter_are_typed_in_the_schema_and_checked_on_arrival(client) ->
         said = detail(client.post("/api/projects", json={"prompt": PROMPT, field: bad, **FAST}), 422)
         assert said.startswith(f"{field}: '{bad}' is not a {field}") and "--" not in said, said
     assert client.get("/api/projects").json() == []  # refused on arrival: nothing queued
+    from melodex.edit_notes import BARS_PATTERN
+
+    regen = client.get("/openapi.json").json()["components"]["schemas"]["RegenRequest"]["properties"]["bars"]
+    assert regen["anyOf"][0]["pattern"] == BARS_PATTERN  # the grammar `edit.parse_bars` reads
+    said = detail(client.post("/api/projects/nothing/regen", json={"bars": "3:"}), 422)
+    assert said == "bars: '3:': write one bar like 3 or a range like 5:8 (counting from 1)", said
 
 
 def test_every_route_declares_its_answer_and_its_errors(client) -> None:

@@ -39,11 +39,18 @@ def bars_of_section(score: Score, name: str) -> tuple[int, int]:
     return section.start_bar, section.end_bar
 
 
+BARS_PATTERN = r"^\s*(\d+)\s*(?:[:-]\s*(\d+)\s*)?$"  # '3', '5:8', '5-8' (the HTTP API's schema publishes it)
+
+
+def bars_syntax_error(text: str) -> str:
+    return f"bars {text!r}: write one bar like 3 or a range like 5:8 (counting from 1)"
+
+
 def parse_bars(text: str, n_bars: int) -> tuple[int, int]:
     """'5:8' (bars 5 to 8, counted from 1, inclusive) -> (4, 8) as a 0-based half-open span; '3' is bar 3 alone."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[:-]\s*(\d+)\s*)?", text)
+    match = re.fullmatch(BARS_PATTERN.strip("^$"), text)
     if not match:
-        raise MelodexError(f"bars {text!r}: write one bar like 3 or a range like 5:8 (counting from 1)")
+        raise MelodexError(bars_syntax_error(text))
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) else first
     if first > last:

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from melodex import pipeline
+from melodex.edit_notes import BARS_PATTERN, bars_syntax_error
 from melodex.export import LUFS_RANGE, SAMPLE_RATES, ExportOptions
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.studio import FORM_SECTIONS
@@ -37,6 +38,12 @@ def _meter(value: str) -> str:
         raise PydanticCustomError("meter", "'{value}' is not a meter the model writes: use beats/note value with "
                                   "up to 16 beats over 1, 2, 4, 8 or 16, e.g. 4/4, 3/4, 6/8; GET /api/options "
                                   "lists the usual ones", {"value": value[:40]})
+    return value
+
+
+def _bars(value: str) -> str:
+    if not re.fullmatch(BARS_PATTERN, value):
+        raise PydanticCustomError("bars", "{what}", {"what": bars_syntax_error(value[:40]).removeprefix("bars ")})
     return value
 
 
@@ -83,7 +90,8 @@ class CreateProject(Body):
 
 class RegenRequest(Body):
     section: str | None = Field(None, max_length=40, description="e.g. chorus, 'verse 2'")
-    bars: str | None = Field(None, max_length=20, description="first:last, counted from 1, e.g. 5:8")
+    bars: Annotated[str, AfterValidator(_bars), Field(json_schema_extra={"pattern": BARS_PATTERN})] | None = Field(
+        None, max_length=20, description="one bar or first:last, counted from 1, e.g. 3 or 5:8")
     tracks: list[str] = Field(default_factory=list, max_length=32, description="index, role or instrument")
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
