@@ -221,15 +221,13 @@ def find_sustain_loop(
     width = min(256, start, len(held) - end - 1)
     if width > 8:
         reference = held[start : start + width]
-        best, best_score = end, -np.inf
         reach = max(1, int(period / 2))
-        for candidate in range(max(start + width, end - reach), min(len(held) - width, end + reach + 1)):
-            window = held[candidate : candidate + width]
-            norm = np.linalg.norm(window) * np.linalg.norm(reference) + 1e-12
-            score = float(np.dot(reference, window) / norm)
-            if score > best_score:
-                best, best_score = candidate, score
-        end = best
+        first, last = max(start + width, end - reach), min(len(held) - width, end + reach + 1)
+        if last > first:
+            # Every candidate end at once (a loop over them was a tenth of a sample set's time).
+            windows = np.lib.stride_tricks.sliding_window_view(held[first : last + width - 1], width)
+            norms = np.sqrt(np.einsum("ij,ij->i", windows, windows)) * np.linalg.norm(reference) + 1e-12
+            end = first + int(np.argmax(windows @ reference / norms))
     return start, end, float(level)
 
 
