@@ -77,3 +77,20 @@ def test_render_score_reports_its_stages() -> None:
     render_score(score, {i: "warm" for i in tracks}, {i: i for i in tracks}, mix_settings_from_text("warm"),
                  RenderOptions(renderer="soundfont", sample_rate=16000), None, pipeline.StageClock(recorder).stage)
     check_stages(recorder, ("timbres", "render"), ("timbres", "render"))
+
+
+def test_opening_a_pruned_version_reports_playing_it_again(song, tiny_models, tmp_path) -> None:
+    """checkout, undo, redo and export of a pruned version play it again first: a whole song's render."""
+    import shutil
+
+    from melodex.project import Project
+
+    copy = shutil.copytree(song, tmp_path / "song")
+    edit.set_tempo(edit.open_session(copy), 95)
+    project = Project.open(copy / "song.melodex")
+    first = project.version_ids()[0]
+    assert first in project.prune()[0]
+    recorder = Recorder()
+    session = edit.open_session(copy, first, recorder)
+    assert session.rerendered
+    check_stages(recorder, ("render",), ("render",))

@@ -164,7 +164,7 @@ def apply(target: str | Path | Draft, request: EditRequest, report: Progress | N
     """
     if isinstance(target, Draft):
         return _run(target, request, report)
-    with editing(target) as session:
+    with editing(target, progress=report) as session:
         return _run(session, request, report)
 
 

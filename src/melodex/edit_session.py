@@ -81,7 +81,9 @@ def locate_project(path: str | Path) -> Path:
                        "song.melodex")
 
 
-def open_session(path: str | Path, version: str | None = None) -> Session:
+def open_session(path: str | Path, version: str | None = None, progress: pipeline.Progress | None = None) -> Session:
+    """The project at `version` (default: the current one). A version whose audio was pruned is played again
+    here, a "render" stage `progress` hears (the whole song: seconds, as long as generate's render)."""
     project = Project.open(locate_project(path))
     version_id = project.resolve(version)
     stored = project.load_version(version_id)
@@ -110,7 +112,8 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
         raise ProjectError(f"{where} is damaged ({exc})") from exc
     stems, mix = stored.stems, stored.mix
     if stored.pruned:
-        stems, mix = replay(score, stored.samplesets, stored.settings, stored.sample_rate, where)
+        with pipeline.StageClock(progress).stage("render") as report:
+            stems, mix = replay(score, stored.samplesets, stored.settings, stored.sample_rate, where, report)
     take = pipeline.Take(score=score, events=stored.events, samplesets=stored.samplesets,
                          timbres=stored.timbres, stems=stems, mix=mix,
                          sample_rate=stored.sample_rate, settings=stored.settings)
@@ -119,7 +122,7 @@ def open_session(path: str | Path, version: str | None = None) -> Session:
 
 
 def replay(score: Score, samplesets: dict[int, SampleSet], settings: dict, sample_rate: int,
-           where: Path) -> tuple[dict[int, np.ndarray], np.ndarray]:
+           where: Path, progress: StageProgress | None = None) -> tuple[dict[int, np.ndarray], np.ndarray]:
     """The stems and mix of a version whose audio was pruned, played again from its score and sample sets
     with its recorded mix settings and levels (so it sits at the level it had)."""
     try:
@@ -130,7 +133,7 @@ def replay(score: Score, samplesets: dict[int, SampleSet], settings: dict, sampl
                            "be played again: check out another version") from exc
     if levels is not None and len(levels.stems) != len(score.tracks):
         levels = None
-    stems, mixed, _, _ = perform_and_produce(score, samplesets, mix, sample_rate, levels)
+    stems, mixed, _, _ = perform_and_produce(score, samplesets, mix, sample_rate, levels, progress=progress)
     return stems, mixed
 
 
@@ -149,7 +152,8 @@ def check_out(session: Session, report: StageProgress | None = None) -> str:
 
 
 @contextmanager
-def editing(path: str | Path, version: str | None = None) -> Iterator[Session]:
+def editing(path: str | Path, version: str | None = None,
+            progress: pipeline.Progress | None = None) -> Iterator[Session]:
     """A session holding the project's write lock for the whole edit (what the CLI and the studio use).
 
     Another writer waits (MELODEX_LOCK_WAIT, 30 s), then gets "the project is being edited by another melodex process".
@@ -157,7 +161,7 @@ def editing(path: str | Path, version: str | None = None) -> Iterator[Session]:
     """
     folder = locate_project(path)
     with writing(folder):
-        yield open_session(folder, version)
+        yield open_session(folder, version, progress)
 
 
 def save(session: Draft, take: pipeline.Take, edit: str) -> str:

@@ -18,6 +18,7 @@ from melodex.export import export_take
 if TYPE_CHECKING:
     from melodex.edit import Session
     from melodex.edit_requests import EditRequest
+    from melodex.pipeline import Progress
 
 console = Console()
 
@@ -41,18 +42,19 @@ def register(app: typer.Typer) -> None:
 
 
 @contextmanager
-def _editing(project: Path, version: str | None = None) -> Iterator[Session]:
-    """The project opened for one edit, its write lock held until the command ends."""
+def _editing(project: Path, version: str | None = None, progress: Progress | None = None) -> Iterator[Session]:
+    """The project opened for one edit, its write lock held until the command ends (`progress` hears a pruned
+    version played again)."""
     from melodex.edit import editing
 
-    with editing(project, version) as session:
+    with editing(project, version, progress) as session:
         yield session
 
 
-def _session(project: Path, version: str | None = None) -> Session:
+def _session(project: Path, version: str | None = None, progress: Progress | None = None) -> Session:
     from melodex.edit import open_session
 
-    return open_session(project, version)
+    return open_session(project, version, progress)
 
 
 def _apply(project: Path, build: Callable[[], EditRequest]) -> None:
@@ -65,9 +67,8 @@ def _apply(project: Path, build: Callable[[], EditRequest]) -> None:
         request = build()
     except MelodexError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    with _editing(project) as session:
-        with stage_bars() as progress:
-            version = apply(session, request, progress)
+    with stage_bars() as progress, _editing(project, progress=progress) as session:
+        version = apply(session, request, progress)
         console.print(f"version {version}: {session.project.history[-1]['edit']}")
         console.print(f"files updated in {session.project.path.parent}")
 
@@ -198,8 +199,8 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
     from melodex import pipeline
     from melodex.edit import check_out
 
-    with _editing(project, version) as session:
-        with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
+    with stage_bars() as progress, _editing(project, version, progress) as session:
+        with pipeline.StageClock(progress).stage("write") as report:
             check_out(session, report)
         console.print(f"version {session.version_id} is current; files updated in {session.project.path.parent}")
 
@@ -294,12 +295,13 @@ def export(
         formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value) if sample_rate else None,
         bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
         section=section, click=click, chord_markers=chord_markers)
-    session = _session(project, version)  # a reader: exporting elsewhere does not lock the project
-    if section is not None:
-        session.score.section(section)  # an unknown section is an error before any file is written
     notes: list[str] = []
-    with stage_bars() as progress, pipeline.StageClock(progress).stage("write") as report:
-        files = export_take(session.take, out, options, report, notes)
+    with stage_bars() as progress:
+        session = _session(project, version, progress)  # a reader: exporting elsewhere does not lock the project
+        if section is not None:
+            session.score.section(section)  # an unknown section is an error before any file is written
+        with pipeline.StageClock(progress).stage("write") as report:
+            files = export_take(session.take, out, options, report, notes)
     for name, path in files.items():
         console.print(f"  {name:<28} {path}")
     for note in notes:
