@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 
 import pytest
@@ -10,6 +11,9 @@ import torch
 from melodex import pipeline
 from melodex.song import Pipeline
 from melodex.structure.model import StructureConfig, StructureModel
+from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder
+from melodex.timbre.diffusion import DiffusionConfig, TimbreDenoiser
+from melodex.timbre.model import TimbreModel
 
 
 def _tiny_structure_model() -> StructureModel:
@@ -19,8 +23,36 @@ def _tiny_structure_model() -> StructureModel:
     return model
 
 
-def tiny_pipeline() -> Pipeline:
-    """A 2-layer, width-32 structure model with random weights and no timbre model (SoundFont sample sets)."""
+def fake_text_embedding(texts: list[str]) -> torch.Tensor:
+    """A fixed random unit vector per text: tests need distinct texts, not MiniLM."""
+    rows = []
+    for text in texts:
+        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+        vector = torch.randn(384, generator=torch.Generator().manual_seed(seed))
+        rows.append(torch.nn.functional.normalize(vector, dim=0))
+    return torch.stack(rows)
+
+
+def tiny_timbre_model() -> TimbreModel:
+    """A width-16 autoencoder and a 2-layer, width-32 denoiser with random weights (words: `fake_text_embedding`)."""
+    torch.manual_seed(0)
+    autoencoder = NoteAutoencoder(AutoencoderConfig(width=16, latent_channels=4))
+    denoiser = TimbreDenoiser(DiffusionConfig(latent_channels=4, width=32, layers=2, heads=2))
+    with torch.no_grad():
+        for parameter in denoiser.parameters():  # zero-initialised outputs would make CFG a no-op
+            parameter.normal_(0.0, 0.2)
+        autoencoder.feature_mean.fill_(-60.0)
+        autoencoder.feature_std.fill_(10.0)
+    model = TimbreModel(autoencoder, denoiser, latent_scale=1.0)
+    model.text_embedding = fake_text_embedding  # type: ignore[method-assign]
+    return model
+
+
+def tiny_pipeline(timbre: bool = False) -> Pipeline:
+    """A 2-layer, width-32 structure model with random weights, and the tiny timbre model or none (then every
+    track plays SoundFont sample sets)."""
+    if timbre:
+        return Pipeline(_tiny_structure_model(), tiny_timbre_model(), "")
     return Pipeline(_tiny_structure_model(), None, "tests run without a timbre model")
 
 

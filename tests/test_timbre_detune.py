@@ -8,10 +8,11 @@ import json
 import numpy as np
 import torch
 
+from conftest import fake_text_embedding as _fake_embedding
+from conftest import tiny_timbre_model as tiny_model
 from melodex.timbre import hn, hn_analysis
 from melodex.timbre.model import VIBRATO_FILE, GenerationOptions, TimbreModel
 from melodex.timbre.vibrato import VibratoConfig, VibratoHead
-from test_timbre_model import _fake_embedding, tiny_model
 
 
 def _saw(pitch: int, detune: hn.Detune = hn.Detune(), vibrato: hn.Vibrato = hn.Vibrato()) -> hn.HNParams:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 
@@ -10,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import fake_text_embedding as _fake_embedding
+from conftest import tiny_timbre_model as tiny_model
 from melodex.timbre import hn
-from melodex.timbre.autoencoder import AutoencoderConfig, NoteAutoencoder
-from melodex.timbre.diffusion import DiffusionConfig, TimbreCondition, TimbreDenoiser
+from melodex.timbre.diffusion import TimbreCondition
 from melodex.timbre.model import (
     GenerationOptions,
     TimbreModel,
@@ -23,30 +23,6 @@ from melodex.timbre.model import (
     note_level_db,
 )
 from melodex.timbre.schedulers import DDIMScheduler, alpha_sigma, threshold_clean
-
-
-def _fake_embedding(texts: list[str]) -> torch.Tensor:
-    """A fixed random unit vector per text: the logic tests need distinct texts, not MiniLM."""
-    rows = []
-    for text in texts:
-        seed = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-        vector = torch.randn(384, generator=torch.Generator().manual_seed(seed))
-        rows.append(torch.nn.functional.normalize(vector, dim=0))
-    return torch.stack(rows)
-
-
-def tiny_model() -> TimbreModel:
-    torch.manual_seed(0)
-    autoencoder = NoteAutoencoder(AutoencoderConfig(width=16, latent_channels=4))
-    denoiser = TimbreDenoiser(DiffusionConfig(latent_channels=4, width=32, layers=2, heads=2))
-    with torch.no_grad():
-        for parameter in denoiser.parameters():  # zero-initialised outputs would make CFG a no-op
-            parameter.normal_(0.0, 0.2)
-        autoencoder.feature_mean.fill_(-60.0)
-        autoencoder.feature_std.fill_(10.0)
-    model = TimbreModel(autoencoder, denoiser, latent_scale=1.0)
-    model.text_embedding = _fake_embedding  # type: ignore[method-assign]
-    return model
 
 
 def test_ddim_with_a_perfect_denoiser_returns_the_clean_latent() -> None:

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import fake_text_embedding as _fake_embedding
+from conftest import tiny_timbre_model as tiny_model
 from melodex.timbre import hn, hn_analysis
 from melodex.timbre.model import VIBRATO_FILE, TimbreModel, TimbreModelError
 from melodex.timbre.sampleset import find_sustain_loop
 from melodex.timbre.vibrato import VibratoConfig, VibratoHead
 from test_timbre_hn import _params
-from test_timbre_model import _fake_embedding, tiny_model
 
 
 def _curve(depth: float, rate: float, delay: float = 0.0, drift: float = 0.0) -> np.ndarray:

@@ -18,13 +18,13 @@ from safetensors.torch import load_file
 
 import melodex
 import melodex.text
+from conftest import fake_text_embedding as _fake_embedding
 from melodex.timbre import hn
 from melodex.timbre.autoencoder import AutoencoderConfig
 from melodex.timbre.diffusion import DiffusionConfig
 from melodex.timbre.model import VIBRATO_FILE, WEIGHT_FILES
 from melodex.timbre.notes import DESCRIPTORS, NoteDataset, build_note_dataset
 from melodex.train.timbre import TimbreTrainOptions, caption_embeddings, train_timbre
-from test_timbre_model import _fake_embedding
 
 # Two ranks sum their halves of a batch in another order than one process sums the whole, and AdamW's
 # first steps move every weight by about the learning rate whatever the gradient's size, so a gradient

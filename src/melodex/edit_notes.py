@@ -189,7 +189,9 @@ def rechord(session: Draft, name: str, chords: str, seed: int, label: str) -> st
     pitched = [i for i, t in enumerate(score.tracks) if not t.is_drum]
     if not pitched:
         raise MelodexError("this song has no pitched tracks to follow new chords")
-    session = replace(session, take=replace(session.take, events=events, score=decode(events)))
+    # In place, not on a copy: an in-memory draft's edit leaves its result in the draft it was given (a copy
+    # kept it, and `Song`'s rechord returned the song unchanged).
+    session.take = replace(session.take, events=events, score=decode(events))
     return regen_section(session, score.sections[group[0]].name, pitched, seed, label)
 
 
