@@ -94,3 +94,14 @@ def test_opening_a_pruned_version_reports_playing_it_again(song, tiny_models, tm
     session = edit.open_session(copy, first, recorder)
     assert session.rerendered
     check_stages(recorder, ("render",), ("render",))
+
+
+def test_batch_reports_the_stages_of_the_track_being_made(tiny_models, tmp_path) -> None:
+    from melodex.batch import run_batch
+
+    recorder, finished = Recorder(), []
+    run_batch(["piano and bass, 100 BPM, verse 2 bars"], tmp_path / "batch",
+              pipeline.GenerateOptions(renderer="soundfont", sample_rate=16000), (0,),
+              progress=lambda done, total, _: finished.append((done, total)), stages=recorder)
+    assert finished == [(0, 1), (1, 1)]
+    check_stages(recorder, ("brief", "compose", "timbres", "render", "write"), ("render",))

@@ -22,6 +22,7 @@ from pathlib import Path
 from melodex.errors import MelodexError
 from melodex.fanout import fan_out
 from melodex.pipeline import GenerateOptions
+from melodex.pipeline import Progress as StageReport
 
 RESULTS = "results.jsonl"
 TABLE = "results.csv"
@@ -66,17 +67,19 @@ def plan_items(prompts: Sequence[str], seeds: Sequence[int]) -> list[BatchItem]:
     return [BatchItem(number, prompt, seed) for number, prompt in enumerate(prompts) for seed in seeds]
 
 
-def make_track(prompt: str, seed: int, options: GenerateOptions) -> tuple[dict[str, bytes], float]:
+def make_track(prompt: str, seed: int, options: GenerateOptions,
+               stages: StageReport | None = None) -> tuple[dict[str, bytes], float]:
     """Generate one track in a scratch folder; its files (path inside the track folder -> bytes) and seconds.
 
-    The files travel back as bytes, so a Ray task on another machine delivers them to this one.
+    The files travel back as bytes, so a Ray task on another machine delivers them to this one. `stages`
+    hears generate's (stage, share done), in this process only.
     """
     from melodex.pipeline import generate
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="melodex-batch-") as scratch:
         out = Path(scratch) / "track"
-        generate(prompt, out, replace(options, seed=seed))
+        generate(prompt, out, replace(options, seed=seed), stages)
         files = {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
     return files, time.perf_counter() - started
 
@@ -119,8 +122,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_batch(prompts: Sequence[str], folder: Path, options: GenerateOptions, seeds: Sequence[int] = (0,),
-              ray: str | None = None, progress: Progress | None = None) -> list[ItemResult]:
-    """Make every item not finished in `folder` yet; return every item's result in prompt and seed order."""
+              ray: str | None = None, progress: Progress | None = None,
+              stages: StageReport | None = None) -> list[ItemResult]:
+    """Make every item not finished in `folder` yet; return every item's result in prompt and seed order.
+
+    `progress` hears each finished item; `stages` the stages of the item being made, when they run in this
+    process (a Ray task's are not sent back).
+    """
     items = plan_items(prompts, seeds)
     folder.mkdir(parents=True, exist_ok=True)
     results = read_results(folder)
@@ -129,7 +137,8 @@ def run_batch(prompts: Sequence[str], folder: Path, options: GenerateOptions, se
     if progress:
         progress(done, len(items), f"{done} finished before" if done else "starting")
     with (folder / RESULTS).open("a") as log:
-        work = [(item.prompt, item.seed, options) for item in pending]
+        along = (stages,) if stages is not None and ray is None else ()
+        work = [(item.prompt, item.seed, options, *along) for item in pending]
         for index, made, error in fan_out(make_track, work, ray):
             item = pending[index]
             if error is None:

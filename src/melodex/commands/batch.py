@@ -6,10 +6,19 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from melodex.commands import output
+from melodex.commands.progress import STAGES
 from melodex.errors import MelodexError
 from melodex.fanout import RAY_HELP
 
@@ -61,14 +70,24 @@ def batch(
                               bars=bars, duration=duration,
                               formats=parse_formats(formats))  # checked here, before any folder is made
     prompt_list = read_prompts(prompts)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task("tracks", total=None)
+        stage_tasks: dict[str, TaskID] = {}
 
         def report(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"tracks: {what[:40]}")
+            bar.update(task, completed=done, total=total, description=f"tracks {done}/{total}: {what[:40]}")
+            for stage_task in stage_tasks.values():  # the next track's stages start afresh
+                bar.remove_task(stage_task)
+            stage_tasks.clear()
 
-        results = run_batch(prompt_list, out, options, _seeds(seeds), ray, report)
+        def stage(name: str, fraction: float) -> None:
+            """The stages of the track being made, as `melodex generate` draws them."""
+            if name not in stage_tasks:
+                stage_tasks[name] = bar.add_task(f"  {STAGES.get(name, name)}", total=1.0)
+            bar.update(stage_tasks[name], completed=fraction)
+
+        results = run_batch(prompt_list, out, options, _seeds(seeds), ray, report, stage)
     table = Table(title=f"melodex batch: {out}")
     for column in ("prompt", "seed", "files", "seconds", "error"):
         table.add_column(column)
