@@ -145,17 +145,23 @@ def _harmonic_sum(
     return (sums[..., 0] + frac * sums[..., 1]).reshape(-1).astype(np.float64)
 
 
+def _interpolation(x: np.ndarray, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.interp(x, xp, values) as `values[..., i] * (1 - w) + values[..., i + 1] * w`: (i, w), so many
+    curves sampled at the same points cost two gathers (clamped to the ends as np.interp is)."""
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
+    w = np.clip((x - xp[i]) / (xp[i + 1] - xp[i]), 0.0, 1.0)
+    return i, w
+
+
 @lru_cache(maxsize=4)
-def _noise_interpolation(stft_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """The two linear interpolations that spread the noise bands' levels (dB) over the noise STFT:
-    (STFT frames, N_FRAMES) in time, (N_NOISE_BANDS, bins) in mel-spaced frequency. As matrices, one
-    note's gains are two small matrix products (a loop of np.interp per band and per frame took a third
-    of a note's synthesis)."""
-    frame_pos = np.arange(stft_frames) * NOISE_HOP / HOP
-    bin_mel = _mel(np.arange(NOISE_NFFT // 2 + 1) * SAMPLE_RATE / NOISE_NFFT)
-    in_time = np.stack([np.interp(frame_pos, np.arange(N_FRAMES), unit) for unit in np.eye(N_FRAMES)], 1)
-    in_frequency = np.stack([np.interp(bin_mel, _mel(NOISE_CENTRES), unit) for unit in np.eye(N_NOISE_BANDS)])
-    return in_time, in_frequency
+def _noise_interpolation(stft_frames: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Where the noise STFT's frames fall between the HN frames, and its bins between the noise bands'
+    mel-spaced centres (`_interpolation` of each). A loop of np.interp per band and per frame took a
+    third of a note's synthesis; matrix products instead were slower still on a busy machine (BLAS
+    threads)."""
+    frames = _interpolation(np.arange(stft_frames) * NOISE_HOP / HOP, np.arange(N_FRAMES, dtype=np.float64))
+    bins = _interpolation(_mel(np.arange(NOISE_NFFT // 2 + 1) * SAMPLE_RATE / NOISE_NFFT), _mel(NOISE_CENTRES))
+    return frames, bins
 
 
 def synthesize(params: HNParams, seed: int = 0, tuned: bool = False) -> np.ndarray:
@@ -183,8 +189,9 @@ def synthesize(params: HNParams, seed: int = 0, tuned: bool = False) -> np.ndarr
     white = rng.standard_normal(NOTE_FRAMES + NOISE_NFFT)
     _, _, spec = scipy.signal.stft(white, nperseg=NOISE_NFFT, noverlap=NOISE_NFFT - NOISE_HOP, boundary="even")
     noise_db = 20 * np.log10(params.noise.astype(np.float64) + 1e-7)
-    in_time, in_frequency = _noise_interpolation(spec.shape[1])
-    gain_db = (in_time @ noise_db @ in_frequency).T  # (bins, STFT frames)
+    (frame, frame_w), (band, band_w) = _noise_interpolation(spec.shape[1])
+    per_frame = noise_db[frame] * (1 - frame_w[:, None]) + noise_db[frame + 1] * frame_w[:, None]
+    gain_db = (per_frame[:, band] * (1 - band_w) + per_frame[:, band + 1] * band_w).T  # (bins, STFT frames)
     _, noise = scipy.signal.istft(
         spec * 10 ** (gain_db / 20), nperseg=NOISE_NFFT, noverlap=NOISE_NFFT - NOISE_HOP, boundary=True
     )

@@ -224,10 +224,11 @@ def find_sustain_loop(
         reach = max(1, int(period / 2))
         first, last = max(start + width, end - reach), min(len(held) - width, end + reach + 1)
         if last > first:
-            # Every candidate end at once (a loop over them was a tenth of a sample set's time).
+            # Every candidate end at once (a loop over them was a tenth of a sample set's time); einsum, not
+            # a BLAS product, whose threads only wait on each other at this size.
             windows = np.lib.stride_tricks.sliding_window_view(held[first : last + width - 1], width)
             norms = np.sqrt(np.einsum("ij,ij->i", windows, windows)) * np.linalg.norm(reference) + 1e-12
-            end = first + int(np.argmax(windows @ reference / norms))
+            end = first + int(np.argmax(np.einsum("ij,j->i", windows, reference) / norms))
     return start, end, float(level)
 
 
