@@ -45,15 +45,22 @@ def test_the_api_is_deterministic_and_matches_generate(pipe, song, tmp_path) -> 
 
 
 def test_batches_and_seed_lists_give_the_songs_single_calls_give(pipe, song) -> None:
-    by_seed = pipe(PROMPT, OPTIONS, seed=[3, 4])
+    by_seed = pipe(PROMPT, OPTIONS, seeds=[3, 4])
     assert len(by_seed) == 2 and [s.options.seed for s in by_seed] == [3, 4]
     np.testing.assert_array_equal(by_seed[0].mix, song.mix)
     assert not np.array_equal(by_seed[0].score.tracks[0].notes, by_seed[1].score.tracks[0].notes)
-    by_prompt = pipe([PROMPT, "folk tune on flute, 120 BPM, D major, verse 2"], OPTIONS)
+    other = "folk tune on flute, 120 BPM, D major, verse 2"
+    by_prompt = pipe([PROMPT, other], OPTIONS)
     np.testing.assert_array_equal(by_prompt[0].mix, song.mix)
     assert by_prompt[1].score.bpm == 120
-    with pytest.raises(MelodexError, match="as many seeds as prompts"):
-        pipe([PROMPT, PROMPT], OPTIONS, seed=[1, 2, 3])
+    every = pipe([PROMPT, other], OPTIONS, seeds=[3, 4])  # every prompt with every seed, as melodex batch
+    assert [(s.prompt, s.options.seed) for s in every] == [(PROMPT, 3), (PROMPT, 4), (other, 3), (other, 4)]
+    np.testing.assert_array_equal(every[1].mix, by_seed[1].mix)
+    np.testing.assert_array_equal(every[3].score.tracks[0].notes, pipe(other, OPTIONS, seed=4).score.tracks[0].notes)
+    with pytest.raises(MelodexError, match="seeds="):
+        pipe(PROMPT, OPTIONS, seed=[1, 2])  # type: ignore[call-overload]
+    with pytest.raises(MelodexError, match="not both"):
+        pipe(PROMPT, OPTIONS, seed=1, seeds=[2])  # type: ignore[call-overload]
 
 
 def test_edits_are_new_songs_and_keep_the_audio_outside_them(song) -> None:

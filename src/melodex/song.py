@@ -44,30 +44,33 @@ class Pipeline(Models):
                  progress: Progress | None = None) -> Song: ...
 
     @overload
-    def __call__(self, prompt: str, options: GenerateOptions | None = None, *, seed: list[int],
-                 progress: Progress | None = None) -> list[Song]: ...
+    def __call__(self, prompt: str | list[str], options: GenerateOptions | None = None, *,
+                 seeds: Sequence[int], progress: Progress | None = None) -> list[Song]: ...
 
     @overload
-    def __call__(self, prompt: list[str], options: GenerateOptions | None = None, *,
-                 seed: int | list[int] | None = None, progress: Progress | None = None) -> list[Song]: ...
+    def __call__(self, prompt: list[str], options: GenerateOptions | None = None, *, seed: int | None = None,
+                 progress: Progress | None = None) -> list[Song]: ...
 
     def __call__(self, prompt: str | list[str], options: GenerateOptions | None = None, *,
-                 seed: int | list[int] | None = None, progress: Progress | None = None) -> Song | list[Song]:
-        """One song, or a list: one per prompt and/or per seed (equal-length lists pair up, one value
-        repeats). Each song is seeded on its own, so a batch gives exactly the songs single calls give."""
+                 seed: int | None = None, seeds: Sequence[int] | None = None,
+                 progress: Progress | None = None) -> Song | list[Song]:
+        """One song; or a list, given a list of prompts or `seeds`: every prompt with every seed, in that order
+        (as `melodex batch` makes them). Each song is seeded on its own, so a batch gives exactly the songs
+        single calls give. `seed` overrides the options' one seed."""
+        if isinstance(seed, list | tuple) or isinstance(seeds, int):
+            raise MelodexError("seed= takes one seed and seeds= a list of them, e.g. seeds=[0, 1, 2]")
+        if seed is not None and seeds is not None:
+            raise MelodexError("give seed= (one seed) or seeds= (a list), not both")
         options = options or GenerateOptions()
-        if isinstance(prompt, str) and (seed is None or isinstance(seed, int)):
-            return self.song(prompt, options if seed is None else replace(options, seed=seed), progress)
+        if seed is not None:
+            options = replace(options, seed=seed)
+        if isinstance(prompt, str) and seeds is None:
+            return self.song(prompt, options, progress)
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        seeds = [options.seed] if seed is None else [seed] if isinstance(seed, int) else list(seed)
-        if not prompts or not seeds:
+        seed_list = [options.seed] if seeds is None else list(seeds)
+        if not prompts or not seed_list:
             raise MelodexError("give at least one prompt and one seed")
-        if len(prompts) > 1 and len(seeds) > 1 and len(prompts) != len(seeds):
-            raise MelodexError(f"{len(prompts)} prompts and {len(seeds)} seeds: give as many seeds as prompts, "
-                               "or one seed, or one prompt")
-        count = max(len(prompts), len(seeds))
-        return [self.song(prompts[i % len(prompts)], replace(options, seed=seeds[i % len(seeds)]), progress)
-                for i in range(count)]
+        return [self.song(text, replace(options, seed=value), progress) for text in prompts for value in seed_list]
 
     def song(self, prompt: str, options: GenerateOptions, progress: Progress | None = None) -> Song:
         clock = StageClock(progress)
