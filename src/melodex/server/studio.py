@@ -128,8 +128,9 @@ class Studio(VersionFiles):
         except ProjectError as exc:
             raise NotFound(str(exc)) from exc
 
-    def session(self, pid: str, version: str | None = None) -> edit.Session:
-        return edit.open_session(self.ready_folder(pid), self.resolve(pid, version))
+    def session(self, pid: str, version: str | None = None, progress: Progress | None = None) -> edit.Session:
+        """The project at `version`; `progress` hears a pruned version played again."""
+        return edit.open_session(self.ready_folder(pid), self.resolve(pid, version), progress)
 
     @contextmanager
     def editing(self, pid: str, wait: bool):
@@ -204,7 +205,7 @@ class Studio(VersionFiles):
     def _edit(self, job: Job, progress: Progress, change) -> dict[str, Any]:
         """Open the current version, make one edit (a new version), and export its preview."""
         with self.editing(job.project, wait=True):
-            session = self.session(job.project)
+            session = self.session(job.project, progress=progress)
             session.progress = progress  # the edit's stages, as the CLI's bars show them
             version = change(session)
         self._preview(job.project, version, progress)
