@@ -20,7 +20,7 @@ from melodex.midi import read_midi
 from melodex.score import DRUM_PROGRAM, TPQ, Score, Tempo, Track
 from melodex.soundfont import SoundFontSynth
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "midi"
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "midi"
 
 
 def sixty_second_score() -> Score:

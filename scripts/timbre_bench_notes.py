@@ -1,7 +1,7 @@
 """A synthetic note set and caption cache in a folder, for timing `melodex train timbre` without rendering.
 
 The trainer's compute does not depend on what the notes sound like, so random HN frames (the helper of
-tests/test_train_timbre_distributed.py) and fixed random caption vectors stand in for the rendered set:
+tests/train/test_train_timbre_distributed.py) and fixed random caption vectors stand in for the rendered set:
     .venv/bin/python scripts/timbre_bench_notes.py DIR --programs 40
     melodex train timbre --cache DIR --out DIR/weights --device cpu --autoencoder-steps 20 --stop-step 30
 """
@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the conftest the test module imports
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
 
 import melodex.text
 from melodex.timbre.notes import build_note_dataset

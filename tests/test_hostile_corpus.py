@@ -1,4 +1,4 @@
-"""The committed hostile corpus (tests/data/hostile/) through the real CLI in subprocesses: damaged projects,
+"""The committed hostile corpus (tests/fixtures/hostile/) through the real CLI in subprocesses: damaged projects,
 symlinks, prompts, options, MIDI and reference audio. Every run ends in a result or one clear error, never a
 traceback, and a run that fails leaves the project (and everything outside it) exactly as it was."""
 
@@ -16,7 +16,7 @@ import pytest
 
 from melodex import pipeline
 
-HOSTILE = Path(__file__).parent / "data" / "hostile"
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 TINY_CLI = Path(__file__).parent / "helpers" / "tiny_cli.py"
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
 

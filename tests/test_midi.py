@@ -24,7 +24,7 @@ from melodex.score import (
     Track,
 )
 
-CORPUS = Path(__file__).parent / "data" / "midi"
+CORPUS = Path(__file__).parent / "fixtures" / "midi"
 REAL = sorted(p for p in CORPUS.glob("*.mid") if p.name != "edge_cases.mid")
 BROKEN = sorted((CORPUS / "broken").glob("*.mid"))
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
-from robustness import CRASH_POINTS, PROMPT, kill_round, pair_round
-
 from melodex import pipeline
+from robustness import CRASH_POINTS, PROMPT, kill_round, pair_round
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Committed project files: one written by an earlier Melodex (format 1) opens, plays and takes edits without
-losing a byte of its history; damaged ones (tests/data/hostile) are each one clear error naming the file and the
+losing a byte of its history; damaged ones (tests/fixtures/hostile) are each one clear error naming the file and the
 problem, and leave the project as it was. Every test works on a copy: the committed files are never opened."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from melodex import edit
 from melodex.project import Project
 from melodex.project_files import PROJECT_VERSION, ProjectError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "fixtures"
 FORMAT_1 = DATA / "projects" / "format-1" / "song.melodex"
 HOSTILE = DATA / "hostile"
 

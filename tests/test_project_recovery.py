@@ -19,7 +19,6 @@ from melodex.project import ASIDE, Project
 
 sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 from project_writer import make_version
-
 from test_project_lock import WRITER, writer_env
 
 

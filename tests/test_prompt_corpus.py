@@ -1,4 +1,4 @@
-"""The committed prompt corpus (tests/data/prompts/*.jsonl): hand-written prompts and the Brief fields each
+"""The committed prompt corpus (tests/fixtures/prompts/*.jsonl): hand-written prompts and the Brief fields each
 must give. One line per prompt: {"prompt", "options"? (as for `generate`), "expect": {field: value}}.
 
 Expected fields: bpm, bpm_range, meter ("3/4"), key ("E minor" or null), key_mode, mode, sections,
@@ -19,7 +19,7 @@ import pytest
 from melodex.brief import Brief, parse, with_overrides
 from melodex.errors import MelodexError
 
-CORPUS = Path(__file__).parent / "data" / "prompts"
+CORPUS = Path(__file__).parent / "fixtures" / "prompts"
 CASES = [(f"{path.stem}:{i + 1}", json.loads(line)) for path in sorted(CORPUS.glob("*.jsonl"))
          for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()) if line.strip()]
 

@@ -193,7 +193,7 @@ def committed_midi() -> list[Path]:
 
 
 COMMITTED_MIDI = committed_midi()
-# Files made to be refused (tests/data/midi/broken, tests/data/hostile/midi); every other one must read.
+# Files made to be refused (tests/fixtures/midi/broken, tests/fixtures/hostile/midi); every other one must read.
 REFUSED = ("broken", "hostile")
 # A readable file the tokenizer cannot hold, and the problem its error names.
 NOT_TOKENIZED = {"melodex_format1.mid": "section name 'verse: A'"}
@@ -204,7 +204,7 @@ def test_the_committed_midi_corpus_is_found() -> None:
     assert sum(not set(REFUSED) & set(p.parts) for p in COMMITTED_MIDI) >= 7
 
 
-@pytest.mark.parametrize("path", COMMITTED_MIDI, ids=lambda p: str(p.relative_to(ROOT / "tests" / "data")))
+@pytest.mark.parametrize("path", COMMITTED_MIDI, ids=lambda p: str(p.relative_to(ROOT / "tests" / "fixtures")))
 def test_every_committed_midi_file_round_trips_through_the_tokens(path: Path) -> None:
     """A file reads (or is refused by name); its score's tokens are a fixed point, and every note comes back on
     its track with its pitch and onset, its duration and velocity to the vocabulary's resolution."""

@@ -38,9 +38,8 @@ def env(**extra: str) -> dict[str, str]:
 
 def make_project(folder: Path) -> Path:
     sys.path.insert(0, str(HELPERS))
-    from tiny_cli import use_tiny_models
-
     from melodex import pipeline
+    from tiny_cli import use_tiny_models
 
     use_tiny_models()
     pipeline.generate(PROMPT, folder, pipeline.GenerateOptions(seed=1, renderer="soundfont", sample_rate=16000))

@@ -72,10 +72,10 @@ def link(host: str, port: int) -> None:
 
 def cache(versions: int, bound_mb: float) -> None:
     from fastapi.testclient import TestClient
-    from tiny_cli import use_tiny_models
 
     from melodex.server import ServerOptions, create_app
     from melodex.server import studio as studio_module
+    from tiny_cli import use_tiny_models
 
     use_tiny_models()
     bound = int(bound_mb * (1 << 20))

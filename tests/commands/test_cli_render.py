@@ -17,7 +17,7 @@ from melodex.export import key_tag
 from melodex.midi import read_midi
 from melodex.soundfont import installed_soundfonts
 
-CORPUS = Path(__file__).parent / "data" / "midi"
+CORPUS = Path(__file__).parents[1] / "fixtures" / "midi"
 MELODEX = Path(sys.executable).parent / "melodex"
 
 pytestmark = [

@@ -34,7 +34,7 @@ from melodex.tokens_grammar import Plan, validate
 from melodex.tokens_vocabulary import F_KIND, F_TRACK, FIELDS, MAX_POSITIONS, NOTE, TokenError, bar_and_position
 from test_tokens import make_score
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "melodex" / "weights" / "structure"
+WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "melodex" / "weights" / "structure"
 PLAN = Plan(bpm=97, meter=(4, 4), key=Key(5, "minor"),
             tracks=((0, "melody"), (33, "bass"), (DRUM_PROGRAM, "drums")),
             sections=(("intro", 2), ("verse", 3), ("chorus", 2)))

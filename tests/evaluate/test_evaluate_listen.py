@@ -20,7 +20,7 @@ from melodex.score import Key, Score, Tempo, TimeSignature, Track
 from melodex.soundfont import SoundFontSynth
 
 pytest.importorskip("librosa")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RATE = 22050
 
 
