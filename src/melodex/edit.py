@@ -62,8 +62,10 @@ from melodex.edit_session import (
     locate_project,
     next_seed,
     open_session,
+    redo_target,
     replay,
     save,
+    undo_target,
 )
 from melodex.edit_sound import rerender, retimbre, set_tempo, transpose
 
@@ -71,8 +73,8 @@ __all__ = [
     "REQUESTS", "SPLICE_FADE_S", "WARMUP_S", "Draft", "EditRequest", "Extend", "Rechord", "Regen", "Rerender",
     "Retimbre", "Session", "SetTempo", "Transpose", "Variation", "apply", "bars_of_section", "changed_bars",
     "check_out", "chord_progression", "chords_by_bar", "diff", "diff_pair", "editing", "extend", "locate_project",
-    "missing_samplesets", "mix_settings", "next_seed", "open_session", "parse_bars", "pick_tracks", "rechord", "regen",
-    "regen_section", "regen_target", "render_span", "replay", "request_from_json", "request_to_json", "rerender",
-    "rerender_take", "retimbre", "sample_span", "save", "save_rewritten_bars", "section_links", "set_tempo", "splice",
-    "transpose", "variation",
+    "missing_samplesets", "mix_settings", "next_seed", "open_session", "parse_bars", "pick_tracks", "rechord",
+    "redo_target", "regen", "regen_section", "regen_target", "render_span", "replay", "request_from_json",
+    "request_to_json", "rerender", "rerender_take", "retimbre", "sample_span", "save", "save_rewritten_bars",
+    "section_links", "set_tempo", "splice", "transpose", "undo_target", "variation",
 ]

@@ -151,6 +151,27 @@ def check_out(session: Session, report: StageProgress | None = None) -> str:
     return session.version_id
 
 
+def undo_target(project: Project) -> str:
+    """The version `undo` checks out: the one the current version was made from.
+
+    Undo, redo and checkout are not edit requests run by `apply`: an edit makes a new version from the current
+    one and records its request there (and works on an in-memory `Draft`, where undo is just `Song.parent`);
+    these make an existing version current and write no version. The CLI and the studio share this rule.
+    """
+    parent = project.parent_of(project.current)
+    if parent is None:
+        raise MelodexError("nothing to undo: this is the first version")
+    return parent
+
+
+def redo_target(project: Project) -> str:
+    """The version `redo` checks out (undoing the last undo): the newest one made from the current version."""
+    children = project.children_of(project.current)
+    if not children:
+        raise MelodexError(f"nothing to redo: no version was made from version {project.current}")
+    return children[-1]
+
+
 @contextmanager
 def editing(path: str | Path, version: str | None = None,
             progress: pipeline.Progress | None = None) -> Iterator[Session]:

@@ -207,28 +207,18 @@ def checkout(project: Path = PROJECT, version: str = typer.Argument(..., help="V
 
 def undo(project: Path = PROJECT) -> None:
     """Go back to the version the current one was made from."""
-    from melodex.edit import locate_project
-    from melodex.errors import MelodexError
+    from melodex.edit import locate_project, undo_target
     from melodex.project import Project
 
-    opened = Project.open(locate_project(project))
-    parent = opened.parent_of(opened.current)
-    if parent is None:
-        raise MelodexError("nothing to undo: this is the first version")
-    checkout(project, parent)
+    checkout(project, undo_target(Project.open(locate_project(project))))
 
 
 def redo(project: Path = PROJECT) -> None:
     """Undo the last undo: go forward to the newest version made from the current one."""
-    from melodex.edit import locate_project
-    from melodex.errors import MelodexError
+    from melodex.edit import locate_project, redo_target
     from melodex.project import Project
 
-    opened = Project.open(locate_project(project))
-    children = opened.children_of(opened.current)
-    if not children:
-        raise MelodexError("nothing to redo: no version was made from this one")
-    checkout(project, children[-1])
+    checkout(project, redo_target(Project.open(locate_project(project))))
 
 
 def diff(project: Path = PROJECT,

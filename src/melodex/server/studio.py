@@ -249,19 +249,22 @@ class Studio(VersionFiles):
         return pruned, freed, project.current
 
     def undo(self, pid: str) -> str:
+        """Go back to the version the current one was made from (as `melodex undo`)."""
         project = self.open_project(pid)
-        parent = project.parent_of(project.current)
-        if parent is None:
-            raise Busy("nothing to undo: this is the first version")
-        return self.checkout(pid, parent)
+        try:
+            version = edit.undo_target(project)
+        except MelodexError as exc:  # nothing to undo: a conflict with the project's state, as a busy one is
+            raise Busy(str(exc)) from exc
+        return self.checkout(pid, version)
 
     def redo(self, pid: str) -> str:
         """Undo the last undo: go forward to the newest version made from the current one (as `melodex redo`)."""
         project = self.open_project(pid)
-        children = project.children_of(project.current)
-        if not children:
-            raise Busy(f"nothing to redo: no version was made from version {project.current}")
-        return self.checkout(pid, children[-1])
+        try:
+            version = edit.redo_target(project)
+        except MelodexError as exc:
+            raise Busy(str(exc)) from exc
+        return self.checkout(pid, version)
 
     def diff(self, pid: str, a: str | None, b: str | None) -> tuple[str, str, list[str]]:
         """What changed between versions a and b (defaults: the current version and its parent)."""
