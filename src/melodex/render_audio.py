@@ -193,16 +193,11 @@ def perform_tracks(score: Score, samplesets: dict[int, SampleSet], sample_rate: 
     length = stem_length(score, sample_rate, sampler)
     first, last = window if window is not None else (0, length)
     played = _notes_sounding_in(score, first, last, sample_rate) if window is not None else score
-
-    def play(index: int) -> np.ndarray:
-        return perform(played, index, Instrument(samplesets[index], sample_rate, sampler), sample_rate,
-                       length=last)[first:]
-
     dry = []
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the voices' numpy work releases the GIL
-        for i, stem in enumerate(pool.map(play, range(len(score.tracks)))):
-            dry.append(stem)
-            report((i + 1) / len(score.tracks))
+    for i in range(len(score.tracks)):
+        dry.append(perform(played, i, Instrument(samplesets[i], sample_rate, sampler), sample_rate,
+                           length=last)[first:])
+        report((i + 1) / len(score.tracks))
     return dry
 
 

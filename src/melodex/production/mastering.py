@@ -201,97 +201,91 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
     master gains are those, not measured again: how a re-produced stretch keeps the song's level.
     The limiter is always local.
     """
-    # The cleaning, the shelf and the peaks are per part; numpy, scipy and pedalboard release the GIL
-    # while they work, so two threads use both cores (on one, the master took 1.66 CPU-s of 2.58 of
-    # the render of a 60 s four-track song).
+    parts = [np.nan_to_num(np.asarray(p, dtype=np.float32)) for p in parts]
+    bus = summed(parts)
+    mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
+    dc = float(np.abs(mean).max()) if mean.size else 0.0
+    cleaned, clicks = [], 0
+    for index, part in enumerate(parts):
+        part, _ = remove_dc(part, sample_rate, mean if index == len(parts) - 1 else np.zeros_like(mean))
+        part, repaired = repair_clicks(part)
+        cleaned.append(part)
+        clicks += repaired
+    bus = summed(cleaned)
+    bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(bus, sample_rate)
+    if not np.isfinite(bus_db):
+        report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
+        silent = [np.zeros_like(p) for p in cleaned]
+        return silent, np.zeros_like(bus), report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
+    # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
+    bus_gain = db_to_gain(bus_db)
+    glue = glue_gain(bus * np.float32(bus_gain), -16.0 - 6.0 * settings.punch, 1.5 + 1.5 * settings.punch,
+                     sample_rate) * np.float32(bus_gain)
+    shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate),
+                                              gain_db=2.0 * settings.brightness, q=0.707)])
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = [np.nan_to_num(np.asarray(p, dtype=np.float32)) for p in parts]
-        bus = summed(parts)
-        mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
-        dc = float(np.abs(mean).max()) if mean.size else 0.0
-
-        def clean(index: int) -> tuple[np.ndarray, int]:
-            part, _ = remove_dc(parts[index], sample_rate, mean if index == len(parts) - 1 else np.zeros_like(mean))
-            return repair_clicks(part)
-
-        repaired = list(pool.map(clean, range(len(parts))))
-        cleaned, clicks = [part for part, _ in repaired], sum(count for _, count in repaired)
-        bus = summed(cleaned)
-        bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(bus, sample_rate)
-        if not np.isfinite(bus_db):
-            report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
-            silent = [np.zeros_like(p) for p in cleaned]
-            return silent, np.zeros_like(bus), report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
-        # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
-        bus_gain = db_to_gain(bus_db)
-        glue = glue_gain(bus * np.float32(bus_gain), -16.0 - 6.0 * settings.punch, 1.5 + 1.5 * settings.punch,
-                         sample_rate) * np.float32(bus_gain)
-        shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate),
-                                                  gain_db=2.0 * settings.brightness, q=0.707)])
         cleaned = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned))
-        lofi_peak, lofi_level = 1.0, 0.0
-        if settings.lofi > 0:
-            cleaned, lofi_peak, lofi_level = lofi(cleaned, settings.lofi, sample_rate,
-                                                   None if levels is None else (levels.lofi_peak, levels.lofi_level))
-        audio = summed(cleaned)
-        ceiling = settings.ceiling_dbtp - 0.1
+    lofi_peak, lofi_level = 1.0, 0.0
+    if settings.lofi > 0:
+        cleaned, lofi_peak, lofi_level = lofi(cleaned, settings.lofi, sample_rate,
+                                               None if levels is None else (levels.lofi_peak, levels.lofi_level))
+    audio = summed(cleaned)
+    ceiling = settings.ceiling_dbtp - 0.1
 
-        def loudest(gain_db: float) -> np.ndarray:
-            """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
-            floor = db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
-            return np.max(list(pool.map(lambda a: oversampled_peak(a, floor), (audio, *cleaned))), axis=0)
+    def loudest(gain_db: float) -> np.ndarray:
+        """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
+        floor = db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
+        return np.max([oversampled_peak(a, floor) for a in (audio, *cleaned)], axis=0)
 
-        if levels is not None:
-            gain_db = levels.master_db
+    if levels is not None:
+        gain_db = levels.master_db
+        gain = db_to_gain(gain_db)
+        limit_gain, reduction = limiter_gain(loudest(gain_db) * gain, ceiling, sample_rate)
+    else:
+        # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
+        # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
+        energy = k_energy(audio.T, sample_rate)
+        gain_db = settings.target_lufs - gated_loudness(energy, sample_rate)
+        limit_gain = np.ones(audio.shape[1])
+        reduction, peak_gain_db = 0.0, -np.inf
+        previous: tuple[float, float] | None = None  # (gain, loudness) of the round before, in dB
+        for round_ in range(MASTER_ROUNDS):
             gain = db_to_gain(gain_db)
-            limit_gain, reduction = limiter_gain(loudest(gain_db) * gain, ceiling, sample_rate)
-        else:
-            # Loudness and limiting interact (limiting lowers loudness): a few rounds settle both. The
-            # oversampled peak and the K-weighted signal scale with the gain, so each is computed once.
-            energy = k_energy(audio.T, sample_rate)
-            gain_db = settings.target_lufs - gated_loudness(energy, sample_rate)
-            limit_gain = np.ones(audio.shape[1])
-            reduction, peak_gain_db = 0.0, -np.inf
-            previous: tuple[float, float] | None = None  # (gain, loudness) of the round before, in dB
-            for round_ in range(MASTER_ROUNDS):
-                gain = db_to_gain(gain_db)
-                if gain_db > peak_gain_db:
-                    # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
-                    peak_gain_db = gain_db + 1.5
-                    peak = loudest(peak_gain_db)
-                limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
-                loudness = gated_loudness(energy, sample_rate, gain * limit_gain)
-                error = settings.target_lufs - loudness
-                # Stop with the limiter's gain computed for this very gain: raising the gain after the last
-                # limiter pass put a -6 LUFS master 2.4 dB over the ceiling (+1.3 dBTP, 6,939 clipped samples).
-                if abs(error) < 0.03 or round_ == MASTER_ROUNDS - 1:
+            if gain_db > peak_gain_db:
+                # Oversample what could reach the ceiling at up to 1.5 dB more gain than now.
+                peak_gain_db = gain_db + 1.5
+                peak = loudest(peak_gain_db)
+            limit_gain, reduction = limiter_gain(peak * gain, ceiling, sample_rate)
+            loudness = gated_loudness(energy, sample_rate, gain * limit_gain)
+            error = settings.target_lufs - loudness
+            # Stop with the limiter's gain computed for this very gain: raising the gain after the last
+            # limiter pass put a -6 LUFS master 2.4 dB over the ceiling (+1.3 dBTP, 6,939 clipped samples).
+            if abs(error) < 0.03 or round_ == MASTER_ROUNDS - 1:
+                break
+            # Under heavy limiting a dB of gain adds far less than a dB of loudness: step by the slope the
+            # last two rounds measured (a secant), at most 6 dB a round. Below 0.1 dB a dB the limiter takes
+            # back nearly all of it (this song is as loud as the ceiling allows): more would only distort.
+            slope = 1.0
+            if previous is not None and gain_db != previous[0]:
+                slope = min(1.0, (loudness - previous[1]) / (gain_db - previous[0]))
+                if slope < 0.1:
                     break
-                # Under heavy limiting a dB of gain adds far less than a dB of loudness: step by the slope the
-                # last two rounds measured (a secant), at most 6 dB a round. Below 0.1 dB a dB the limiter takes
-                # back nearly all of it (this song is as loud as the ceiling allows): more would only distort.
-                slope = 1.0
-                if previous is not None and gain_db != previous[0]:
-                    slope = min(1.0, (loudness - previous[1]) / (gain_db - previous[0]))
-                    if slope < 0.1:
-                        break
-                previous = (gain_db, loudness)
-                gain_db += min(6.0, error / slope)
-        final_gain = (gain * limit_gain).astype(np.float32)
-        for part in cleaned:
-            part *= final_gain
-        mastered, limited = cleaned, summed(cleaned)
-        lufs = pool.submit(integrated_lufs, limited.T, sample_rate)
-        peak_dbtp = true_peak_dbtp(limited.T)
-        report = MasterReport(
-            lufs=lufs.result(),
-            true_peak_dbtp=peak_dbtp,
-            sample_peak_dbfs=float(20 * np.log10(np.abs(limited).max() + 1e-12)),
-            limiter_gain_reduction_db=reduction,
-            dc_removed=dc,
-            clicks_repaired=clicks,
-            clipped_samples=int((np.abs(limited) >= 1.0).sum()),
-            target_lufs=settings.target_lufs,
-            ceiling_dbtp=settings.ceiling_dbtp,
-        )
-        found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
-        return mastered, limited, report, found
+            previous = (gain_db, loudness)
+            gain_db += min(6.0, error / slope)
+    final_gain = (gain * limit_gain).astype(np.float32)
+    for part in cleaned:
+        part *= final_gain
+    mastered, limited = cleaned, summed(cleaned)
+    report = MasterReport(
+        lufs=integrated_lufs(limited.T, sample_rate),
+        true_peak_dbtp=true_peak_dbtp(limited.T),
+        sample_peak_dbfs=float(20 * np.log10(np.abs(limited).max() + 1e-12)),
+        limiter_gain_reduction_db=reduction,
+        dc_removed=dc,
+        clicks_repaired=clicks,
+        clipped_samples=int((np.abs(limited) >= 1.0).sum()),
+        target_lufs=settings.target_lufs,
+        ceiling_dbtp=settings.ceiling_dbtp,
+    )
+    found = Levels((), tuple(mean.ravel().tolist()), float(bus_db), float(gain_db), lofi_peak, lofi_level)
+    return mastered, limited, report, found
