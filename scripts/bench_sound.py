@@ -1,11 +1,15 @@
 """Time the sound of a song apart from composing it: sample sets + render of the 60 s four-track
 synthwave of `bench_pipeline.py` (issue 15, point 6: target < 2 s on 2 cores).
 
-    .venv/bin/python scripts/bench_sound.py [--runs 3] [--profile OUT.prof]
+    .venv/bin/python scripts/bench_sound.py [--runs 3] [--profile OUT.prof] [--serial]
+        [--save OUT.npz] [--compare REF.npz]
 
 The score is composed once (seed 0), then the timbres and render stages run `runs` times in this process
 (the first run loads the timbre model and the text encoder). Prints wall and CPU seconds per run and the
-load average, since other jobs on a 2-core machine inflate wall times.
+load average, since other jobs on a 2-core machine inflate wall times. `--serial` runs every thread pool's
+work inline, so a profile charges each function its own CPU (in a pool it shows as a lock's wait);
+`--save` keeps the last run's mix and stems, `--compare` prints how far this run's are from saved ones
+(max abs difference, loudness), to show a speed-up leaves the sound as it was.
 """
 
 from __future__ import annotations
@@ -14,21 +18,72 @@ import argparse
 import cProfile
 import os
 import time
+from concurrent.futures import Future
+from typing import Any
 
+import numpy as np
 import torch
 
 from melodex import pipeline
+from melodex.production.loudness import integrated_lufs
 from melodex.production.settings import mix_settings_from_text
 from melodex.render_audio import make_samplesets, perform_and_produce
 
 PROMPT = "warm synthwave, 100 BPM, F minor, intro 4 bars, verse 8, chorus 8, outro 5"  # 25 bars = 60 s
 
 
+class InlinePool:
+    """A stand-in for ThreadPoolExecutor that does the work in the calling thread (`--serial`)."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        pass
+
+    def __enter__(self) -> InlinePool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def map(self, fn: Any, *iterables: Any) -> list:
+        return list(map(fn, *iterables))
+
+    def submit(self, fn: Any, *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def run_serially() -> None:
+    import melodex.production.effects
+    import melodex.production.mastering
+    import melodex.production.mix
+    import melodex.render_audio
+    import melodex.timbre.model
+
+    for module in (melodex.production.effects, melodex.production.mastering, melodex.production.mix,
+                   melodex.render_audio, melodex.timbre.model):
+        if hasattr(module, "ThreadPoolExecutor"):
+            module.ThreadPoolExecutor = InlinePool  # type: ignore[attr-defined]
+
+
+def compare(reference: str, mix: np.ndarray, stems: dict[int, np.ndarray], sample_rate: int) -> None:
+    saved = np.load(reference)
+    print(f"against {reference}: mix max abs difference {np.abs(mix - saved['mix']).max():.3g}, "
+          f"loudness {integrated_lufs(mix, sample_rate):.4f} against {integrated_lufs(saved['mix'], sample_rate):.4f} "
+          f"LUFS; stems' max abs difference "
+          + ", ".join(f"{np.abs(stems[i] - saved[f'stem{i}']).max():.3g}" for i in sorted(stems)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", default=None, help="write a cProfile (CPU time) of the last run here")
+    parser.add_argument("--serial", action="store_true", help="run the thread pools' work inline")
+    parser.add_argument("--save", default=None, help="write the last run's mix and stems here (.npz)")
+    parser.add_argument("--compare", default=None, help="compare the last run's mix and stems with a --save")
     args = parser.parse_args()
+    if args.serial:
+        run_serially()
     torch.set_num_threads(2)
     options = pipeline.GenerateOptions(seed=0)
     models = pipeline.shipped()
@@ -45,7 +100,7 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         made = make_samplesets(score, texts, seeds, options.render_options(), models.timbre)
         sets_wall, sets_cpu = time.perf_counter() - wall, time.process_time() - cpu
-        _, master, _, _ = perform_and_produce(score, {i: s for i, (s, _) in made.items()}, mix, options.sample_rate)
+        stems, master, _, _ = perform_and_produce(score, {i: s for i, (s, _) in made.items()}, mix, options.sample_rate)
         total_wall, total_cpu = time.perf_counter() - wall, time.process_time() - cpu
         if profile:
             profile.disable()
@@ -53,6 +108,10 @@ def main() -> None:
         print(f"run {run}: sample sets {sets_wall:.2f} s ({sets_cpu:.2f} CPU-s), render {total_wall - sets_wall:.2f} s "
               f"({total_cpu - sets_cpu:.2f} CPU-s), sum {total_wall:.2f} s wall / {total_cpu:.2f} CPU-s; "
               f"load average {os.getloadavg()[0]:.2f}; peak {abs(master).max():.3f}")
+    if args.save:
+        np.savez(args.save, mix=master, **{f"stem{i}": stem for i, stem in stems.items()})
+    if args.compare:
+        compare(args.compare, master, stems, options.sample_rate)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import resample_poly
 
 from melodex.production.loudness import integrated_lufs, true_peak_dbtp
-from melodex.production.mastering import repair_clicks
+from melodex.production.mastering import _spikes, repair_clicks
 from melodex.production.mix import ProductionError, produce
 from melodex.production.settings import WORD_TABLE, MixSettings, mix_settings_from_text
 from melodex.score import DRUM_PROGRAM, TPQ, Score, Tempo, Track
@@ -139,6 +139,35 @@ def test_impulsive_clicks_are_repaired_and_music_is_left_alone():
     assert np.abs(repaired - music).max() < 0.01
     untouched, none = repair_clicks(music)
     assert none == 0 and np.array_equal(untouched, music)
+
+
+def test_screened_click_detection_finds_what_the_running_rms_finds():
+    """The block bound only skips frames: the spikes found are those of the full running local RMS."""
+    from scipy.ndimage import uniform_filter1d
+
+    def full(channel: np.ndarray) -> np.ndarray:
+        second = np.zeros_like(channel)
+        second[1:-1] = channel[1:-1] - 0.5 * (channel[:-2] + channel[2:])
+        local = np.sqrt(np.maximum(uniform_filter1d(np.square(second), size=501, mode="nearest"), 0.0))
+        return np.nonzero(np.abs(second) > 12.0 * local + 1e-3)[0]
+
+    rng = np.random.default_rng(1)
+    found = 0
+    for trial in range(60):
+        n = int(rng.integers(1, 20000))
+        t = np.arange(n) / RATE
+        audio = 0.3 * np.sin(2 * np.pi * rng.uniform(50, 5000) * t)
+        if trial % 3 == 1:
+            audio += 0.1 * rng.standard_normal(n)  # noise: the full-filter branch
+        if trial % 3 == 2:
+            audio[: n // 2] = 0.0
+        for _ in range(int(rng.integers(0, 5))):
+            audio[rng.integers(0, n)] += rng.uniform(-1, 1)
+        audio = audio.astype(np.float32)
+        expected = full(audio)
+        found += len(expected)
+        assert np.array_equal(_spikes(audio, 12.0), expected), trial
+    assert found > 50
 
 
 def test_fast_measurements_agree_with_the_references():

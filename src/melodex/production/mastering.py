@@ -93,6 +93,12 @@ class Levels:
                    lofi_peak=data["lofi_peak"], lofi_level=data["lofi_level"], stem_scale=data["stem_scale"])
 
 
+def _finite(audio: np.ndarray) -> np.ndarray:
+    """`audio` with NaN and inf made finite; a finite sum shows there are none, one pass instead of
+    nan_to_num's five (0.23 CPU-s of the 60 s synthwave's master)."""
+    return audio if np.isfinite(audio.sum()) else np.nan_to_num(audio)
+
+
 def remove_dc(audio: np.ndarray, sample_rate: int, mean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Subtract each channel's mean (or the `mean` given), then a 20 Hz high-pass for slow drift.
 
@@ -100,7 +106,8 @@ def remove_dc(audio: np.ndarray, sample_rate: int, mean: np.ndarray | None = Non
     """
     if mean is None:
         mean = audio.mean(axis=1, keepdims=True)
-    centred = (audio - mean).astype(np.float32)
+    # Every part but the last has no mean to remove: skipping the subtraction saves two passes a part.
+    centred = (audio - mean).astype(np.float32) if np.any(mean) else np.asarray(audio, dtype=np.float32)
     filtered = pb.HighpassFilter(cutoff_frequency_hz=cutoff_hz(20.0, sample_rate))(centred, sample_rate)
     return filtered, mean
 
@@ -111,21 +118,68 @@ def repair_clicks(audio: np.ndarray, threshold: float = 12.0) -> tuple[np.ndarra
     The second difference of music is roughly Gaussian around its local RMS, even for cymbals; a frame
     whose second difference exceeds `threshold` times the local RMS (over ~11 ms, spike excluded by
     the median of the neighbourhood) is an impulse, not music. Steps are not touched: the sampler's
-    fades are what keep those away.
+    fades are what keep those away. Returns `audio` itself when nothing was repaired.
     """
-    out = audio.copy()
-    repaired = 0
-    for channel in out:
-        second = np.zeros_like(channel)
-        second[1:-1] = channel[1:-1] - 0.5 * (channel[:-2] + channel[2:])
-        local = np.sqrt(np.maximum(uniform_filter1d(np.square(second), size=501, mode="nearest"), 0.0))
-        spikes = np.nonzero(np.abs(second) > threshold * local + 1e-3)[0]
+    out, repaired = audio, 0
+    for index in range(len(audio)):
+        spikes = _spikes(audio[index], threshold)
         if len(spikes) == 0:
             continue
+        if out is audio:
+            out = audio.copy()
+        channel = out[index]
         window = np.clip(spikes[:, None] + np.arange(-3, 4), 0, len(channel) - 1)
         channel[spikes] = np.median(channel[window], axis=1)
         repaired += len(spikes)
     return out, repaired
+
+
+_CLICK_WINDOW = 501  # frames of the local RMS a spike is judged against (~11 ms)
+_CLICK_BLOCK = _CLICK_WINDOW // 2  # every window holds the whole block of this many frames its centre is in
+
+
+def _spikes(channel: np.ndarray, threshold: float) -> np.ndarray:
+    """Frames whose second difference exceeds `threshold` times its RMS over the `_CLICK_WINDOW` around them
+    (+ 1e-3), ascending.
+
+    The full running RMS of every frame was a third of the master's time (0.68 of 2.2 CPU-s for the 60 s
+    synthwave). A window always holds the block its centre is in, so its mean square is at least the
+    block's sum / window: frames under `threshold` times that bound cannot be spikes, and only the few
+    over it (none in most blocks of music) get their window's RMS computed, as the full filter did.
+    """
+    n = len(channel)
+    second = np.zeros(n, dtype=np.float32)
+    if n > 2:
+        around = np.add(channel[:-2], channel[2:], dtype=np.float32)
+        around *= np.float32(0.5)
+        np.subtract(channel[1:-1], around, out=second[1:-1])
+    square = np.square(second)
+    whole = n // _CLICK_BLOCK * _CLICK_BLOCK
+    blocks = square[:whole].reshape(-1, _CLICK_BLOCK)
+    sums, peaks = blocks.sum(axis=1, dtype=np.float64), blocks.max(axis=1)
+    if whole < n:
+        sums = np.append(sums, square[whole:].sum(dtype=np.float64))
+        peaks = np.append(peaks, square[whole:].max())
+    # 0.99: room for float32 rounding in the block sums, so the bound stays under the window's RMS.
+    floor = np.square(0.99 * (threshold * np.sqrt(0.99 * sums / _CLICK_WINDOW) + 1e-3))
+    suspect = np.nonzero(peaks > floor)[0]
+    if len(suspect) == 0:
+        return np.zeros(0, dtype=np.int64)
+    frames = (suspect[:, None] * _CLICK_BLOCK + np.arange(_CLICK_BLOCK)).ravel()
+    bounds = np.repeat(floor[suspect], _CLICK_BLOCK)
+    inside = frames < n
+    frames, bounds = frames[inside], bounds[inside]
+    frames = frames[square[frames] > bounds]
+    if len(frames) * _CLICK_WINDOW > n:  # noise-like audio: one running filter is cheaper than the windows
+        local = uniform_filter1d(square, size=_CLICK_WINDOW, mode="nearest")[frames]
+    else:
+        # The window's mean square; frames past either end count as zeros, as the full filter's
+        # "nearest" padding gives (the second difference is zero at both ends).
+        window = frames[:, None] + np.arange(-(_CLICK_WINDOW // 2), _CLICK_WINDOW // 2 + 1)
+        values = np.where((window >= 0) & (window < n), square[np.clip(window, 0, n - 1)], np.float32(0.0))
+        local = (values.sum(axis=1, dtype=np.float64) / _CLICK_WINDOW).astype(np.float32)
+    local = np.sqrt(np.maximum(local, np.float32(0.0)))
+    return frames[np.abs(second[frames]) > threshold * local + 1e-3]
 
 
 def limiter_gain(
@@ -201,7 +255,7 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
     master gains are those, not measured again: how a re-produced stretch keeps the song's level.
     The limiter is always local.
     """
-    parts = [np.nan_to_num(np.asarray(p, dtype=np.float32)) for p in parts]
+    parts = [_finite(np.asarray(p, dtype=np.float32)) for p in parts]
     bus = summed(parts)
     mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
     dc = float(np.abs(mean).max()) if mean.size else 0.0
