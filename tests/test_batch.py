@@ -89,3 +89,39 @@ def test_an_interrupted_batch_goes_on_where_it_stopped(tmp_path: Path, monkeypat
     assert made == ["boom", "two"]  # the failed item and the one not whole; "one" and "three" are skipped
     assert [r.error is None for r in again] == [True, False, True, True]
     assert (out / names[2] / "mix.wav").read_bytes() == b"two 0"
+
+
+def test_batch_takes_generates_output_options(tiny_models, tmp_path: Path, monkeypatch) -> None:
+    """The output options of generate (formats, stems, sample rate, bit depth, bitrate, loudness, master, click,
+    chord markers) reach every track of a batch, read by the same code as generate's."""
+    import soundfile
+
+    seen: list[GenerateOptions] = []
+    real_make_track = batch_mod.make_track
+
+    def recording(prompt: str, seed: int, options: GenerateOptions, *stages: object) -> tuple[dict[str, bytes], float]:
+        seen.append(options)
+        return real_make_track(prompt, seed, options, *stages)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_mod, "make_track", recording)
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"{GOOD}\n")
+    result = CliRunner().invoke(app, [
+        "batch", str(prompts), "-o", str(tmp_path / "out"), "--renderer", "soundfont", "--format", "flac,mp3",
+        "--stems", "dry", "--sample-rate", "22050", "--bit-depth", "16", "--mp3-kbps", "128", "--lufs", "-16",
+        "--click", "--chord-markers"])
+    assert result.exit_code == 0, result.output
+    made = seen[0]
+    assert (made.formats, made.stems, made.sample_rate, made.bit_depth, made.mp3_kbps, made.lufs, made.master,
+            made.click, made.chord_markers) == (("flac", "mp3"), "dry", 22050, 16, 128, -16.0, True, True, True)
+    track = tmp_path / "out" / BatchItem(0, GOOD, 0).name
+    assert {p.name for p in track.iterdir()} >= {"mix.flac", "mix.mp3", "dry-mix.flac", "click.flac", "song.mid"}
+    stems = sorted((track / "stems").iterdir())
+    assert stems and all(p.suffix == ".flac" for p in stems)
+    info = soundfile.info(str(track / "mix.flac"))
+    assert (info.samplerate, info.subtype) == (22050, "PCM_16")
+    for bad, said in ((["--lufs", "-16", "--no-master"], "needs the master"),
+                      (["--format", "flac", "--bit-depth", "32"], "FLAC holds 16 or 24 bits")):
+        refused = CliRunner().invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "never"), *bad])
+        assert refused.exit_code == 1 and said in str(refused.exception), refused.output
+        assert not (tmp_path / "never").exists()  # checked before any folder is made

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
@@ -80,6 +80,16 @@ class ExportOptions:
             raise MelodexError(f"loudness {self.lufs:g} LUFS is outside {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}")
         if self.lufs is not None and not self.master:
             raise MelodexError("a loudness target needs the master: give a LUFS target or no master, not both")
+
+    def generate_fields(self) -> dict[str, Any]:
+        """These options as `pipeline.GenerateOptions` takes them, for `generate`, `batch` and the HTTP API's
+        create: the song is made at `sample_rate` (the default when None) and mastered to `lufs`."""
+        if self.section is not None:
+            raise MelodexError("a section loop is exported from a song that exists: generate it, then export "
+                               f"the section {self.section!r}")
+        fields = {name: getattr(self, name) for name in ("formats", "stems", "bit_depth", "mp3_kbps", "lufs",
+                                                           "master", "click", "chord_markers")}
+        return fields if self.sample_rate is None else {**fields, "sample_rate": self.sample_rate}
 
 
 def parse_formats(text: str) -> tuple[str, ...]:

@@ -158,3 +158,26 @@ def test_generate_writes_a_click_and_chord_markers_as_export_does(tiny_models, t
     for command in ("generate", "export"):
         shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
         assert "--click" in shown and "--chord-markers" in shown, command
+
+
+def test_generate_batch_and_export_share_one_set_of_output_options() -> None:
+    """Declared once (commands.output.with_output_options): the same flags, choices and help on each command;
+    only --sample-rate's meaning differs (the rate a song is made at, or the rate an export resamples to)."""
+    import typer.main
+
+    from melodex.commands.output import MAKING_RATE
+
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    shared = ("--format", "--stems", "--sample-rate", "--bit-depth", "--mp3-kbps", "--lufs", "--no-master",
+              "--click", "--chord-markers")
+
+    def options(name: str) -> dict[str, object]:
+        return {p.opts[0]: (p.min, p.max) + ((p.default, p.help) if p.opts[0] != "--sample-rate" else ())
+                for p in commands[name].params if p.opts and p.opts[0] in shared}
+
+    generate, batch, export = options("generate"), options("batch"), options("export")
+    assert list(generate) == list(shared) and generate == batch == export
+    rates = {name: next(p for p in commands[name].params if p.opts[0] == "--sample-rate")
+             for name in ("generate", "batch", "export")}
+    assert rates["generate"].help == rates["batch"].help == MAKING_RATE.help
+    assert rates["export"].default is None and rates["generate"].default is not None

@@ -615,3 +615,38 @@ def test_errors_and_notes_name_the_apis_fields_where_the_cli_names_its_flags(cli
         brief.with_overrides(brief.parse(PROMPT), key="H minor")
     assert "--bpm 120 wins over the prompt's 100 BPM" in brief.with_overrides(brief.parse("piano, 100 BPM"),
                                                                                bpm=120).notes
+
+
+@pytest.mark.slow
+def test_create_takes_the_output_options_of_melodex_generate(client) -> None:
+    """The create body takes generate's output options, typed as the export query types them; the project's
+    files are written with them, and a bad one is refused on arrival in the API's terms."""
+    from melodex import export
+
+    body = client.get("/openapi.json").json()["components"]["schemas"]["CreateProject"]["properties"]
+    assert body["format"]["items"]["enum"] == list(export.AUDIO_FORMATS)
+    assert body["stems"]["enum"] == list(export.STEM_KINDS) and body["bit_depth"]["enum"] == list(export.BIT_DEPTHS)
+    assert body["mp3_kbps"]["enum"] == list(export.MP3_KBPS)
+    assert body["sample_rate"]["enum"] == list(export.SAMPLE_RATES)
+    assert (body["lufs"]["anyOf"][0]["minimum"], body["lufs"]["anyOf"][0]["maximum"]) == export.LUFS_RANGE
+    for bad, status, said in (({"format": ["ogg"]}, 422, "format.0: Input should be 'wav', 'flac' or 'mp3'"),
+                              ({"bit_depth": 20}, 422, "bit_depth: Input should be 16, 24 or 32"),
+                              ({"lufs": -50}, 422, "lufs: Input should be greater than or equal to -40"),
+                              ({"format": ["flac"], "bit_depth": 32}, 400, "FLAC holds 16 or 24 bits"),
+                              ({"lufs": -16, "master": False}, 400, "a loudness target needs the master")):
+        refused = detail(client.post("/api/projects", json={"prompt": PROMPT, **FAST, **bad}), status)
+        assert refused.startswith(said) and "--" not in refused, refused
+    assert client.get("/api/projects").json() == []  # nothing queued for a refused request
+
+    created = client.post("/api/projects", json={
+        "prompt": PROMPT, "form": FORM, **FAST, "format": ["flac", "mp3"], "stems": "dry", "bit_depth": 16,
+        "mp3_kbps": 128, "lufs": -16, "click": True, "chord_markers": True})
+    assert created.status_code == 202, created.text
+    assert wait_for(client, created.json()["job"]["id"])["status"] == "done"
+    folder = client.app.state.studio.projects_dir / created.json()["project"]
+    assert {"mix.flac", "mix.mp3", "dry-mix.flac", "click.flac", "song.mid"} <= {p.name for p in folder.iterdir()}
+    assert all(p.suffix == ".flac" for p in (folder / "stems").iterdir())
+    info = soundfile.info(str(folder / "mix.flac"))
+    assert (info.samplerate, info.subtype) == (22050, "PCM_16")
+    options = client.get(f"/api/projects/{created.json()['project']}").json()["request"]["options"]
+    assert (options["lufs"], options["stems"], options["mp3_kbps"], options["click"]) == (-16.0, "dry", 128, True)

@@ -6,20 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from melodex.commands import output
-from melodex.commands.progress import STAGES
+from melodex.commands.progress import item_bars
 from melodex.errors import MelodexError
+from melodex.export import ExportOptions
 from melodex.fanout import RAY_HELP
 
 console = Console()
@@ -36,6 +28,7 @@ def _seeds(text: str) -> list[int]:
         raise MelodexError(f"--seeds {text!r}: give whole numbers separated by commas, e.g. 0,1,2") from exc
 
 
+@output.with_output_options(output.MAKING_RATE)
 def batch(
     prompts: Path = typer.Argument(..., help="Prompt file: one prompt per line; blank lines and # comments skipped."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for one sub-folder per track and results.csv "
@@ -48,7 +41,7 @@ def batch(
     renderer: output.Renderer = output.RENDERER,
     bars: int = typer.Option(None, help="Length in bars; a form in the prompt wins over it."),
     duration: float = typer.Option(None, help="Length in seconds; a form in the prompt wins over it."),
-    formats: str = typer.Option("wav", "--format", help="Mix formats, comma-separated: wav, flac, mp3."),
+    export: ExportOptions = None,  # type: ignore[assignment]  # generate's output options (with_output_options)
 ) -> None:
     """Make many tracks: every prompt of a file with every seed, each exactly as `melodex generate` makes it.
 
@@ -60,34 +53,18 @@ def batch(
         melodex batch prompts.txt -o out/cues --seeds 0,1
 
         melodex batch prompts.txt -o out/cues --ray local
+
+        melodex batch prompts.txt -o out/cues --format wav,mp3 --stems dry --lufs -16 --click
     """
     from melodex.batch import run_batch
     from melodex.evaluate.listen import read_prompts
-    from melodex.export import parse_formats
     from melodex.pipeline import GenerateOptions
 
     options = GenerateOptions(preset=preset.value, timbre_cfg=cfg, timbre_steps=steps, renderer=renderer.value,
-                              bars=bars, duration=duration,
-                              formats=parse_formats(formats))  # checked here, before any folder is made
+                              bars=bars, duration=duration, **export.generate_fields())  # before any folder
     prompt_list = read_prompts(prompts)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("tracks", total=None)
-        stage_tasks: dict[str, TaskID] = {}
-
-        def report(done: int, total: int, what: str) -> None:
-            bar.update(task, completed=done, total=total, description=f"tracks {done}/{total}: {what[:40]}")
-            for stage_task in stage_tasks.values():  # the next track's stages start afresh
-                bar.remove_task(stage_task)
-            stage_tasks.clear()
-
-        def stage(name: str, fraction: float) -> None:
-            """The stages of the track being made, as `melodex generate` draws them."""
-            if name not in stage_tasks:
-                stage_tasks[name] = bar.add_task(f"  {STAGES.get(name, name)}", total=1.0)
-            bar.update(stage_tasks[name], completed=fraction)
-
-        results = run_batch(prompt_list, out, options, _seeds(seeds), ray, report, stage)
+    with item_bars("tracks") as (report, stages):
+        results = run_batch(prompt_list, out, options, _seeds(seeds), ray, report, stages)
     table = Table(title=f"melodex batch: {out}")
     for column in ("prompt", "seed", "files", "seconds", "error"):
         table.add_column(column)

@@ -11,6 +11,7 @@ from rich.table import Table
 from melodex import brief as brief_mod
 from melodex.commands import output
 from melodex.commands.progress import stage_bars
+from melodex.export import ExportOptions
 
 console = Console()
 
@@ -20,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command(name="brief")(brief)
 
 
+@output.with_output_options(output.MAKING_RATE)
 def generate(
     prompt: str = typer.Argument(..., help='What you want, e.g. "warm synthwave, 100 BPM, F minor, verse 8".'),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for mix, stems/, song.mid and song.melodex."),
@@ -46,18 +48,9 @@ def generate(
     duration: float = typer.Option(None, help="Length in seconds (bars follow from tempo and meter); a form in "
                                    "the prompt wins over it."),
     chords: str = output.CHORDS,
-    formats: str = output.FORMATS,
-    stems: output.Stems = output.STEMS,
-    sample_rate: output.SampleRate = typer.Option(output.SampleRate("44100"), "--sample-rate",
-                                                  help="Sample rate the song is made at, in Hz."),
-    bit_depth: output.BitDepth = output.BIT_DEPTH,
-    mp3_kbps: output.Mp3Kbps = output.MP3_BITRATE,
-    lufs: float = output.LUFS,
-    no_master: bool = output.NO_MASTER,
-    click: bool = output.CLICK,
-    chord_markers: bool = output.CHORD_MARKERS,
     reference: Path = typer.Option(None, help="A recording (WAV/FLAC) of a tune: its tempo, key and melody "
                                    "are heard and the arrangement is built around it."),
+    export: ExportOptions = None,  # type: ignore[assignment]  # the output options, see with_output_options
 ) -> None:
     """Make a track from a prompt: mix, one stem per track, MIDI, and an editable project.
 
@@ -65,7 +58,6 @@ def generate(
     meter, form and instruments are obeyed exactly. Run `melodex brief PROMPT` first to see what will be
     understood. Then edit the project: `melodex regen`, `retimbre`, `variation`, `history`.
     """
-    from melodex.export import parse_formats
     from melodex.files import output_dir
     from melodex.pipeline import GenerateOptions
     from melodex.pipeline import generate as run
@@ -76,9 +68,7 @@ def generate(
         timbre_cfg=cfg, timbre_steps=steps, renderer=renderer.value, bpm=bpm, key=key, meter=meter, bars=bars,
         duration=duration, chords=chords,
         instruments=tuple(s.strip() for s in instruments.split(",") if s.strip()) if instruments else None,
-        formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value),
-        bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
-        click=click, chord_markers=chord_markers, reference=str(reference) if reference else None,
+        reference=str(reference) if reference else None, **export.generate_fields(),
     )
     with stage_bars() as progress, writing(output_dir(out) / "song.melodex"):  # a second generate there waits
         result = run(prompt, out, options, progress)

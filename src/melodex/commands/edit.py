@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from melodex.commands import output
 from melodex.commands.progress import stage_bars
-from melodex.export import export_take
+from melodex.export import ExportOptions, export_take
 
 if TYPE_CHECKING:
     from melodex.edit import Session
@@ -255,22 +256,14 @@ def prune(project: Path = PROJECT) -> None:
                   f"freed; version {opened.current} (current) untouched")
 
 
+@output.with_output_options(output.EXPORT_RATE)
 def export(
     project: Path = PROJECT,
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write into (made if missing)."),
     version: str = typer.Option(None, help="Version to export (default: current)."),
-    formats: str = output.FORMATS,
-    stems: output.Stems = output.STEMS,
-    sample_rate: output.SampleRate = typer.Option(None, "--sample-rate",
-                                                  help="Resample to this rate in Hz (default: the song's)."),
-    bit_depth: output.BitDepth = output.BIT_DEPTH,
-    mp3_kbps: output.Mp3Kbps = output.MP3_BITRATE,
-    lufs: float = output.LUFS,
-    no_master: bool = output.NO_MASTER,
     section: str = typer.Option(None, help="Only this section (e.g. chorus), as a seamless loop: its tail rings "
                                 "into its start."),
-    click: bool = output.CLICK,
-    chord_markers: bool = output.CHORD_MARKERS,
+    export: ExportOptions = None,  # type: ignore[assignment]  # the output options, see with_output_options
 ) -> None:
     """Write a version's mix, stems and MIDI to a folder, in the formats and quality you need.
 
@@ -279,12 +272,8 @@ def export(
       melodex export out/song -o loops --section chorus --stems dry --click
     """
     from melodex import pipeline
-    from melodex.export import ExportOptions, parse_formats
 
-    options = ExportOptions(  # checked before anything is read or written
-        formats=parse_formats(formats), stems=stems.value, sample_rate=int(sample_rate.value) if sample_rate else None,
-        bit_depth=int(bit_depth.value), mp3_kbps=int(mp3_kbps.value), lufs=lufs, master=not no_master,
-        section=section, click=click, chord_markers=chord_markers)
+    options = replace(export, section=section)  # checked before anything is read or written
     notes: list[str] = []
     with stage_bars() as progress:
         session = _session(project, version, progress)  # a reader: exporting elsewhere does not lock the project

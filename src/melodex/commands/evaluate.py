@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from melodex.commands import output
+from melodex.commands.progress import item_bars
 from melodex.errors import MelodexError
 
 console = Console()
@@ -20,20 +17,6 @@ console = Console()
 def register(app: typer.Typer) -> None:
     app.command(name="eval")(evaluate)
     app.command(name="sweep")(sweep)
-
-
-@contextmanager
-def _bar(what: str) -> Iterator[Any]:
-    """A progress bar over items; yields a callback (done, total, description)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(what, total=None)
-
-        def report(done: int, total: int, description: str) -> None:
-            text = description if len(description) <= 48 else description[:45] + "..."
-            bar.update(task, completed=done, total=total, description=f"{what}: {text}")
-
-        yield report
 
 
 def _bars(bars: int) -> int | None:
@@ -103,9 +86,9 @@ def evaluate(
     prompt_list = split_prompts(split.value) if split else read_prompts(prompts)
     if limit:
         prompt_list = prompt_list[:limit]
-    with _bar("generating and listening") as report:
-        results = run_eval(prompt_list, out, options, report, keep_audio=keep_audio, ray=ray)
-    with _bar("rendering held-out real music") as report:
+    with item_bars("generating and listening") as (report, stages):
+        results = run_eval(prompt_list, out, options, report, keep_audio=keep_audio, ray=ray, stages=stages)
+    with item_bars("rendering held-out real music") as (report, _):
         reference = load_or_make_reference(out, options.real, options.bars,
                                            lambda done, total: report(done, total, "SoundFont"))
     console.print("measuring the song references (training accompaniment, real songs)", markup=False)
@@ -160,8 +143,8 @@ def sweep(
         cfgs=parse_grid(cfg, "--cfg"), steps=parse_grid(steps, "--steps", integer=True, low=1, high=200),
         guidances=parse_grid(guidance, "--guidance") if guidance.strip() else (None,),
         bars=_bars(bars), seed=seed, preset=preset.value, real=real)
-    with _bar("sweeping") as report:
-        cells = run_sweep(prompt, out, options, report)
+    with item_bars("sweeping") as (report, stages):
+        cells = run_sweep(prompt, out, options, report, stages)
     plots = write_sweep_report(out, prompt, cells)
     for line in sweep_table(cells):
         console.print(line, markup=False)

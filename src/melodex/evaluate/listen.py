@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from melodex.evaluate.embedding import EMBEDDING, embed
 from melodex.evaluate.score_stats import plan_obeyed, statistics
 from melodex.evaluate.song import song_report
 from melodex.score import DRUM_PROGRAM, DUR, START, Score, Track
+
+if TYPE_CHECKING:
+    from melodex.pipeline import Progress as StageReport  # (stage, share done)
 
 DEFAULT_PROMPTS = Path("data/eval/prompts.txt")
 EVAL_DATA = Path(__file__).resolve().parents[3] / "data" / "eval"
@@ -159,15 +162,17 @@ def evaluate_take(brief: brief_mod.Brief, score: Score, events: np.ndarray, mix:
     return result
 
 
-def evaluate_prompt(prompt: str, options: EvalOptions, audio_path: Path | None = None) -> dict[str, Any]:
-    """Generate one prompt's track and measure it; the mix is written to `audio_path` when given."""
+def evaluate_prompt(prompt: str, options: EvalOptions, audio_path: Path | None = None,
+                    stages: StageReport | None = None) -> dict[str, Any]:
+    """Generate one prompt's track and measure it; the mix is written to `audio_path` when given. `stages`
+    hears the pipeline's (stage, share done), as `melodex generate` draws them."""
     from melodex.export import write_audio
     from melodex.pipeline import StageClock, make_take, read_brief
 
     generate_options = options.generate_options()
     started = time.perf_counter()
     brief = shorten(read_brief(prompt, generate_options), options.bars)
-    clock = StageClock(None)
+    clock = StageClock(stages)
     take = make_take(brief, generate_options, clock)
     seconds = time.perf_counter() - started
     if audio_path is not None:
@@ -284,22 +289,25 @@ def write_json(path: Path, data: Any) -> None:
     partial.replace(path)
 
 
-def evaluate_prompt_audio(prompt: str, options: EvalOptions, keep_audio: bool) -> tuple[dict[str, Any], bytes | None]:
+def evaluate_prompt_audio(prompt: str, options: EvalOptions, keep_audio: bool,
+                          stages: StageReport | None = None) -> tuple[dict[str, Any], bytes | None]:
     """`evaluate_prompt` with the mix's WAV bytes (when kept): what a Ray task on any node sends back."""
     if not keep_audio:
-        return evaluate_prompt(prompt, options), None
+        return evaluate_prompt(prompt, options, stages=stages), None
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="melodex-eval-") as scratch:
         path = Path(scratch) / "mix.wav"
-        return evaluate_prompt(prompt, options, path), path.read_bytes()
+        return evaluate_prompt(prompt, options, path, stages), path.read_bytes()
 
 
 def run_eval(prompts: list[str], folder: Path, options: EvalOptions, progress: Progress | None = None,
-             keep_audio: bool = False, ray: str | None = None) -> list[dict[str, Any]]:
+             keep_audio: bool = False, ray: str | None = None,
+             stages: StageReport | None = None) -> list[dict[str, Any]]:
     """Evaluate every prompt whose result is not in `folder` yet; return all results in prompt order.
     A prompt that fails (an impossible request) is recorded with its error, not fatal to the run.
-    `ray` ("local" or a cluster address) evaluates the prompts as Ray tasks (`melodex.fanout`)."""
+    `ray` ("local" or a cluster address) evaluates the prompts as Ray tasks (`melodex.fanout`). `stages` hears
+    the pipeline stages of the prompt being made, in this process only (a Ray task's are not sent back)."""
     from melodex.fanout import fan_out
 
     _check_folder(folder, options)
@@ -307,7 +315,8 @@ def run_eval(prompts: list[str], folder: Path, options: EvalOptions, progress: P
     pending = [index for index, path in enumerate(paths) if not path.is_file()]
     if progress:
         progress(len(prompts) - len(pending), len(prompts), "starting")
-    work = [(prompts[index], options, keep_audio) for index in pending]
+    along = (stages,) if stages is not None and ray is None else ()
+    work = [(prompts[index], options, keep_audio, *along) for index in pending]
     for done, (position, made, error) in enumerate(fan_out(evaluate_prompt_audio, work, ray), 1):
         index = pending[position]
         if isinstance(error, MelodexError):

@@ -82,14 +82,15 @@ class SweepOptions:
 
 
 def render_cell(brief: brief_mod.Brief, guidance: float | None, cfg: float, steps: int, seed: int,
-                preset: str) -> tuple[Any, dict[str, float]]:
+                preset: str, stages: Any = None) -> tuple[Any, dict[str, float]]:
     """One take through the pipeline (`make_take`) at these settings, and its wall time per stage plus
-    the total (stages may overlap: timbres for a planned band are made while the song is composed)."""
+    the total (stages may overlap: timbres for a planned band are made while the song is composed). `stages`
+    hears the pipeline's (stage, share done)."""
     from melodex import pipeline
 
     options = pipeline.GenerateOptions(seed=seed, preset=preset, guidance=guidance, timbre_cfg=cfg,
                                        timbre_steps=steps)
-    clock = pipeline.StageClock(None)
+    clock = pipeline.StageClock(stages)
     started = time.perf_counter()
     take = pipeline.make_take(brief, options, clock)
     return take, {**{f"{k}_seconds": v for k, v in clock.seconds.items()}, "seconds": time.perf_counter() - started}
@@ -99,8 +100,10 @@ def cell_name(guidance: float | None, cfg: float, steps: int) -> str:
     return f"g{'default' if guidance is None else f'{guidance:g}'}-cfg{cfg:g}-steps{steps}.json"
 
 
-def run_sweep(prompt: str, folder: Path, options: SweepOptions, progress: Any = None) -> list[dict[str, Any]]:
-    """Render and judge every cell not already in `folder`; return all cells."""
+def run_sweep(prompt: str, folder: Path, options: SweepOptions, progress: Any = None,
+              stages: Any = None) -> list[dict[str, Any]]:
+    """Render and judge every cell not already in `folder`; return all cells. `progress` hears (done, total,
+    the cell) before each cell, `stages` the pipeline stages of the cell's takes."""
     from melodex import pipeline
 
     manifest = folder / "sweep.json"
@@ -128,7 +131,7 @@ def run_sweep(prompt: str, folder: Path, options: SweepOptions, progress: Any = 
         if path.is_file():
             cells.append(json.loads(path.read_text()))
             continue
-        take, seconds = render_cell(brief, guidance, cfg, steps, options.seed, options.preset)
+        take, seconds = render_cell(brief, guidance, cfg, steps, options.seed, options.preset, stages)
         heard = measure_audio(take.mix, take.sample_rate)
         standardised, = standardise(reference["embeddings"], embed(take.mix, take.sample_rate)[None, :])[1:]
         cell: dict[str, Any] = {
@@ -142,7 +145,7 @@ def run_sweep(prompt: str, folder: Path, options: SweepOptions, progress: Any = 
         }
         if direction:
             neutral_take, _ = render_cell(replace(brief, texture=()), guidance, cfg, steps, options.seed,
-                                          options.preset)
+                                          options.preset, stages)
             neutral = measure_audio(neutral_take.mix, neutral_take.sample_rate).centroid_hz
             cell["neutral_centroid_hz"] = neutral
             cell["text_shift_octaves"] = direction * float(np.log2(heard.centroid_hz / neutral))

@@ -254,13 +254,15 @@ def create_app(options: ServerOptions) -> FastAPI:
 
     @app.post("/api/projects", status_code=202, response_model=Created, responses=problems(400, 413, 422))
     def create_project(body: CreateProject) -> dict[str, Any]:
-        """Queue a new project from a prompt and controls; answers at once with the project id and its job."""
+        """Queue a new project from a prompt and controls; answers at once with the project id and its job.
+        The output fields (format, stems, bit depth, MP3 bitrate, loudness or no master, click, chord markers) say
+        how the project's files are written, as `melodex generate` writes them; every edit keeps them."""
         opts = pipeline.GenerateOptions(
             seed=body.seed, preset=body.preset, guidance=body.guidance, temperature=body.temperature,
             top_p=body.top_p, timbre_cfg=body.cfg, timbre_steps=body.steps, renderer=body.renderer,
-            sample_rate=body.sample_rate, bpm=body.bpm, key=body.key or None, meter=body.meter or None,
+            bpm=body.bpm, key=body.key or None, meter=body.meter or None,
             instruments=tuple(i.strip() for i in body.instruments if i.strip()) or None, bars=body.bars,
-            chords=body.chords)
+            chords=body.chords, **body.export_options(body.sample_rate).generate_fields())
         pid, new_job, brief = studio.create(body.prompt, [FormSection(s.name, s.bars) for s in body.form], opts)
         worker.wake()
         return {"project": pid, "job": new_job.to_json(),

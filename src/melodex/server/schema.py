@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from melodex import pipeline
 from melodex.edit_notes import BARS_PATTERN, bars_syntax_error
-from melodex.export import LUFS_RANGE, SAMPLE_RATES, ExportOptions
+from melodex.export import AUDIO_FORMATS, BIT_DEPTHS, LUFS_RANGE, MP3_KBPS, SAMPLE_RATES, STEM_KINDS, ExportOptions
 from melodex.score import MAX_BARS, MAX_BPM, MIN_BPM
 from melodex.server.studio import FORM_SECTIONS
 from melodex.tokens_vocabulary import METERS
@@ -66,7 +66,44 @@ class FormSectionIn(Body):
     bars: int = Field(ge=1, le=MAX_BARS)
 
 
-class CreateProject(Body):
+def _number(value: Any) -> Any:
+    """A query parameter's digits as the int they spell (a query string has no numbers, and pydantic compares
+    a Literal's ints strictly)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+class OutputFields(Body):
+    """The output options of `melodex generate` and `melodex export`: how the files are written. Project creation
+    takes them in its body (they stay the project's for every edit), GET .../export.zip in its query."""
+
+    format: list[Literal[AUDIO_FORMATS]] = Field(  # type: ignore[valid-type]
+        ["wav"], min_length=1, max_length=len(AUDIO_FORMATS), description="mix formats; stems and the click use "
+        "the first")
+    stems: Literal[STEM_KINDS] = Field(  # type: ignore[valid-type]
+        "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: each "
+        "instrument at its level and pan before any effect (they sum to dry-mix.<format>, the unmastered mix "
+        "without effects); none")
+    bit_depth: Annotated[Literal[tuple(BIT_DEPTHS)], BeforeValidator(_number)] = Field(  # type: ignore[valid-type]
+        24, description="WAV/FLAC bits per sample (32: float WAV; FLAC holds 16 or 24)")
+    mp3_kbps: Annotated[Literal[tuple(MP3_KBPS)], BeforeValidator(_number)] = Field(  # type: ignore[valid-type]
+        320, description="MP3 constant bitrate")
+    lufs: float | None = Field(None, ge=LUFS_RANGE[0], le=LUFS_RANGE[1],
+                               description="master loudness in LUFS (default: -14, the streaming level, when a "
+                               "project is made; its own master when it is exported)")
+    master: bool = Field(True, description="false: the mix as it enters the master (no loudness, glue or limiter)")
+    click: bool = Field(False, description="also a click track: every beat, bar starts higher")
+    chord_markers: bool = Field(False, description="the chords in the MIDI file's marker lane too")
+
+    def export_options(self, sample_rate: int | None, section: str | None = None) -> ExportOptions:
+        """The library's options (its checks too: a bad pair such as FLAC at 32 bits is a 400 in its words)."""
+        return ExportOptions(formats=tuple(dict.fromkeys(self.format)), stems=self.stems, sample_rate=sample_rate,
+                             bit_depth=self.bit_depth, mp3_kbps=self.mp3_kbps, lufs=self.lufs, master=self.master,
+                             section=section, click=self.click, chord_markers=self.chord_markers)
+
+
+class CreateProject(OutputFields):
+    """A new project: the prompt, the controls, and how its files are written (the output fields)."""
+
     prompt: str = Field(description="What you want; explicit BPM, key, meter, form and instruments are obeyed.")
     bpm: int | None = Field(None, ge=MIN_BPM, le=MAX_BPM, description="tempo; wins over the prompt")
     key: KeyName | None = Field(None, description="wins over the prompt: tonic, # or b, then ' major', ' minor' "
@@ -85,7 +122,7 @@ class CreateProject(Body):
     temperature: float | None = Field(None, gt=0, le=3)
     top_p: float = Field(0.95, gt=0, le=1)
     renderer: Literal["timbre", "soundfont"] = "timbre"
-    sample_rate: SampleRate = 44100
+    sample_rate: SampleRate = Field(44100, description="the rate the song is made at, in Hz")
 
 
 class RegenRequest(Body):
@@ -136,38 +173,15 @@ class CheckoutRequest(Body):
     version: str = Field(max_length=16)
 
 
-def _number(value: Any) -> Any:
-    """A query parameter's digits as the int they spell (a query string has no numbers, and pydantic compares
-    a Literal's ints strictly)."""
-    return int(value) if isinstance(value, str) and value.isdigit() else value
-
-
-class ExportQuery(Body):
+class ExportQuery(OutputFields):
     """The options of `melodex export`, as query parameters of GET .../export.zip (repeat `format` for several)."""
 
-    format: list[Literal["wav", "flac", "mp3"]] = Field(["wav"], min_length=1, max_length=3,
-                                                        description="mix formats; stems and the click use the first")
-    stems: Literal["processed", "dry", "none"] = Field(
-        "processed", description="processed: with effects (they sum to the mix with the reverb stem); dry: each "
-        "instrument at its level and pan before any effect (they sum to dry-mix.<format>, the unmastered mix "
-        "without effects); none")
     sample_rate: Annotated[SampleRate | None, BeforeValidator(_number)] = \
         Field(None, description="resample to this rate in Hz (default: the song's)")
-    bit_depth: Annotated[Literal[16, 24, 32], BeforeValidator(_number)] = Field(
-        24, description="WAV/FLAC bits per sample (32: float WAV; FLAC holds 16 or 24)")
-    mp3_kbps: Annotated[Literal[96, 128, 160, 192, 224, 256, 320], BeforeValidator(_number)] = 320
-    lufs: float | None = Field(None, ge=LUFS_RANGE[0], le=LUFS_RANGE[1],
-                               description="master loudness in LUFS (default: the song's master, -14)")
-    master: bool = Field(True, description="false: the mix as it enters the master (no loudness, glue or limiter)")
     section: str | None = Field(None, max_length=40, description="only this section (e.g. chorus), as a seamless loop")
-    click: bool = Field(False, description="also a click track: every beat, bar starts higher")
-    chord_markers: bool = Field(False, description="the chords in the MIDI file's marker lane too")
 
     def options(self) -> ExportOptions:
-        return ExportOptions(formats=tuple(dict.fromkeys(self.format)), stems=self.stems,
-                             sample_rate=self.sample_rate, bit_depth=self.bit_depth, mp3_kbps=self.mp3_kbps,
-                             lufs=self.lufs, master=self.master, section=self.section, click=self.click,
-                             chord_markers=self.chord_markers)
+        return self.export_options(self.sample_rate, self.section)
 
 
 # -- responses --------------------------------------------------------------------------------------
