@@ -11,7 +11,8 @@ from melodex.errors import MelodexError
 from melodex.score import Key
 from melodex.structure.form import TONIC, TONIC_OR_DOMINANT, song_form, typical_form
 from melodex.structure.generate import DecodingOptions, generate_score
-from melodex.structure.model import StructureConfig, StructureModel, harmony_context, with_harmony_heads
+from melodex.structure.harmony import harmony_context
+from melodex.structure.model import StructureConfig, StructureModel, with_harmony_heads
 from melodex.structure.song import cadence_chords, copy_bars, set_chords, write_song
 from melodex.tokens import encode
 from melodex.tokens_grammar import Plan, validate

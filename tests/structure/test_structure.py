@@ -21,14 +21,8 @@ from melodex.structure.generate import (
     generate_score,
     infill,
 )
-from melodex.structure.model import (
-    StructureConfig,
-    StructureModel,
-    harmony_context,
-    load_model,
-    note_roles,
-    with_role_embedding,
-)
+from melodex.structure.harmony import harmony_context, note_roles
+from melodex.structure.model import StructureConfig, StructureModel, load_model, with_role_embedding
 from melodex.tokens import encode
 from melodex.tokens_grammar import Plan, validate
 from melodex.tokens_vocabulary import F_KIND, F_TRACK, FIELDS, MAX_POSITIONS, NOTE, TokenError, bar_and_position

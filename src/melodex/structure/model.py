@@ -5,15 +5,15 @@ of the fields the event's kind carries, plus bar / beat / sub-beat embeddings; a
 cross-attends to a conditioning memory (projected MiniLM token states + control tokens). The output
 predicts the kind first, then each field of that kind in `KIND_FIELDS` order, each conditioned on the
 fields already chosen (Compound-Word style). A checkpoint is safetensors + config JSON + SHA-256.
+The harmony frame the pitch and chord heads read is `melodex.structure.harmony`; decoding one event at a
+time runs on `melodex.structure.kernels`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -24,27 +24,21 @@ from torch import nn
 
 from melodex.errors import MelodexError
 from melodex.score import MAX_BARS, ROLES
+from melodex.structure.harmony import HarmonyHeads, harmony_context, note_roles
+from melodex.structure.kernels import KVCache, decode_step
 from melodex.tokens import (
-    CHORD,
-    CHORD_QUALITIES,
     F_CHORD,
-    F_KEY,
     F_KIND,
     F_PITCH,
     F_POS,
-    F_ROLE,
     F_TRACK,
     FIELD_SIZES,
     FIELD_USE,
     FIELDS,
-    KEY,
     KIND_FIELDS,
     METERS,
-    NO_CHORD,
-    NOTE,
     POSITIONS_PER_QUARTER,
     SECTION_NAMES,
-    TRACK,
 )
 
 CHECKPOINT_VERSION = 1
@@ -108,100 +102,6 @@ def hierarchical_positions(events: torch.Tensor, bars: torch.Tensor) -> tuple[to
     beat = torch.where(has_pos, pos // POSITIONS_PER_QUARTER, N_BEATS - 1)
     sub = torch.where(has_pos, pos % POSITIONS_PER_QUARTER, N_SUBBEATS - 1)
     return bars.clamp(0, MAX_BARS), beat.clamp(0, N_BEATS - 1), sub
-
-
-@dataclass
-class HarmonyContext:
-    """What the harmony heads read for each predicted event: the chord sounding (the last CHORD event so far,
-    NO_CHORD before any), the key index (the last KEY event) and the role index of every track (-1: none)."""
-
-    chord: torch.Tensor  # (...,) long
-    key: torch.Tensor  # (...,) long
-    track_roles: torch.Tensor  # (..., MAX_TRACKS) long
-
-
-def harmony_context(events: torch.Tensor) -> HarmonyContext:
-    """The `HarmonyContext` after each event of `events` (B, T, fields): position t is what predicts t + 1."""
-    kind = events[..., F_KIND]
-    b, t = kind.shape
-    steps = torch.arange(t, device=events.device).expand(b, t)
-
-    def last(of_kind: int, field_index: int, none: int) -> torch.Tensor:
-        at = torch.where(kind == of_kind, steps, -1).cummax(dim=1).values
-        value = events[..., field_index].gather(1, at.clamp(min=0))
-        return torch.where(at >= 0, value, none)
-
-    is_track = kind == TRACK
-    order = (is_track.cumsum(1) - 1).clamp(min=0)  # the i-th TRACK event describes track i
-    roles = torch.full((b, FIELD_SIZES["track"] + 1), -1, dtype=events.dtype, device=events.device)
-    slot = torch.where(is_track, order.clamp(max=FIELD_SIZES["track"] - 1), FIELD_SIZES["track"])
-    roles.scatter_(1, slot, torch.where(is_track, events[..., F_ROLE], -1))
-    roles = roles[:, :-1, None].transpose(1, 2).expand(b, t, -1)  # header roles, seen from every position
-    return HarmonyContext(last(CHORD, F_CHORD, NO_CHORD), last(KEY, F_KEY, -1), roles)
-
-
-def note_roles(events: torch.Tensor, track_roles: torch.Tensor) -> torch.Tensor:
-    """(B, T) the role index of each NOTE's track (-1 for every other event), from `HarmonyContext.track_roles`."""
-    track = events[..., F_TRACK].clamp(0, track_roles.shape[-1] - 1)
-    roles = track_roles.gather(-1, track[..., None]).squeeze(-1)
-    return torch.where(events[..., F_KIND] == NOTE, roles, -1)
-
-
-class HarmonyHeads(nn.Module):
-    """Logits added to the pitch and chord heads in the frame of the harmony: the chord's root and the key.
-
-    A note's pitch gets, for its interval class above the sounding chord's root, a term from the hidden state
-    plus a learned table per (track role, chord quality), and likewise above the key's tonic per (role, mode);
-    a chord gets a term for its root's interval above the tonic per (mode, quality). The transformer alone
-    must find the bar's chord event and map its root through 128 absolute pitches, which the first model did
-    not learn in ~3 M events (teacher-forced, 34% of a harmony note's probability on the chord's tones, the
-    share a key-only model gives). In this frame "play the root" is one number per role and quality, the same
-    in every key, so it is learnt from every example. All zero at start: an upgraded checkpoint decodes as
-    before until it trains.
-    """
-
-    def __init__(self, d: int) -> None:
-        super().__init__()
-        n_roles, n_qualities = len(ROLES), len(CHORD_QUALITIES)
-        self.norm = nn.LayerNorm(d)
-        self.pitch_from_hidden = nn.Linear(d, 24)  # 12 chord-relative + 12 key-relative
-        self.chord_from_hidden = nn.Linear(d, 12 * n_qualities)  # per (root above tonic, quality)
-        self.pitch_chord = nn.Parameter(torch.zeros(n_roles, n_qualities, 12))
-        self.pitch_key = nn.Parameter(torch.zeros(n_roles, 2, 12))
-        self.chord_key = nn.Parameter(torch.zeros(2, 12, n_qualities))
-        self.reset()
-
-    def reset(self) -> None:
-        """Every term zero: the heads add nothing until trained."""
-        for parameter in (*self.pitch_from_hidden.parameters(), *self.chord_from_hidden.parameters(),
-                          self.pitch_chord, self.pitch_key, self.chord_key):
-            nn.init.zeros_(parameter)
-
-    def pitch(self, x: torch.Tensor, chord: torch.Tensor, key: torch.Tensor, role: torch.Tensor) -> torch.Tensor:
-        """(n, 128) logits for pitches, from x (n, d), chord values, key indices and track roles (n,)."""
-        n_qualities = len(CHORD_QUALITIES)
-        terms = self.pitch_from_hidden(self.norm(x))  # (n, 24)
-        role = role.clamp(min=0)
-        has_chord = chord < NO_CHORD
-        root, quality = chord.clamp(max=NO_CHORD - 1) // n_qualities, chord.clamp(max=NO_CHORD - 1) % n_qualities
-        tonic, mode = key.clamp(min=0) // 2, key.clamp(min=0) % 2
-        pitches = torch.arange(128, device=x.device)
-        above_root = (pitches[None, :] - root[:, None]) % 12
-        above_tonic = (pitches[None, :] - tonic[:, None]) % 12
-        by_chord = (terms[:, :12] + self.pitch_chord[role, quality]).gather(1, above_root)
-        by_key = (terms[:, 12:] + self.pitch_key[role, mode]).gather(1, above_tonic)
-        drums = role == ROLES.index("drums")
-        return (by_chord * (has_chord & ~drums)[:, None] + by_key * ((key >= 0) & ~drums)[:, None])
-
-    def chord(self, x: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-        """(n, NO_CHORD + 1) logits for chord values, from x (n, d) and key indices (n,)."""
-        n_qualities = len(CHORD_QUALITIES)
-        tonic, mode = key.clamp(min=0) // 2, key.clamp(min=0) % 2
-        table = self.chord_from_hidden(self.norm(x)).view(-1, 12, n_qualities) + self.chord_key[mode]
-        roots = torch.arange(12, device=x.device)
-        above = ((roots[None, :] - tonic[:, None]) % 12)[:, :, None].expand(-1, -1, n_qualities)
-        by_root = table.gather(1, above).reshape(-1, 12 * n_qualities) * (key >= 0)[:, None]
-        return F.pad(by_root, (0, 1))  # NO_CHORD keeps the plain head's logit
 
 
 @dataclass
@@ -341,11 +241,15 @@ class StructureModel(nn.Module):
     def embed(self, events: torch.Tensor, bars: torch.Tensor) -> torch.Tensor:
         use = self.field_use[events[..., F_KIND]]  # (B, T, fields)
         x = sum(self.field_embed[f](events[..., f]) * use[..., f, None] for f in range(len(FIELDS)))
-        bar, beat, sub = hierarchical_positions(events, bars)
-        x = cast(torch.Tensor, x) + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
+        x = cast(torch.Tensor, x) + self.position_embedding(events, bars)
         if self.role_embed_in is None:
             return x
         return x + self.role_input(note_roles(events, harmony_context(events).track_roles))
+
+    def position_embedding(self, events: torch.Tensor, bars: torch.Tensor) -> torch.Tensor:
+        """The trunk's input term for where each event is: its bar, beat and sub-beat."""
+        bar, beat, sub = hierarchical_positions(events, bars)
+        return self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
 
     def role_input(self, roles: torch.Tensor) -> torch.Tensor:
         """The trunk's input term for events whose track has role `roles` (-1: not a note; 0 without the table)."""
@@ -447,52 +351,18 @@ class StructureModel(nn.Module):
         parts["nll"] = float(mean.detach())
         return mean, parts
 
-    # -- incremental decoding ---------------------------------------------------------------------
+    # -- incremental decoding (the kernels are in `melodex.structure.kernels`) ----------------------
 
     def new_cache(self, batch: int, capacity: int, memory: Memory, quantized: bool = True) -> KVCache:
         """A decoding cache; `quantized` reads the block weights as int8 (see `Int8Linear`), else float32."""
         return KVCache(self, batch, capacity, memory, quantized)
 
-    @torch.inference_mode()
     def step(self, events: torch.Tensor, bars: torch.Tensor, cache: KVCache,
              roles: torch.Tensor | None = None) -> torch.Tensor:
         """Feed events (B, T, fields) at the cache's current length; return the last hidden state (B, d).
-        `roles` (B, T): the role index of each NOTE's track, -1 elsewhere (the header is behind the cache).
+        The same function as `hidden`, one event at a time: see `decode_step`."""
+        return decode_step(self, events, bars, cache, roles)
 
-        The same function as `hidden`, written for one event at a time. Decoding is bound by op count and
-        weight reads, so this calls functional ops on the cache's decoding weights (`DecodingLayer`),
-        attends by hand (SDPA with an ALiBi mask is slower at one query) and uses the folded
-        cross-attention (see `FoldedCrossAttention`).
-        """
-        # One lookup in the concatenated field tables instead of one per field.
-        use = self.field_use[events[..., F_KIND]]
-        x = (cache.field_table[events + cache.field_offsets] * use[..., None]).sum(-2)
-        bar, beat, sub = hierarchical_positions(events, bars)
-        x = x + self.bar_embed(bar) + self.beat_embed(beat) + self.sub_embed(sub)
-        if self.role_embed_in is not None:
-            if roles is None:
-                raise ValueError("this model embeds each note's track role: pass `roles`")
-            x = x + self.role_input(roles)
-        t, start = x.shape[1], cache.length
-        if start + t > cache.capacity:
-            raise MelodexError(f"the decoding cache holds {cache.capacity} events; raise max_events")
-        end = start + t
-        bias = cache.bias(start, t)
-        b, _, d = x.shape
-        heads, scale = self.config.n_heads, (d // self.config.n_heads) ** -0.5
-        for layer, (block, weights) in enumerate(zip(self.layers, cache.layers, strict=True)):
-            h = F.layer_norm(x, (d,), block.ln1.weight, block.ln1.bias)
-            q, k, v = weights.qkv(h).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-            keys, values = cache.keys[layer], cache.values[layer]
-            keys[:, :, start:end] = k
-            values[:, :, start:end] = v
-            attention = torch.softmax(torch.matmul(q * scale, keys[:, :, :end].transpose(-1, -2)) + bias, dim=-1)
-            x = x + weights.proj(torch.matmul(attention, values[:, :, :end]).transpose(1, 2).reshape(b, t, d))
-            x = x + weights.cross(F.layer_norm(x, (d,), block.ln2.weight, block.ln2.bias))
-            h = F.layer_norm(x, (d,), block.ln3.weight, block.ln3.bias)
-            x = x + weights.mlp_out(F.gelu(weights.mlp_in(h)))
-        cache.length = end
-        return self.ln_out(x[:, -1])
 
     # -- checkpoints ------------------------------------------------------------------------------
 
@@ -512,110 +382,6 @@ class StructureModel(nn.Module):
         (directory / "config.json").write_text(json.dumps(config, indent=1))
         (directory / "model.sha256").write_text(f"{digest}  model.safetensors\n")
         return directory
-
-
-class FoldedCrossAttention:
-    """One block's cross-attention to a fixed memory, folded into two matrix products per step.
-
-    With the memory fixed for a whole decode, the per-head scores q.k = (W_q h + b_q).k are one linear map
-    of h (`keys`: the memory keys through W_q, pre-scaled; `offset`: through b_q, with -inf on masked
-    entries), and the output projection of the values is folded into `values` (the memory values through
-    W_o). Three linear layers and an attention call become two batched products and a softmax; the result
-    equals the block's cross-attention to float rounding (tested).
-    """
-
-    def __init__(self, block: Block, memory: Memory) -> None:
-        b, m, d = memory.states.shape
-        n_heads = block.n_heads
-        head = d // n_heads
-        memory_k, memory_v = block.memory_kv(memory)  # (B, H, M, head)
-        w_q = block.cross_q.weight.view(n_heads, head, d)
-        scale = head ** -0.5
-        self.keys = torch.einsum("bhmk,hkd->bdhm", memory_k, w_q).reshape(b, d, n_heads * m) * scale
-        offset = torch.einsum("bhmk,hk->bhm", memory_k, block.cross_q.bias.view(n_heads, head)) * scale
-        self.offset = offset.masked_fill(~memory.mask[:, None, :], float("-inf")).reshape(b, 1, n_heads * m)
-        w_o = block.cross_proj.weight.view(d, n_heads, head)
-        self.values = torch.einsum("bhmk,dhk->bhmd", memory_v, w_o).reshape(b, n_heads * m, d)
-        self.out_bias = block.cross_proj.bias
-        self.n_heads, self.slots = n_heads, m
-
-    def __call__(self, h: torch.Tensor) -> torch.Tensor:
-        """Cross-attention output (B, T, d) for layer-normed states h (B, T, d)."""
-        b, t, _ = h.shape
-        scores = torch.baddbmm(self.offset, h, self.keys).view(b, t, self.n_heads, self.slots)
-        weights = torch.softmax(scores, dim=-1).view(b, t, -1)
-        return torch.baddbmm(self.out_bias, weights, self.values)
-
-
-class Int8Linear:
-    """A linear layer read as int8 weights (one scale per output channel) times bf16 activations.
-
-    Decoding one event at a time is bound by reading the block weights (12 MB in float32 per step for the
-    shipped model); weight-only int8 reads a quarter of that and the step runs ~1.5x faster. The
-    next-event distributions move by ~3e-5 nats per event (KL, on 60 s arrangements), against a
-    held-out NLL of ~3 nats: see docs/RESULTS_structure.md. Written by hand around the ATen kernel
-    that torchao's int8 weight-only mode uses, to avoid a dependency for one product.
-    """
-
-    def __init__(self, layer: nn.Linear) -> None:
-        weight = layer.weight.detach()
-        scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
-        self.weight = torch.round(weight / scale[:, None]).to(torch.int8)
-        self.scale = scale.to(torch.bfloat16)
-        self.bias = layer.bias.detach()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, x.shape[-1]).to(torch.bfloat16)
-        out = torch.ops.aten._weight_int8pack_mm(flat, self.weight, self.scale)
-        return out.float().view(*x.shape[:-1], -1) + self.bias
-
-
-def _float_linear(layer: nn.Linear) -> Callable[[torch.Tensor], torch.Tensor]:
-    return partial(F.linear, weight=layer.weight, bias=layer.bias)
-
-
-HAS_INT8_KERNEL = hasattr(torch.ops.aten, "_weight_int8pack_mm")
-
-
-@dataclass
-class DecodingLayer:
-    """One block's weights as decoding reads them: the four big products, and the folded cross-attention."""
-
-    qkv: Callable[[torch.Tensor], torch.Tensor]
-    proj: Callable[[torch.Tensor], torch.Tensor]
-    mlp_in: Callable[[torch.Tensor], torch.Tensor]
-    mlp_out: Callable[[torch.Tensor], torch.Tensor]
-    cross: FoldedCrossAttention
-
-
-class KVCache:
-    """Preallocated keys/values per layer, the decoding weights (see `DecodingLayer`), and ALiBi rows."""
-
-    def __init__(self, model: StructureModel, batch: int, capacity: int, memory: Memory,
-                 quantized: bool = True) -> None:
-        c = model.config
-        shape = (batch, c.n_heads, capacity, c.d_model // c.n_heads)
-        self.keys = [torch.zeros(shape) for _ in model.layers]
-        self.values = [torch.zeros(shape) for _ in model.layers]
-        linear = Int8Linear if quantized and HAS_INT8_KERNEL else _float_linear
-        with torch.inference_mode():
-            self.layers = [DecodingLayer(linear(block.qkv), linear(block.proj),
-                                         linear(cast(nn.Linear, block.mlp[0])), linear(cast(nn.Linear, block.mlp[2])),
-                                         FoldedCrossAttention(block, memory)) for block in model.layers]
-        self.capacity, self.length = capacity, 0
-        tables = [cast(nn.Embedding, e).weight.detach() for e in model.field_embed]
-        self.field_table = torch.cat(tables)
-        self.field_offsets = torch.tensor(np.cumsum([0] + [len(t) for t in tables[:-1]]))
-        self.slopes = model.slopes
-        self._step_bias = -model.slopes[:, None, None] * torch.arange(capacity - 1, -1, -1).float()  # (H,1,cap)
-
-    def bias(self, start: int, t: int) -> torch.Tensor:
-        if t == 1:  # one query: distances to every key so far, no future keys to hide
-            return self._step_bias[:, :, self.capacity - start - 1:]
-        q = torch.arange(start, start + t)[:, None]
-        k = torch.arange(start + t)[None, :]
-        distance = (q - k).float()
-        return (-self.slopes[:, None, None] * distance.clamp(min=0)).masked_fill(distance < 0, float("-inf"))
 
 
 def load_model(directory: str | Path) -> StructureModel:
