@@ -44,15 +44,16 @@ def track_board(role: RoleMix, settings: MixSettings, is_drum: bool, sample_rate
 
 def saturate(mono: np.ndarray, warmth: float, sample_rate: int,
               wet_gain: float | None = None) -> tuple[np.ndarray, float]:
-    """Blend in tanh saturation (pedalboard Distortion) at the dry signal's loudness.
+    """Blend in tanh saturation at the dry signal's loudness.
 
     Returns (audio, the gain that matched the saturated signal to the dry one); pass that gain back
     as `wet_gain` to process a stretch of the same stem alike.
     """
     if warmth <= 0.0:
         return mono, 1.0
-    drive = pb.Distortion(drive_db=6.0 + 14.0 * warmth)
-    wet = drive(mono[None, :], sample_rate)[0]
+    # pedalboard's Distortion is this tanh of the driven signal (JUCE's waveshaper), one sample at a time:
+    # 47 ms a minute of mono against numpy's 2 ms, and the two differ by at most 1.8e-7 (float32 rounding).
+    wet = np.tanh(mono * np.float32(db_to_gain(6.0 + 14.0 * warmth)))
     if wet_gain is None:
         wet_gain = float((np.sqrt(np.mean(mono**2)) + 1e-12) / (np.sqrt(np.mean(wet**2)) + 1e-12))
     wet *= np.float32(wet_gain)

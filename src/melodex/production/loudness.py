@@ -34,7 +34,11 @@ def k_weighted(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def k_energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per-frame K-weighted energy summed over channels (channel weights are 1 for mono and stereo)."""
-    return np.square(k_weighted(audio, sample_rate)).sum(axis=0)
+    weighted = k_weighted(audio, sample_rate)
+    energy = np.square(weighted[0])
+    for channel in weighted[1:]:  # the sum over axis 0, without the squared copy of every channel
+        energy += np.square(channel)
+    return energy
 
 
 def gated_loudness(energy: np.ndarray, sample_rate: int, gain: np.ndarray | None = None) -> float:

@@ -289,7 +289,10 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
     def loudest(gain_db: float) -> np.ndarray:
         """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
         floor = db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
-        return np.max([oversampled_peak(a, floor) for a in (audio, *cleaned)], axis=0)
+        peak = oversampled_peak(audio, floor)
+        for part in cleaned:  # in place: np.max over the list first copied all six into one array
+            np.maximum(peak, oversampled_peak(part, floor), out=peak)
+        return peak
 
     if levels is not None:
         gain_db = levels.master_db
