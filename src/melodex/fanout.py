@@ -9,14 +9,20 @@ data) instead of writing it, so the results reach this machine's disk from any n
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from melodex.errors import MelodexError
 
 RAY_HELP = ("Run the items as Ray tasks: 'local' starts Ray on this machine (one task per core); an address "
-            "('auto', 'ray://head:10001') joins a running cluster whose nodes have melodex installed. "
+            "('auto', 'HEAD:6379', 'ray://HEAD:10001') joins a running cluster whose nodes have melodex installed. "
             "Needs the scale extra: bash scripts/setup.sh --extras=scale")
+# How long an address may take to answer before it is called unreachable. Ray itself does not give up: on an
+# address where nothing listens, ray.init retried for over 2 minutes (killed then) printing GCS time-outs.
+CONNECT_TIMEOUT_S = 5.0
 
 
 def connect(address: str) -> Any:
@@ -28,15 +34,35 @@ def connect(address: str) -> Any:
                            "(or pip install 'melodex[scale]')") from exc
     if ray.is_initialized():
         return ray
+    if address not in ("local", "auto"):
+        check_reachable(address)
     try:
         if address == "local":
-            ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MelodexError(f"cannot reach a Ray cluster at {address!r} ({exc}); start one with `ray start "
                            "--head` on the head node, or use --ray local") from exc
     return ray
+
+
+def check_reachable(address: str) -> None:
+    """Refuse, at once and clearly, a cluster address that is malformed or where nothing answers."""
+    client = address.startswith("ray://")
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise MelodexError(f"--ray {address!r} is not an address: use 'local', 'auto' (a cluster started on this "
+                           "machine), HEAD:6379 (the head's `ray start --head` port) or ray://HEAD:10001")
+    if client and importlib.util.find_spec("grpc") is None:
+        raise MelodexError(f"--ray {address}: ray:// goes through Ray Client, which is not installed: "
+                           "pip install 'ray[client]' (or give the head's HEAD:6379 from a cluster node)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise MelodexError(f"nothing answers at {host}:{port} ({exc.strerror or exc}): start the cluster's head "
+                           "there (`ray start --head`), check the address, or use --ray local") from exc
 
 
 def fan_out(work: Callable[..., Any], items: Sequence[tuple], ray: str | None = None,

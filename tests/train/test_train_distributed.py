@@ -104,3 +104,26 @@ def test_an_unknown_or_missing_device_is_a_clear_error() -> None:
         with pytest.raises(MelodexError, match="no CUDA"):
             distributed.resolve_device("cuda")
     assert distributed.resolve_device("cpu").type == "cpu"
+
+
+def test_auto_takes_this_ranks_gpu_where_there_are_gpus_and_the_cpu_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU here: CUDA's presence is faked, which is enough for the choice (no tensor goes to it)."""
+    if not torch.cuda.is_available():
+        assert distributed.resolve_device("auto", local_rank=1).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert distributed.resolve_device("auto", local_rank=3) == torch.device("cuda", 1)
+    assert distributed.resolve_device("cuda", local_rank=0) == torch.device("cuda", 0)
+    assert distributed.resolve_device("cpu", local_rank=1).type == "cpu"
+
+
+def test_mixed_precision_is_for_cuda_alone() -> None:
+    """On the CPU the forward runs in float32 (no autocast) and the loss is not scaled."""
+    world = distributed.World(device=torch.device("cpu"))
+    with world.autocast():
+        assert not torch.is_autocast_enabled("cpu")
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+    scaler = world.grad_scaler()
+    assert not scaler.is_enabled()
+    loss = torch.tensor(2.0, requires_grad=True)
+    assert scaler.scale(loss) is loss
