@@ -120,7 +120,7 @@ def test_batch_takes_generates_output_options(tiny_models, tmp_path: Path, monke
     assert stems and all(p.suffix == ".flac" for p in stems)
     info = soundfile.info(str(track / "mix.flac"))
     assert (info.samplerate, info.subtype) == (22050, "PCM_16")
-    for bad, said in ((["--lufs", "-16", "--no-master"], "needs the master"),
+    for bad, said in ((["--lufs", "-16", "--no-master"], "--lufs -16 needs the master, which --no-master"),
                       (["--format", "flac", "--bit-depth", "32"], "FLAC holds 16 or 24 bits")):
         refused = CliRunner().invoke(app, ["batch", str(prompts), "-o", str(tmp_path / "never"), *bad])
         assert refused.exit_code == 1 and said in str(refused.exception), refused.output

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import soundfile as sf
 
-from melodex.errors import MelodexError
+from melodex.errors import MelodexError, option_name
 from melodex.files import output_dir, write_atomic
 from melodex.instruments import program_name
 from melodex.score import PITCH_CLASSES, TPQ, Key, Score, Section, Tempo
@@ -79,7 +79,9 @@ class ExportOptions:
         if self.lufs is not None and not LUFS_RANGE[0] <= self.lufs <= LUFS_RANGE[1]:
             raise MelodexError(f"loudness {self.lufs:g} LUFS is outside {LUFS_RANGE[0]:g} to {LUFS_RANGE[1]:g}")
         if self.lufs is not None and not self.master:
-            raise MelodexError("a loudness target needs the master: give a LUFS target or no master, not both")
+            lufs = option_name("lufs")
+            off = "--no-master" if lufs.startswith("--") else "master false"  # the flag, or the API's field
+            raise MelodexError(f"{lufs} {self.lufs:g} needs the master, which {off} leaves out: give one, not both")
 
     def generate_fields(self) -> dict[str, Any]:
         """These options as `pipeline.GenerateOptions` takes them, for `generate`, `batch` and the HTTP API's

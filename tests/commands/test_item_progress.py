@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from melodex.cli import app
@@ -85,3 +86,20 @@ def test_item_bars_start_each_items_stages_afresh() -> None:
         items(1, 2, "x" * 60)  # a long description is cut, the finished item's stage bars go
         stages("compose", 0.2)  # the next item's bar starts again, never backwards from 0.5
         stages("render", 1.0)  # (drawn only on a terminal: here the calls must simply hold)
+
+
+def test_sweep_says_it_renders_the_held_out_music_before_its_first_cell(tmp_path: Path, monkeypatch) -> None:
+    from melodex.evaluate import sweep
+
+    class Stop(Exception):
+        pass
+
+    def reference(folder: Path, n: int, bars: int | None, progress: Any) -> dict:
+        progress(1, n)
+        raise Stop
+
+    heard: list[tuple[int, int, str]] = []
+    monkeypatch.setattr(sweep, "load_or_make_reference", reference)
+    with pytest.raises(Stop):
+        sweep.run_sweep("bright piano, 120 BPM", tmp_path, sweep.SweepOptions(real=4), lambda *a: heard.append(a))
+    assert heard == [(1, 4, "rendering held-out real music")]

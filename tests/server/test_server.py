@@ -633,7 +633,7 @@ def test_create_takes_the_output_options_of_melodex_generate(client) -> None:
                               ({"bit_depth": 20}, 422, "bit_depth: Input should be 16, 24 or 32"),
                               ({"lufs": -50}, 422, "lufs: Input should be greater than or equal to -40"),
                               ({"format": ["flac"], "bit_depth": 32}, 400, "FLAC holds 16 or 24 bits"),
-                              ({"lufs": -16, "master": False}, 400, "a loudness target needs the master")):
+                              ({"lufs": -16, "master": False}, 400, "lufs -16 needs the master, which master false")):
         refused = detail(client.post("/api/projects", json={"prompt": PROMPT, **FAST, **bad}), status)
         assert refused.startswith(said) and "--" not in refused, refused
     assert client.get("/api/projects").json() == []  # nothing queued for a refused request

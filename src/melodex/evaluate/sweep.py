@@ -120,7 +120,9 @@ def run_sweep(prompt: str, folder: Path, options: SweepOptions, progress: Any = 
     about = {"run": wanted, "brief": brief.to_json(), "direction": direction,
              "options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}}
     manifest.write_text(json.dumps(about, indent=1))
-    reference = load_or_make_reference(folder, options.real, options.bars)
+    # Before the first cell, the held-out works are rendered (a minute for 40): said on the same bar.
+    reference = load_or_make_reference(folder, options.real, options.bars, progress and (
+        lambda done, total: progress(done, total, "rendering held-out real music")))
     real_z, = standardise(reference["embeddings"])
     grid = [(g, c, s) for g in options.guidances for s in options.steps for c in options.cfgs]
     cells: list[dict[str, Any]] = []
