@@ -77,3 +77,15 @@ def test_band_flatness_tells_hiss_from_partials() -> None:
     partials = _tone(hn.midi_hz(84), n=8)  # partials every ~1 kHz up into the 4-12 kHz band
     assert metrics.band_flatness(hiss) > -3.0
     assert metrics.band_flatness(partials) < -20.0
+
+
+def test_band_flatness_as_heard_ignores_an_empty_band() -> None:
+    # Partials up into 4-12 kHz that stop at 0.8 s while a low partial goes on: the band is empty after, and
+    # its float32 rounding (or nothing at all) is flat. Plain flatness reads those frames as hiss; heard
+    # flatness weighs each frame by what the band holds.
+    partials = _tone(hn.midi_hz(84), n=8) * (T < 0.8) + _tone(hn.midi_hz(60), n=1)
+    partials = partials.astype(np.float32).astype(np.float64)
+    assert metrics.band_flatness(partials) > -12.0
+    assert metrics.band_flatness(partials, heard=True) < -20.0
+    hiss = np.random.default_rng(1).standard_normal(len(T)) * 0.01
+    assert metrics.band_flatness(hiss, heard=True) > -3.0

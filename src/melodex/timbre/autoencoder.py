@@ -27,8 +27,13 @@ class AutoencoderConfig:
     latent_channels: int = 8
     downsamples: int = 3  # 128 frames -> 16 latent steps
     blocks: int = 1  # residual blocks at each resolution
+    # The decoder's levels reach down to here (dB, absolute); lower is silence. The encoder reads levels
+    # down to hn.NOISE_FLOOR_DB (-100) whatever this is, so a decoder fine-tuned to a deeper floor
+    # (`melodex train timbre-decoder`) reads the latents every earlier model and project made. At -100 the
+    # partials above 4 kHz of a piano fell silent within 0.1 s of the release (they sit at -60 to -110 dB).
+    floor_db: float = hn.NOISE_FLOOR_DB
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
     @property
@@ -41,10 +46,11 @@ def note_conditions(pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor
     return torch.stack([(pitch.float() - 60) / 24, (velocity.float() - 80) / 40], dim=-1)
 
 
-def features_from_params(params: hn.HNParams) -> np.ndarray:
-    """(N_FRAMES, N_FEATURES) unnormalised features of one note."""
-    harm = np.maximum(20 * np.log10(np.maximum(params.harmonics, 1e-9)), hn.NOISE_FLOOR_DB)
-    noise = np.maximum(20 * np.log10(np.maximum(params.noise, 1e-9)), hn.NOISE_FLOOR_DB)
+def features_from_params(params: hn.HNParams, floor_db: float = hn.NOISE_FLOOR_DB) -> np.ndarray:
+    """(N_FRAMES, N_FEATURES) unnormalised features of one note, levels clipped at `floor_db` (the
+    encoder's input: the default)."""
+    harm = np.maximum(20 * np.log10(np.maximum(params.harmonics, 1e-9)), floor_db)
+    noise = np.maximum(20 * np.log10(np.maximum(params.noise, 1e-9)), floor_db)
     const = np.ones((hn.N_FRAMES, 1))
     return np.concatenate(
         [
@@ -58,14 +64,15 @@ def features_from_params(params: hn.HNParams) -> np.ndarray:
     ).astype(np.float32)
 
 
-def params_from_features(features: np.ndarray, pitch: int) -> hn.HNParams:
-    """Inverse of `features_from_params`: levels under -95 dB are silence."""
+def params_from_features(features: np.ndarray, pitch: int, floor_db: float = hn.NOISE_FLOOR_DB) -> hn.HNParams:
+    """Inverse of `features_from_params`: levels under `floor_db` + 5 dB are silence."""
     harm_db = features[:, : hn.N_HARMONICS]
     noise_db = features[:, hn.N_HARMONICS : CENTS]
+    silent = floor_db + 5
     return hn.HNParams(
         pitch=pitch,
-        harmonics=np.where(harm_db > -95, 10 ** (harm_db / 20), 0.0).astype(np.float32),
-        noise=np.where(noise_db > -95, 10 ** (noise_db / 20), 0.0).astype(np.float32),
+        harmonics=np.where(harm_db > silent, 10 ** (harm_db / 20), 0.0).astype(np.float32),
+        noise=np.where(noise_db > silent, 10 ** (noise_db / 20), 0.0).astype(np.float32),
         cents=np.clip(features[:, CENTS], -100, 100).astype(np.float32),
         stretch=float(max(0.0, 10 ** float(np.mean(features[:, STRETCH])) - 1e-6)),
         attack_s=float(np.clip(10 ** float(np.mean(features[:, ATTACK])), 0.0005, 1.0)),

@@ -190,6 +190,11 @@ def analyse(audio: np.ndarray, pitch: int, stretched: bool = True) -> HNParams:
     # (exact for a steady tone switched on at frame 0; the onset ramp in `synthesize` shapes the rest).
     cover = np.array([window[max(0, n_fft // 2 - i * HOP) :].sum() / window.sum() for i in range(N_FRAMES)])
     harmonics = harmonics / cover[:, None]
+    # Noise power scales with the covered share of the window's energy, not with the amplitude share
+    # squared: dividing by cover**2 made the first frame's noise twice too strong (+3 dB, a burst at
+    # every onset), and up to 8 frames so for the low notes' 8192-point windows.
+    energy_cover = np.array([np.square(window[max(0, n_fft // 2 - i * HOP) :]).sum() / np.square(window).sum()
+                             for i in range(N_FRAMES)])
 
     # Residual noise: every bin away from a partial's main lobe, averaged per band as white-noise power.
     # A bin only counts as noise where it stands clearly above the partials' predicted window leakage
@@ -227,7 +232,7 @@ def analyse(audio: np.ndarray, pitch: int, stretched: bool = True) -> HNParams:
     width = np.diff(NOISE_EDGES) / (SAMPLE_RATE / 2)
     band_noise_power = noise_var * width[None, :]
     gated = band_noise_power * 10 ** (NOISE_GATE_DB / 10) < partial_power
-    noise_var = np.where(gated, 0.0, noise_var / cover[:, None] ** 2)
+    noise_var = np.where(gated, 0.0, noise_var / energy_cover[:, None])
 
     return HNParams(
         pitch=pitch,

@@ -292,7 +292,8 @@ class TimbreModel:
         if loaded and asked for (`program`, each note's GM program, helps it; None: unknown)."""
         conditions = note_conditions(pitch, velocity)
         features = self.autoencoder.denormalise(self.autoencoder.decode(latent, conditions))
-        params = [params_from_features(f.numpy(), int(p)) for f, p in zip(features, pitch, strict=True)]
+        floor = self.autoencoder.config.floor_db
+        params = [params_from_features(f.numpy(), int(p), floor) for f, p in zip(features, pitch, strict=True)]
         if self.vibrato is None or not (vibrato or detune):
             return params
         found, spread = self.vibrato.modulation(latent, conditions, program)

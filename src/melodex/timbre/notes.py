@@ -80,18 +80,25 @@ class NoteDataset:
         return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in cls.__dataclass_fields__})
 
     def params(self, index: int) -> hn.HNParams:
+        harmonics, noise = self.harmonics_db[index], self.noise_db[index]
         return hn.HNParams(
             pitch=int(self.pitch[index]),
-            harmonics=10 ** (self.harmonics_db[index].astype(np.float32) / 20) * (self.harmonics_db[index] > -99),
-            noise=10 ** (self.noise_db[index].astype(np.float32) / 20) * (self.noise_db[index] > -99),
+            harmonics=10 ** (harmonics.astype(np.float32) / 20) * (harmonics > STORED_FLOOR_DB + 1),
+            noise=10 ** (noise.astype(np.float32) / 20) * (noise > STORED_FLOOR_DB + 1),
             cents=self.cents[index].astype(np.float32),
             stretch=float(self.stretch[index]),
             attack_s=float(self.attack_s[index]),
         )
 
 
+# Levels are stored down to here. Note sets built before 2026-12-08 stopped at hn.NOISE_FLOOR_DB (-100 dB,
+# absolute): a piano's partials above 4 kHz sit at -60 to -110 dB in its hold and fall under -100 within
+# 0.1 s of the release, so the stored notes (and the autoencoder trained on them) lost their highs there.
+STORED_FLOOR_DB = -160.0
+
+
 def to_db(values: np.ndarray) -> np.ndarray:
-    return np.maximum(20 * np.log10(np.maximum(values, 1e-9)), hn.NOISE_FLOOR_DB).astype(np.float16)
+    return np.maximum(20 * np.log10(np.maximum(values, 1e-9)), STORED_FLOOR_DB).astype(np.float16)
 
 
 def describe(audio: np.ndarray, params: hn.HNParams) -> np.ndarray:

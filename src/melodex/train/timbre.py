@@ -62,14 +62,15 @@ class TimbreTrainOptions:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
 
 
-def note_features(dataset: NoteDataset) -> np.ndarray:
-    """(n, N_FRAMES, N_FEATURES) float32 features, as `autoencoder.features_from_params` makes them."""
+def note_features(dataset: NoteDataset, floor_db: float = hn.NOISE_FLOOR_DB) -> np.ndarray:
+    """(n, N_FRAMES, N_FEATURES) float32 features, as `autoencoder.features_from_params` makes them (levels
+    clipped at `floor_db`; the default is what the encoder reads)."""
     n = len(dataset)
     const = np.ones((n, hn.N_FRAMES, 1), dtype=np.float32)
     return np.concatenate(
         [
-            dataset.harmonics_db.astype(np.float32),
-            dataset.noise_db.astype(np.float32),
+            np.maximum(dataset.harmonics_db.astype(np.float32), floor_db),
+            np.maximum(dataset.noise_db.astype(np.float32), floor_db),
             dataset.cents.astype(np.float32)[:, :, None],
             const * np.log10(dataset.stretch.astype(np.float32) + 1e-6)[:, None, None],
             const * np.log10(dataset.attack_s.astype(np.float32))[:, None, None],

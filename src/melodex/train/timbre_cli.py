@@ -107,3 +107,47 @@ def register(train_app: typer.Typer) -> None:
         options = VibratoTrainOptions(cache_dir=cache or CACHE, weights_dir=weights or WEIGHTS_DIR, steps=steps,
                                       threads=threads)
         typer.echo(f"vibrato head added to {train_vibrato(options)}")
+
+    @train_app.command("timbre-decoder")
+    def timbre_decoder(
+        out: Path = typer.Option(..., help="weights folder to write (the starting weights copied, the decoder new)"),
+        weights: Path = typer.Option(None, help="starting weights folder (default: the shipped one)"),
+        steps: int = typer.Option(6000, help="optimiser steps"),
+        floor_db: float = typer.Option(-140.0, help="the decoder's level floor in dB (the shipped one: -100)"),
+        band_weight: float = typer.Option(1.0, help="weight of the band-energy term against the feature L1"),
+        learning_rate: float = typer.Option(3e-4, help="peak learning rate (cosine)"),
+        cache: Path = typer.Option(None, help="note dataset and checkpoint folder (default .cache/timbre)"),
+        threads: int = typer.Option(1, help="CPU threads for torch"),
+        stop_step: int = typer.Option(0, help="stop at this step (checkpointed: run again to go on); 0: to the end"),
+        pitch_steps: str = typer.Option("4,6", help="semitones between rendered pitches, FluidR3_GM,TimGM6mb "
+                                                    "(wider: a smaller note set, built sooner)"),
+    ) -> None:
+        """Fine-tune (or resume) the autoencoder's decoder alone, its encoder frozen: every latent, the diffusion
+        model and the vibrato head stay as they are (copied), only what the decoder makes of a latent changes."""
+        import json
+
+        from melodex.timbre.model import WEIGHTS_DIR
+        from melodex.train.timbre import CACHE
+        from melodex.train.timbre_decoder import DecoderTrainOptions, train_decoder
+
+        try:
+            fluid_step, tim_step = (int(part) for part in pitch_steps.split(","))
+        except ValueError:
+            raise typer.BadParameter(f"--pitch-steps wants two whole numbers like 4,6, not {pitch_steps!r}") from None
+        cache_dir = cache or CACHE
+        log_path = cache_dir / "decoder_log.jsonl"
+
+        def log(record: dict) -> None:
+            with log_path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            typer.echo(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+
+        options = DecoderTrainOptions(cache_dir=cache_dir, weights_dir=weights or WEIGHTS_DIR, out_dir=out,
+                                      steps=steps, floor_db=floor_db, band_weight=band_weight,
+                                      learning_rate=learning_rate, threads=threads, stop_step=stop_step,
+                                      pitch_steps=(fluid_step, tim_step))
+        written = train_decoder(options, log)
+        if written is None:
+            typer.echo(f"stopped at step {stop_step}, checkpointed in {cache_dir}: run again to go on")
+        else:
+            typer.echo(f"timbre weights with the new decoder written to {written}")
