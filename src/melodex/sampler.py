@@ -265,7 +265,8 @@ class Instrument:
     def velocity_gain(self, velocity: int, zone: Zone) -> float:
         """Loudness for a velocity between layers: amplitude ~ velocity**2 relative to the layer's own."""
         ratio = max(1, velocity) / max(1, zone.velocity)
-        return float(np.clip(ratio**self.options.velocity_exponent, 0.05, 4.0))
+        # Python's min/max, not np.clip: the same number, at a thirtieth of the cost per note.
+        return min(4.0, max(0.05, float(ratio**self.options.velocity_exponent)))
 
 
 # -- performing -------------------------------------------------------------------------------------
@@ -279,8 +280,12 @@ def _release_curve(n: int) -> np.ndarray:
     return (np.exp(-6.9 * t) * taper).astype(np.float32)
 
 
+@lru_cache(maxsize=64)
 def _fade_in(n: int) -> np.ndarray:
-    return (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, endpoint=False))).astype(np.float32)
+    """Raised-cosine rise over n frames; cached (read-only) like `_release_curve`, as every cut note asks."""
+    fade = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, endpoint=False))).astype(np.float32)
+    fade.setflags(write=False)
+    return fade
 
 
 def stem_length(score: Score, sample_rate: int, options: SamplerOptions | None = None) -> int:

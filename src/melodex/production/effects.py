@@ -58,7 +58,7 @@ def saturate(mono: np.ndarray, warmth: float, sample_rate: int,
         wet_gain = float((np.sqrt(np.mean(mono**2)) + 1e-12) / (np.sqrt(np.mean(wet**2)) + 1e-12))
     wet *= np.float32(wet_gain)
     mix = 0.6 * warmth
-    return ((1.0 - mix) * mono + mix * wet).astype(np.float32), wet_gain
+    return ((1.0 - mix) * mono + mix * wet).astype(np.float32, copy=False), wet_gain
 
 
 def place(mono: np.ndarray, pan: float, width: float, delay_frames: int, sample_rate: int) -> np.ndarray:

@@ -58,7 +58,7 @@ def _process_stem(
         into_db = STEM_LUFS - loudness
     else:
         into_db = levels[0]
-    stem = (stem * db_to_gain(into_db)).astype(np.float32)
+    stem = (stem * db_to_gain(into_db)).astype(np.float32, copy=False)
     stem = track_board(role, settings, is_drum, sample_rate)(stem[None, :], sample_rate)[0]
     wet_gain = 1.0
     if not is_drum:
@@ -66,7 +66,7 @@ def _process_stem(
                                    None if levels is None else levels[1])
     # Re-stage after the chain, so compression and EQ do not move the balance between roles.
     after_db = STEM_LUFS + role.level_db - integrated_lufs(stem, sample_rate) if levels is None else levels[2]
-    return (stem * db_to_gain(after_db)).astype(np.float32), (float(into_db), wet_gain, float(after_db))
+    return (stem * db_to_gain(after_db)).astype(np.float32, copy=False), (float(into_db), wet_gain, float(after_db))
 
 
 def track_placement(roles: list[str], programs: list[int],
