@@ -44,7 +44,8 @@ class Regen:
     def run(self, draft: Draft) -> str:
         span, tracks, _ = edit_notes.regen_target(draft.score, self.section, self.bars, self.tracks)
         seed = draft.next_seed(self.seed)
-        what = self.section + (" only" if self.only else "") if self.section else f"bars {span[0] + 1}-{span[1]}"
+        bars = f"bar {span[1]}" if span[1] - span[0] == 1 else f"bars {span[0] + 1}-{span[1]}"  # as the studio says
+        what = self.section + (" only" if self.only else "") if self.section else bars
         label = f"regen {what}" + (f" tracks {', '.join(self.tracks)}" if self.tracks else "")
         if self.section is not None:
             return edit_notes.regen_section(draft, self.section, tracks, seed, label, self.only)

@@ -49,6 +49,12 @@ def test_targets_and_bounds_are_said_clearly(song) -> None:
     assert result.exit_code == 1 and "backwards" in str(result.exception)
 
 
+def test_a_one_bar_regen_is_listed_as_one_bar(song) -> None:
+    result = runner.invoke(app, ["regen", str(song), "--bars", "2"])
+    assert result.exit_code == 0, result.output
+    assert Project.open(song / "song.melodex").history[-1]["edit"] == "regen bar 2"  # was "regen bars 2-2"
+
+
 def test_negative_numbers_are_plain_arguments(song) -> None:
     """click reads "-1" as an option: `transpose P -1` was refused with "No such option: -1"."""
     result = runner.invoke(app, ["transpose", str(song), "-1"])

@@ -110,10 +110,13 @@ def _essentia() -> Any | None:
     """essentia.standard with its logging quiet, or None when it is not installed."""
     try:
         import essentia
+
+        # Quiet before essentia.standard loads: its import logs "[ INFO ] MusicExtractorSVM: no classifier
+        # models were configured by default" into eval's and sweep's progress bars otherwise.
+        essentia.log.infoActive = essentia.log.warningActive = False
         import essentia.standard
     except ImportError:
         return None
-    essentia.log.infoActive = essentia.log.warningActive = False
     return essentia.standard
 
 
