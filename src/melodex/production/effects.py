@@ -140,26 +140,11 @@ def _reverb_board(settings: MixSettings, sample_rate: int) -> pb.Pedalboard:
     )
 
 
-REVERB_TAIL_S = 6.0  # how long the first half's tail is rendered into the second (decayed by ~-100 dB)
-
-
 def shared_reverb(sends: np.ndarray, settings: MixSettings, sample_rate: int) -> np.ndarray:
     """The shared reverb return of the (2, frames) send bus: one reverb for the mix, as on a desk.
 
-    The reverb is linear and time-invariant, so the two halves of a long mix are reverberated on the
-    two cores and added (the first with its tail): identical to one pass to within -100 dB.
+    One pass: `produce` runs it on a second thread while it cleans the placed tracks for the master (its
+    two halves on two threads, as before, rendered 6 s more for the first half's tail and left that
+    cleaning to one core).
     """
-    n = sends.shape[1]
-    half, tail = n // 2, int(REVERB_TAIL_S * sample_rate)
-    if half < 2 * tail:
-        return _reverb_board(settings, sample_rate)(sends, sample_rate)
-    first = np.zeros((2, half + tail), dtype=np.float32)
-    first[:, :half] = sends[:, :half]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        early, late = pool.map(
-            lambda part: _reverb_board(settings, sample_rate)(part, sample_rate), (first, sends[:, half:])
-        )
-    wet = np.zeros_like(sends)
-    wet[:, half:] = late
-    wet[:, : half + tail] += early[:, : min(half + tail, n)]
-    return wet
+    return _reverb_board(settings, sample_rate)(sends, sample_rate)

@@ -242,8 +242,21 @@ def glue_gain(bus: np.ndarray, threshold_db: float, ratio: float, sample_rate: i
     return np.interp(np.arange(n), centres, 10 ** (-smooth / 20)).astype(np.float32)
 
 
-def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
-           levels: Levels | None = None) -> tuple[list[np.ndarray], np.ndarray, MasterReport, Levels]:
+def clean_part(part: np.ndarray, sample_rate: int, mean: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """One (2, frames) part of the bus through the master's cleaning: the bus's DC offset `mean` removed
+    (given to one part only: None, nothing subtracted), a 20 Hz high-pass, clicks repaired.
+
+    Returns (the part, clicks repaired). A part's cleaning needs nothing of the others, so `produce` cleans
+    the placed tracks while the shared reverb renders.
+    """
+    part = _finite(np.asarray(part, dtype=np.float32))
+    part, _ = remove_dc(part, sample_rate, np.zeros((len(part), 1), np.float32) if mean is None else mean)
+    return repair_clicks(part)
+
+
+def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int, levels: Levels | None = None,
+           cleaned: list[tuple[np.ndarray, int]] | None = None,
+           ) -> tuple[list[np.ndarray], np.ndarray, MasterReport, Levels]:
     """Clean, colour, normalise and limit the (2, frames) parts of a bus: each placed track and, last,
     the shared reverb's return. Returns (the mastered parts, their sum: the master, report, levels).
 
@@ -253,23 +266,23 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
     the parts. What belongs to no part (the bus's DC offset, the lo-fi hiss) goes to the last.
     Silence stays silence (no NaN). With `levels` (from a production of the whole song) the bus and
     master gains are those, not measured again: how a re-produced stretch keeps the song's level.
-    The limiter is always local.
+    The limiter is always local. `cleaned`: every part but the last already through `clean_part`.
     """
     parts = [_finite(np.asarray(p, dtype=np.float32)) for p in parts]
     bus = summed(parts)
     mean = bus.mean(axis=1, keepdims=True) if levels is None else np.asarray(levels.dc, dtype=np.float32)[:, None]
     dc = float(np.abs(mean).max()) if mean.size else 0.0
-    cleaned, clicks = [], 0
-    for index, part in enumerate(parts):
-        part, _ = remove_dc(part, sample_rate, mean if index == len(parts) - 1 else np.zeros_like(mean))
-        part, repaired = repair_clicks(part)
-        cleaned.append(part)
-        clicks += repaired
-    bus = summed(cleaned)
+    done = [clean_part(part, sample_rate) for part in parts[:-1]] if cleaned is None else cleaned
+    if len(done) != len(parts) - 1:
+        raise ValueError(f"{len(done)} cleaned parts for a bus of {len(parts)}: give all but the last")
+    done = [*done, clean_part(parts[-1], sample_rate, mean)]
+    clicks = sum(repaired for _, repaired in done)
+    cleaned_parts = [part for part, _ in done]
+    bus = summed(cleaned_parts)
     bus_db = levels.bus_db if levels is not None else -18.0 - rough_loudness(bus, sample_rate)
     if not np.isfinite(bus_db):
         report = MasterReport(float("-inf"), float("-inf"), float("-inf"), 0.0, dc, clicks, 0)
-        silent = [np.zeros_like(p) for p in cleaned]
+        silent = [np.zeros_like(p) for p in cleaned_parts]
         return silent, np.zeros_like(bus), report, Levels((), tuple(mean.ravel().tolist()), 0.0, 0.0)
     # Bring the bus to a known level so the glue compressor's threshold means the same for any input.
     bus_gain = db_to_gain(bus_db)
@@ -278,19 +291,19 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
     shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate),
                                               gain_db=2.0 * settings.brightness, q=0.707)])
     with ThreadPoolExecutor(max_workers=2) as pool:
-        cleaned = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned))
+        shelved = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned_parts))
     lofi_peak, lofi_level = 1.0, 0.0
     if settings.lofi > 0:
-        cleaned, lofi_peak, lofi_level = lofi(cleaned, settings.lofi, sample_rate,
+        shelved, lofi_peak, lofi_level = lofi(shelved, settings.lofi, sample_rate,
                                                None if levels is None else (levels.lofi_peak, levels.lofi_level))
-    audio = summed(cleaned)
+    audio = summed(shelved)
     ceiling = settings.ceiling_dbtp - 0.1
 
     def loudest(gain_db: float) -> np.ndarray:
         """Per-frame true peak of the master and of every part, whichever is higher, before `gain_db`."""
         floor = db_to_gain(ceiling - gain_db - MAX_OVERSHOOT_DB)
         peak = oversampled_peak(audio, floor)
-        for part in cleaned:  # in place: np.max over the list first copied all six into one array
+        for part in shelved:  # in place: np.max over the list first copied all six into one array
             np.maximum(peak, oversampled_peak(part, floor), out=peak)
         return peak
 
@@ -330,9 +343,9 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int,
             previous = (gain_db, loudness)
             gain_db += min(6.0, error / slope)
     final_gain = (gain * limit_gain).astype(np.float32)
-    for part in cleaned:
+    for part in shelved:
         part *= final_gain
-    mastered, limited = cleaned, summed(cleaned)
+    mastered, limited = shelved, summed(shelved)
     report = MasterReport(
         lufs=integrated_lufs(limited.T, sample_rate),
         true_peak_dbtp=true_peak_dbtp(limited.T),

@@ -12,7 +12,7 @@ import numpy as np
 from melodex.errors import MelodexError
 from melodex.production.effects import place, saturate, shared_reverb, summed, track_board
 from melodex.production.loudness import db_to_gain, integrated_lufs, rough_loudness, true_peak_dbtp
-from melodex.production.mastering import Levels, MasterReport, StemLevels, headroom_gain, master
+from melodex.production.mastering import Levels, MasterReport, StemLevels, clean_part, headroom_gain, master
 from melodex.production.settings import ROLE_MIX, STEM_LUFS, MixSettings
 from melodex.score import DRUM_PROGRAM
 
@@ -152,7 +152,12 @@ def produce(
     for (_, role_name, is_drum, _), stereo in zip(tracks, placed, strict=True):
         send = ROLE_MIX["drums" if is_drum else role_name].send * settings.reverb * 2.0
         sends += stereo * np.float32(send)
-    wet = shared_reverb(sends, settings, sample_rate) if np.any(sends) else sends
+    # The reverb on a second thread while this one cleans the placed tracks for the master: neither needs
+    # the other, and the two take about as long (0.20 and 0.28 CPU-s for the 60 s synthwave).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reverb = pool.submit(shared_reverb, sends, settings, sample_rate) if np.any(sends) else None
+        cleaned = [clean_part(part, sample_rate) for part in placed] if mastering else None
+        wet = sends if reverb is None else reverb.result()
     if progress is not None:
         progress(REVERB_SHARE)
     if not mastering:
@@ -166,7 +171,7 @@ def produce(
                               float(20 * np.log10(max(peak, 1e-12))), 0.0, 0.0, 0, int((np.abs(bus) >= 1.0).sum()))
         unmastered = levels or Levels(tuple(c[1] for c in chained), (0.0, 0.0), 0.0, 0.0)
         return ProductionResult(bus.T, [p.T for p in placed], wet.T, report, settings, unmastered)
-    mastered, mix, report, found = master([*placed, wet], settings, sample_rate, levels)
+    mastered, mix, report, found = master([*placed, wet], settings, sample_rate, levels, cleaned)
     if levels is None:
         levels = replace(found, stems=tuple(c[1] for c in chained))
     return ProductionResult(
