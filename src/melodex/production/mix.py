@@ -120,10 +120,12 @@ def produce(
         stem = np.asarray(raw, dtype=np.float32)
         if stem.ndim == 2:
             stem = stem.mean(axis=1)
-        if stem.ndim != 1 or not np.all(np.isfinite(stem)):
+        # A float64 sum is finite exactly when every frame is (no float32 audio can overflow it): one pass.
+        if stem.ndim != 1 or not np.isfinite(stem.sum(dtype=np.float64)):
             raise ProductionError(f"stem {index} ({role_name}) must be finite mono or (frames, 2) audio")
         is_drum = programs[index] == DRUM_PROGRAM or role_name == "drums"
-        tracks.append((np.pad(stem, (0, n - len(stem))), role_name, is_drum, placement[index][1]))
+        tracks.append((np.pad(stem, (0, n - len(stem))) if len(stem) < n else stem, role_name, is_drum,
+                       placement[index][1]))
 
     if levels is not None and len(levels.stems) != len(stems):
         raise ProductionError(f"levels for {len(levels.stems)} stems given to a mix of {len(stems)}")
