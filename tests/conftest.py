@@ -1,9 +1,15 @@
-"""Shared fixtures: tiny random-weight models so pipeline tests run in seconds, offline."""
+"""Shared fixtures: tiny random-weight models so pipeline tests run in seconds, offline.
+
+Library calls take the tiny models as arguments (`tiny_pipeline()`, `models=`); the entry points that load
+their own (the CLI, the studio, an opened project's edits) find them in a weights folder that
+$MELODEX_WEIGHTS names (`tiny_weights`), loaded and SHA-256 checked as the shipped ones are.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,7 +22,8 @@ from melodex.timbre.diffusion import DiffusionConfig, TimbreDenoiser
 from melodex.timbre.model import TimbreModel
 
 
-def _tiny_structure_model() -> StructureModel:
+def tiny_structure_model() -> StructureModel:
+    """A 2-layer, width-32 structure model with random weights (the same weights at every call)."""
     torch.manual_seed(0)
     model = StructureModel(StructureConfig.tiny())
     model.eval()
@@ -52,25 +59,37 @@ def tiny_pipeline(timbre: bool = False) -> Pipeline:
     """A 2-layer, width-32 structure model with random weights, and the tiny timbre model or none (then every
     track plays SoundFont sample sets)."""
     if timbre:
-        return Pipeline(_tiny_structure_model(), tiny_timbre_model(), "")
-    return Pipeline(_tiny_structure_model(), None, "tests run without a timbre model")
+        return Pipeline(tiny_structure_model(), tiny_timbre_model(), "")
+    return Pipeline(tiny_structure_model(), None, "tests run without a timbre model")
+
+
+def write_tiny_weights(folder: Path) -> Path:
+    """`folder` laid out as melodex/weights with the tiny structure model and no timbre model (its words come
+    from `fake_text_embedding`, which a weights folder cannot carry): every track plays the SoundFont."""
+    tiny_structure_model().save(folder / "structure", {"note": "the tests' tiny random-weight model"})
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """The tiny models' weights folder, written once per test run."""
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture
-def tiny_models(monkeypatch):
-    """The tiny pipeline in place of the shipped models (for entry points that take no pipeline)."""
-    pipe = tiny_pipeline()
-    monkeypatch.setattr(pipeline, "shipped", lambda: pipe)
-    return pipe.structure
+def tiny_models(tiny_weights, monkeypatch):
+    """The tiny models for entry points that load their own (the CLI, the studio, an opened project), by
+    $MELODEX_WEIGHTS; returns the structure model they run."""
+    monkeypatch.setenv(pipeline.WEIGHTS_ENV, str(tiny_weights))
+    return pipeline.shipped().structure
 
 
 @pytest.fixture(scope="module")
-def tiny_models_module():
-    """The same tiny models for a whole test module (for fixtures that generate once and copy)."""
-    pipe = tiny_pipeline()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "shipped", lambda: pipe)
-        yield pipe.structure
+def tiny_models_module(tiny_weights):
+    """The same for a whole test module (for fixtures that generate once and copy)."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(pipeline.WEIGHTS_ENV, str(tiny_weights))
+        yield pipeline.shipped().structure
 
 
 @pytest.fixture(scope="module")

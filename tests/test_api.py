@@ -90,6 +90,14 @@ def test_save_writes_files_and_the_whole_history(song, tmp_path) -> None:
         edited.save(tmp_path / "song")
 
 
+def test_a_weights_folder_in_the_environment_that_holds_no_model_is_a_clear_error(tmp_path, monkeypatch) -> None:
+    from melodex import pipeline
+
+    monkeypatch.setenv(pipeline.WEIGHTS_ENV, str(tmp_path))
+    with pytest.raises(MelodexError, match=r"not installed .*the folder \$MELODEX_WEIGHTS names"):
+        melodex.load()
+
+
 def test_load_uses_the_shipped_weights_and_says_why_a_model_is_missing(tmp_path) -> None:
     with pytest.raises(MelodexError, match="structure model's weights are not installed"):
         melodex.load(tmp_path)

@@ -34,7 +34,7 @@ class Draft:
     brief: brief_mod.Brief
     options: pipeline.GenerateOptions
     progress: pipeline.Progress | None = None  # hears (stage, share done) as an edit runs: compose, timbres, ...
-    pipe: pipeline.Models | None = None  # the models to edit with; None: the shipped ones
+    pipe: pipeline.Models | None = None  # the models to edit with; None: `pipeline.shipped()`
     made: int = 1  # how many versions the song has had: a new seed is counted from it
     request: dict | None = None  # the edit request being run (`edit_requests`), recorded in the new version
 

@@ -38,7 +38,8 @@ def load_structure(directory: str | Path | None = None) -> Any:
 
     folder = Path(directory) if directory is not None else WEIGHTS / "structure"
     if not (folder / "model.safetensors").exists():
-        raise MelodexError(f"the structure model's weights are not installed ({folder}); reinstall Melodex")
+        fix = "reinstall Melodex" if folder == WEIGHTS / "structure" else "give a folder laid out as melodex/weights"
+        raise MelodexError(f"the structure model's weights are not installed ({folder}); {fix}")
     return load_model(folder)
 
 

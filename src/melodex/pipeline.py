@@ -15,6 +15,7 @@ Inference only: nothing here imports training code. Every random choice takes it
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -218,10 +219,26 @@ def load_models(weights: str | Path | None = None) -> Models:
     return Models(load_structure(folder / "structure"), timbre, why_not, model_versions(folder))
 
 
-@lru_cache(maxsize=1)
+# A folder of models to run instead of the shipped ones, laid out as melodex/weights (structure/, and timbre/
+# or none: then every track plays the SoundFont): your own training run, or the tests' tiny random-weight
+# models, which reach the CLI, the studio and the edits of opened projects this way (no loader is patched).
+WEIGHTS_ENV = "MELODEX_WEIGHTS"
+
+
 def shipped() -> Models:
-    """The shipped models, loaded once per process (what the CLI, the studio and the edits use)."""
-    return load_models()
+    """The models the CLI, the studio and the edits use: the shipped ones, or those in the folder that
+    $MELODEX_WEIGHTS names instead; loaded once per process, SHA-256 checked."""
+    return _models_in(os.environ.get(WEIGHTS_ENV) or None)
+
+
+@lru_cache(maxsize=2)
+def _models_in(weights: str | None) -> Models:
+    try:
+        return load_models(weights)
+    except MelodexError as exc:
+        if weights is None:
+            raise
+        raise MelodexError(f"{exc} (the folder ${WEIGHTS_ENV} names; unset it for the shipped models)") from exc
 
 
 # -- stages -----------------------------------------------------------------------------------------
@@ -458,7 +475,7 @@ def write_project(out: Path, prompt: str, brief: brief_mod.Brief, versions: dict
 
 def generate(prompt: str, out_dir: str | Path, options: GenerateOptions | None = None,
              progress: Progress | None = None, models: Models | None = None) -> GenerateResult:
-    """Prompt -> mix, stems, MIDI and a project in out_dir (with the shipped models unless others are given).
+    """Prompt -> mix, stems, MIDI and a project in out_dir (with `shipped()` unless others are given).
     Refuses to overwrite an existing project."""
     options = options or GenerateOptions()
     out = Path(out_dir)

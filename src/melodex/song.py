@@ -79,9 +79,9 @@ class Pipeline(Models):
 
 
 def load(weights: str | Path | None = None) -> Pipeline:
-    """A `Pipeline` with the models in `weights` (default: the shipped ones, loaded once per process), SHA-256
-    checked. The structure model must load; a timbre model that does not leaves the SoundFont playing, and
-    the songs say why."""
+    """A `Pipeline` with the models in `weights` (default: `pipeline.shipped()`, the shipped ones or
+    those in $MELODEX_WEIGHTS, loaded once per process), SHA-256 checked. The structure model must load; a
+    timbre model that does not leaves the SoundFont playing, and the songs say why."""
     models = load_models(weights) if weights is not None else shipped()
     return Pipeline(models.structure, models.timbre, models.timbre_missing, models.versions)
 

@@ -10,25 +10,32 @@ A case "has a traceback" when an exception escapes `melodex.cli.main`, which in 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
+from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from conftest import write_tiny_weights
 from melodex import pipeline
-from melodex.structure.model import StructureConfig, StructureModel
 
 
 def use_tiny_models() -> None:
-    torch.manual_seed(0)
-    model = StructureModel(StructureConfig.tiny())
-    model.eval()
-    tiny = pipeline.Models(model, None, "tests run without a timbre model")
-    pipeline.shipped = lambda: tiny  # type: ignore[assignment]
+    """Run on the tiny models: the weights folder $MELODEX_WEIGHTS names (a test's, inherited), or one written
+    for this process and the commands it starts, removed when it exits."""
+    if os.environ.get(pipeline.WEIGHTS_ENV):
+        return
+    folder = Path(tempfile.mkdtemp(prefix="melodex-tiny-weights-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ[pipeline.WEIGHTS_ENV] = str(write_tiny_weights(folder))
 
 
 def run(args: list[str]) -> dict:
