@@ -39,6 +39,8 @@ class _Schema(BaseModel):
 
 
 class HistoryEntry(_Schema):
+    """A version as project.json's history lists it; its version.json says the same and more (`VersionFile`)."""
+
     id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
     parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
     edit: str = Field(max_length=10_000)
@@ -66,14 +68,9 @@ class TimbreRecord(_Schema):
     steps: int = 0
 
 
-class VersionFile(_Schema):
-    """versions/NNNN/version.json."""
+class VersionFile(HistoryEntry):
+    """versions/NNNN/version.json: its history entry's fields, then the version's own."""
 
-    id: str = Field(pattern=f"^{VERSION_ID.pattern}$")
-    parent: str | None = Field(pattern=f"^{VERSION_ID.pattern}$")
-    edit: str = Field(max_length=10_000)
-    request: dict[str, Any] | None = None  # the edit request (`melodex.edit_requests`); absent before them
-    created: float
     sample_rate: int = Field(ge=1000, le=384_000)
     settings: dict[str, Any]
     timbres: dict[str, TimbreRecord]

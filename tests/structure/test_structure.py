@@ -1,4 +1,11 @@
-"""Structure model: shapes, learning, KV cache, CFG, exact plans, infilling, determinism, checkpoints."""
+"""Structure model: shapes, learning, KV cache, CFG, exact plans, infilling, determinism, checkpoints.
+
+Why one file (~520 lines): the seam is the network and its kernels (model.py, kernels.py, harmony.py) against
+decoding (generate.py), but both halves run on the same module-scoped tiny model and its variants (`tiny`,
+`with_roles`, `chatty`) and `batch_of`; tests/structure is not a package, so a conftest.py of its own would
+take the module name `conftest` that other tests import tests/conftest.py's models by, and split files would
+build the models twice or import them from each other.
+"""
 
 from __future__ import annotations
 
