@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,10 +46,13 @@ def _log(run: Path) -> list[dict]:
 
 
 def test_two_torchrun_processes_train_as_one_and_resume_on_another_count(small_corpus: Path, tmp_path: Path) -> None:
-    """The same tiny run on 2 gloo processes (6 steps) and on 1 process (3 steps, then resumed to 6):
-    same losses at every step, same global events, same weights within WEIGHT_TOLERANCE."""
+    """A tiny run of 3 steps on 1 process, resumed to step 6 on 2 gloo processes and, alongside, on 1 process:
+    same losses at every step, same global events, same weights within WEIGHT_TOLERANCE, and the state
+    records each session's world size. (The timbre test resumes 2 processes on 1.)"""
     common = dict(corpus_dir=small_corpus, tiny=True, batch_size=4, window=64, log_every=1, device="cpu",
                   minutes=5.0, max_steps=20)
+    first = train(TrainOptions(run_dir=tmp_path / "one", stop_step=3, **common), progress=False)  # type: ignore[arg-type]
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
     args = ["train", "structure", "--corpus", str(small_corpus), "--tiny", "--batch-size", "4", "--window", "64",
             "--log-every", "1", "--device", "cpu", "--minutes", "5", "--max-steps", "20",
             "--stop-step", "6", "--no-progress", "--run-dir", str(tmp_path / "two")]
@@ -59,7 +63,6 @@ def test_two_torchrun_processes_train_as_one_and_resume_on_another_count(small_c
                             "-m", "melodex.cli", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)
     try:
-        first = train(TrainOptions(run_dir=tmp_path / "one", stop_step=3, **common), progress=False)  # type: ignore[arg-type]
         resumed = train(TrainOptions(run_dir=tmp_path / "one", stop_step=6, **common), progress=False)  # type: ignore[arg-type]
         out, err = two.communicate(timeout=120)
     finally:
@@ -68,11 +71,12 @@ def test_two_torchrun_processes_train_as_one_and_resume_on_another_count(small_c
     assert "step 6," in out and first["step"] == 3 and resumed["step"] == 6
 
     state = json.loads((tmp_path / "two" / "last" / "state.json").read_text())
-    assert (state["world_size"], resumed["world_size"], resumed["resumed"][0]["world_size"]) == (2, 1, 1)
+    assert (first["world_size"], state["world_size"], state["resumed"][0]["world_size"]) == (1, 2, 2)
+    assert state["resumed"][0]["at_step"] == 3 and resumed["resumed"][0]["world_size"] == 1
     assert state["events_seen"] == resumed["events_seen"]
     one_log, two_log = _log(tmp_path / "one"), _log(tmp_path / "two")
     assert [r["step"] for r in two_log] == [r["step"] for r in one_log] == [1, 2, 3, 4, 5, 6]
-    assert {r["world_size"] for r in two_log} == {2}
+    assert [r["world_size"] for r in two_log] == [1, 1, 1, 2, 2, 2]
     for a, b in zip(one_log, two_log, strict=True):
         assert a["events_seen"] == b["events_seen"]
         assert abs(a["loss"] - b["loss"]) <= LOSS_TOLERANCE * abs(a["loss"]), (a, b)
