@@ -8,7 +8,6 @@ only for what nothing else decided. Weights: safetensors + config + SHA-256 unde
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from melodex.errors import MelodexError
+from melodex.checkpoint import read_config, read_weights, write_weights
 from melodex.text import EMBED_DIM, embed
 
 WEIGHTS = Path(__file__).parent / "weights" / "attributes"
@@ -63,12 +62,8 @@ class Implied:
 
 
 def save_head(head: AttributeHead, directory: Path, metadata: dict) -> None:
-    from safetensors.torch import save_file
-
     directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / "model.safetensors"
-    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(weights))
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    digest = write_weights(head.state_dict(), directory / "model.safetensors")
     config = {"version": HEAD_VERSION, "sha256": digest, "modes": MODES, "meters": METER_CLASSES,
               "metadata": metadata}
     (directory / "config.json").write_text(json.dumps(config, indent=2))
@@ -77,18 +72,12 @@ def save_head(head: AttributeHead, directory: Path, metadata: dict) -> None:
 @lru_cache(maxsize=1)
 def load_head(directory: Path = WEIGHTS) -> AttributeHead | None:
     """The shipped head, or None if it is not installed (then nothing is implied beyond the style table)."""
-    from safetensors.torch import load_file
-
     config_path, weights = directory / "config.json", directory / "model.safetensors"
     if not weights.exists():
         return None
-    config = json.loads(config_path.read_text())
-    if config.get("version") != HEAD_VERSION:
-        raise MelodexError(f"attribute head version {config.get('version')} is not {HEAD_VERSION}: reinstall")
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != config["sha256"]:
-        raise MelodexError(f"{weights} is corrupt (SHA-256 mismatch): reinstall Melodex")
+    config = read_config(config_path, "attribute head", HEAD_VERSION, "reinstall Melodex")
     head = AttributeHead()
-    head.load_state_dict(load_file(str(weights)))
+    head.load_state_dict(read_weights(weights, config.get("sha256", ""), "reinstall Melodex"))
     head.eval()
     return head
 

@@ -11,7 +11,6 @@ time runs on `melodex.structure.kernels`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from melodex.checkpoint import read_config, read_weights, write_weights
 from melodex.errors import MelodexError
 from melodex.score import MAX_BARS, ROLES
 from melodex.structure.harmony import HarmonyHeads, harmony_context, note_roles
@@ -368,15 +368,9 @@ class StructureModel(nn.Module):
 
     def save(self, directory: str | Path, metadata: dict | None = None) -> Path:
         """Write model.safetensors, config.json (with the weights' SHA-256) into `directory`."""
-        from safetensors.torch import save_file
-
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        weights = directory / "model.safetensors"
-        tmp = weights.with_suffix(".tmp")
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp))
-        tmp.replace(weights)
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        digest = write_weights(self.state_dict(), directory / "model.safetensors")
         config = {"version": CHECKPOINT_VERSION, "config": asdict(self.config), "sha256": digest,
                   "metadata": metadata or {}}
         (directory / "config.json").write_text(json.dumps(config, indent=1))
@@ -386,24 +380,16 @@ class StructureModel(nn.Module):
 
 def load_model(directory: str | Path) -> StructureModel:
     """Rebuild a model from config.json and load model.safetensors after checking its SHA-256."""
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     config_path, weights = directory / "config.json", directory / "model.safetensors"
     if not config_path.exists() or not weights.exists():
         raise MelodexError(f"no structure checkpoint in {directory} (needs config.json and model.safetensors)")
-    meta = json.loads(config_path.read_text())
-    if meta.get("version") != CHECKPOINT_VERSION:
-        raise MelodexError(f"structure checkpoint version {meta.get('version')} is not {CHECKPOINT_VERSION}; "
-                           "retrain or use a matching melodex")
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if digest != meta["sha256"]:
-        raise MelodexError(f"{weights} is corrupt: SHA-256 {digest[:12]}... does not match "
-                           f"{meta['sha256'][:12]}... in config.json; re-copy the weights")
+    meta = read_config(config_path, "structure checkpoint", CHECKPOINT_VERSION, "retrain or use a matching melodex")
+    tensors = read_weights(weights, meta.get("sha256", ""), "re-copy the weights")
     values = dict(meta["config"])
     values["field_sizes"] = tuple(values["field_sizes"])
     model = StructureModel(StructureConfig(**values))
-    model.load_state_dict(load_file(str(weights)))
+    model.load_state_dict(tensors)
     model.eval()
     decoding = meta.get("decoding", {})
     if "degree_bias" in decoding:
