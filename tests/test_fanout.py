@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import socket
+import sys
 import time
 
 import pytest
 
 from melodex.errors import MelodexError
-from melodex.fanout import check_reachable, fan_out
+from melodex.fanout import check_reachable, connect, fan_out
 
 
 def _square_unless_three(n: int) -> int:
@@ -55,3 +56,9 @@ def test_an_address_that_answers_passes() -> None:
 def test_ray_client_without_its_extra_names_the_install() -> None:
     with pytest.raises(MelodexError, match=r"ray\[client\]"):
         check_reachable("ray://127.0.0.1:10001")
+
+
+def test_ray_not_installed_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError, as without the extra
+    with pytest.raises(MelodexError, match="--extras=scale"):
+        connect("local")
