@@ -213,16 +213,18 @@ def main() -> None:
           f"generated with cfg {args.cfg:g}, {args.steps} steps")
 
     reference = {k: rms_normalised(notes[REFERENCE][k]) for k in keys}
+    reference_levels = {k: metrics.band_levels(audio) for k, audio in reference.items()}
     rows: dict[str, dict[str, list[float]]] = {}
     per_key: dict[str, dict[Key, tuple[float, ...]]] = {s: {} for s in [REFERENCE, *others]}
     for source in [REFERENCE, *others]:
         for k in keys:
             audio = rms_normalised(notes[source][k])
-            levels = metrics.band_levels(audio)
-            band_error = np.mean(np.abs(levels - metrics.band_levels(reference[k])))
+            power = metrics.stft_power(audio)
+            levels = metrics.band_levels(audio, power=power)
+            band_error = np.mean(np.abs(levels - reference_levels[k]))
             per_key[source][k] = (metrics.mr_stft(reference[k], audio) if source != REFERENCE else 0.0,
-                                  float(band_error), metrics.band_flatness(audio), float(levels[-1]),
-                                  metrics.band_flatness(audio, heard=True),
+                                  float(band_error), metrics.band_flatness(audio, power=power), float(levels[-1]),
+                                  metrics.band_flatness(audio, heard=True, power=power),
                                   metrics.band_flatness(audio[:ONSET_SAMPLES], ONSET_BAND_HZ, heard=True),
                                   release_time(audio, round(HOLD_S * SAMPLE_RATE), SAMPLE_RATE))
     everyone = " / ".join([REFERENCE, *others])

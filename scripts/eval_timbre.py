@@ -281,6 +281,10 @@ def main() -> None:
                         help="only the detune comparison (beating of detuned pads and controls, MR-STFT)")
     parser.add_argument("--png", type=Path, default=None, help="folder for spectrogram PNGs")
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    parser.add_argument("--text-only", action="store_true", help="only text control (no reconstruction, no pitch)")
+    parser.add_argument("--same-latents", type=Path, default=None,
+                        help="another weights folder with the same diffusion model (a decoder fine-tune): the "
+                             "same latents decoded by both, per GM family (what a project's stored latents become)")
     parser.add_argument("--guidance", choices=("words", "all"), default="words",
                         help="guide from the bare instrument (words, the default) or from nothing (all)")
     args = parser.parse_args()
@@ -292,12 +296,22 @@ def main() -> None:
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return
+    if args.same_latents is not None:
+        results["same_latents"] = same_latents_report(model, TimbreModel.load(args.same_latents))
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
     if args.vibrato:
         results["vibrato"] = vibrato_report(model, args.png)
         if args.json is not None:
             args.json.write_text(json.dumps(results, indent=2) + "\n")
         return
 
+    if args.text_only:
+        results["text_control"] = text_control_report(model, args)
+        if args.json is not None:
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
+        return
     print("== reconstruction (13 FluidR3_GM notes, velocity 100; lower is better)")
     rows = evaluate.reconstruction(model)
     phas = phasiness_table(model)
@@ -347,13 +361,55 @@ def main() -> None:
     print(f"mean {np.mean(errors):.2f}  max {np.max(errors):.2f}  ({len(errors)} notes, {per_note:.2f} s per note)")
     results["generated_pitch_cents"] = {"mean": float(np.mean(errors)), "max": float(np.max(errors))}
 
+    results["text_control"] = text_control_report(model, args)
+
+    if args.png is not None:
+        args.png.mkdir(parents=True, exist_ok=True)
+        reconstruction_png(model, args.png / "timbre_reconstruction.png")
+        text_png(model, args.png / "timbre_text.png")
+        print(f"PNGs in {args.png}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def same_latents_report(model: TimbreModel, other: TimbreModel) -> dict[str, dict[str, float]]:
+    """The same generated latents (this model's diffusion, no words, cfg 3; one program per GM family,
+    pitches 48/60/72, velocity 100) decoded by both models: MR-STFT between the two audios (RMS-matched)
+    and each one's 0-1 / 1-4 / 4-12 kHz band levels, medians per family."""
+    from melodex.instruments import GM_FAMILIES
+    from melodex.timbre.model import TimbreRequest
+
+    print("== the same latents decoded by both (no words, cfg 3; MR-STFT between them, band levels dB re total)")
+    requests = [TimbreRequest(family * 8, "", (48, 60, 72), (100,), seed=family) for family in range(16)]
+    made = model.generate_many(requests, GenerationOptions())
+    report = {}
+    for family, (request, notes) in enumerate(zip(requests, made, strict=True)):
+        pitch = torch.tensor([p for p, _, _, _, _ in notes])
+        velocity = torch.tensor([v for _, v, _, _, _ in notes])
+        latents = torch.stack([latent for _, _, _, _, latent in notes])
+        program = torch.full_like(pitch, request.program)
+        decoded = other.decode(latents, pitch, velocity, True, program, True)
+        theirs = [hn.synthesize(p, seed=request.seed + k, tuned=True) for k, p in enumerate(decoded)]
+        ours = [audio for _, _, audio, _, _ in notes]
+        distance = [metrics.mr_stft(a / np.std(a), b / np.std(b)) for a, b in zip(ours, theirs, strict=True)]
+        bands_ours = np.median([metrics.band_levels(a) for a in ours], axis=0)
+        bands_theirs = np.median([metrics.band_levels(b) for b in theirs], axis=0)
+        name = GM_FAMILIES[family]
+        report[name] = {"mr_stft": float(np.median(distance)), **{f"bands_{i}": float(v) for i, v in
+                        enumerate(bands_ours)}, **{f"other_bands_{i}": float(v) for i, v in enumerate(bands_theirs)}}
+        print(f"{name:22s} MR-STFT {np.median(distance):.2f}  bands this {np.round(bands_ours, 1)}  "
+              f"other {np.round(bands_theirs, 1)}")
+    return report
+
+
+def text_control_report(model: TimbreModel, args: argparse.Namespace) -> dict[str, dict[str, object]]:
     print("== text control (mean over programs, pitches 55/67, seeds; ratio = first / second, geometric mean)")
     programs = (0, 24, 80, 89) if args.quick else evaluate.CONTROL_PROGRAMS
     seeds = (0,) if args.quick else (0, 1)
     guidance = GenerationOptions(guide_words=args.guidance == "words")
     print(f"   guidance from {'the bare instrument' if guidance.guide_words else 'no text and no family'}")
     control = evaluate.text_control(model, programs=programs, seeds=seeds, options=guidance)
-    table = {}
+    table: dict[str, dict[str, object]] = {}
     for (first, second), measure, sign in evaluate.CONTRASTS:
         for cfg in sorted({r.cfg for r in control}):
             chosen = [r for r in control if r.words == (first, second) and r.cfg == cfg and r.measure == measure]
@@ -363,15 +419,7 @@ def main() -> None:
             table[key] = {"geo_mean_ratio": ratio, "programs_in_order": f"{wins}/{len(chosen)}"}
             order = ">" if sign > 0 else "<"
             print(f"{key:50s} ratio {ratio:5.2f}  first {order} second in {wins}/{len(chosen)} programs")
-    results["text_control"] = table
-
-    if args.png is not None:
-        args.png.mkdir(parents=True, exist_ok=True)
-        reconstruction_png(model, args.png / "timbre_reconstruction.png")
-        text_png(model, args.png / "timbre_text.png")
-        print(f"PNGs in {args.png}")
-    if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return table
 
 
 if __name__ == "__main__":

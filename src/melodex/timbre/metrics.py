@@ -223,20 +223,29 @@ def phasiness(
 BANDS_HZ = ((0.0, 1000.0), (1000.0, 4000.0), (4000.0, 12000.0))
 
 
-def band_levels(audio: np.ndarray, bands: tuple[tuple[float, float], ...] = BANDS_HZ) -> np.ndarray:
-    """Each band's share of the note's energy in dB (2048-point STFT over the whole note).
+def stft_power(audio: np.ndarray) -> np.ndarray:
+    """(frames, bins) power of the 2048-point STFT that `band_levels` and `band_flatness` read."""
+    return _stft_mag(np.asarray(audio, dtype=np.float64), 2048) ** 2
+
+
+def band_levels(
+    audio: np.ndarray, bands: tuple[tuple[float, float], ...] = BANDS_HZ, power: np.ndarray | None = None
+) -> np.ndarray:
+    """Each band's share of the note's energy in dB (2048-point STFT over the whole note; `power`: that
+    STFT's `stft_power`, when already at hand).
 
     Level-free (a note and the same note 10 dB quieter score alike), so two sample sets recorded at
     different gains compare by their spectral balance: the issue's "4-12 kHz level re total".
     """
-    power = _stft_mag(np.asarray(audio, dtype=np.float64), 2048) ** 2
+    power = stft_power(audio) if power is None else power
     hz = np.arange(power.shape[1]) * SAMPLE_RATE / 2048
     total = power.sum() + 1e-20
     return np.array([10 * np.log10(power[:, (hz >= lo) & (hz < hi)].sum() / total + 1e-12) for lo, hi in bands])
 
 
 def band_flatness(
-    audio: np.ndarray, band: tuple[float, float] = BANDS_HZ[-1], floor_db: float = -60.0, heard: bool = False
+    audio: np.ndarray, band: tuple[float, float] = BANDS_HZ[-1], floor_db: float = -60.0, heard: bool = False,
+    power: np.ndarray | None = None,
 ) -> float:
     """Spectral flatness in dB (geometric / arithmetic mean power) of one band, over the note's frames
     within `floor_db` of its loudest: near 0 dB is hiss, clean partials with gaps between them score low.
@@ -245,8 +254,9 @@ def band_flatness(
     under the note's peak holds float32 rounding, which is flat) read as hiss: the shipped decoder's notes
     scored -9.4 dB on piano 60 that way, -55 to -60 dB over the frames where the band has sound. `heard`
     weights each frame by its energy in the band: the flatness of what is in the band, as loud as it is.
+    `power`: the note's `stft_power`, when already at hand.
     """
-    power = _stft_mag(np.asarray(audio, dtype=np.float64), 2048) ** 2
+    power = stft_power(audio) if power is None else power
     hz = np.arange(power.shape[1]) * SAMPLE_RATE / 2048
     frames = power.sum(axis=1)
     loud = frames >= frames.max() * 10 ** (floor_db / 10)
