@@ -170,6 +170,23 @@ def test_screened_click_detection_finds_what_the_running_rms_finds():
     assert found > 50
 
 
+def test_bands_at_zero_gain_are_left_out_because_they_change_nothing():
+    """The chains and the master skip 0 dB shelves and peaks (`effects.flat`): pedalboard's are identities."""
+    import pedalboard as pb
+
+    from melodex.production.effects import flat, track_board
+    from melodex.production.settings import ROLE_MIX
+
+    audio = np.random.default_rng(2).standard_normal((2, RATE)).astype(np.float32) * 0.3
+    for band in (pb.LowShelfFilter(cutoff_frequency_hz=220.0, gain_db=0.0, q=0.707),
+                 pb.PeakFilter(cutoff_frequency_hz=3200.0, gain_db=0.0, q=0.8),
+                 pb.HighShelfFilter(cutoff_frequency_hz=9000.0, gain_db=0.0, q=0.707)):
+        assert flat(band) and np.array_equal(band(audio, RATE), audio)
+    assert not flat(pb.HighShelfFilter(cutoff_frequency_hz=9000.0, gain_db=-0.4, q=0.707))
+    plain = track_board(ROLE_MIX["melody"], MixSettings(warmth=0.0, brightness=0.0), False, RATE)
+    assert [type(p).__name__ for p in plain] == ["HighpassFilter", "Compressor"]
+
+
 def test_fast_measurements_agree_with_the_references():
     rng = np.random.default_rng(0)
     audio = np.stack([tone(5.0), tone(5.0, 1234.5)], axis=1) + 0.05 * rng.standard_normal((5 * RATE, 2))

@@ -10,7 +10,7 @@ import numpy as np
 import pedalboard as pb
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
-from melodex.production.effects import cutoff_hz, lofi, summed
+from melodex.production.effects import cutoff_hz, flat, lofi, summed
 from melodex.production.loudness import (
     MAX_OVERSHOOT_DB,
     db_to_gain,
@@ -288,10 +288,13 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int, lev
     bus_gain = db_to_gain(bus_db)
     glue = glue_gain(bus * np.float32(bus_gain), -16.0 - 6.0 * settings.punch, 1.5 + 1.5 * settings.punch,
                      sample_rate) * np.float32(bus_gain)
-    shelf = pb.Pedalboard([pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate),
-                                              gain_db=2.0 * settings.brightness, q=0.707)])
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        shelved = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned_parts))
+    shelf = pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate), gain_db=2.0 * settings.brightness,
+                               q=0.707)
+    if flat(shelf):
+        shelved = [part * glue for part in cleaned_parts]
+    else:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            shelved = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned_parts))
     lofi_peak, lofi_level = 1.0, 0.0
     if settings.lofi > 0:
         shelved, lofi_peak, lofi_level = lofi(shelved, settings.lofi, sample_rate,
