@@ -9,7 +9,9 @@ The score is composed once (seed 0), then the timbres and render stages run `run
 load average, since other jobs on a 2-core machine inflate wall times. `--serial` runs every thread pool's
 work inline, so a profile charges each function its own CPU (in a pool it shows as a lock's wait);
 `--save` keeps the last run's mix and stems, `--compare` prints how far this run's are from saved ones
-(max abs difference, loudness), to show a speed-up leaves the sound as it was.
+(max abs difference, loudness), to show a speed-up leaves the sound as it was. With `--profile` the last
+run's CPU is also printed by stage (`STAGES`). Under `--serial` the drum kit's text encoder runs on the
+main thread with two torch threads, which costs it far more than beside the timbre model in a real render.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
+import pstats
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -30,6 +33,35 @@ from melodex.production.settings import mix_settings_from_text
 from melodex.render_audio import make_samplesets, perform_and_produce
 
 PROMPT = "warm synthwave, 100 BPM, F minor, intro 4 bars, verse 8, chorus 8, outro 5"  # 25 bars = 60 s
+
+
+# (what, the profiled function as "file.py:function"); indented rows are part of the row above.
+STAGES = [
+    ("sample sets", "render_audio.py:make_samplesets"),
+    ("  timbre model", "model.py:generate_samplesets"),
+    ("    harmonic-plus-noise synthesis", "hn.py:synthesize"),
+    ("  drum kit", "drumkit.py:drum_sampleset"),
+    ("render", "render_audio.py:perform_and_produce"),
+    ("  sampler", "render_audio.py:perform_tracks"),
+    ("  stem chains", "mix.py:_process_stem"),
+    ("    their loudness (K-weighted)", "loudness.py:integrated_lufs"),
+    ("  placement", "effects.py:place"),
+    ("  shared reverb", "effects.py:shared_reverb"),
+    ("  master: cleaning (DC, clicks)", "mastering.py:clean_part"),
+    ("  master", "mastering.py:master"),
+    ("    oversampled peaks", "loudness.py:oversampled_peak"),
+    ("    K-weighting", "loudness.py:k_energy"),
+    ("    glue gain", "mastering.py:glue_gain"),
+    ("    limiter gain", "mastering.py:limiter_gain"),
+]
+
+
+def print_stages(profile: cProfile.Profile) -> None:
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for name, where in STAGES:
+        seconds = sum(row[3] for (path, _, function), row in stats.items()
+                      if f"{os.path.basename(path)}:{function}" == where)
+        print(f"{seconds:7.3f} CPU-s  {name}")
 
 
 class InlinePool:
@@ -105,6 +137,7 @@ def main() -> None:
         if profile:
             profile.disable()
             profile.dump_stats(args.profile)
+            print_stages(profile)
         print(f"run {run}: sample sets {sets_wall:.2f} s ({sets_cpu:.2f} CPU-s), render {total_wall - sets_wall:.2f} s "
               f"({total_cpu - sets_cpu:.2f} CPU-s), sum {total_wall:.2f} s wall / {total_cpu:.2f} CPU-s; "
               f"load average {os.getloadavg()[0]:.2f}; peak {abs(master).max():.3f}")
