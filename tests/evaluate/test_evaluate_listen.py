@@ -15,6 +15,7 @@ from melodex.evaluate.analysers import key_score, measure_audio, tempo_hits
 from melodex.evaluate.embedding import EMBEDDING, embed, frechet_distance, kernel_inception_distance
 from melodex.evaluate.listen import DEFAULT_PROMPTS, EvalOptions, read_prompts, run_eval, score_checks, shorten
 from melodex.evaluate.renderer import synthetic_score
+from melodex.evaluate.report import distances
 from melodex.evaluate.sweep import SweepOptions, parse_grid, word_direction
 from melodex.score import Key, Score, Tempo, TimeSignature, Track
 from melodex.soundfont import SoundFontSynth
@@ -119,6 +120,14 @@ def test_frechet_and_kid_are_zero_for_one_distribution_and_grow_with_a_shift() -
     assert abs(kid_same) < 0.05 < kid_shift
     wider, _ = kernel_inception_distance(a, b * 2.0)
     assert wider > 0.05
+
+
+def test_one_measured_song_reports_no_distance_instead_of_failing() -> None:
+    # `melodex eval` with one prompt ended in "KID needs at least two embeddings per set"
+    rng = np.random.default_rng(0)
+    one, real = distances(rng.normal(size=(1, 8)), rng.normal(size=(20, 8))), rng.normal(size=(20, 8))
+    assert one["frechet"] is None and one["kid"] is None and one["n_generated"] == 1
+    assert distances(real[:10], real[10:])["kid"] is not None
 
 
 def test_embedding_is_deterministic_and_finite() -> None:

@@ -73,6 +73,8 @@ def test_two_torchrun_processes_train_as_one_and_resume_on_another_count(small_c
     state = json.loads((tmp_path / "two" / "last" / "state.json").read_text())
     assert (first["world_size"], state["world_size"], state["resumed"][0]["world_size"]) == (1, 2, 2)
     assert state["resumed"][0]["at_step"] == 3 and resumed["resumed"][0]["world_size"] == 1
+    # every session's world size stays in the state, not only in the log (the top-level one is overwritten)
+    assert [(s["at_step"], s["world_size"]) for s in state["sessions"]] == [(0, 1), (3, 2)]
     assert state["events_seen"] == resumed["events_seen"]
     one_log, two_log = _log(tmp_path / "one"), _log(tmp_path / "two")
     assert [r["step"] for r in two_log] == [r["step"] for r in one_log] == [1, 2, 3, 4, 5, 6]

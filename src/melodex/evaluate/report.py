@@ -23,7 +23,10 @@ def _rate(values: list[bool]) -> float | None:
 def distances(generated: np.ndarray, real: np.ndarray, scale: np.ndarray | None = None,
               seed: int = 0) -> dict[str, float]:
     """Frechet distance and KID of `generated` against `real`, both z-scored by the `scale` set (default:
-    `real` itself; pass the whole real set when `real` is only part of it)."""
+    `real` itself; pass the whole real set when `real` is only part of it). With fewer than two songs on a
+    side neither is defined: their values are None (the report says how many it needs)."""
+    if min(len(generated), len(real)) < 2:
+        return {"frechet": None, "kid": None, "kid_sd": None, "n_generated": len(generated), "n_real": len(real)}
     _, real_z, generated_z = standardise(real if scale is None else scale, real, generated)
     kid, kid_sd = kernel_inception_distance(generated_z, real_z, seed=seed)
     return {"frechet": frechet_distance(generated_z, real_z), "kid": kid, "kid_sd": kid_sd,
@@ -183,8 +186,11 @@ def summary_markdown(summary: dict[str, Any]) -> list[str]:
                                                            "distance_soundfont"),
                        ("real half vs real half (floor)", "distance_real_halves")):
         d = s[key]
-        lines.append(f"- {label} vs real ({s['embedding']} embedding, n={d['n_generated']} vs {d['n_real']}): "
-                     f"Frechet {d['frechet']:.1f}, KID {d['kid']:.3f} ± {d['kid_sd']:.3f}")
+        head = f"- {label} vs real ({s['embedding']} embedding, n={d['n_generated']} vs {d['n_real']}): "
+        if d["frechet"] is None:
+            lines.append(head + "not measured (Frechet and KID need at least 2 songs on each side)")
+        else:
+            lines.append(head + f"Frechet {d['frechet']:.1f}, KID {d['kid']:.3f} ± {d['kid_sd']:.3f}")
     if "song" in s:
         lines += ["", *song_lines(s["song"])]
     lines += ["", "| statistic | generated mean ± sd | held-out real mean ± sd |", "|---|---|---|"]

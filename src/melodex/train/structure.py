@@ -216,7 +216,8 @@ def _train(options: TrainOptions, world: distributed.World, progress: bool) -> d
             config = StructureConfig.tiny() if options.tiny else StructureConfig()
             model = StructureModel(replace(config, harmony_heads=options.harmony_heads,
                                            role_embedding=options.role_embedding))
-    state.update(world.record())  # this session's; "resumed" keeps each earlier one's
+    state.update(world.record())  # this session's, at the top; every session's in "sessions"
+    state.setdefault("sessions", []).append({"at_step": state["step"], **world.record()})
     model.to(world.device).train()
     torch.manual_seed(options.seed + world.rank)  # each rank its own dropout masks
     objective = world.wrap(StructureLoss(model), find_unused_parameters=True)  # a batch may lack a field
