@@ -137,3 +137,43 @@ def test_a_checkout_that_read_the_project_before_an_edit_keeps_that_edit(project
     stale.checkout("1")
     reopened = Project.open(project.path)
     assert reopened.version_ids() == ["0001", "0002"] and reopened.current == "0001"
+
+
+def test_the_lock_file_goes_when_the_writer_finishes_and_a_killed_writers_is_taken_over(project) -> None:
+    """A finished writer leaves only the project: the lock file (and the .writer pid file of earlier
+    versions) stayed beside the mix, in the folder a producer drags into a DAW."""
+    lock = project_lock.lock_path(project.path)
+    legacy = lock.with_name(".song.melodex.writer")
+    legacy.write_text("12345\n")
+    with writing(project.path), writing(project.path):
+        assert lock.read_text().strip() == str(os.getpid())  # the holder's pid is in the lock file itself
+    assert sorted(p.name for p in project.path.parent.iterdir()) == ["song.melodex"]
+    holder = start_holder(project.path, 60)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert lock.read_text().strip() == str(holder.pid)  # a killed holder leaves its file ...
+    assert project.save_version(make_version(1, parent="0001")) == "0002"  # ... which the next writer takes
+    assert sorted(p.name for p in project.path.parent.iterdir()) == ["song.melodex"]
+
+
+def test_removing_the_lock_file_on_release_never_lets_two_writers_in(project) -> None:
+    """A waiter can lock the file its holder has just removed; it must open the name again, or two hold it."""
+    counter = project.path.parent / "counter"
+    counter.write_text("0")
+    inside: list[int] = []
+
+    def bump() -> None:
+        for _ in range(40):
+            with writing(project.path, wait=30):
+                inside.append(1)
+                assert len(inside) == 1, "two writers at once"
+                counter.write_text(str(int(counter.read_text()) + 1))
+                inside.pop()
+
+    threads = [threading.Thread(target=bump) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert counter.read_text() == "160"
+    assert not project_lock.lock_path(project.path).exists()

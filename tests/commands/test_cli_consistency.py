@@ -152,6 +152,9 @@ def test_generate_writes_a_click_and_chord_markers_as_export_does(tiny_models, t
     assert result.exit_code == 0, result.output
     click, rate = sf.read(out / "click.wav")
     assert len(click) == sf.info(out / "mix.wav").frames and rate == 16000
+    # only the user's files: the write lock's .song.melodex.lock (and .writer) stayed beside the mix, in a
+    # folder a producer drags into a DAW
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
     sixth_bar = slice(round(12.0 * rate) + 10, round(14.4 * rate) - 10)  # 2.4 s a bar at 100 BPM
     assert np.abs(click[: 12 * rate]).max() > 0.1 and np.abs(click[sixth_bar]).max() == 0
     sections = {"Intro", "Verse", "Chorus"}
@@ -161,6 +164,7 @@ def test_generate_writes_a_click_and_chord_markers_as_export_does(tiny_models, t
     assert runner.invoke(app, ["extend", str(out), "--bars", "1"]).exit_code == 0
     click = sf.read(out / "click.wav")[0]
     assert len(click) == sf.info(out / "mix.wav").frames and np.abs(click[sixth_bar]).max() > 0.1
+    assert not [p.name for p in out.rglob(".*")], "an edit leaves no hidden files either"
     for command in ("generate", "export"):
         shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
         assert "--click" in shown and "--chord-markers" in shown, command
