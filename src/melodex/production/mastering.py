@@ -290,11 +290,13 @@ def master(parts: list[np.ndarray], settings: MixSettings, sample_rate: int, lev
                      sample_rate) * np.float32(bus_gain)
     shelf = pb.HighShelfFilter(cutoff_frequency_hz=cutoff_hz(9000.0, sample_rate), gain_db=2.0 * settings.brightness,
                                q=0.707)
+    for part in cleaned_parts:  # in place: each is this master's own copy (pedalboard's high-pass made it)
+        part *= glue
     if flat(shelf):
-        shelved = [part * glue for part in cleaned_parts]
+        shelved = cleaned_parts
     else:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            shelved = list(pool.map(lambda p: shelf(p * glue, sample_rate), cleaned_parts))
+            shelved = list(pool.map(lambda p: shelf(p, sample_rate), cleaned_parts))
     lofi_peak, lofi_level = 1.0, 0.0
     if settings.lofi > 0:
         shelved, lofi_peak, lofi_level = lofi(shelved, settings.lofi, sample_rate,
