@@ -21,7 +21,7 @@ def _rate(values: list[bool]) -> float | None:
 
 
 def distances(generated: np.ndarray, real: np.ndarray, scale: np.ndarray | None = None,
-              seed: int = 0) -> dict[str, float]:
+              seed: int = 0) -> dict[str, float | None]:
     """Frechet distance and KID of `generated` against `real`, both z-scored by the `scale` set (default:
     `real` itself; pass the whole real set when `real` is only part of it). With fewer than two songs on a
     side neither is defined: their values are None (the report says how many it needs)."""
@@ -33,7 +33,7 @@ def distances(generated: np.ndarray, real: np.ndarray, scale: np.ndarray | None 
             "n_generated": len(generated), "n_real": len(real)}
 
 
-def real_floor(real: np.ndarray, seed: int = 0) -> dict[str, float]:
+def real_floor(real: np.ndarray, seed: int = 0) -> dict[str, float | None]:
     """Distances between two random halves of the real set: what 'indistinguishable' measures at this n."""
     order = np.random.default_rng(seed).permutation(len(real))
     half = len(real) // 2
