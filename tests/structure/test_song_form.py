@@ -38,7 +38,10 @@ def test_a_repeated_chorus_copies_the_first_but_its_ending() -> None:
 def test_cadences_and_the_main_section_coming_from_the_intro() -> None:
     form = song_form(SECTIONS, "pop")
     assert form.cadences[0] == TONIC and form.cadences[39] == TONIC
-    assert form.cadences[11] == TONIC_OR_DOMINANT  # the verse's last bar
+    # a loop style's sections end where the loop does (I-V-vi-IV ends on IV): only the piece cadences
+    # (with every section's end cadencing, a generated pop song sat on the tonic in 0.75 of its bars)
+    assert set(form.cadences) == {0, 39}
+    assert song_form(SECTIONS, "folk").cadences[11] == TONIC_OR_DOMINANT  # the verse's last bar
     assert form.sources[(12, "chords")] == 0 and (12, "drums") not in form.sources  # chorus opens like the intro
     assert form.sources[(36, "chords")] == 12  # the outro comes back to the chorus
     assert (39, "chords") not in form.sources  # ... and ends on its own tonic
@@ -51,7 +54,7 @@ def test_a_last_section_longer_than_its_source_cadences_on_the_last_bar() -> Non
     assert form.cadences[26] == TONIC and 23 not in form.cadences
     assert all((26, layer) not in form.sources for layer in ("chords", "bass", "harmony", "melody"))
     stretched = song_form((("verse", 4), ("chorus", 4), ("verse", 6), ("chorus", 4)), "pop")
-    assert stretched.cadences[13] != TONIC and 11 not in stretched.cadences
+    assert stretched.cadences.get(13) != TONIC and 11 not in stretched.cadences
 
 
 def test_phrases_and_loops_inside_a_section() -> None:
