@@ -26,7 +26,8 @@ from melodex.data.chords import CHORD_INTERVALS, estimate_bar_chords
 from melodex.data.corpus import load_corpus
 from melodex.score import DRUM_PROGRAM, ROLES
 from melodex.structure.conditioning import build_memory
-from melodex.structure.model import harmony_context, load_model
+from melodex.structure.harmony import harmony_context
+from melodex.structure.model import load_model
 from melodex.tokens import (
     CHORD,
     CHORD_QUALITIES,

@@ -5,6 +5,10 @@ fixes (tempo, meter, key, instruments, sections and their bar counts) is obeyed 
 `max_events` closes the piece (BARs, required SECTIONs, EOS) before it runs out, so decoding always
 ends. Classifier-free guidance runs the conditional and unconditional rows as one batch of two.
 Inference only: nothing here imports training code.
+
+Why one file of ~600 lines: the options, the `Sampler` (logits to a choice), the `Writer` (one sequence's
+grammar state and cache) and the flat and infilling loops are one decoding step seen from four sides; each
+part is read with the others open, and the network's kernels already live in `structure.kernels`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ The corpus is mostly single-line folk tunes, so arrangement is taught by augment
 synthesised accompaniment (bass, chords, drums) from the per-bar chords in a style of the prompt
 parser's style table, intro/outro bars, and section labels. Each example is paired with a caption (the
 corpus captions when they still describe it, else a prompt-like sentence) and control tokens.
+
+Why one file of ~700 lines: every augmentation changes the score, its caption and its controls together,
+and `augment` draws them in one seeded order that the trained checkpoints depend on; split, the order
+would be spread over modules that must still change in step.
 """
 
 from __future__ import annotations
