@@ -12,6 +12,7 @@ from melodex.tokens_vocabulary import F_KIND, TRACK, bar_and_position
 from melodex.train.structure_data import (
     DrumBank,
     accompany,
+    add_intro_outro,
     augment,
     example_controls,
     label_sections,
@@ -67,6 +68,25 @@ def test_accompaniment_follows_the_chords() -> None:
         assert np.isin(chord_notes[chord_notes[:, 0] < bar, 2] % 12, [2, 5, 9]).all()
     # the band comes in several orders, sometimes without its chord part (a role, not a slot, says what it plays)
     assert len(orders) >= 3 and 0 < without_chords < 24
+
+
+def test_the_outro_plays_the_last_bars_again_not_one_bar_held() -> None:
+    # bars held identical for 2-4 bars taught the model to hold a chord once its context repeats
+    tune = folk_tune(n_bars=8)
+    score = accompany(tune, tune.chords, "pop", np.random.default_rng(1), None, 40)
+    out = add_intro_outro(score, np.random.default_rng(0), 2, 4)
+    bar = tune.meter.bar_ticks
+    assert [s.name for s in out.sections][-1] == "outro" and out.n_bars == 14
+    roots = {c.tick // bar: c.root for c in out.chords}
+    assert [roots[b] for b in range(10, 14)] == [roots[b] for b in range(6, 10)]  # the last four bars again
+    assert len({roots[b] for b in range(10, 14)}) > 1
+    bass = next(t for t in out.tracks if t.role == "bass").notes
+    first, last = (bass[(bass[:, 0] >= b * bar) & (bass[:, 0] < (b + 1) * bar)] for b in (6, 10))
+    assert np.array_equal(first[:, [1, 2]], last[:, [1, 2]]) and (last[:, 3] < first[:, 3]).all()  # softer
+    melody = next(t for t in out.tracks if t.role == "melody").notes
+    assert melody[:, 0].max() < 10 * bar  # the tune does not play in the outro
+    short = add_intro_outro(folk_tune(n_bars=2), np.random.default_rng(0), 0, 4)
+    assert short.n_bars == 6 and short.chords[-1].tick == 5 * bar  # longer than the tune: its last bar holds
 
 
 def test_some_accompaniments_are_backing_tracks_without_their_tune() -> None:
