@@ -73,7 +73,7 @@ def test_edits_are_new_songs_and_keep_the_audio_outside_them(song) -> None:
     brighter = new_intro.retimbre("bass", "brighter")
     assert brighter.take.timbres[1].text.startswith("brighter") and brighter.score is new_intro.score
     assert [s.edit for s in brighter.history()] == ["generate", "regen intro tracks piano",
-                                                    "retimbre track 1: brighter"]
+                                                    "retimbre track 2: brighter"]  # the bass, track 2
     with pytest.raises(MelodexError, match="not both"):
         song.regen("verse", bars="1:2")
 

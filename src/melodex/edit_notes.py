@@ -63,17 +63,21 @@ def parse_bars(text: str, n_bars: int) -> tuple[int, int]:
 
 
 def pick_tracks(score: Score, names: list[str] | None) -> list[int]:
-    """Tracks by index, role or instrument ('1', 'bass', 'piano'); all tracks when none are named."""
+    """Tracks by number, role or instrument ('1', 'bass', 'piano'); all tracks when none are named.
+
+    Numbers count from 1, as the stem files (01-...) and every message do; the indices returned count from 0.
+    """
     if not names:
         return list(range(len(score.tracks)))
     chosen: list[int] = []
     for name in names:
         key = name.strip().lower()
         matches = [i for i, t in enumerate(score.tracks)
-                   if key in (str(i), t.role, program_name(t.program).lower(), family(t.program))]
+                   if key in (str(i + 1), t.role, program_name(t.program).lower(), family(t.program))]
         if not matches:
-            tracks = ", ".join(f"{i}: {t.role} ({program_name(t.program)})" for i, t in enumerate(score.tracks))
-            raise MelodexError(f"no track {name!r} in this song (tracks: {tracks})")
+            tracks = ", ".join(f"{i + 1}: {t.role} ({program_name(t.program)})" for i, t in enumerate(score.tracks))
+            counted = "; tracks are numbered from 1" if key.lstrip("0") == "" else ""  # "0", "00"
+            raise MelodexError(f"no track {name!r} in this song (tracks: {tracks}){counted}")
         chosen += [m for m in matches if m not in chosen]
     return chosen
 

@@ -69,7 +69,7 @@ class Rechord:
 
 @dataclass(frozen=True)
 class Retimbre:
-    """A new sound from words for one track (index, role or instrument); its notes stay."""
+    """A new sound from words for one track (number from 1, role or instrument); its notes stay."""
 
     kind: ClassVar[str] = "retimbre"
     track: str

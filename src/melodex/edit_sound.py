@@ -43,7 +43,7 @@ def retimbre(session: Draft, track: int, text: str, seed: int) -> str:
     with session.stage("timbres") as report:
         samplesets[track], timbres[track] = _remade(session, take.score, track, full_text, seed, report)
     new = rerender_take(session, take.score, take.events, samplesets, timbres)
-    return save(session, new, f"retimbre track {track}: {text}")
+    return save(session, new, f"retimbre track {track + 1}: {text}")
 
 
 def rerender(session: Draft, cfg: float | None, steps: int | None) -> str:

@@ -154,7 +154,7 @@ class Song:
         return self._edited(requests.Regen(section, bars, tuple(tracks or ()), seed=seed))
 
     def retimbre(self, track: str | int, text: str, seed: int | None = None) -> Song:
-        """A new sound from words for one track (index, role or instrument); its notes stay."""
+        """A new sound from words for one track (number from 1, role or instrument); its notes stay."""
         return self._edited(requests.Retimbre(str(track), text, seed))
 
     def variation(self, strength: float = 0.3, seed: int | None = None) -> Song:

@@ -55,6 +55,28 @@ def test_a_one_bar_regen_is_listed_as_one_bar(song) -> None:
     assert Project.open(song / "song.melodex").history[-1]["edit"] == "regen bar 2"  # was "regen bars 2-2"
 
 
+def test_tracks_are_numbered_from_1_as_their_stem_files_are(song) -> None:
+    """`retimbre P 0` named the first track while its stem file is 01-...: people count from 1 everywhere now;
+    the project keeps its indices from 0 (version.json's timbres, score), so old projects read as before."""
+    stems = sorted(p.name for p in (song / "stems").iterdir())
+    first = edit.open_session(song).score.tracks[0]
+    result = runner.invoke(app, ["retimbre", str(song), "1", "brighter"])
+    assert result.exit_code == 0, result.output
+    assert Project.open(song / "song.melodex").history[-1]["edit"] == "retimbre track 1: brighter"
+    retimbred = Project.open(song / "song.melodex")
+    assert retimbred.load_version(retimbred.current).timbres[0].text.startswith("brighter")  # stored from 0
+    assert stems[0].startswith("01-") and first.role in stems[0]
+    result = runner.invoke(app, ["retimbre", str(song), "0", "brighter"])
+    assert result.exit_code == 1 and "numbered from 1" in str(result.exception)
+    assert f"1: {first.role}" in str(result.exception)  # the listing counts from 1 too
+    result = runner.invoke(app, ["regen", str(song), "--bars", "2", "--track", "1"])
+    assert result.exit_code == 0, result.output
+    changes = runner.invoke(app, ["diff", str(song)]).output
+    assert f"track 1 ({first.role}): notes changed in bars 2" in changes and "track 0" not in changes, changes
+    for command in ("retimbre", "regen"):
+        assert "number from 1" in runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+
+
 def test_negative_numbers_are_plain_arguments(song) -> None:
     """click reads "-1" as an option: `transpose P -1` was refused with "No such option: -1"."""
     result = runner.invoke(app, ["transpose", str(song), "-1"])

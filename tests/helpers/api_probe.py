@@ -32,7 +32,7 @@ FAILING_JOBS = [("extend", {"bars": MAX_BARS, "seed": None}), ("variation", {"st
                 ("rerender", {"steps": 500, "cfg": None})]
 BAD_EXPORTS = [{"lufs": -3}, {"bit_depth": 32, "format": "flac"}, {"section": "bridge"}, {"sample_rate": 12345},
                {"lufs": -20, "master": False}]
-FILES = ["mix.wav", "mix.flac", "mix.mp3", "stems/0.wav", "stems.zip", "export.zip?format=flac&stems=dry",
+FILES = ["mix.wav", "mix.flac", "mix.mp3", "stems/1.wav", "stems.zip", "export.zip?format=flac&stems=dry",
          "song.mid", "score.json", "spectrogram.png", "stems/99.wav"]
 
 

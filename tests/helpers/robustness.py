@@ -23,7 +23,7 @@ import soundfile as sf
 HELPERS = Path(__file__).parent
 TINY_CLI = HELPERS / "tiny_cli.py"
 PROMPT = "lo-fi piano, bass and drums, 100 BPM, C minor, intro 1 bar, verse 2 bars, chorus 2 bars"
-EDITS = [["regen", "{p}", "chorus"], ["retimbre", "{p}", "0", "brighter"], ["transpose", "{p}", "{step}"],
+EDITS = [["regen", "{p}", "chorus"], ["retimbre", "{p}", "1", "brighter"], ["transpose", "{p}", "{step}"],
          ["set-tempo", "{p}", "110"], ["variation", "{p}", "--strength", "0.5"], ["checkout", "{p}", "1"]]
 CRASH_POINTS = ["version-written", "version-published", None]  # None: a random moment
 

@@ -109,11 +109,16 @@ def test_generate_regen_undo_and_downloads(client, song) -> None:
     stems = zipfile.ZipFile(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems.zip").content))
     names = [n.rsplit("/", 1)[-1] for n in stems.namelist()]  # the tracks, 1-based, and the reverb return
     assert len(names) == len(view["tracks"]) + 1 and names[0].startswith("01-") and names[-1].endswith("-reverb.wav")
-    stem = client.get(f"/api/projects/{song}/versions/2/stems/0.wav")
+    stem = client.get(f"/api/projects/{song}/versions/2/stems/1.wav")  # numbered as its file, 01-...
+    # people count tracks from 1 (the files, `track`, `tracks`, the messages); `index` stays for older clients
+    assert [(t["number"], t["index"]) for t in view["tracks"]] == [(i + 1, i) for i in range(len(view["tracks"]))]
+    assert client.get(f"/api/projects/{song}/versions/2/stems/0.wav").status_code == 404
+    refused = detail(client.post(f"/api/projects/{song}/retimbre", json={"track": "0", "text": "warm"}), 400)
+    assert "numbered from 1" in refused and f"1: {view['tracks'][0]['role']}" in refused
     assert stem.status_code == 200 and soundfile.info(io.BytesIO(stem.content)).samplerate == 22050
     # the studio's mixer plays each track's stem and, after the last track, the reverb return: they add up to the mix
     channels = [soundfile.read(io.BytesIO(client.get(f"/api/projects/{song}/versions/2/stems/{i}.wav").content))[0]
-                for i in range(len(view["tracks"]) + 1)]
+                for i in range(1, len(view["tracks"]) + 2)]
     assert abs(sum(channels) - second[0]).max() < 1e-4
     assert client.get(f"/api/projects/{song}/versions/2/song.mid").content[:4] == b"MThd"
     png = client.get(f"/api/projects/{song}/versions/2/spectrogram.png")
@@ -145,7 +150,7 @@ def test_progress_streams_as_server_sent_events(client, song) -> None:
                 events.append((kind, json.loads(line[6:])))
     assert events[-1][0] == "done" and events[-1][1]["result"]["version"] == "0002"
     assert all(kind == "progress" for kind, _ in events[:-1])
-    assert "retimbre track 0: brighter" in events[-1][1]["result"]["edit"]
+    assert "retimbre track 1: brighter" in events[-1][1]["result"]["edit"]
 
 
 @pytest.mark.slow

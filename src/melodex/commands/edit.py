@@ -78,7 +78,7 @@ def regen(
     project: Path = PROJECT,
     section: str = typer.Argument(None, help="Section to rewrite, e.g. chorus or 'verse 2'. Or use --bars."),
     bars: str = typer.Option(None, help="Bars to rewrite, counted from 1, inclusive: 5:8, or one bar: 3."),
-    track: list[str] = typer.Option(None, help="Only these tracks (index, role or instrument); repeatable."),
+    track: list[str] = typer.Option(None, help="Only these tracks (number from 1, role or instrument); repeatable."),
     only: bool = typer.Option(False, "--only", help="Rewrite only this occurrence of a repeated section "
                               "(e.g. 'chorus 2') and unlink it from the others."),
     seed: int = SEED,
@@ -119,7 +119,8 @@ def rechord(
 
 def retimbre(
     project: Path = PROJECT,
-    track: str = typer.Argument(..., help="Track: index, role or instrument (e.g. 0, bass, piano)."),
+    track: str = typer.Argument(..., help="Track: number from 1 (as the stem files count), role or "
+                               "instrument (e.g. 1, bass, piano)."),
     text: str = typer.Argument(..., help='The new sound in words, e.g. "brighter, more distorted".'),
     seed: int = SEED,
 ) -> None:

@@ -351,10 +351,12 @@ def create_app(options: ServerOptions) -> FastAPI:
         return file(studio.export_file(pid, version, "mix.mp3", ExportOptions()), "audio/mpeg",
                     filename=f"{pid}-{version}.mp3")
 
-    @app.get("/api/projects/{pid}/versions/{version}/stems/{index}.wav", response_class=FileResponse,
-             responses=file_response("audio/wav", "One track's stem (0-based track index)"))
-    def stem(pid: str, version: str, index: int) -> FileResponse:
-        path = studio.stem_file(pid, version, index)
+    @app.get("/api/projects/{pid}/versions/{version}/stems/{number}.wav", response_class=FileResponse,
+             responses=file_response("audio/wav", "One track's stem, by its number from 1 as its file is named "
+                                     "(01-...; the number after the last track: the reverb return). Before "
+                                     "2026-12-08 this counted from 0"))
+    def stem(pid: str, version: str, number: int) -> FileResponse:
+        path = studio.stem_file(pid, version, number)
         return file(path, "audio/wav", filename=path.name)
 
     @app.get("/api/projects/{pid}/versions/{version}/stems.zip", response_class=FileResponse,

@@ -22,6 +22,10 @@ SampleRate = Literal[SAMPLE_RATES]  # type: ignore[valid-type]  # Hz, for genera
 KEY_PATTERN = r"^[A-G][#b]?( major| minor|m)?$"
 # Every meter the structure model has a bar for (quarter-note meters first, then eighths, halves, ...): an enum
 # in the schema.
+# A track as people name it. Numbers count from 1 since 2026-12-08 (before: from 0), as the stem files do:
+# a client written before then that sends "0" for the first track is told "tracks are numbered from 1".
+TRACK_NAME = ("track number counted from 1 (as the stem files 01-... are; before 2026-12-08 from 0), role or "
+              "instrument, e.g. 1, bass, piano")
 METER_NAMES = tuple(f"{n}/{d}" for n, d in sorted(METERS, key=lambda m: ((4, 8, 2, 16, 1).index(m[1]), m[0])))
 
 
@@ -129,7 +133,7 @@ class RegenRequest(Body):
     section: str | None = Field(None, max_length=40, description="e.g. chorus, 'verse 2'")
     bars: Annotated[str, AfterValidator(_bars), Field(json_schema_extra={"pattern": BARS_PATTERN})] | None = Field(
         None, max_length=20, description="one bar or first:last, counted from 1, e.g. 3 or 5:8")
-    tracks: list[str] = Field(default_factory=list, max_length=32, description="index, role or instrument")
+    tracks: list[str] = Field(default_factory=list, max_length=32, description=TRACK_NAME)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
@@ -141,7 +145,7 @@ class RechordRequest(Body):
 
 
 class RetimbreRequest(Body):
-    track: str = Field(max_length=40)
+    track: str = Field(max_length=40, description=TRACK_NAME)
     text: str = Field(min_length=1, max_length=500)
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
 
@@ -386,7 +390,10 @@ class SectionView(Answer):
 
 
 class TrackView(Answer):
-    index: int = Field(ge=0)
+    number: int = Field(ge=1, description="the track's number, counted from 1: what `track` and `tracks` take, "
+                        "and the number of its stem file (01-...)")
+    index: int = Field(ge=0, description="the track's place in `tracks`, counted from 0 (number - 1); kept for "
+                       "clients written before 2026-12-08: give `number`, not this, to `track` and `tracks`")
     role: str
     program: int = Field(ge=0, le=127, description="General MIDI program")
     instrument: str

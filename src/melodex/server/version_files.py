@@ -126,15 +126,15 @@ class VersionFiles(ABC):
             progress("preview", 1.0)
         return target
 
-    def stem_file(self, pid: str, version: str | None, index: int) -> Path:
-        """Track `index`'s stem (0-based, as the API counts tracks; the file names count from 1). The index after
+    def stem_file(self, pid: str, version: str | None, number: int) -> Path:
+        """Track `number`'s stem (from 1, as the API and the file names count tracks). The number after
         the last track is the reverb return, which the stems need to add up to the mix (the studio's mixer
         plays it under the tracks)."""
         folder = self.version_dir(pid, version) / "stems"
         tracks = len(json.loads((folder.parent / "score.json").read_text())["tracks"])
-        found = sorted(folder.glob(f"{index + 1:02d}-*.wav")) if 0 <= index <= tracks else []
+        found = sorted(folder.glob(f"{number:02d}-*.wav")) if 1 <= number <= tracks + 1 else []
         if not found:
-            raise NotFound(f"no stem {index} in this version (tracks 0-{tracks - 1}, {tracks} the reverb return)")
+            raise NotFound(f"no stem {number} in this version (tracks 1-{tracks}, {tracks + 1} the reverb return)")
         return found[0]
 
     def export_folder(self, pid: str, version: str | None, options: ExportOptions) -> Path:
@@ -215,7 +215,7 @@ def score_view(session: edit.Session, vid: str) -> dict[str, Any]:
         ends = score.seconds_at(notes[:, START] + notes[:, DUR]) if len(notes) else np.zeros(0)
         rows = np.stack([np.round(starts, 4), np.round(ends - starts, 4), notes[:, PITCH], notes[:, VEL]], axis=1)
         timbre = session.take.timbres.get(index)
-        tracks.append({"index": index, "role": track.role, "program": track.program,
+        tracks.append({"number": index + 1, "index": index, "role": track.role, "program": track.program,
                        "instrument": program_name(track.program), "is_drum": track.is_drum,
                        "timbre": timbre.text if timbre else "", "renderer": timbre.renderer if timbre else "",
                        "notes": rows.tolist()})

@@ -654,6 +654,8 @@ function renderTracks() {
   const legend = $("legend");
   legend.replaceChildren();
   for (const track of state.view.tracks) {
+    // people count tracks from 1, as the stem files do; a preview cached before `number` existed has only index
+    const number = track.number ?? track.index + 1;
     const item = document.createElement("li");
     item.dataset.track = track.index;
     const swatch = document.createElement("span");
@@ -661,7 +663,7 @@ function renderTracks() {
     const what = document.createElement("div");
     what.className = "what";
     const title = document.createElement("b");
-    title.textContent = `${track.index}. ${track.instrument}`;
+    title.textContent = `${number}. ${track.instrument}`;
     const detail = document.createElement("div");
     detail.textContent = `${track.role} · ${track.notes.length} notes · ${track.renderer || "?"}: ${track.timbre}`;
     what.append(title, detail);
@@ -670,7 +672,7 @@ function renderTracks() {
     regen.title = "rewrite this track's notes (in the section chosen above, or the whole song)";
     regen.onclick = () => {
       const section = $("track-scope").value;
-      const body = {tracks: [String(track.index)]};
+      const body = {tracks: [String(number)]};
       if (section) body.section = section; else body.bars = `1:${state.view.n_bars}`;
       submitEdit("regen", body);
     };
@@ -683,14 +685,14 @@ function renderTracks() {
     apply.type = "button"; apply.className = "retimbre-track"; apply.textContent = "New sound";
     apply.onclick = () => {
       if (!words.value.trim()) { words.focus(); return; }
-      submitEdit("retimbre", {track: String(track.index), text: words.value.trim()});
+      submitEdit("retimbre", {track: String(number), text: words.value.trim()});
     };
     words.onkeydown = (event) => { if (event.key === "Enter") { event.preventDefault(); apply.click(); } };
     retimbre.append(words, apply);
     item.dataset.channel = track.index;
     const actions = document.createElement("span");
     actions.className = "actions";
-    actions.append(mixerButtons(track.index, `${track.index}. ${track.instrument}`), regen);
+    actions.append(mixerButtons(track.index, `${number}. ${track.instrument}`), regen);
     item.append(swatch, what, actions, retimbre);
     list.append(item);
     const key = document.createElement("span");
@@ -938,7 +940,7 @@ const mixer = {
     renderMixer();
     try {
       const buffers = await Promise.all(Array.from({length: this.channels()}, async (_, channel) => {
-        const response = await fetch(versionUrl(version, `stems/${channel}.wav`));
+        const response = await fetch(versionUrl(version, `stems/${channel + 1}.wav`));  // stems count from 1
         if (!response.ok) {
           let data = null;
           try { data = await response.json(); } catch (_) { /* not JSON */ }
