@@ -98,7 +98,7 @@ def browser(tmp_path, monkeypatch, downloads):
     driver.quit()
 
 
-def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downloads, shots) -> None:
+def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downloads, shots, tmp_path) -> None:
     import zipfile
 
     from selenium.common.exceptions import StaleElementReferenceException
@@ -138,7 +138,13 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
         bars.send_keys("2")
     assert browser.find_element(By.ID, "form-total").text == "3 sections, 6 bars."
     Select(browser.find_element(By.ID, "renderer")).select_by_value("soundfont")
+    # the Output group (collapsed): the create body's output fields, as `melodex generate` takes them
+    assert not browser.find_element(By.ID, "output-stems").is_displayed()
+    browser.find_element(By.CSS_SELECTOR, "#output summary").click()
     Select(browser.find_element(By.ID, "sample-rate")).select_by_value("22050")
+    browser.find_element(By.CSS_SELECTOR, '.output-format[value="mp3"]').click()
+    Select(browser.find_element(By.ID, "output-kbps")).select_by_value("128")
+    browser.find_element(By.ID, "output-click").click()
     steps = browser.find_element(By.ID, "steps")
     steps.clear()
     steps.send_keys("2")
@@ -147,6 +153,9 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     wait.until(lambda _: len(history()) == 1)
     assert history() == [("0001", "generate", True)]
     duration = wait.until(audio_ready("0001"))
+    made = {p.name for p in (tmp_path / "data" / "projects" / js("return state.pid")).iterdir()}
+    assert {"mix.wav", "mix.mp3", "click.wav", "song.mid"} <= made, made  # the job wrote what Output asked
+    assert js("return state.summary.request.options.mp3_kbps") == 128
     # 6 bars of 4/4 at 120 BPM are 12 s; the mix also holds the notes' release and reverb tails
     assert duration >= 11.9 and abs(duration - js("return state.view.duration")) < 0.05, duration
     sections = browser.find_elements(By.CSS_SELECTOR, "#timeline .section")

@@ -127,13 +127,18 @@ function readControls() {
     prompt: $("prompt").value, bpm: number("bpm"), key: $("key").value || null, meter: $("meter").value || null,
     form: formSections(), instruments, preset: $("preset").value, cfg: number("cfg"),
     steps: number("steps") ?? 16, seed: number("seed") ?? 0, renderer: $("renderer").value,
-    sample_rate: Number($("sample-rate").value),
+    sample_rate: Number($("sample-rate").value), ...outputFields("output"),
   };
 }
 
 async function onGenerate(event) {
   event.preventDefault();
   showError($("form-error"), null);
+  if (!document.querySelector(".output-format:checked")) {
+    $("output").open = true;
+    showError($("form-error"), "Output: tick at least one format for the mix (WAV, FLAC or MP3)");
+    return;
+  }
   $("generate").disabled = true;
   try {
     const made = await api("/api/projects", readControls());
@@ -429,25 +434,43 @@ async function showChanges(version) {
 
 // -- downloads with the options of `melodex export` (GET .../export.zip) ---------------------------------
 
-function setUpExport(choices) {
-  const formats = $("export-formats");
+// One set of output controls, two places: the create form's "Output" group (the create body's output fields,
+// kept by the project for every edit) and the export form (the export's query). `prefix` names their ids.
+function setUpOutputFields(prefix, choices) {
+  const formats = $(`${prefix}-formats`);
   for (const format of choices.formats) {
     const label = document.createElement("label");
     const box = document.createElement("input");
-    box.type = "checkbox"; box.value = format; box.checked = format === "wav"; box.className = "export-format";
+    box.type = "checkbox"; box.value = format; box.checked = format === "wav"; box.className = `${prefix}-format`;
     label.append(box, ` ${format.toUpperCase()}`);
     formats.append(label);
   }
-  fillSelect($("export-stems"), choices.stems, choices.stems.map((k) => ({processed: "with effects",
+  fillSelect($(`${prefix}-stems`), choices.stems, choices.stems.map((k) => ({processed: "with effects",
     dry: "dry (no effects)", none: "none"}[k] || k)));
+  fillSelect($(`${prefix}-bits`), choices.bit_depths, choices.bit_depths.map((b) => (b === 32 ? "32 float" : `${b}`)));
+  $(`${prefix}-bits`).value = "24";
+  fillSelect($(`${prefix}-kbps`), choices.mp3_kbps);
+  $(`${prefix}-kbps`).value = String(choices.mp3_kbps[choices.mp3_kbps.length - 1]);
+  $(`${prefix}-lufs`).min = choices.lufs[0];
+  $(`${prefix}-lufs`).max = choices.lufs[1];
+  $(`${prefix}-master`).onchange = () => { $(`${prefix}-lufs`).disabled = !$(`${prefix}-master`).checked; };
+}
+
+// The output fields as the API names them (OutputFields); no loudness when there is no master to reach it
+function outputFields(prefix) {
+  const lufs = $(`${prefix}-lufs`).value;
+  return {
+    format: [...document.querySelectorAll(`.${prefix}-format:checked`)].map((box) => box.value),
+    stems: $(`${prefix}-stems`).value, bit_depth: Number($(`${prefix}-bits`).value),
+    mp3_kbps: Number($(`${prefix}-kbps`).value), master: $(`${prefix}-master`).checked,
+    lufs: $(`${prefix}-master`).checked && lufs !== "" ? Number(lufs) : null,
+    click: $(`${prefix}-click`).checked, chord_markers: $(`${prefix}-chords`).checked,
+  };
+}
+
+function setUpExport(choices) {
+  setUpOutputFields("export", choices);
   fillSelect($("export-rate"), choices.sample_rates, choices.sample_rates.map((r) => `${r / 1000} kHz`));
-  fillSelect($("export-bits"), choices.bit_depths, choices.bit_depths.map((b) => (b === 32 ? "32 float" : `${b}`)));
-  $("export-bits").value = "24";
-  fillSelect($("export-kbps"), choices.mp3_kbps);
-  $("export-kbps").value = String(choices.mp3_kbps[choices.mp3_kbps.length - 1]);
-  $("export-lufs").min = choices.lufs[0];
-  $("export-lufs").max = choices.lufs[1];
-  $("export-master").onchange = () => { $("export-lufs").disabled = !$("export-master").checked; };
   $("do-export").onclick = () => {
     if (!document.querySelector(".export-format:checked")) {
       showError($("project-error"), "Export: tick at least one format for the mix (WAV, FLAC or MP3)");
@@ -477,16 +500,12 @@ function exportUrl() {
 
 function exportQuery() {
   const query = new URLSearchParams();
-  for (const box of document.querySelectorAll(".export-format:checked")) query.append("format", box.value);
-  query.set("stems", $("export-stems").value);
+  for (const [name, value] of Object.entries(outputFields("export"))) {
+    if (Array.isArray(value)) for (const item of value) query.append(name, item);
+    else if (value !== null) query.set(name, value);
+  }
   if ($("export-rate").value) query.set("sample_rate", $("export-rate").value);
-  query.set("bit_depth", $("export-bits").value);
-  query.set("mp3_kbps", $("export-kbps").value);
-  if ($("export-master").checked && $("export-lufs").value !== "") query.set("lufs", $("export-lufs").value);
-  query.set("master", $("export-master").checked);
   if ($("export-section").value) query.set("section", $("export-section").value);
-  query.set("click", $("export-click").checked);
-  query.set("chord_markers", $("export-chords").checked);
   return query;
 }
 
@@ -1132,6 +1151,7 @@ async function start() {
     };
   }
   setUpExport(o.export);
+  setUpOutputFields("output", o.export);
   setUpDragSelect();
   for (const tab of document.querySelectorAll(".tab")) tab.onclick = () => switchView(tab.dataset.view);
   window.addEventListener("resize", drawPianoRoll);
