@@ -141,6 +141,31 @@ def test_a_decaying_recording_keeps_decaying_through_the_loop():
     assert np.all(steps < 0.3), steps  # never swells back up at a loop repeat
 
 
+def test_a_short_note_rings_into_its_recordings_release():
+    # A piano-like recording: held 1 s, then a damper release falling 60 dB in ~0.55 s (tau 80 ms).
+    f0, hold, tau = 261.6, SET_RATE, 0.08
+    t = np.arange(2 * SET_RATE) / SET_RATE
+    envelope = np.minimum(1.0, t / 0.005) * np.exp(-1.5 * t)
+    envelope[hold:] *= np.exp(-(t[hold:] - t[hold]) / tau)
+    audio = (0.3 * envelope * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 7))).astype(np.float32)
+    sampleset = SampleSet(program=0, is_drum=False, sample_rate=SET_RATE,
+                          notes={(60, 100): note_sample(audio, 60, hold, SET_RATE)})
+
+    def release_db(signal: np.ndarray, off: int, rate: int) -> float:
+        """RMS 50-150 ms after note-off relative to the last 50 ms held."""
+        before = signal[off - rate // 20 : off]
+        after = signal[off + rate // 20 : off + round(0.15 * rate)]
+        return float(20 * np.log10(np.sqrt(np.mean(after**2)) / np.sqrt(np.mean(before**2))))
+
+    # An eighth note at 110 BPM (0.27 s, where "piano notes stop dead" was heard) is not cut at its end:
+    # it falls as its recording falls after key-up (measured 1.2 dB apart; a 0.1 s release, 31 dB; issue 15).
+    score = one_track([(0, TPQ // 2, 60, 100)], bpm=110.0)
+    stem = perform(score, 0, sampleset)
+    off = round(float(score.seconds_at(TPQ // 2)) * RATE)
+    assert abs(release_db(stem, off, RATE) - release_db(audio, hold, SET_RATE)) < 3.0
+    assert np.abs(stem[off + round(0.7 * RATE) :]).max() < 1e-4  # and is silent once its release is over
+
+
 def test_velocity_layers_and_gain_follow_velocity():
     sampleset = pitched_set()
     levels = []
