@@ -49,7 +49,8 @@ def diff(project: Project, a: str, b: str) -> list[str]:
     for index, ta in enumerate(score_a.tracks[: len(score_b.tracks)]):
         changed = [bar + 1 for bar in by_track[index]]
         if changed:
-            lines.append(f"track {index + 1} ({ta.role}): notes changed in bars {_ranges(changed)}")
+            bars = "bar" if len(changed) == 1 else "bars"  # "bars 2" read wrong for one bar
+            lines.append(f"track {index + 1} ({ta.role}): notes changed in {bars} {_ranges(changed)}")
         if first.timbres.get(index) != second.timbres.get(index):
             lines.append(f"track {index + 1} ({ta.role}): timbre {first.timbres[index].text!r} -> "
                          f"{second.timbres[index].text!r}")

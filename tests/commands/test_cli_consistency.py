@@ -72,7 +72,7 @@ def test_tracks_are_numbered_from_1_as_their_stem_files_are(song) -> None:
     result = runner.invoke(app, ["regen", str(song), "--bars", "2", "--track", "1"])
     assert result.exit_code == 0, result.output
     changes = runner.invoke(app, ["diff", str(song)]).output
-    assert f"track 1 ({first.role}): notes changed in bars 2" in changes and "track 0" not in changes, changes
+    assert f"track 1 ({first.role}): notes changed in bar 2" in changes and "track 0" not in changes, changes
     for command in ("retimbre", "regen"):
         assert "number from 1" in runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
 

@@ -423,7 +423,7 @@ def test_redo_diff_limits_checked_on_arrival_and_delete_cancels_a_job(client, so
 
     diff = client.get(f"/api/projects/{song}/diff").json()  # the current version against its parent
     assert (diff["a"], diff["b"]) == ("0001", "0002") and diff["changes"][-1] == "audio identical"
-    assert any("notes changed in bars" in line for line in diff["changes"]), diff
+    assert any("notes changed in bar" in line for line in diff["changes"]), diff
     assert client.get(f"/api/projects/{song}/diff", params={"a": "2", "b": "0002"}).json()["changes"] == [
         "audio identical"]
     assert "is the first" in detail(client.get(f"/api/projects/{song}/diff", params={"b": "1"}), 400)
