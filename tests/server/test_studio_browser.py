@@ -321,10 +321,18 @@ def test_generate_regenerate_section_listen_and_undo(studio_url, browser, downlo
     browser.find_element(By.CSS_SELECTOR, f"{track} .solo").click()
     wait.until(lambda _: js("return mixer.playingStems()"))
     assert "1 soloed" in browser.find_element(By.ID, "mixer-status").text
-    gains = js("return [mixer.mixGain.gain.value, ...mixer.gains.map((g) => g.gain.value)]")
-    heard = [i for i, g in enumerate(gains[1:]) if g > 0.99]
-    assert gains[0] < 0.01 and heard == [busiest] and sorted(gains[1:])[-2] < 0.01, gains  # only that track
-    assert js("return mixer.sources.length") == len(gains) - 1
+
+    def gains() -> list[float]:  # the gains glide (setTargetAtTime, 10 ms): read them once they have settled
+        return js("return [mixer.mixGain.gain.value, ...mixer.gains.map((g) => g.gain.value)]")
+
+    def only_soloed(_: object) -> bool:
+        now = gains()
+        return now[0] < 0.01 and [i for i, g in enumerate(now[1:]) if g > 0.99] == [busiest] \
+            and sorted(now[1:])[-2] < 0.01
+
+    wait.until(only_soloed, "only the soloed track's gain should be open")
+    n_gains = len(gains())
+    assert js("return mixer.sources.length") == n_gains - 1
     js("const a = document.getElementById('audio'); a.currentTime = arguments[0]; a.play();", first_note)
     assert level() > 1e-3, ("the soloed track is silent", js(
         "return [mixer.ctx.state, mixer.ctx.currentTime, mixer.sources.length, mixer.offset, "
