@@ -4,7 +4,8 @@ Each prompt x seed is composed several ways, and every bar is classed by who cho
 `written` (the model, free), `cadence` (the model, held to the tonic or dominant by the form) or `copied`
 (the form copied it from an earlier bar). Per variant and class: the share of bars whose downbeat chord is
 the tonic, and of bar lines where the chord differs from the bar before (the training accompaniment of the
-loop styles: about 0.41 and 0.59). Variants:
+loop styles: about 0.42 and 0.64); and how often the model's own chord holds after 1, 2, 3+ identical bars.
+Variants:
 
 - `song`: the form as shipped;
 - `section-cadences`: every section's last bar cadences, loop styles too (the form before 2026-12-08);
@@ -25,8 +26,6 @@ import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from melodex.errors import MelodexError, run_script
 
@@ -55,44 +54,6 @@ def bar_class(form, bar: int) -> str:
     return "copied" if (bar, "chords") in form.sources else "cadence" if bar in form.cadences else "written"
 
 
-def downbeat_chords(events: np.ndarray) -> list[int | None]:
-    """The chord value sounding at each bar's downbeat: a CHORD event at its position 0, else the one held."""
-    from melodex.tokens import BAR, CHORD, EOS, F_CHORD, F_KIND, F_POS
-
-    held: int | None = None
-    bars: list[int | None] = []
-    for row in events:
-        kind = int(row[F_KIND])
-        if kind == EOS:
-            break
-        if kind == BAR:
-            bars.append(held)
-        elif kind == CHORD:
-            if bars and int(row[F_POS]) == 0:
-                bars[-1] = int(row[F_CHORD])
-            held = int(row[F_CHORD])
-    return bars
-
-
-def is_tonic_value(value: int, key) -> bool:
-    from melodex.evaluate.song import is_tonic
-    from melodex.score import ChordSymbol
-    from melodex.tokens import CHORD_QUALITIES
-
-    root, quality = divmod(value, len(CHORD_QUALITIES))
-    return is_tonic(ChordSymbol(0, root, CHORD_QUALITIES[quality]), key)
-
-
-def chord_name(value: int | None, key) -> str:
-    from melodex.score import ChordSymbol
-    from melodex.tokens import CHORD_QUALITIES
-
-    if value is None:
-        return "-"
-    root, quality = divmod(value, len(CHORD_QUALITIES))
-    return ChordSymbol(0, root, CHORD_QUALITIES[quality]).name(key)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prompts", default="tuning", help="tuning, test, or a prompt file (default tuning)")
@@ -107,6 +68,7 @@ def main() -> int:
     import torch
 
     from melodex.evaluate.listen import split_prompts
+    from melodex.evaluate.song import bar_line_chords, is_tonic
     from melodex.pipeline import (
         GenerateOptions,
         chord_requests,
@@ -116,6 +78,7 @@ def main() -> int:
         shipped,
         song_plan,
     )
+    from melodex.score import ChordSymbol
     from melodex.structure.song import write_song
 
     variants = [v for v in args.variants.split(",") if v]
@@ -132,6 +95,7 @@ def main() -> int:
     model = shipped().structure
     torch.set_num_threads(1)  # as `pipeline.compose` decodes (two threads on a busy machine thrash)
     counts: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0])  # bars, tonic, lines, changes
+    holds: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])  # bar lines, held
     songs: list[dict[str, Any]] = []
     started, total = time.perf_counter(), len(chosen) * len(seeds) * len(variants)
     for prompt, brief in chosen:
@@ -142,21 +106,32 @@ def main() -> int:
                 print(f"\r  {len(songs) + 1}/{total} {variant:16s} {prompt[:50]}", end="", file=sys.stderr, flush=True)
                 form = variant_form(variant, plan.sections, brief.style)
                 song = write_song(model, brief.prompt, plan, form, decoding, chords=chord_requests(brief, plan))
-                key, bars = song.score.key, downbeat_chords(song.events)
+                key = song.score.key
+                bars = [(c.root, c.quality) if c is not None else None
+                        for c in bar_line_chords(song.score, song.score.chords)]
                 classes = [bar_class(form, b) for b in range(len(bars))]
                 songs.append({"variant": variant, "prompt": prompt, "seed": seed, "key": key.index,
                               "sections": [list(s) for s in plan.sections], "classes": classes, "chords": bars})
                 if args.show:
-                    cells = [f"{'K' if c == 'cadence' else c[0]}:{chord_name(v, key)}"
+                    cells = [f"{'K' if c == 'cadence' else c[0]}:"
+                             f"{ChordSymbol(0, *v).name(key) if v is not None else '-'}"
                              for c, v in zip(classes, bars, strict=True)]
                     print(f"\n{variant}, seed {seed}, {prompt!r}:\n  " + " ".join(cells))
+                run = 0  # bars in a row with one chord, ending at the bar before
                 for b, (value, cls) in enumerate(zip(bars, classes, strict=True)):
                     if value is None:
+                        run = 0
                         continue
+                    if b > 0 and bars[b - 1] is not None:
+                        run = run + 1 if b >= 2 and bars[b - 1] == bars[b - 2] else 1
+                        if cls != "copied":  # the model chose: does it hold after `run` identical bars?
+                            h = holds[(variant, min(run, 3))]
+                            h[0] += 1
+                            h[1] += value == bars[b - 1]
                     for group in (cls, "all"):
                         c = counts[(variant, group)]
                         c[0] += 1
-                        c[1] += is_tonic_value(value, key)
+                        c[1] += is_tonic(ChordSymbol(0, *value), key)
                         if b > 0 and bars[b - 1] is not None:
                             c[2] += 1
                             c[3] += value != bars[b - 1]
@@ -174,6 +149,12 @@ def main() -> int:
                                            "changes": changed / lines if lines else None}
             cells.append(f"{tonic / n:.2f} / {changed / lines:.2f} ({int(n)})" if n and lines else "-")
         print(f"| {variant} | " + " | ".join(cells) + " |")
+    print("\nThe model's own chords (not copied): held after 1, 2, 3+ identical bars (bar lines)")
+    for variant in variants:
+        rates = {k: holds[(variant, k)][1] / n if (n := holds[(variant, k)][0]) else None for k in (1, 2, 3)}
+        table[f"{variant}/holds"] = {str(k): rate for k, rate in rates.items()}
+        print(f"  {variant}: " + ", ".join(f"{rate:.2f} ({holds[(variant, k)][0]})" if rate is not None else "-"
+                                          for k, rate in rates.items()))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"options": vars(args) | {"json": str(args.json)}, "table": table,

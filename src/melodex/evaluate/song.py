@@ -426,6 +426,12 @@ def leap_share(score: Score, leap: int = LEAP) -> float | None:
 # -- tonic -------------------------------------------------------------------------------------------
 
 
+def bar_line_chords(score: Score, chords: list[ChordSymbol]) -> list[ChordSymbol | None]:
+    """The chord sounding at each bar line of `score` (None before the first chord)."""
+    ticks = [c.tick for c in chords]
+    return [_chord_at(chords, ticks, lo) for lo in _bars(score)[:-1]]
+
+
 def tonic_measures(score: Score, chords: list[ChordSymbol], key: Key) -> dict[str, float | None]:
     """Whether the harmony establishes the key: the first and last chords are the tonic (1.0 / 0.0), the
     share of sections whose last chord is the tonic (None without sections), and the share of bars whose
@@ -436,7 +442,7 @@ def tonic_measures(score: Score, chords: list[ChordSymbol], key: Key) -> dict[st
     ticks = [c.tick for c in chords]
     section_ends = [float(is_tonic(_chord_at(chords, ticks, bars[min(s.end_bar, len(bars) - 1)] - 1), key))
                     for s in score.sections if s.start_bar < len(bars) - 1]
-    on_bars = [_chord_at(chords, ticks, lo) for lo in bars[:-1]]
+    on_bars = bar_line_chords(score, chords)
     return {
         "tonic_start": float(is_tonic(chords[0], key)),
         "tonic_end": float(is_tonic(chords[-1], key)),
@@ -451,9 +457,7 @@ def chord_changes(score: Score, chords: list[ChordSymbol]) -> float | None:
     every bar."""
     if not chords:
         return None
-    ticks = [c.tick for c in chords]
-    names = [(c.root, c.quality) if c is not None else None
-             for c in (_chord_at(chords, ticks, lo) for lo in _bars(score)[:-1])]
+    names = [(c.root, c.quality) if c is not None else None for c in bar_line_chords(score, chords)]
     pairs = [(a, b) for a, b in pairwise(names) if a is not None and b is not None]
     return _mean([float(a != b) for a, b in pairs])
 

@@ -414,10 +414,10 @@ def add_intro_outro(score: Score, rng: np.random.Generator, intro: int, outro: i
         notes = track.notes.copy()
         notes[:, 0] += shift
         if track.role != "melody":  # accompaniment: its first bars as the intro, its last bars as the outro
-            head = track.notes[track.notes[:, 0] < shift].copy()
+            onsets = track.notes[:, 0]
+            head = track.notes[onsets < shift].copy()
             tail_rows = []
             for k, source in enumerate(sources):
-                onsets = track.notes[:, 0]
                 part = track.notes[(onsets >= source * bar) & (onsets < (source + 1) * bar)].copy()
                 part[:, 0] += shift + end + k * bar - source * bar
                 part[:, 3] = np.maximum(part[:, 3] - 6 * (k + 1), 20)
